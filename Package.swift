@@ -1,0 +1,128 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "paca",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "paca", targets: ["paca"]),
+        .library(name: "PacaStorage", targets: ["PacaStorage"]),
+        .library(name: "PacaHTTPCaching", targets: ["PacaHTTPCaching"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        // System libraries: a modulemap and a header of static inline wrappers each.
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
+
+        .target(
+            name: "PacaCore",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        .target(name: "PacaHTTPCaching", swiftSettings: strict),
+        .target(
+            name: "PacaStorage",
+            dependencies: ["PacaCore", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "PacaUpstream",
+            dependencies: [
+                "CCurl", "PacaCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "PacaAccessLog",
+            dependencies: ["PacaCore"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "PacaEngine",
+            dependencies: [
+                "PacaCore", "PacaHTTPCaching", "PacaStorage", "PacaAccessLog",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "PacaServer",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "PacaApp",
+            dependencies: [
+                "PacaCore", "PacaHTTPCaching", "PacaStorage", "PacaUpstream", "PacaAccessLog",
+                "PacaEngine", "PacaServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "paca",
+            dependencies: [
+                "PacaApp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .target(
+            name: "PacaTestSupport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/PacaTestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(name: "PacaCoreTests", dependencies: ["PacaCore"], swiftSettings: strict),
+        .testTarget(name: "PacaHTTPCachingTests", dependencies: ["PacaHTTPCaching"], swiftSettings: strict),
+        .testTarget(name: "PacaStorageTests", dependencies: ["PacaStorage", "PacaCore"], swiftSettings: strict),
+        .testTarget(
+            name: "PacaUpstreamTests",
+            dependencies: ["PacaUpstream", "PacaCore", "PacaTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "PacaAccessLogTests", dependencies: ["PacaAccessLog", "PacaCore"], swiftSettings: strict),
+        .testTarget(
+            name: "PacaEngineTests",
+            dependencies: ["PacaEngine", "PacaCore", "PacaStorage"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PacaServerTests",
+            dependencies: ["PacaServer", .product(name: "NIOEmbedded", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PacaAppTests",
+            dependencies: ["PacaApp", "PacaCore", "PacaTestSupport", "paca"],
+            swiftSettings: strict
+        ),
+    ]
+)
