@@ -1,0 +1,108 @@
+/// Decides whether a shared cache may store a response, and if so with which metadata
+/// (RFC 9111 §3, §3.5, §4.2, §5.2; RFC 5861; paca's route rules).
+///
+/// Checks, in this order (the first failing one is the reason):
+/// 1. method GET or HEAD (`.method`);
+/// 2. status final, 200–599, not 304 (`.status`); 206 (`.partial`); `must-understand` with an
+///    status not understood (`.status`);
+/// 3. `no-store` in request or response (`.noStore`; `must-understand` with an understood status
+///    overrides the response's `no-store`, §5.2.2.3);
+/// 4. unqualified `private` (`.isPrivate`);
+/// 5. `Authorization` in the request without `public`, `s-maxage` or `must-revalidate` in the
+///    response (§3.5) and without the route exception `"authorization"` (`.authorization`);
+/// 6. `Vary: *` (`.varyStar`);
+/// 7. `Set-Cookie` without the route exception `"set-cookie"` (`.setCookie`);
+/// 8. `bodyBytes > policy.maxBodyBytes` (`.tooLarge`);
+/// 9. a status that is not heuristically cacheable needs `public`, `max-age`, `s-maxage`,
+///    `Expires` or an applicable route `ttl` (§3) (`.status`);
+/// 10. unqualified `no-cache` without a validator (`.noCacheWithoutValidator`);
+/// 11. nothing to serve later: no remaining freshness, no stale window, no validator (`.noFreshness`).
+///
+/// Stale windows: none under `no-cache`, `must-revalidate` or `proxy-revalidate` (§4.2.4);
+/// with `s-maxage` only the origin's own `stale-*`; otherwise the origin's, else the route's.
+public func evaluateStorability(
+    method: String,
+    requestHeaders: [HTTPField],
+    status: Int,
+    responseHeaders: [HTTPField],
+    bodyBytes: Int,
+    policy: RoutePolicy,
+    requestTimeMillis: Int64,
+    responseTimeMillis: Int64
+) -> StorabilityDecision {
+    guard method == "GET" || method == "HEAD" else { return .doNotStore(.method) }
+    guard status >= 200, status <= 599, status != 304 else { return .doNotStore(.status) }
+    if status == 206 { return .doNotStore(.partial) }
+
+    let cc = CacheControl(headers: responseHeaders)
+    let request = RequestDirectives(headers: requestHeaders)
+    let ignore = Set(policy.ignore.map(ASCII.lowercased))
+    let understood = StatusCodes.understood.contains(status)
+
+    if cc.mustUnderstand && !understood { return .doNotStore(.status) }
+    if request.noStore { return .doNotStore(.noStore) }
+    if cc.noStore && !(cc.mustUnderstand && understood) { return .doNotStore(.noStore) }
+    if cc.isPrivate { return .doNotStore(.isPrivate) }
+    if requestHeaders.contains("authorization"),
+       !(cc.isPublic || cc.sMaxAge != nil || cc.mustRevalidate || ignore.contains("authorization")) {
+        return .doNotStore(.authorization)
+    }
+    if varyFieldNames(responseHeaders) == nil { return .doNotStore(.varyStar) }
+    if responseHeaders.contains("set-cookie") && !ignore.contains("set-cookie") { return .doNotStore(.setCookie) }
+    if bodyBytes > policy.maxBodyBytes { return .doNotStore(.tooLarge) }
+
+    let hasExpires = responseHeaders.contains("expires")
+    let routeTTLApplies = policy.ttl != nil && policy.routeTTLStatuses.contains(status)
+    if !StatusCodes.heuristicallyCacheable.contains(status),
+       !(cc.isPublic || cc.maxAge != nil || cc.sMaxAge != nil || hasExpires || routeTTLApplies) {
+        return .doNotStore(.status)
+    }
+
+    let etag = responseHeaders.first("etag").map { ASCII.trimmed($0) }.flatMap { $0.isEmpty ? nil : $0 }
+    let lastModified = responseHeaders.first("last-modified").map { ASCII.trimmed($0) }
+        .flatMap { HTTPDate.parse($0) == nil ? nil : $0 }
+    let hasValidator = etag != nil || lastModified != nil
+    if cc.noCache && !hasValidator { return .doNotStore(.noCacheWithoutValidator) }
+
+    let dateMillis = responseHeaders.first("date").flatMap(HTTPDate.parse).map { Sat.mul($0, 1000) } ?? responseTimeMillis
+    let lifetime = FreshnessLifetime.compute(
+        status: status, responseHeaders: responseHeaders, cacheControl: cc, dateMillis: dateMillis, policy: policy)
+    let initialAge = correctedInitialAgeMillis(
+        ageSeconds: ageHeaderSeconds(responseHeaders), dateMillis: dateMillis,
+        requestTimeMillis: requestTimeMillis, responseTimeMillis: responseTimeMillis)
+
+    var swr: Int64 = 0
+    var sie: Int64 = 0
+    if !(cc.noCache || cc.mustRevalidate || cc.proxyRevalidate) {
+        let routeWindows = cc.sMaxAge == nil
+        swr = DeltaSeconds.millis(cc.staleWhileRevalidate ?? (routeWindows ? policy.staleWhileRevalidate : nil) ?? 0)
+        sie = DeltaSeconds.millis(cc.staleIfError ?? (routeWindows ? policy.staleIfError : nil) ?? 0)
+    }
+
+    let usable = max(0, Sat.sub(Sat.add(lifetime.millis, max(swr, sie)), initialAge))
+    let keep = hasValidator ? DeltaSeconds.millis(policy.keepWithValidators) : 0
+    if usable == 0 && !hasValidator { return .doNotStore(.noFreshness) }
+
+    var stripped: Set<String> = ["set-cookie", "age", "proxy-authenticate", "proxy-authentication-info"]
+    stripped.formUnion(HopByHop.fixedNames)
+    stripped.formUnion(HopByHop.names(in: responseHeaders))
+    stripped.formUnion(cc.privateFields)
+    stripped.formUnion(cc.noCacheFields)
+
+    return .store(StoragePlan(
+        freshnessLifetimeMillis: lifetime.millis,
+        correctedInitialAgeMillis: initialAge,
+        responseTimeMillis: responseTimeMillis,
+        requestTimeMillis: requestTimeMillis,
+        dateMillis: dateMillis,
+        staleWhileRevalidateMillis: swr,
+        staleIfErrorMillis: sie,
+        mustRevalidate: cc.mustRevalidate || cc.proxyRevalidate || cc.sMaxAge != nil,
+        alwaysRevalidate: cc.noCache,
+        storageLifetimeMillis: Sat.add(usable, keep),
+        etag: etag,
+        lastModified: lastModified,
+        strippedFieldNames: stripped,
+        heuristic: lifetime.source == .heuristic
+    ))
+}
