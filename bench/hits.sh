@@ -1,0 +1,392 @@
+#!/usr/bin/env bash
+# Cache-hit throughput: paca vs nginx proxy_cache vs Varnish, side by side.
+#
+# All three sit in front of the same origin (paca demo-origin serving fixtures/, 50 ms
+# latency), are warmed until every benchmark URL is a cache hit, and are then loaded with
+# wrk in interleaved repetitions. Prints a table of median req/s and median p99 latency per
+# target and body size, and paca's ratio to the faster of nginx and Varnish.
+#
+#   swift build -c release && bench/hits.sh
+#   SKIP_PACA=1 bench/hits.sh            # only nginx and Varnish (stand-in origin if no paca)
+#
+# Knobs (environment): see bench/README.md. Every process started here is stopped by PID
+# on exit; everything listens on 127.0.0.1 only.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+PACA=${PACA:-.build/release/paca}
+DURATION=${DURATION:-10}          # seconds per wrk run
+REPS=${REPS:-3}                   # interleaved repetitions per target and URL
+CONNS=${CONNS:-64}                # wrk connections
+THREADS=${THREADS:-1}             # wrk threads
+LATENCY=${LATENCY:-50ms}          # origin latency
+URLS=${URLS:-"/bench/1k.json /bench/16k.json"}
+TARGETS=${TARGETS:-"paca nginx varnish"}
+SKIP_PACA=${SKIP_PACA:-0}
+ORIGIN=${ORIGIN:-auto}            # auto | paca | standin
+PIN=${PIN:-auto}                  # auto | 1 | 0: pin servers and wrk to separate CPUs
+SERVER_CPUS=${SERVER_CPUS:-}      # taskset list for paca/nginx/varnish (default: last CPU)
+WRK_CPUS=${WRK_CPUS:-}            # taskset list for wrk and the origin (default: the others)
+NGINX_WORKERS=${NGINX_WORKERS:-1}
+VARNISH_POOLS=${VARNISH_POOLS:-}  # default: number of server CPUs
+VARNISH_MIN_THREADS=${VARNISH_MIN_THREADS:-$((CONNS + 36))}
+VARNISH_MAX_THREADS=${VARNISH_MAX_THREADS:-1000}
+VARNISH_EXTRA=${VARNISH_EXTRA:-}  # more varnishd arguments, e.g. "-p timeout_linger=0.1"
+NGINX_EXTRA=${NGINX_EXTRA:-}      # more nginx http{} directives, e.g. "gzip off;"
+PACA_EXTRA=${PACA_EXTRA:-}        # more arguments to "paca serve"
+PACA_ACCESS_LOG=${PACA_ACCESS_LOG:-1}
+KEEP_TMP=${KEEP_TMP:-0}
+OUT_DIR=${OUT_DIR:-bench/out}
+
+[[ $SKIP_PACA == 1 ]] && TARGETS=${TARGETS//paca/}
+TARGETS=$(echo $TARGETS)
+runs_total=$(( $(wc -w <<<"$TARGETS") * $(wc -w <<<"$URLS") * REPS ))
+est_seconds=$(( runs_total * (DURATION + 2) + 60 ))
+# Entries must outlive the whole run, or a late run measures a refill.
+TTL=${TTL:-$(( est_seconds > 240 ? est_seconds + 300 : 300 ))}
+MAX_SECONDS=${MAX_SECONDS:-$(( est_seconds * 2 + 120 ))}
+
+die() { echo "hits.sh: $*" >&2; exit 1; }
+note() { echo "== $*" >&2; }
+
+# ---------------------------------------------------------------- prerequisites
+SUDO=""; [[ $EUID -ne 0 ]] && SUDO="sudo"
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+command -v curl >/dev/null || missing+=(curl)
+[[ " $TARGETS " == *" nginx "* ]] && { command -v nginx >/dev/null || missing+=(nginx); }
+[[ " $TARGETS " == *" varnish "* ]] && { command -v varnishd >/dev/null || missing+=(varnish); }
+if ((${#missing[@]})); then
+    note "installing ${missing[*]}"
+    $SUDO apt-get update -qq && $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" \
+        || die "could not install ${missing[*]}; install them and retry"
+fi
+command -v python3 >/dev/null || die "python3 is needed (free ports, stand-in origin)"
+
+have_paca=0; [[ -x $PACA ]] && have_paca=1
+if [[ " $TARGETS " == *" paca "* ]] && ((!have_paca)); then
+    die "paca binary not found at $PACA: build it with 'swift build -c release' (or set PACA=/path/to/paca, or SKIP_PACA=1 to bench only nginx and Varnish)"
+fi
+case $ORIGIN in
+    auto) ((have_paca)) && ORIGIN=paca || ORIGIN=standin ;;
+    paca) ((have_paca)) || die "ORIGIN=paca but $PACA is missing: run 'swift build -c release'" ;;
+    standin) ;;
+    *) die "ORIGIN must be auto, paca or standin" ;;
+esac
+for u in $URLS; do [[ -f fixtures/origin${u} ]] || die "fixtures/origin${u} missing (python3 fixtures/generate.py)"; done
+[[ -n $TARGETS ]] || die "nothing to benchmark (TARGETS is empty)"
+
+ncpu=$(nproc)
+if [[ $PIN == auto ]]; then
+    PIN=0; ((ncpu >= 2)) && command -v taskset >/dev/null && PIN=1
+fi
+if [[ $PIN == 1 ]]; then
+    SERVER_CPUS=${SERVER_CPUS:-$((ncpu - 1))}
+    WRK_CPUS=${WRK_CPUS:-$( ((ncpu > 2)) && echo "0-$((ncpu - 2))" || echo 0)}
+    SRV=(taskset -c "$SERVER_CPUS"); CLI=(taskset -c "$WRK_CPUS")
+    server_ncpu=$(taskset -c "$SERVER_CPUS" nproc)
+else
+    SRV=(); CLI=(); server_ncpu=$ncpu
+fi
+VARNISH_POOLS=${VARNISH_POOLS:-$server_ncpu}
+ulimit -n 65536 2>/dev/null || ulimit -n 16384 2>/dev/null || true
+
+# ---------------------------------------------------------------- process bookkeeping
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/paca-hits.XXXXXX")
+chmod 755 "$TMP"   # nginx workers and the varnish child run as unprivileged users
+PIDS=(); NAMES=(); WATCHDOG=""
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    [[ -n $WATCHDOG ]] && kill "$WATCHDOG" 2>/dev/null || true
+    local i pid
+    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+        pid=${PIDS[i]}
+        kill -TERM "$pid" 2>/dev/null || continue
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    if [[ $KEEP_TMP == 1 || $rc -ne 0 ]]; then echo "hits.sh: logs kept in $TMP" >&2; else rm -rf "$TMP"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+# watchdog: bounds the whole run; its own sleep is stopped with it
+(
+    trap 'kill "$s" 2>/dev/null; exit 0' TERM
+    sleep "$MAX_SECONDS" & s=$!
+    wait "$s" && { echo "hits.sh: watchdog: over ${MAX_SECONDS}s, stopping" >&2; kill -TERM $$; }
+) &
+WATCHDOG=$!
+
+# start NAME CMD... : run in the background, log to $TMP/NAME.log, remember the PID
+start() {
+    local name=$1; shift
+    "$@" >"$TMP/$name.log" 2>&1 &
+    PIDS+=($!); NAMES+=("$name")
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_port NAME PORT: until something accepts on 127.0.0.1:PORT (30 s), or the process died
+wait_port() {
+    local name=$1 port=$2 pid=${PIDS[-1]}
+    for _ in $(seq 300); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -20 "$TMP/$name.log" >&2; die "$name exited during start-up (log above)"
+        fi
+        sleep 0.1
+    done
+    tail -20 "$TMP/$name.log" >&2; die "$name did not listen on 127.0.0.1:$port within 30 s"
+}
+
+# ---------------------------------------------------------------- origin
+ORIGIN_PORT=$(free_port)
+if [[ $ORIGIN == paca ]]; then
+    start origin "${CLI[@]}" "$PACA" demo-origin --fixtures fixtures --port "$ORIGIN_PORT" --latency "$LATENCY"
+else
+    start origin "${CLI[@]}" python3 bench/standin_origin.py --fixtures fixtures --port "$ORIGIN_PORT" --latency "$LATENCY"
+fi
+wait_port origin "$ORIGIN_PORT"
+note "origin ($ORIGIN) on 127.0.0.1:$ORIGIN_PORT, latency $LATENCY"
+
+declare -A PORT
+# ---------------------------------------------------------------- paca
+if [[ " $TARGETS " == *" paca "* ]]; then
+    PORT[paca]=$(free_port); admin_port=$(free_port)
+    mkdir -p "$TMP/paca"
+    access_log=""
+    [[ $PACA_ACCESS_LOG == 1 ]] && access_log="\"access_log\": { \"path\": \"$TMP/paca/access.log\" },"
+    cat >"$TMP/paca/routes.json" <<EOF
+{
+  "listen": "127.0.0.1:${PORT[paca]}",
+  "admin": { "listen": "127.0.0.1:$admin_port" },
+  "storage": { "l1": { "max_bytes": "256MB" }, "l2": { "path": "$TMP/paca/cache", "max_bytes": "1GB" } },
+  $access_log
+  "routes": [
+    { "name": "all", "match": "/*", "origin": "http://127.0.0.1:$ORIGIN_PORT", "ttl": "${TTL}s" }
+  ]
+}
+EOF
+    start paca "${SRV[@]}" "$PACA" serve --config "$TMP/paca/routes.json" $PACA_EXTRA
+    wait_port paca "${PORT[paca]}"
+    note "paca on 127.0.0.1:${PORT[paca]}"
+fi
+
+# ---------------------------------------------------------------- nginx
+if [[ " $TARGETS " == *" nginx "* ]]; then
+    PORT[nginx]=$(free_port)
+    N=$TMP/nginx; mkdir -p "$N"
+    user_line=""; [[ $EUID -eq 0 ]] && user_line="user root root;"
+    cat >"$N/nginx.conf" <<EOF
+$user_line
+worker_processes $NGINX_WORKERS;
+worker_rlimit_nofile 65536;
+pid $N/nginx.pid;
+error_log $N/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    $NGINX_EXTRA
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_timeout 65s;
+    keepalive_requests 1000000;
+    open_file_cache max=10000 inactive=60s;
+    open_file_cache_valid 60s;
+    open_file_cache_min_uses 1;
+    open_file_cache_errors on;
+    client_body_temp_path $N/body;
+    proxy_temp_path $N/proxy_temp;
+    fastcgi_temp_path $N/fastcgi_temp;
+    uwsgi_temp_path $N/uwsgi_temp;
+    scgi_temp_path $N/scgi_temp;
+    proxy_cache_path $N/cache levels=1:2 keys_zone=bench:16m max_size=1g inactive=1h use_temp_path=off;
+    upstream origin {
+        server 127.0.0.1:$ORIGIN_PORT;
+        keepalive 32;
+    }
+    server {
+        listen 127.0.0.1:${PORT[nginx]} backlog=4096;
+        location / {
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_cache bench;
+            proxy_cache_valid 200 ${TTL}s;
+            proxy_cache_lock on;
+            proxy_cache_use_stale updating error timeout;
+            proxy_cache_background_update on;
+            proxy_ignore_headers Set-Cookie;
+            add_header X-Cache-Status \$upstream_cache_status always;
+        }
+    }
+}
+EOF
+    start nginx "${SRV[@]}" nginx -e "$N/error.log" -p "$N" -c "$N/nginx.conf" -g 'daemon off;'
+    wait_port nginx "${PORT[nginx]}"
+    note "nginx on 127.0.0.1:${PORT[nginx]} ($NGINX_WORKERS worker)"
+fi
+
+# ---------------------------------------------------------------- varnish
+if [[ " $TARGETS " == *" varnish "* ]]; then
+    PORT[varnish]=$(free_port)
+    V=$TMP/varnish-conf; mkdir -p "$V"
+    cat >"$V/bench.vcl" <<EOF
+vcl 4.1;
+
+backend origin {
+    .host = "127.0.0.1";
+    .port = "$ORIGIN_PORT";
+}
+
+sub vcl_recv {
+    if (req.method != "GET" && req.method != "HEAD") {
+        return (pass);
+    }
+    # the built-in VCL passes requests with Cookie or Authorization
+    unset req.http.Cookie;
+    unset req.http.Authorization;
+    return (hash);
+}
+
+sub vcl_backend_response {
+    unset beresp.http.Set-Cookie;
+    if (beresp.status == 200) {
+        set beresp.ttl = ${TTL}s;
+        set beresp.grace = 10s;
+        set beresp.uncacheable = false;
+        return (deliver);
+    }
+}
+
+sub vcl_deliver {
+    if (obj.hits > 0) {
+        set resp.http.X-Cache = "HIT";
+    } else {
+        set resp.http.X-Cache = "MISS";
+    }
+}
+EOF
+    start varnish "${SRV[@]}" varnishd -F -a "127.0.0.1:${PORT[varnish]}" -f "$V/bench.vcl" \
+        -s malloc,256m -n "$TMP/varnish" \
+        -p thread_pools="$VARNISH_POOLS" -p thread_pool_min="$VARNISH_MIN_THREADS" \
+        -p thread_pool_max="$VARNISH_MAX_THREADS" $VARNISH_EXTRA
+    wait_port varnish "${PORT[varnish]}"
+    note "varnish on 127.0.0.1:${PORT[varnish]} (pools=$VARNISH_POOLS, threads $VARNISH_MIN_THREADS..$VARNISH_MAX_THREADS)"
+fi
+
+# ---------------------------------------------------------------- warm-up
+is_hit() { # is_hit TARGET HEADERFILE
+    case $1 in
+        paca) grep -qiE '^cache-status:.*paca;[[:space:]]*hit' "$2" ;;
+        nginx) grep -qiE '^x-cache-status:[[:space:]]*hit' "$2" ;;
+        varnish) grep -qiE '^x-cache:[[:space:]]*hit' "$2" ;;
+    esac
+}
+
+# warm TARGET URL [rewarm]: request until a hit with the full body is served (at most 10
+# tries). A hit on the first try means a stale cache, unless this is a re-warm.
+warm() {
+    local t=$1 u=$2 rewarm=${3:-0} want got code h=$TMP/headers
+    want=$(stat -c %s "fixtures/origin$u")
+    for try in $(seq 10); do
+        read -r code got < <(curl -s -o /dev/null -D "$h" --max-time 10 -w '%{http_code} %{size_download}\n' \
+            "http://127.0.0.1:${PORT[$t]}$u" || echo "000 0")
+        if [[ $code == 200 && $got == "$want" ]] && is_hit "$t" "$h"; then
+            ((try > 1 || rewarm)) || die "$t served a hit for $u on the first request (stale cache dir?)"
+            return 0
+        fi
+        [[ $code == 200 ]] || note "$t $u: HTTP $code (try $try)"
+        [[ $code != 200 || $got == "$want" ]] || die "$t $u: body is $got bytes, expected $want"
+        sleep 0.2
+    done
+    sed 's/^/    /' "$h" >&2
+    die "$t never served a cache hit for $u (last response headers above)"
+}
+
+for t in $TARGETS; do for u in $URLS; do warm "$t" "$u"; done; done
+note "all targets serve hits for: $URLS"
+
+# ---------------------------------------------------------------- load
+mkdir -p "$OUT_DIR"
+OUT=$OUT_DIR/hits-$(date -u +%Y%m%dT%H%M%SZ).txt
+say() { echo "$*" | tee -a "$OUT"; }
+
+to_ms() { # wrk durations: 812.00us 3.21ms 1.02s 1.50m
+    awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u);
+        f = (u == "us") ? 0.001 : (u == "ms") ? 1 : (u == "s") ? 1000 : (u == "m") ? 60000 : (u == "h") ? 3600000 : -1;
+        if (f < 0) exit 1; printf "%.3f", n * f }'
+}
+
+say "paca bench/hits.sh  $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+say "host: $(uname -sr), $ncpu CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'))"
+say "pinning: $([[ $PIN == 1 ]] && echo "servers on CPU $SERVER_CPUS, wrk+origin on CPU $WRK_CPUS" || echo off)"
+say "origin: $ORIGIN, latency $LATENCY; ttl ${TTL}s"
+say "wrk: -t$THREADS -c$CONNS -d${DURATION}s --latency, $REPS interleaved reps"
+say "versions: $(nginx -v 2>&1 | sed 's/.*version: //'), $(varnishd -V 2>&1 | head -1 | sed 's/ revision.*//;s/[()]//g'), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)$([[ " $TARGETS " == *" paca "* ]] && echo ", paca $PACA")"
+say ""
+say "$(printf '%-8s %-22s %4s %12s %10s %8s' target url rep 'req/s' 'p99 ms' errors)"
+
+RES=$TMP/results.tsv; : >"$RES"
+for u in $URLS; do
+    for rep in $(seq "$REPS"); do
+        for t in $TARGETS; do
+            url="http://127.0.0.1:${PORT[$t]}$u"
+            h=$TMP/headers
+            curl -s -o /dev/null -D "$h" --max-time 10 "$url" && is_hit "$t" "$h" \
+                || warm "$t" "$u" 1
+            out=$TMP/wrk-$t-$(basename "$u")-$rep.txt
+            timeout $((DURATION + 30)) "${CLI[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency --timeout 5s "$url" >"$out" 2>&1 \
+                || { cat "$out" >&2; die "wrk failed against $t"; }
+            rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
+            p99=$(awk '/^ +99%/ { print $2 }' "$out")
+            [[ -n $rps && -n $p99 ]] || { cat "$out" >&2; die "could not parse wrk output"; }
+            p99=$(to_ms "$p99")
+            errs=$(awk '/Non-2xx or 3xx responses:/ { n += $NF }
+                        /Socket errors:/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 }
+                        END { print n + 0 }' "$out")
+            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$u" "$rep" "$rps" "$p99" "$errs" >>"$RES"
+            say "$(printf '%-8s %-22s %4s %12.0f %10.2f %8s' "$t" "$u" "$rep" "$rps" "$p99" "$errs")"
+        done
+    done
+done
+
+# ---------------------------------------------------------------- summary
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+say ""
+say "$(printf '%-8s %-10s %14s %14s %8s  %s' target body 'median req/s' 'median p99 ms' errors 'paca / best of nginx,varnish')"
+for u in $URLS; do
+    size=$(stat -c %s "fixtures/origin$u")
+    body=$(awk -v s="$size" 'BEGIN { if (s % 1024 == 0) printf "%d KiB", s / 1024; else printf "%d B", s }')
+    declare -A MRPS=() MP99=()
+    for t in $TARGETS; do
+        MRPS[$t]=$(awk -F'\t' -v t="$t" -v u="$u" '$1 == t && $2 == u { print $4 }' "$RES" | median)
+        MP99[$t]=$(awk -F'\t' -v t="$t" -v u="$u" '$1 == t && $2 == u { print $5 }' "$RES" | median)
+        errs=$(awk -F'\t' -v t="$t" -v u="$u" '$1 == t && $2 == u { n += $6 } END { print n + 0 }' "$RES")
+        ratio=""
+        if [[ $t == paca ]]; then
+            best=""; bt=""
+            for o in nginx varnish; do
+                [[ -n ${MRPS[$o]:-} ]] || MRPS[$o]=$(awk -F'\t' -v t="$o" -v u="$u" '$1 == t && $2 == u { print $4 }' "$RES" | median)
+                [[ ${MRPS[$o]} == nan ]] && continue
+                if [[ -z $best ]] || awk -v a="${MRPS[$o]}" -v b="$best" 'BEGIN { exit !(a > b) }'; then best=${MRPS[$o]}; bt=$o; fi
+            done
+            [[ -n $best ]] && ratio=$(awk -v a="${MRPS[paca]}" -v b="$best" -v n="$bt" 'BEGIN { printf "%.2fx (vs %s)", a / b, n }')
+        fi
+        say "$(printf '%-8s %-10s %14.0f %14.2f %8s  %s' "$t" "$body" "${MRPS[$t]}" "${MP99[$t]}" "$errs" "$ratio")"
+    done
+    unset MRPS MP99
+done
+say ""
+say "written to $OUT"
