@@ -19,7 +19,20 @@ public enum HTTPDate {
     private static let formatDays = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]   // day 0 = 1970-01-01, a Thursday
 
     /// Parses an HTTP-date into Unix seconds, or `nil` if `s` is not one of the three formats.
+    /// A two-digit RFC 850 year `YY` reads as 19YY when YY ≥ 70, else 20YY; use
+    /// `parse(_:relativeTo:)` for the exact rule of RFC 9110 §5.6.7.
     public static func parse(_ s: String) -> Int64? {
+        parse(s, nowSeconds: nil)
+    }
+
+    /// Parses an HTTP-date like `parse(_:)`, but reads a two-digit RFC 850 year as RFC 9110 §5.6.7
+    /// requires: a year that would lie more than 50 years after `nowSeconds` is taken as the most
+    /// recent past year with the same last two digits.
+    public static func parse(_ s: String, relativeTo nowSeconds: Int64) -> Int64? {
+        parse(s, nowSeconds: nowSeconds)
+    }
+
+    private static func parse(_ s: String, nowSeconds: Int64?) -> Int64? {
         let text = ASCII.lowercased(ASCII.trimmed(s))
         // Tokenise on spaces, keeping ',' and '-' and ':' inside tokens for per-format checks.
         let parts = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
@@ -39,7 +52,7 @@ public enum HTTPDate {
                       let t = time(parts[2]) else { return nil }
                 var y: Int64
                 if let y2 = number(dm[2], digits: 2...2) {
-                    y = y2 < 70 ? 2000 + y2 : 1900 + y2
+                    y = twoDigitYear(y2, nowSeconds: nowSeconds)
                 } else if let y4 = number(dm[2], digits: 4...4) {
                     y = y4
                 } else { return nil }
@@ -67,6 +80,16 @@ public enum HTTPDate {
     }
 
     // MARK: - pieces
+
+    private static func twoDigitYear(_ yy: Int64, nowSeconds: Int64?) -> Int64 {
+        guard let nowSeconds else { return yy < 70 ? 2000 + yy : 1900 + yy }
+        let clamped = min(max(nowSeconds, minSeconds), maxSeconds)
+        let nowYear = civil(fromDays: floorDiv(clamped, 86_400)).0
+        var year = (nowYear / 100) * 100 + yy
+        if year > nowYear + 50 { year -= 100 }
+        else if year + 100 <= nowYear + 50 { year += 100 }
+        return min(max(year, 1), 9999)
+    }
 
     private static func isGMT(_ s: String) -> Bool { s == "gmt" || s == "utc" }
 
