@@ -6,7 +6,7 @@
 /// (case of names, extra spaces, the weekday is not cross-checked, `UTC` accepted for `GMT`)
 /// and returns `nil` for anything it cannot read unambiguously (bad ranges, trailing garbage,
 /// `0`, `-1`). Callers decide what an invalid date means (an invalid `Expires` is "already expired").
-public enum HTTPDate {
+public enum HTTPDate: Sendable {
     /// Earliest formattable instant, 0001-01-01T00:00:00Z.
     static let minSeconds: Int64 = -62_135_596_800
     /// Latest formattable instant, 9999-12-31T23:59:59Z.

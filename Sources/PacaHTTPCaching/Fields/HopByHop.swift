@@ -2,7 +2,7 @@
 ///
 /// paca's design also counts every `Proxy-*` field as hop-by-hop, so the prefix check is part
 /// of `isHopByHop(_:)`.
-public enum HopByHop {
+public enum HopByHop: Sendable {
     /// The fixed hop-by-hop names, lowercased: `connection`, `keep-alive`, `proxy-connection`,
     /// `te`, `trailer`, `transfer-encoding`, `upgrade`.
     public static let fixedNames: Set<String> = [

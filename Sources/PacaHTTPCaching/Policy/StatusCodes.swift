@@ -1,5 +1,5 @@
 /// Status code classes that RFC 9110/9111 storage rules depend on.
-public enum StatusCodes {
+public enum StatusCodes: Sendable {
     /// Heuristically cacheable status codes (RFC 9110 §15.1): 200, 203, 204, 206, 300, 301,
     /// 308, 404, 405, 410, 414, 501.
     public static let heuristicallyCacheable: Set<Int> = [200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501]

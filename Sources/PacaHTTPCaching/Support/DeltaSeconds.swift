@@ -1,5 +1,5 @@
 /// `delta-seconds` (RFC 9111 §1.2.2) and the saturating arithmetic used for times.
-public enum DeltaSeconds {
+public enum DeltaSeconds: Sendable {
     /// The largest value any delta-seconds becomes: 2^31 seconds (RFC 9111 §1.2.2 lets a cache
     /// use 2147483648 for any larger value or overflowing calculation).
     public static let maximum: Int64 = 2_147_483_648
