@@ -26,7 +26,11 @@ let package = Package(
 
         .target(
             name: "PacaCore",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "PacaHTTPCaching",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .target(name: "PacaHTTPCaching", swiftSettings: strict),
@@ -38,7 +42,7 @@ let package = Package(
         .target(
             name: "PacaUpstream",
             dependencies: [
-                "CCurl", "PacaCore",
+                "CCurl", "PacaCore", "PacaHTTPCaching",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -46,7 +50,7 @@ let package = Package(
         ),
         .target(
             name: "PacaAccessLog",
-            dependencies: ["PacaCore"],
+            dependencies: ["PacaCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(
@@ -62,6 +66,7 @@ let package = Package(
         .target(
             name: "PacaServer",
             dependencies: [
+                "PacaCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -75,6 +80,7 @@ let package = Package(
                 "PacaCore", "PacaHTTPCaching", "PacaStorage", "PacaUpstream", "PacaAccessLog",
                 "PacaEngine", "PacaServer",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -84,8 +90,12 @@ let package = Package(
         .executableTarget(
             name: "paca",
             dependencies: [
-                "PacaApp",
+                "PacaApp", "PacaCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

@@ -1,0 +1,139 @@
+import Foundation
+public import Logging
+import Synchronization
+
+/// Appends access-log records to a file. `append` only moves the record into a bounded in-memory
+/// batch under a short lock; a background thread formats and writes batches every
+/// `flushInterval` (default 200 ms), so no request waits on the disk. When the batch is full
+/// (default 100,000 records) new records are dropped and counted, never waited on.
+public final class AccessLogWriter: Sendable {
+    private struct State {
+        var batch: [AccessLogRecord] = []
+        var dropped = 0
+        var written = 0
+        var stopping = false
+    }
+
+    private let state = Mutex(State())
+    private let signal = NSCondition()
+    private let path: String
+    private let maxPending: Int
+    private let flushInterval: Duration
+    private let logger: Logger
+    private let done = DispatchSemaphore(value: 0)
+
+    /// Opens (creating, appending) `path` and starts the writer thread. Throws when the file
+    /// cannot be opened.
+    public init(path: String, maxPending: Int = 100_000, flushInterval: Duration = .milliseconds(200), logger: Logger = Logger(label: "paca.accesslog")) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        guard let handle = FileHandle(forWritingAtPath: path) ?? Self.create(path) else {
+            throw AccessLogError.cannotOpen(path)
+        }
+        handle.seekToEndOfFile()
+        self.path = path
+        self.maxPending = maxPending
+        self.flushInterval = flushInterval
+        self.logger = logger
+        let thread = Thread { [self] in self.runLoop(handle: handle) }
+        thread.name = "paca-accesslog"
+        thread.start()
+    }
+
+    private static func create(_ path: String) -> FileHandle? {
+        guard FileManager.default.createFile(atPath: path, contents: nil) else { return nil }
+        return FileHandle(forWritingAtPath: path)
+    }
+
+    /// Queues a record; drops it (and counts it) when the batch is full.
+    public func append(_ record: AccessLogRecord) {
+        state.withLock { state in
+            if state.batch.count >= maxPending {
+                state.dropped += 1
+            } else {
+                state.batch.append(record)
+            }
+        }
+    }
+
+    /// Records written and dropped so far.
+    public var counts: (written: Int, dropped: Int) {
+        state.withLock { ($0.written, $0.dropped) }
+    }
+
+    /// Writes everything queued so far and returns when it is on its way to the file.
+    public func flush() {
+        let records = state.withLock { state -> [AccessLogRecord] in
+            defer { state.batch.removeAll(keepingCapacity: true) }
+            return state.batch
+        }
+        write(records)
+    }
+
+    /// Flushes and stops the writer thread.
+    public func shutdown() {
+        let already = state.withLock { state -> Bool in
+            defer { state.stopping = true }
+            return state.stopping
+        }
+        guard !already else { return }
+        signal.lock()
+        signal.signal()
+        signal.unlock()
+        done.wait()
+    }
+
+    private let handleBox = Mutex<FileHandle?>(nil)
+
+    private func write(_ records: [AccessLogRecord]) {
+        guard !records.isEmpty else { return }
+        var text = ""
+        text.reserveCapacity(records.count * 256)
+        for record in records {
+            text += record.jsonLine()
+            text += "\n"
+        }
+        handleBox.withLock { handle in
+            guard let handle else { return }
+            do {
+                try handle.write(contentsOf: Data(text.utf8))
+            } catch {
+                logger.warning("access log write failed", metadata: ["path": "\(path)", "error": "\(error)"])
+            }
+        }
+        state.withLock { $0.written += records.count }
+    }
+
+    private func runLoop(handle: FileHandle) {
+        handleBox.withLock { $0 = handle }
+        let interval = Double(flushInterval.milliseconds) / 1000
+        while true {
+            signal.lock()
+            _ = signal.wait(until: Date(timeIntervalSinceNow: interval))
+            signal.unlock()
+            flush()
+            if state.withLock({ $0.stopping }) { break }
+        }
+        flush()
+        handleBox.withLock { handle in
+            try? handle?.close()
+            handle = nil
+        }
+        done.signal()
+    }
+}
+
+/// Access-log failures.
+public enum AccessLogError: Error, CustomStringConvertible {
+    /// The file could not be opened for appending.
+    case cannotOpen(String)
+
+    /// One line for the operator.
+    public var description: String {
+        switch self {
+        case .cannotOpen(let path): "cannot open access log \(path) for writing"
+        }
+    }
+}

@@ -1,0 +1,239 @@
+public import Foundation
+import PacaCore
+import PacaEngine
+import PacaHTTPCaching
+import PacaServer
+import PacaStorage
+
+/// Reads and validates `routes.json`. Every refusal is a `ConfigurationError` naming the file,
+/// the JSON path and the problem.
+public enum ConfigurationLoader {
+    /// Loads the file at `path`.
+    public static func load(path: String) throws(ConfigurationError) -> PacaConfiguration {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError(file: path, path: "$", message: "cannot read file")
+        }
+        return try parse(data, file: path)
+    }
+
+    /// Parses a document; relative paths in it resolve against `file`'s directory.
+    public static func parse(_ data: Data, file: String) throws(ConfigurationError) -> PacaConfiguration {
+        let document: JSONValue
+        do {
+            document = try JSONDecoder().decode(JSONValue.self, from: data)
+        } catch {
+            throw ConfigurationError(file: file, path: "$", message: "not valid JSON: \(describe(error))")
+        }
+        let baseDirectory = (file as NSString).deletingLastPathComponent
+        let root = try ObjectReader(file: file, path: "$", value: document)
+        try root.allowOnly(["listen", "admin", "storage", "access_log", "prewarm", "routes", "server", "trusted_proxies", "$schema", "comment"])
+        var warnings: [String] = []
+
+        var server = HTTPServer.Configuration()
+        let (host, port) = try address(root, "listen", default: ("127.0.0.1", 8080))
+        server.host = host
+        server.port = port
+        if let limits = try root.object("server") {
+            try limits.allowOnly(["max_header_bytes", "max_body_bytes", "idle_timeout", "max_pipelined_requests", "shutdown_grace"])
+            if let value = try limits.bytes("max_header_bytes") {
+                guard (1024...(1 << 20)).contains(value) else { throw limits.error("max_header_bytes", "must be between 1KB and 1MB") }
+                server.maxHeaderBytes = value
+            }
+            if let value = try limits.bytes("max_body_bytes") { server.maxBodyBytes = value }
+            if let value = try limits.duration("idle_timeout") { server.idleTimeout = value }
+            if let value = try limits.integer("max_pipelined_requests", range: 1...1024) { server.maxPipelinedRequests = value }
+            if let value = try limits.duration("shutdown_grace") { server.shutdownGracePeriod = value }
+        }
+
+        var admin: PacaConfiguration.Admin?
+        if let section = try root.object("admin") {
+            try section.allowOnly(["listen", "token_env"])
+            let (adminHost, adminPort) = try address(section, "listen", default: ("127.0.0.1", 9090))
+            admin = .init(listen: "\(adminHost):\(adminPort)", tokenEnvironmentVariable: try section.nonEmptyString("token_env"))
+            warnings.append("admin: the admin listener is not available in this build yet; the section is validated and ignored")
+        }
+
+        var memory = PacaConfiguration.MemoryTier()
+        var disk: PacaConfiguration.DiskTier?
+        var redis: PacaConfiguration.RedisTier?
+        if let storage = try root.object("storage") {
+            try storage.allowOnly(["l1", "l2", "l3"])
+            if let l1 = try storage.object("l1") {
+                try l1.allowOnly(["max_bytes", "policy", "max_entry_bytes"])
+                if let value = try l1.bytes("max_bytes") {
+                    guard value >= 1 << 20 else { throw l1.error("max_bytes", "must be at least 1MB") }
+                    memory.maxBytes = value
+                }
+                if let name = try l1.string("policy") {
+                    switch name.lowercased() {
+                    case "lru": memory.policy = .lru
+                    case "lfu": memory.policy = .lfu
+                    case "fifo": memory.policy = .fifo
+                    case "tinylfu", "s3fifo", "s3-fifo":
+                        memory.policy = .lru
+                        warnings.append("storage.l1.policy: \"\(name)\" is not available in this build yet; using lru")
+                    default:
+                        throw l1.error("policy", "expected one of lru, lfu, fifo, tinylfu, got \"\(name)\"")
+                    }
+                }
+                memory.maxEntryBytes = try l1.bytes("max_entry_bytes")
+            }
+            if let l2 = try storage.object("l2") {
+                try l2.allowOnly(["path", "max_bytes"])
+                guard let path = try l2.nonEmptyString("path") else { throw l2.error("path", "is required") }
+                disk = .init(path: resolve(path, against: baseDirectory), maxBytes: try l2.bytes("max_bytes") ?? 1 << 30)
+                warnings.append("storage.l2: the disk tier is not available in this build yet; serving from memory only")
+            }
+            if let l3 = try storage.object("l3") {
+                try l3.allowOnly(["url", "namespace", "timeout", "password_env", "max_entry_bytes"])
+                guard let url = try l3.nonEmptyString("url") else { throw l3.error("url", "is required") }
+                guard url.hasPrefix("redis://") else { throw l3.error("url", "expected a redis:// URL") }
+                redis = .init(
+                    url: url, namespace: try l3.nonEmptyString("namespace") ?? "paca", timeout: try l3.duration("timeout") ?? .milliseconds(50),
+                    passwordEnvironmentVariable: try l3.nonEmptyString("password_env"))
+                warnings.append("storage.l3: the Redis tier is not available in this build yet; serving without it")
+            }
+        }
+
+        var accessLogPath: String?
+        if let section = try root.object("access_log") {
+            try section.allowOnly(["path", "enabled"])
+            if try section.bool("enabled") ?? true, let path = try section.nonEmptyString("path") {
+                accessLogPath = resolve(path, against: baseDirectory)
+            }
+        }
+
+        var prewarm = PacaConfiguration.Prewarm()
+        if let section = try root.object("prewarm") {
+            try section.allowOnly(["enabled", "top", "interval", "max_rps"])
+            prewarm.enabled = try section.bool("enabled") ?? false
+            prewarm.top = try section.integer("top", range: 1...1_000_000) ?? prewarm.top
+            prewarm.interval = try section.duration("interval") ?? prewarm.interval
+            prewarm.maxRequestsPerSecond = try section.integer("max_rps", range: 1...100_000) ?? prewarm.maxRequestsPerSecond
+            if prewarm.enabled { warnings.append("prewarm: prewarming is not available in this build yet") }
+        }
+
+        let trusted = Set(try root.stringArray("trusted_proxies") ?? [])
+
+        guard let routeValues = try root.array("routes") else { throw root.error("routes", "is required: list at least one route") }
+        guard !routeValues.isEmpty else { throw root.error("routes", "must list at least one route") }
+        var routes: [Route] = []
+        var names: Set<String> = []
+        for (index, value) in routeValues.enumerated() {
+            let reader = try ObjectReader(file: file, path: "$.routes[\(index)]", value: value)
+            let route = try parseRoute(reader, index: index)
+            guard names.insert(route.name).inserted else { throw reader.error("name", "duplicate route name \"\(route.name)\"") }
+            if let earlier = routes.first(where: { shadows($0.match.pattern, route.match.pattern) }) {
+                warnings.append("$.routes[\(index)] (\(route.name)): hidden by the earlier route \"\(earlier.name)\" (\(earlier.match.pattern))")
+            }
+            routes.append(route)
+        }
+
+        return PacaConfiguration(
+            file: file, server: server, admin: admin, memory: memory, disk: disk, redis: redis, accessLogPath: accessLogPath,
+            prewarm: prewarm, trustedProxies: trusted, routes: routes, warnings: warnings)
+    }
+
+    static let routeFields: Set<String> = [
+        "name", "match", "origin", "methods", "cache", "ttl", "ttl_source", "max_ttl", "key", "stale_while_revalidate",
+        "stale_if_error", "connect_timeout", "timeout", "max_body_bytes", "forward_headers", "strip_cookies", "preserve_host",
+        "ignore", "cache_status", "honor_client_no_cache", "convert_head", "comment",
+    ]
+
+    static func parseRoute(_ reader: ObjectReader, index: Int) throws(ConfigurationError) -> Route {
+        try reader.allowOnly(routeFields)
+        guard let match = try reader.nonEmptyString("match") else { throw reader.error("match", "is required (a path glob such as \"/api/*\")") }
+        guard match.hasPrefix("/") else { throw reader.error("match", "must start with \"/\"") }
+        guard let originText = try reader.nonEmptyString("origin") else { throw reader.error("origin", "is required (such as \"http://127.0.0.1:9000\")") }
+        guard let origin = Origin(url: originText) else {
+            throw reader.error("origin", "expected an http:// or https:// URL without query, got \"\(originText)\"")
+        }
+        let name = try reader.nonEmptyString("name") ?? "route\(index)"
+
+        var methods: Set<String>?
+        if let list = try reader.stringArray("methods") {
+            let upper = list.map { $0.uppercased() }
+            for method in upper where !method.allSatisfy({ $0.isLetter || $0 == "-" }) {
+                throw reader.error("methods", "\"\(method)\" is not a method name")
+            }
+            methods = Set(upper)
+        }
+
+        func seconds(_ key: String) throws(ConfigurationError) -> Int64? {
+            try reader.duration(key).map { $0.milliseconds / 1000 }
+        }
+        var ttlSource = TTLSource.cacheControlFirst
+        if let text = try reader.string("ttl_source") {
+            guard let source = TTLSource(rawValue: text) else {
+                throw reader.error("ttl_source", "expected one of \(TTLSource.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")
+            }
+            ttlSource = source
+        }
+        let ttl = try seconds("ttl")
+        if ttlSource == .routeOnly, ttl == nil { throw reader.error("ttl", "is required when ttl_source is route-only") }
+        let policy = RoutePolicy(
+            ttl: ttl, ttlSource: ttlSource, maxTTL: try seconds("max_ttl"),
+            staleWhileRevalidate: try seconds("stale_while_revalidate"), staleIfError: try seconds("stale_if_error"),
+            ignore: Set((try reader.stringArray("ignore") ?? []).map { $0.lowercased() }),
+            maxBodyBytes: try reader.bytes("max_body_bytes") ?? 64 << 20)
+
+        var keyQuery = QueryKeyRule.all
+        var keyHeaders: [String] = []
+        if let key = try reader.object("key") {
+            try key.allowOnly(["query", "headers"])
+            if let query = try key.object("query") {
+                try query.allowOnly(["include", "exclude"])
+                let include = try query.stringArray("include")
+                let exclude = try query.stringArray("exclude")
+                switch (include, exclude) {
+                case (.some, .some): throw query.error(nil, "give either include or exclude, not both")
+                case (.some(let names), nil): keyQuery = .include(Set(names))
+                case (nil, .some(let names)): keyQuery = .exclude(Set(names))
+                case (nil, nil): keyQuery = .all
+                }
+            }
+            keyHeaders = try key.stringArray("headers") ?? []
+        }
+
+        return Route(
+            name: name, match: match, origin: origin, methods: methods, cache: try reader.bool("cache") ?? true, policy: policy,
+            keyQuery: keyQuery, keyHeaders: keyHeaders, forwardHeaders: try reader.stringArray("forward_headers") ?? [],
+            stripCookies: try reader.bool("strip_cookies") ?? false, preserveHost: try reader.bool("preserve_host") ?? false,
+            connectTimeout: try reader.duration("connect_timeout") ?? .seconds(5), timeout: try reader.duration("timeout") ?? .seconds(30),
+            cacheStatus: try reader.bool("cache_status") ?? true, honorClientNoCache: try reader.bool("honor_client_no_cache") ?? true,
+            convertHead: try reader.bool("convert_head") ?? true)
+    }
+
+    /// `host:port`, `[v6]:port` or `:port`.
+    static func address(_ reader: ObjectReader, _ key: String, default fallback: (String, Int)) throws(ConfigurationError) -> (String, Int) {
+        guard let text = try reader.string(key) else { return fallback }
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw reader.error(key, "expected host:port such as \"127.0.0.1:8080\", got \"\(text)\"")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
+    static func resolve(_ path: String, against base: String) -> String {
+        if path.hasPrefix("/") || base.isEmpty { return path }
+        return (base as NSString).appendingPathComponent(path)
+    }
+
+    /// Whether every path matched by `later` is already matched by `earlier`.
+    static func shadows(_ earlier: String, _ later: String) -> Bool {
+        if earlier == later { return true }
+        if earlier.hasSuffix("*"), !earlier.dropLast().contains("*") {
+            return later.hasPrefix(earlier.dropLast())
+        }
+        return false
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if case DecodingError.dataCorrupted(let context) = error {
+            let underlying = (context.underlyingError as? NSError)?.userInfo[NSDebugDescriptionErrorKey] as? String
+            return underlying ?? context.debugDescription
+        }
+        return "\(error)"
+    }
+}

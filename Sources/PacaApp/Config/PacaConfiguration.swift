@@ -1,0 +1,77 @@
+public import PacaEngine
+import PacaHTTPCaching
+public import PacaServer
+public import PacaStorage
+
+/// Everything `routes.json` says, resolved and validated (DESIGN.md §1, "routes.json").
+public struct PacaConfiguration: Sendable {
+    /// The admin listener (`admin`).
+    public struct Admin: Sendable, Equatable {
+        /// `host:port`. Default `127.0.0.1:9090`.
+        public var listen: String
+        /// The environment variable holding the bearer token, if any.
+        public var tokenEnvironmentVariable: String?
+    }
+
+    /// The memory tier (`storage.l1`).
+    public struct MemoryTier: Sendable, Equatable {
+        /// Budget. Default 100 MB.
+        public var maxBytes: Int = 100 << 20
+        /// Eviction policy. Default LRU.
+        public var policy: EvictionPolicy = .lru
+        /// Largest entry admitted; default an eighth of a shard's budget.
+        public var maxEntryBytes: Int?
+    }
+
+    /// The disk tier (`storage.l2`).
+    public struct DiskTier: Sendable, Equatable {
+        /// Directory, resolved against the config file's directory.
+        public var path: String
+        /// Budget. Default 1 GB.
+        public var maxBytes: Int
+    }
+
+    /// The Redis tier (`storage.l3`).
+    public struct RedisTier: Sendable, Equatable {
+        /// `redis://[:password@]host[:port][/db]`.
+        public var url: String
+        /// Key namespace. Default `paca`.
+        public var namespace: String
+        /// Connect and command timeout. Default 50 ms.
+        public var timeout: Duration
+        /// Environment variable holding the password, if any.
+        public var passwordEnvironmentVariable: String?
+    }
+
+    /// The prewarmer (`prewarm`).
+    public struct Prewarm: Sendable, Equatable {
+        public var enabled = false
+        public var top = 1000
+        public var interval: Duration = .seconds(60)
+        public var maxRequestsPerSecond = 20
+    }
+
+    /// The configuration file, as given.
+    public var file: String
+    /// Listener settings (address, limits, timeouts).
+    public var server: HTTPServer.Configuration
+    /// The admin listener, when configured.
+    public var admin: Admin?
+    /// L1.
+    public var memory: MemoryTier
+    /// L2, when configured.
+    public var disk: DiskTier?
+    /// L3, when configured.
+    public var redis: RedisTier?
+    /// Access-log path, when logging is on.
+    public var accessLogPath: String?
+    /// Prewarming.
+    public var prewarm: Prewarm
+    /// Peers whose `X-Forwarded-For` is trusted.
+    public var trustedProxies: Set<String>
+    /// The routes, in order.
+    public var routes: [Route]
+    /// Things worth telling the operator that do not stop the start (shadowed routes, features
+    /// not yet available).
+    public var warnings: [String]
+}

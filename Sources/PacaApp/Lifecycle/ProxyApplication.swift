@@ -1,0 +1,82 @@
+public import Logging
+public import NIOCore
+import NIOPosix
+import PacaAccessLog
+public import PacaCore
+public import PacaEngine
+import PacaServer
+public import PacaStorage
+import PacaUpstream
+
+/// `paca serve`: wires configuration, L1, the origin client, the access log, the engine and the
+/// listener together, and takes them down in reverse order.
+public final class ProxyApplication: Sendable {
+    /// The resolved configuration.
+    public let configuration: PacaConfiguration
+    /// The memory tier.
+    public let memory: MemoryCache
+    /// The request pipeline.
+    public let engine: ProxyEngine
+    private let server: HTTPServer
+    private let upstream: CurlOriginClient?
+    private let accessLog: AccessLogWriter?
+    private let group: any EventLoopGroup
+    private let ownsGroup: Bool
+    private let logger: Logger
+
+    /// Builds the application. `origin` and `clock` replace the real ones in tests; `group`
+    /// defaults to one event loop per core.
+    public init(
+        configuration: PacaConfiguration,
+        group: (any EventLoopGroup)? = nil,
+        origin: (any OriginClient)? = nil,
+        clock: any WallClock = SystemWallClock(),
+        logger: Logger = Logger(label: "paca")
+    ) throws {
+        self.configuration = configuration
+        self.logger = logger
+        if let group {
+            self.group = group
+            self.ownsGroup = false
+        } else {
+            self.group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+            self.ownsGroup = true
+        }
+        memory = MemoryCache(
+            maxBytes: configuration.memory.maxBytes, policy: configuration.memory.policy,
+            maxEntryBytes: configuration.memory.maxEntryBytes)
+        let upstream: CurlOriginClient? = origin == nil ? CurlOriginClient(clock: clock, logger: logger) : nil
+        self.upstream = upstream
+        accessLog = try configuration.accessLogPath.map { try AccessLogWriter(path: $0, logger: logger) }
+        engine = ProxyEngine(
+            configuration: .init(
+                routes: RouteTable(configuration.routes), trustedProxies: configuration.trustedProxies,
+                maxRequestBodyBytes: configuration.server.maxBodyBytes),
+            memory: memory, origin: origin ?? upstream!, clock: clock, accessLog: accessLog, logger: logger)
+        server = HTTPServer(configuration: configuration.server, responder: engine, group: self.group, logger: logger)
+    }
+
+    /// Binds the listener; returns its address.
+    @discardableResult
+    public func start() async throws -> SocketAddress {
+        for warning in configuration.warnings { logger.warning("\(warning)") }
+        return try await server.start()
+    }
+
+    /// The listener's port (after `start`).
+    public var port: Int? { server.port }
+
+    /// Graceful stop: no new connections, requests in flight finish, then the origin client,
+    /// the access log and the event loops stop.
+    public func shutdown() async {
+        await server.shutdown()
+        upstream?.shutdown()
+        accessLog?.shutdown()
+        if ownsGroup { try? await group.shutdownGracefully() }
+    }
+
+    /// Writes queued access-log records now (for tests and `SIGHUP`-style flushing).
+    public func flushAccessLog() {
+        accessLog?.flush()
+    }
+}

@@ -1,0 +1,81 @@
+public import NIOCore
+public import NIOHTTP1
+
+/// A complete client request, as the listener hands it to the responder.
+public struct ProxyRequest: Sendable {
+    /// Method, target, version and header fields.
+    public var head: HTTPRequestHead
+    /// The request body, when it had one.
+    public var body: ByteBuffer?
+    /// The peer's address, without the port (`127.0.0.1`, `::1`).
+    public var peer: String
+
+    /// Creates a request.
+    public init(head: HTTPRequestHead, body: ByteBuffer? = nil, peer: String = "") {
+        self.head = head
+        self.body = body
+        self.peer = peer
+    }
+}
+
+/// A complete response. The listener writes `headerBlock` as it is (pre-encoded lines, shared
+/// with a cache entry), then `headers`, then a `Content-Length` it computes, then `body`.
+public struct ProxyResponse: Sendable {
+    /// The status.
+    public var status: HTTPResponseStatus
+    /// Pre-encoded `Name: value\r\n` lines, written first and without copying the body.
+    public var headerBlock: ByteBuffer?
+    /// Further fields, written after `headerBlock`.
+    public var headers: HTTPHeaders
+    /// The body; `nil` for none.
+    public var body: ByteBuffer?
+    /// Send the headers (with the body's `Content-Length`) but not the body: an answer to HEAD.
+    public var omitBody: Bool
+    /// Close the connection after this response.
+    public var closeConnection: Bool
+
+    /// Creates a response.
+    public init(
+        status: HTTPResponseStatus,
+        headerBlock: ByteBuffer? = nil,
+        headers: HTTPHeaders = HTTPHeaders(),
+        body: ByteBuffer? = nil,
+        omitBody: Bool = false,
+        closeConnection: Bool = false
+    ) {
+        self.status = status
+        self.headerBlock = headerBlock
+        self.headers = headers
+        self.body = body
+        self.omitBody = omitBody
+        self.closeConnection = closeConnection
+    }
+
+    /// A small locally generated plain-text answer (errors, 404).
+    public static func plain(_ status: HTTPResponseStatus, _ message: String, close: Bool = false) -> ProxyResponse {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+        headers.add(name: "Cache-Control", value: "no-store")
+        return ProxyResponse(
+            status: status,
+            headers: headers,
+            body: ByteBuffer(string: message + "\n"),
+            closeConnection: close
+        )
+    }
+}
+
+/// What a responder gives back: an answer now (the hit path, on the connection's event loop), or
+/// one later (anything that had to wait on the origin, a disk or Redis).
+public enum ProxyResult: Sendable {
+    /// The response is ready.
+    case immediate(ProxyResponse)
+    /// The response will be ready when the future completes (on the connection's loop).
+    case deferred(EventLoopFuture<ProxyResponse>)
+}
+
+/// The seam between the listener (which knows sockets) and the engine (which knows caching).
+public protocol ProxyResponder: Sendable {
+    /// Answers one request. Called on the connection's event loop; must not block it.
+    func respond(to request: ProxyRequest, on eventLoop: any EventLoop) -> ProxyResult
+}

@@ -1,0 +1,114 @@
+public import NIOCore
+public import PacaHTTPCaching
+
+/// The timing facts of a stored response (DESIGN.md §3, "Storage lifetime is not freshness").
+/// All times are Unix milliseconds from the injected wall clock; promotion and demotion copy them
+/// unchanged.
+public struct EntryTiming: Sendable, Hashable {
+    /// When the request that fetched this response was sent (also the entry's `fetched_at`).
+    public var requestTime: UnixMillis
+    /// When the response arrived.
+    public var responseTime: UnixMillis
+    /// RFC 9111 §4.2.3 `corrected_initial_age`.
+    public var correctedInitialAge: Int64
+    /// How long the response is fresh, from its generation at the origin.
+    public var freshnessLifetime: Int64
+    /// `stale-while-revalidate` window after freshness ends.
+    public var staleWhileRevalidate: Int64
+    /// `stale-if-error` window after freshness ends.
+    public var staleIfError: Int64
+    /// The entry must not be served stale (`must-revalidate`, `proxy-revalidate`, `s-maxage`).
+    public var mustRevalidate: Bool
+    /// Every use must be revalidated first (`no-cache` in the response).
+    public var alwaysRevalidate: Bool
+    /// When the entry leaves the cache: freshness, stale windows and `keep` past `responseTime`.
+    public var storageExpiry: UnixMillis
+
+    /// Creates the timing facts.
+    public init(
+        requestTime: UnixMillis,
+        responseTime: UnixMillis,
+        correctedInitialAge: Int64,
+        freshnessLifetime: Int64,
+        staleWhileRevalidate: Int64 = 0,
+        staleIfError: Int64 = 0,
+        mustRevalidate: Bool = false,
+        alwaysRevalidate: Bool = false,
+        storageExpiry: UnixMillis
+    ) {
+        self.requestTime = requestTime
+        self.responseTime = responseTime
+        self.correctedInitialAge = correctedInitialAge
+        self.freshnessLifetime = freshnessLifetime
+        self.staleWhileRevalidate = staleWhileRevalidate
+        self.staleIfError = staleIfError
+        self.mustRevalidate = mustRevalidate
+        self.alwaysRevalidate = alwaysRevalidate
+        self.storageExpiry = storageExpiry
+    }
+
+    /// RFC 9111 §4.2.3 `current_age` at `now`, in milliseconds.
+    public func currentAge(at now: UnixMillis) -> Int64 {
+        correctedInitialAge + max(0, now - responseTime)
+    }
+
+    /// Milliseconds of freshness left at `now`; negative once stale.
+    public func remainingFreshness(at now: UnixMillis) -> Int64 {
+        freshnessLifetime - currentAge(at: now)
+    }
+}
+
+/// A stored response: immutable once built, shared by reference between tiers and connections,
+/// so a hit costs a retain, never a copy of the body.
+public final class CacheEntry: Sendable {
+    /// The full cache key (DESIGN.md §3).
+    public let key: String
+    /// The response status code.
+    public let status: Int
+    /// The stored header fields (hop-by-hop fields, `Set-Cookie` and the like already removed).
+    public let headers: [HTTPField]
+    /// `headers` pre-encoded as `Name: value\r\n` lines, written as they are on a hit.
+    public let headerBlock: ByteBuffer
+    /// The body, exactly sized.
+    public let body: ByteBuffer
+    /// Freshness and lifetime facts.
+    public let timing: EntryTiming
+    /// Strong or weak entity tag, as sent, if any.
+    public let etag: String?
+    /// `Last-Modified`, as sent, if any.
+    public let lastModified: String?
+
+    /// Creates an entry; encodes `headers` into `headerBlock` once.
+    public init(
+        key: String,
+        status: Int,
+        headers: [HTTPField],
+        body: ByteBuffer,
+        timing: EntryTiming,
+        etag: String? = nil,
+        lastModified: String? = nil
+    ) {
+        self.key = key
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.timing = timing
+        self.etag = etag
+        self.lastModified = lastModified
+        var block = ByteBufferAllocator().buffer(capacity: headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 })
+        for field in headers {
+            block.writeString(field.name)
+            block.writeStaticString(": ")
+            block.writeString(field.value)
+            block.writeStaticString("\r\n")
+        }
+        self.headerBlock = block
+    }
+
+    /// Bytes this entry holds in memory as L1 counts them: key, header block and body
+    /// capacity, plus a fixed overhead for the object and its bookkeeping.
+    public var memoryCost: Int {
+        key.utf8.count + headerBlock.capacity + body.capacity
+            + headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 32 } + 256
+    }
+}

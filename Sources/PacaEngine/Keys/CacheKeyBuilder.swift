@@ -1,0 +1,68 @@
+public import NIOHTTP1
+
+/// Builds cache keys (DESIGN.md §3): `v1|scheme://host[:port]|path?keyed-query|fingerprint`,
+/// plus `|h:name=value` per keyed request header. Keyed query parameters are sorted by name,
+/// then value, so parameter order never splits an entry.
+public enum CacheKeyBuilder {
+    /// The keyed query of `query` under `rule`, sorted; `""` when nothing is keyed.
+    public static func keyedQuery(_ query: String?, rule: QueryKeyRule) -> String {
+        guard let query, !query.isEmpty else { return "" }
+        var pairs: [(name: Substring, value: Substring, text: Substring)] = []
+        for parameter in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let name: Substring
+            let value: Substring
+            if let equals = parameter.firstIndex(of: "=") {
+                name = parameter[..<equals]
+                value = parameter[parameter.index(after: equals)...]
+            } else {
+                name = parameter
+                value = ""
+            }
+            guard rule.keeps(name) else { continue }
+            pairs.append((name, value, parameter))
+        }
+        if pairs.count > 1 {
+            pairs.sort { $0.name != $1.name ? $0.name < $1.name : $0.value < $1.value }
+        }
+        return pairs.map { String($0.text) }.joined(separator: "&")
+    }
+
+    /// The key of a request for `target` on `route`; `host` is the authority keyed
+    /// (the origin's, or the client's with `preserve_host`).
+    public static func key(route: Route, host: String, path: String, keyedQuery: String, headers: HTTPHeaders) -> String {
+        var key = "v1|\(route.origin.scheme)://\(host)|\(path)"
+        if !keyedQuery.isEmpty {
+            key += "?"
+            key += keyedQuery
+        }
+        key += "|"
+        key += route.fingerprint
+        for name in route.keyedHeaderNames {
+            let values = headers[name]
+            guard !values.isEmpty else { continue }
+            key += "|h:\(name)="
+            key += normaliseHeaderValue(values.joined(separator: ","))
+        }
+        return key
+    }
+
+    /// Collapses white space around commas and runs of spaces, so `en, fr` and `en,fr` key alike.
+    static func normaliseHeaderValue(_ value: String) -> String {
+        value.split(separator: ",").map { $0.trimmingCharacters() }.filter { !$0.isEmpty }.joined(separator: ",")
+    }
+
+    /// The part of a key that purge patterns match: `path?keyed-query`.
+    public static func purgeTarget(ofKey key: String) -> Substring? {
+        let parts = key.split(separator: "|", maxSplits: 3, omittingEmptySubsequences: false)
+        return parts.count >= 3 ? parts[2] : nil
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingCharacters() -> Substring {
+        var slice = self
+        while let first = slice.first, first == " " || first == "\t" { slice.removeFirst() }
+        while let last = slice.last, last == " " || last == "\t" { slice.removeLast() }
+        return slice
+    }
+}

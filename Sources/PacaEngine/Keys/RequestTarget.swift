@@ -1,0 +1,123 @@
+/// A request target reduced to what paca keys and forwards: the normalised path and the raw
+/// query. Normalisation follows RFC 3986 §6.2.2 (percent-encoded unreserved characters decoded,
+/// the hex digits of the rest upper-cased, dot segments removed) and also merges `//`; `%2F`
+/// stays encoded.
+public struct RequestTarget: Sendable, Equatable {
+    /// The normalised path, starting with `/`.
+    public var path: String
+    /// The query after `?` (without it), as sent; `nil` when there was no `?`.
+    public var query: String?
+
+    /// Why a target was refused.
+    public enum ParseError: Error, Equatable {
+        /// Not origin-form or absolute-form, or not a path.
+        case invalidTarget
+        /// A `%` not followed by two hex digits.
+        case badEncoding
+    }
+
+    /// Parses origin-form (`/a/b?c`) and absolute-form (`http://host/a/b?c`) targets.
+    public static func parse(_ target: String) throws(ParseError) -> RequestTarget {
+        var rest = Substring(target)
+        if rest.hasPrefix("http://") || rest.hasPrefix("https://") {
+            let afterScheme = rest[rest.index(rest.firstIndex(of: ":")!, offsetBy: 3)...]
+            if let slash = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" }) {
+                rest = afterScheme[slash...]
+                if rest.first == "?" { rest = "/" + rest }
+            } else {
+                rest = "/"
+            }
+        }
+        guard rest.first == "/" else { throw .invalidTarget }
+        if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
+        var query: String?
+        var rawPath = rest
+        if let mark = rest.firstIndex(of: "?") {
+            rawPath = rest[..<mark]
+            query = String(rest[rest.index(after: mark)...])
+        }
+        return RequestTarget(path: try normalisePath(rawPath), query: query)
+    }
+
+    private static let hexDigits = Array("0123456789ABCDEF".utf8)
+
+    /// Normalises a path (see the type's documentation).
+    public static func normalisePath(_ raw: Substring) throws(ParseError) -> String {
+        // Fast path: nothing to decode, no dot segments, no double slash.
+        let bytes = raw.utf8
+        var needsWork = false
+        var previous: UInt8 = 0
+        for byte in bytes {
+            if byte == UInt8(ascii: "%") || (byte == UInt8(ascii: "/") && previous == UInt8(ascii: "/"))
+                || (byte == UInt8(ascii: ".") && previous == UInt8(ascii: "/")) || byte < 0x21 || byte >= 0x7F
+            {
+                needsWork = true
+                break
+            }
+            previous = byte
+        }
+        if !needsWork { return String(raw) }
+
+        // Decode unreserved escapes, canonicalise the others, percent-encode raw bytes outside
+        // the allowed set.
+        var decoded: [UInt8] = []
+        decoded.reserveCapacity(bytes.count)
+        var iterator = Array(bytes)[...]
+        while let byte = iterator.popFirst() {
+            if byte == UInt8(ascii: "%") {
+                guard let high = iterator.popFirst(), let low = iterator.popFirst(), let h = hexValue(high), let l = hexValue(low)
+                else { throw .badEncoding }
+                let value = h << 4 | l
+                if isUnreserved(value) {
+                    decoded.append(value)
+                } else {
+                    decoded.append(UInt8(ascii: "%"))
+                    decoded.append(hexDigits[Int(h)])
+                    decoded.append(hexDigits[Int(l)])
+                }
+            } else if byte < 0x21 || byte >= 0x7F {
+                decoded.append(UInt8(ascii: "%"))
+                decoded.append(hexDigits[Int(byte >> 4)])
+                decoded.append(hexDigits[Int(byte & 0xF)])
+            } else {
+                decoded.append(byte)
+            }
+        }
+        // Remove dot segments (RFC 3986 §5.2.4) and merge empty segments.
+        let segments = decoded.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
+        var output: [ArraySlice<UInt8>] = []
+        for segment in segments {
+            if segment.elementsEqual([UInt8(ascii: ".")]) { continue }
+            if segment.elementsEqual([UInt8(ascii: "."), UInt8(ascii: ".")]) {
+                _ = output.popLast()
+                continue
+            }
+            output.append(segment)
+        }
+        var path = "/" + output.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "/")
+        let last = decoded.last
+        let endsInDot = segments.last.map { $0.elementsEqual([UInt8(ascii: ".")]) || $0.elementsEqual([UInt8(ascii: "."), UInt8(ascii: ".")]) } ?? false
+        if (last == UInt8(ascii: "/") || endsInDot), !path.hasSuffix("/") { path += "/" }
+        return path
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
+    private static func isUnreserved(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            true
+        case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            true
+        default:
+            false
+        }
+    }
+}

@@ -1,0 +1,187 @@
+public import PacaHTTPCaching
+
+/// Which query parameters are part of the cache key (and so reach the origin on a cacheable
+/// request).
+public enum QueryKeyRule: Sendable, Equatable {
+    /// Every parameter (the default).
+    case all
+    /// Only these names.
+    case include(Set<String>)
+    /// Every parameter but these names.
+    case exclude(Set<String>)
+
+    /// Whether the parameter `name` is keyed.
+    public func keeps(_ name: Substring) -> Bool {
+        switch self {
+        case .all: true
+        case .include(let names): names.contains(String(name))
+        case .exclude(let names): !names.contains(String(name))
+        }
+    }
+}
+
+/// An origin server, split from its URL once.
+public struct Origin: Sendable, Equatable {
+    /// `http` or `https`.
+    public var scheme: String
+    /// `host[:port]`, lower-cased, as it goes into keys and `Host`.
+    public var authority: String
+    /// A path prefix the origin is mounted under (`""` for none; no trailing slash).
+    public var basePath: String
+
+    /// Parses `http://host[:port][/prefix]`; `nil` when it is not such a URL.
+    public init?(url: String) {
+        let lower = url.lowercased()
+        let scheme: String
+        if lower.hasPrefix("http://") {
+            scheme = "http"
+        } else if lower.hasPrefix("https://") {
+            scheme = "https"
+        } else {
+            return nil
+        }
+        let rest = url.dropFirst(scheme.count + 3)
+        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
+        let authority = rest[..<authorityEnd].lowercased()
+        guard !authority.isEmpty, !authority.contains("@"), !authority.contains(" ") else { return nil }
+        var base = String(rest[authorityEnd...])
+        guard !base.contains("?"), !base.contains("#") else { return nil }
+        while base.hasSuffix("/") { base.removeLast() }
+        self.scheme = scheme
+        self.authority = authority
+        self.basePath = base
+    }
+
+    /// `scheme://authority`.
+    public var schemeAndAuthority: String { "\(scheme)://\(authority)" }
+}
+
+/// One entry of `routes.json`'s `routes`, resolved and validated.
+public struct Route: Sendable {
+    /// The route's name, for logs and stats (not part of any key).
+    public var name: String
+    /// Which normalised paths it takes.
+    public var match: Glob
+    /// Where misses go.
+    public var origin: Origin
+    /// Methods forwarded; `nil` forwards all. Only GET and HEAD are ever served from cache.
+    public var methods: Set<String>?
+    /// `false` makes the route a pass-through.
+    public var cache: Bool
+    /// Freshness rules (route `ttl`, `ttl_source`, `max_ttl`, stale windows, exceptions).
+    public var policy: RoutePolicy
+    /// Which query parameters are keyed.
+    public var keyQuery: QueryKeyRule
+    /// Request header names (lower-cased) that are keyed and forwarded.
+    public var keyHeaders: [String]
+    /// Further request headers forwarded on cacheable requests; keyed too.
+    public var forwardHeaders: [String]
+    /// Drop an unkeyed `Cookie` instead of passing the request uncached.
+    public var stripCookies: Bool
+    /// Key and forward the client's `Host` instead of the origin's authority.
+    public var preserveHost: Bool
+    /// Limit for connecting to the origin. Default 5 s.
+    public var connectTimeout: Duration
+    /// Limit for a whole origin exchange. Default 30 s.
+    public var timeout: Duration
+    /// Add the `Cache-Status` field. Default on.
+    public var cacheStatus: Bool
+    /// A client's `no-cache` / `max-age=0` makes paca revalidate. Default on.
+    public var honorClientNoCache: Bool
+    /// A cacheable HEAD miss is fetched as GET and stored. Default on.
+    public var convertHead: Bool
+    /// Digest of everything that shapes the key and the origin's answer (origin, key rules),
+    /// the last component of every key of this route.
+    public private(set) var fingerprint: String = ""
+
+    /// Creates a route with the defaults above.
+    public init(
+        name: String,
+        match: String,
+        origin: Origin,
+        methods: Set<String>? = nil,
+        cache: Bool = true,
+        policy: RoutePolicy = RoutePolicy(),
+        keyQuery: QueryKeyRule = .all,
+        keyHeaders: [String] = [],
+        forwardHeaders: [String] = [],
+        stripCookies: Bool = false,
+        preserveHost: Bool = false,
+        connectTimeout: Duration = .seconds(5),
+        timeout: Duration = .seconds(30),
+        cacheStatus: Bool = true,
+        honorClientNoCache: Bool = true,
+        convertHead: Bool = true
+    ) {
+        self.name = name
+        self.match = Glob(match)
+        self.origin = origin
+        self.methods = methods
+        self.cache = cache
+        self.policy = policy
+        self.keyQuery = keyQuery
+        self.keyHeaders = keyHeaders.map { $0.lowercased() }
+        self.forwardHeaders = forwardHeaders.map { $0.lowercased() }
+        self.stripCookies = stripCookies
+        self.preserveHost = preserveHost
+        self.connectTimeout = connectTimeout
+        self.timeout = timeout
+        self.cacheStatus = cacheStatus
+        self.honorClientNoCache = honorClientNoCache
+        self.convertHead = convertHead
+        self.fingerprint = computeFingerprint()
+    }
+
+    /// Request header names that are part of the key, sorted.
+    public var keyedHeaderNames: [String] {
+        Array(Set(keyHeaders + forwardHeaders)).sorted()
+    }
+
+    private func computeFingerprint() -> String {
+        var text = "\(origin.schemeAndAuthority)\(origin.basePath)|"
+        switch keyQuery {
+        case .all: text += "q*"
+        case .include(let names): text += "q+" + names.sorted().joined(separator: ",")
+        case .exclude(let names): text += "q-" + names.sorted().joined(separator: ",")
+        }
+        text += "|h" + keyedHeaderNames.joined(separator: ",")
+        text += preserveHost ? "|ph" : ""
+        return FNV1a.hex(text)
+    }
+}
+
+/// FNV-1a, 64 bits: a stable digest for fingerprints and log key hashes (not for security).
+public enum FNV1a {
+    /// The 64-bit FNV-1a of `text`'s UTF-8 bytes.
+    public static func hash(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        return hash
+    }
+
+    /// The hash as 16 lower-case hex digits.
+    public static func hex(_ text: String) -> String {
+        let value = String(hash(text), radix: 16)
+        return String(repeating: "0", count: 16 - value.count) + value
+    }
+}
+
+/// The ordered routes; the first whose glob matches wins.
+public struct RouteTable: Sendable {
+    /// The routes, in order.
+    public let routes: [Route]
+
+    /// Creates a table.
+    public init(_ routes: [Route]) {
+        self.routes = routes
+    }
+
+    /// The first route that matches `path`.
+    public func route(for path: String) -> Route? {
+        for route in routes where route.match.matches(path) { return route }
+        return nil
+    }
+}

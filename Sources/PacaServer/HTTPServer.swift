@@ -1,0 +1,155 @@
+public import Logging
+public import NIOCore
+import NIOHTTP1
+import NIOPosix
+public import PacaCore
+import Synchronization
+
+/// The HTTP/1.1 listener: parses requests with NIO's decoder, hands each complete request to a
+/// `ProxyResponder` on the connection's event loop, and writes responses in order (pipelining),
+/// with limits on header and body sizes, an idle timeout, and a graceful stop. It knows nothing
+/// about caching.
+public final class HTTPServer: Sendable {
+    /// Listener settings.
+    public struct Configuration: Sendable {
+        /// Address to bind. Default `127.0.0.1`.
+        public var host: String
+        /// Port to bind; 0 picks a free one. Default 8080.
+        public var port: Int
+        /// Largest request head (request line and fields); larger gets 431. Default 32 KiB.
+        public var maxHeaderBytes: Int
+        /// Largest request body; larger gets 413. Default 10 MiB.
+        public var maxBodyBytes: Int
+        /// A connection with no traffic for this long is closed. Default 60 s.
+        public var idleTimeout: Duration
+        /// Requests read ahead of the one being answered before reading pauses. Default 16.
+        public var maxPipelinedRequests: Int
+        /// How long a graceful stop waits for requests in flight. Default 30 s.
+        public var shutdownGracePeriod: Duration
+        /// TCP listen backlog. Default 1024.
+        public var backlog: Int
+
+        /// Creates a configuration with the defaults above.
+        public init(
+            host: String = "127.0.0.1", port: Int = 8080, maxHeaderBytes: Int = 32 << 10, maxBodyBytes: Int = 10 << 20,
+            idleTimeout: Duration = .seconds(60), maxPipelinedRequests: Int = 16, shutdownGracePeriod: Duration = .seconds(30),
+            backlog: Int = 1024
+        ) {
+            self.host = host
+            self.port = port
+            self.maxHeaderBytes = maxHeaderBytes
+            self.maxBodyBytes = maxBodyBytes
+            self.idleTimeout = idleTimeout
+            self.maxPipelinedRequests = maxPipelinedRequests
+            self.shutdownGracePeriod = shutdownGracePeriod
+            self.backlog = backlog
+        }
+    }
+
+    private let configuration: Configuration
+    private let responder: any ProxyResponder
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let serverChannel = Mutex<(any Channel)?>(nil)
+    let connections = ConnectionRegistry()
+
+    /// Creates a server; `start()` binds it.
+    public init(configuration: Configuration, responder: any ProxyResponder, group: any EventLoopGroup, logger: Logger = Logger(label: "paca.server")) {
+        self.configuration = configuration
+        self.responder = responder
+        self.group = group
+        self.logger = logger
+    }
+
+    /// Binds and starts accepting; returns the bound address.
+    @discardableResult
+    public func start() async throws -> SocketAddress {
+        let configuration = self.configuration
+        let responder = self.responder
+        let logger = self.logger
+        let connections = self.connections
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: Int32(configuration.backlog))
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    var limits = NIOHTTPDecoderLimitConfiguration()
+                    limits.maxHeaderListSize = configuration.maxHeaderBytes
+                    limits.maxHeaderFieldSize = configuration.maxHeaderBytes
+                    limits.maxHeaderFieldCount = 256
+                    let decoder = HTTPRequestDecoder(
+                        leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: limits)
+                    let handler = ConnectionHandler(configuration: configuration, responder: responder, logger: logger)
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(decoder, maximumBufferSize: configuration.maxHeaderBytes + 64 << 10))
+                    try channel.pipeline.syncOperations.addHandler(
+                        IdleStateHandler(allTimeout: TimeAmount.nanoseconds(Int64(configuration.idleTimeout.milliseconds) * 1_000_000)))
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                    connections.add(channel)
+                }
+            }
+        let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        serverChannel.withLock { $0 = channel }
+        guard let address = channel.localAddress else { throw ServerError.noLocalAddress }
+        logger.info("listening", metadata: ["address": "\(address)"])
+        return address
+    }
+
+    /// The bound port (after `start`).
+    public var port: Int? {
+        serverChannel.withLock { $0?.localAddress?.port }
+    }
+
+    /// Stops accepting, lets requests in flight finish (up to the grace period), closes idle
+    /// connections at once, then returns.
+    public func shutdown() async {
+        let channel = serverChannel.withLock { channel -> (any Channel)? in
+            defer { channel = nil }
+            return channel
+        }
+        try? await channel?.close()
+        let open = connections.all()
+        for connection in open {
+            connection.pipeline.fireUserInboundEventTriggered(ConnectionHandler.Quiesce())
+        }
+        let grace = configuration.shutdownGracePeriod
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for connection in open { try? await connection.closeFuture.get() }
+            }
+            group.addTask {
+                try? await Task.sleep(for: grace)
+            }
+            await group.next()
+            group.cancelAll()
+        }
+        for connection in connections.all() { try? await connection.close() }
+    }
+}
+
+/// Listener failures.
+public enum ServerError: Error {
+    /// The socket has no local address after binding.
+    case noLocalAddress
+}
+
+/// The open connections, so a stop can reach each one.
+final class ConnectionRegistry: Sendable {
+    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    func add(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        channels.withLock { $0[id] = channel }
+        channel.closeFuture.whenComplete { [weak self] _ in
+            self?.channels.withLock { _ = $0.removeValue(forKey: id) }
+        }
+    }
+
+    func all() -> [any Channel] {
+        channels.withLock { Array($0.values) }
+    }
+
+    var count: Int { channels.withLock { $0.count } }
+}

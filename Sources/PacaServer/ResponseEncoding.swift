@@ -1,0 +1,63 @@
+import NIOCore
+import NIOHTTP1
+import PacaCore
+
+/// Serialises `ProxyResponse`s straight into bytes: the status line and fields go into one small
+/// buffer; the body is written as the buffer it already is (no copy) unless it is small enough
+/// that one write beats two.
+enum ResponseEncoding {
+    /// Bodies up to this size are copied next to the head so the response is one write.
+    static let inlineBodyLimit = 2048
+
+    static func statusLine(_ status: HTTPResponseStatus) -> String {
+        switch status.code {
+        case 200: "HTTP/1.1 200 OK\r\n"
+        case 304: "HTTP/1.1 304 Not Modified\r\n"
+        case 404: "HTTP/1.1 404 Not Found\r\n"
+        default: "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\n"
+        }
+    }
+
+    /// Whether a response with this status may carry a body at all (RFC 9110 §6.4.1).
+    static func permitsBody(_ status: HTTPResponseStatus) -> Bool {
+        let code = status.code
+        return !(code < 200 || code == 204 || code == 304)
+    }
+
+    /// Encodes `response`. Returns the head (with the body when small) and the body to write
+    /// after it, if any.
+    static func encode(_ response: ProxyResponse, keepAlive: Bool, allocator: ByteBufferAllocator) -> (ByteBuffer, ByteBuffer?) {
+        let bodyAllowed = permitsBody(response.status)
+        let bodyLength = bodyAllowed ? (response.body?.readableBytes ?? 0) : 0
+        let inlineBody = !response.omitBody && bodyLength > 0 && bodyLength <= inlineBodyLimit
+        var capacity = 128 + (response.headerBlock?.readableBytes ?? 0)
+        for header in response.headers { capacity += header.name.utf8.count + header.value.utf8.count + 4 }
+        if inlineBody { capacity += bodyLength }
+        var head = allocator.buffer(capacity: capacity)
+        head.writeString(statusLine(response.status))
+        if var block = response.headerBlock {
+            head.writeBuffer(&block)
+        }
+        for header in response.headers {
+            head.writeString(header.name)
+            head.writeStaticString(": ")
+            head.writeString(header.value)
+            head.writeStaticString("\r\n")
+        }
+        if bodyAllowed {
+            head.writeStaticString("Content-Length: ")
+            head.writeString(String(bodyLength))
+            head.writeStaticString("\r\n")
+        }
+        if !keepAlive {
+            head.writeStaticString("Connection: close\r\n")
+        }
+        head.writeStaticString("\r\n")
+        guard !response.omitBody, bodyLength > 0, let body = response.body else { return (head, nil) }
+        if inlineBody {
+            head.writeImmutableBuffer(body)
+            return (head, nil)
+        }
+        return (head, body)
+    }
+}

@@ -1,0 +1,137 @@
+public import PacaCore
+import Synchronization
+
+/// L1: a byte-budgeted in-memory cache of `CacheEntry` values, split into shards that each have
+/// their own lock, so event loops rarely contend. `get` is synchronous and allocation-free: the
+/// hit path calls it on the connection's event loop.
+///
+/// The budget counts the key, the header block and body buffer capacity plus a fixed overhead
+/// per entry (`CacheEntry.memoryCost`). Each shard holds `maxBytes / shardCount`; an entry larger
+/// than `maxEntryBytes` (at most an eighth of a shard) is refused.
+public final class MemoryCache: Sendable {
+    /// Counters and sizes summed over all shards.
+    public struct Statistics: Sendable, Equatable {
+        /// Lookups that found a live entry.
+        public var hits: Int
+        /// Lookups that found nothing live.
+        public var misses: Int
+        /// Entries removed to make room.
+        public var evictions: Int
+        /// Entries removed because their storage lifetime had passed.
+        public var expirations: Int
+        /// Live entries.
+        public var entries: Int
+        /// Bytes counted against the budget.
+        public var bytes: Int
+    }
+
+    /// The budget in bytes, over all shards.
+    public let maxBytes: Int
+    /// The largest single entry admitted, in bytes.
+    public let maxEntryBytes: Int
+    /// The eviction policy of every shard.
+    public let policy: EvictionPolicy
+
+    private let shards: [LockedShard]
+    private let shardMask: Int
+
+    /// Creates a cache of `maxBytes` (over all shards) using `policy` (default LRU).
+    /// - Parameters:
+    ///   - shardCount: rounded up to a power of two; default 16, fewer when the budget is small.
+    ///   - maxEntryBytes: default and upper bound: an eighth of a shard's budget.
+    public init(maxBytes: Int, policy: EvictionPolicy = .lru, shardCount: Int = 16, maxEntryBytes: Int? = nil) {
+        var count = 1
+        // Small budgets get fewer shards so one shard can still hold a useful entry.
+        while count < max(1, shardCount), maxBytes / (count * 2) >= 1 << 20 { count <<= 1 }
+        self.maxBytes = max(0, maxBytes)
+        self.policy = policy
+        let perShard = self.maxBytes / count
+        self.maxEntryBytes = min(maxEntryBytes ?? perShard / 8, perShard / 8)
+        self.shardMask = count - 1
+        self.shards = (0..<count).map { _ in LockedShard(ShardStore(policy: policy, maxBytes: perShard)) }
+    }
+
+    @inline(__always)
+    private func shard(for key: String) -> Int {
+        key.hashValue & shardMask
+    }
+
+    /// The entry under `key` if it is still within its storage lifetime at `now`.
+    public func get(_ key: String, now: UnixMillis) -> CacheEntry? {
+        shards[shard(for: key)].withLock { $0.get(key, now: now) }
+    }
+
+    /// The entry under `key`, without touching recency or expiry.
+    public func peek(_ key: String) -> CacheEntry? {
+        shards[shard(for: key)].withLock { $0.peek(key) }
+    }
+
+    /// Stores `entry`. Returns `false` when it is larger than `maxEntryBytes` (nothing stored).
+    /// Entries evicted to make room are passed to `evicted` after the shard's lock is released.
+    @discardableResult
+    public func set(_ entry: CacheEntry, evicted: ((CacheEntry) -> Void)? = nil) -> Bool {
+        let cost = entry.memoryCost
+        guard cost <= maxEntryBytes else { return false }
+        let victims = shards[shard(for: entry.key)].withLock { $0.set(entry, cost: cost) }
+        if let evicted { victims.forEach(evicted) }
+        return true
+    }
+
+    /// Removes the entry under `key`; returns whether there was one.
+    @discardableResult
+    public func remove(_ key: String) -> Bool {
+        shards[shard(for: key)].withLock { $0.remove(key) }
+    }
+
+    /// Removes every entry whose key satisfies `predicate`, one shard at a time; returns how many.
+    @discardableResult
+    public func removeAll(where predicate: (String) -> Bool) -> Int {
+        shards.reduce(0) { total, shard in total + shard.withLock { $0.removeAll(where: predicate) } }
+    }
+
+    /// Removes entries whose storage lifetime has passed; returns how many.
+    @discardableResult
+    public func removeExpired(now: UnixMillis) -> Int {
+        shards.reduce(0) { total, shard in total + shard.withLock { $0.removeExpired(now: now) } }
+    }
+
+    /// Removes everything.
+    public func removeAll() {
+        for shard in shards { shard.withLock { $0.removeAll() } }
+    }
+
+    /// Every live key (a snapshot, shard by shard).
+    public var keys: [String] {
+        shards.flatMap { shard in shard.withLock { $0.keys } }
+    }
+
+    /// Counters and sizes, summed shard by shard (never holding two locks).
+    public func statistics() -> Statistics {
+        var result = Statistics(hits: 0, misses: 0, evictions: 0, expirations: 0, entries: 0, bytes: 0)
+        for shard in shards {
+            shard.withLock { store in
+                result.hits += store.hits
+                result.misses += store.misses
+                result.evictions += store.evictions
+                result.expirations += store.expirations
+                result.entries += store.count
+                result.bytes += store.bytes
+            }
+        }
+        return result
+    }
+}
+
+/// A shard and the lock that guards it (a `Mutex` cannot live in an array by itself).
+private final class LockedShard: Sendable {
+    private let mutex: Mutex<ShardStore>
+
+    init(_ store: consuming ShardStore) {
+        mutex = Mutex(store)
+    }
+
+    @inline(__always)
+    func withLock<Result>(_ body: (inout ShardStore) -> Result) -> Result {
+        mutex.withLock { body(&$0) }
+    }
+}

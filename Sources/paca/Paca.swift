@@ -1,0 +1,166 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOConcurrencyHelpers
+import PacaApp
+import PacaCore
+
+@main
+struct Paca: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "paca",
+        abstract: "A caching reverse proxy for slow HTTP APIs.",
+        subcommands: [Serve.self, DemoOriginCommand.self, CheckConfig.self])
+}
+
+/// Prints one line on standard error.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data(("paca: " + message + "\n").utf8))
+}
+
+/// Loads a configuration or exits 2 with one clear line.
+func loadConfiguration(_ path: String) throws -> PacaConfiguration {
+    do {
+        return try ConfigurationLoader.load(path: path)
+    } catch {
+        printError("invalid configuration: \(error)")
+        throw ExitCode(2)
+    }
+}
+
+/// Waits for SIGINT or SIGTERM.
+func waitForTerminationSignal() async -> String {
+    await withCheckedContinuation { (continuation: CheckedContinuation<String, Never>) in
+        let queue = DispatchQueue(label: "paca.signals")
+        let resumed = NIOLockedValueBox(false)
+        var sources: [any DispatchSourceSignal] = []
+        for (number, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler {
+                let first = resumed.withLockedValue { done -> Bool in
+                    defer { done = true }
+                    return !done
+                }
+                if first { continuation.resume(returning: name) }
+            }
+            source.resume()
+            sources.append(source)
+        }
+        SignalSources.keep(sources)
+    }
+}
+
+enum SignalSources {
+    nonisolated(unsafe) static var retained: [any DispatchSourceSignal] = []
+    static func keep(_ sources: [any DispatchSourceSignal]) { retained = sources }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the proxy.")
+
+    @Option(name: .long, help: "The configuration file.")
+    var config = "routes.json"
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel = "info"
+
+    func run() async throws {
+        bootstrapLogging(logLevel)
+        let configuration = try loadConfiguration(config)
+        let application: ProxyApplication
+        do {
+            application = try ProxyApplication(configuration: configuration)
+        } catch {
+            printError("cannot start: \(error)")
+            throw ExitCode(1)
+        }
+        let address: SocketAddress
+        do {
+            address = try await application.start()
+        } catch {
+            printError("cannot listen on \(configuration.server.host):\(configuration.server.port): \(error)")
+            await application.shutdown()
+            throw ExitCode(1)
+        }
+        print("paca: serving on http://\(address.ipAddress ?? configuration.server.host):\(address.port ?? 0) with \(configuration.routes.count) route(s); Ctrl-C stops")
+        let signalName = await waitForTerminationSignal()
+        print("paca: \(signalName): finishing requests in flight")
+        await application.shutdown()
+        print("paca: stopped")
+    }
+}
+
+struct DemoOriginCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "demo-origin", abstract: "Serve fixture responses with artificial latency.")
+
+    @Option(name: .long, help: "The fixtures directory (holding origin/).")
+    var fixtures = "fixtures"
+
+    @Option(name: .long, help: "Address to bind.")
+    var host = "127.0.0.1"
+
+    @Option(name: .long, help: "Port to listen on.")
+    var port = 9000
+
+    @Option(name: .long, help: "Delay before each answer, such as 50ms or 0.")
+    var latency = "50ms"
+
+    @Option(name: .long, help: "Log level.")
+    var logLevel = "info"
+
+    func run() async throws {
+        bootstrapLogging(logLevel)
+        guard let delay = latency == "0" ? .zero : HumanUnits.parseDuration(latency) else {
+            printError("--latency: expected a duration such as 50ms, got \"\(latency)\"")
+            throw ExitCode(2)
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let origin: DemoOrigin
+        do {
+            origin = try DemoOrigin(configuration: .init(fixtures: fixtures, host: host, port: port, latency: delay), group: group)
+        } catch {
+            printError("\(error)")
+            throw ExitCode(2)
+        }
+        do {
+            let address = try await origin.start()
+            print("paca demo-origin: \(origin.documentCount) documents on http://\(address.ipAddress ?? host):\(address.port ?? port), latency \(latency)")
+        } catch {
+            printError("cannot listen on \(host):\(port): \(error)")
+            throw ExitCode(1)
+        }
+        _ = await waitForTerminationSignal()
+        await origin.shutdown()
+        try? await group.shutdownGracefully()
+    }
+}
+
+struct CheckConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "check-config", abstract: "Validate a configuration and print each route's rules.")
+
+    @Argument(help: "The configuration file.")
+    var file = "routes.json"
+
+    func run() async throws {
+        let configuration = try loadConfiguration(file)
+        print("\(file): ok — listen \(configuration.server.host):\(configuration.server.port), L1 \(HumanUnits.formatBytes(configuration.memory.maxBytes)) \(configuration.memory.policy.rawValue)")
+        for route in configuration.routes {
+            let ttl = route.policy.ttl.map { "\($0)s" } ?? "none"
+            let methods = route.methods.map { $0.sorted().joined(separator: ",") } ?? "all"
+            print("  \(route.name): \(route.match.pattern) -> \(route.origin.schemeAndAuthority)\(route.origin.basePath)  cache=\(route.cache) ttl=\(ttl) ttl_source=\(route.policy.ttlSource.rawValue) methods=\(methods)")
+        }
+        for warning in configuration.warnings { print("  warning: \(warning)") }
+    }
+}
+
+func bootstrapLogging(_ level: String) {
+    let parsed = Logger.Level(rawValue: level.lowercased()) ?? .info
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = parsed
+        return handler
+    }
+}
