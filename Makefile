@@ -1,0 +1,42 @@
+# paca — two commands on a fresh machine: `make run` and `make test`.
+SWIFT      ?= swift
+PACKAGES    = libcurl4-openssl-dev libhiredis-dev zlib1g-dev pkg-config
+TEST_PACKAGES = $(PACKAGES) redis-server
+SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test build release deps test-deps bench clean check-config format
+
+## Install the system libraries paca links (only what is missing).
+deps:
+	@scripts/ensure-packages.sh $(PACKAGES)
+
+test-deps:
+	@scripts/ensure-packages.sh $(TEST_PACKAGES)
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+## Build release and start the proxy on :8080 in front of the demo origin on :9000.
+run: release
+	@scripts/run-demo.sh
+
+## Everything the tests need, then the whole suite.
+test: test-deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --parallel --num-workers 2
+
+check-config: build
+	.build/debug/paca check-config routes.json
+
+## Side-by-side hit benchmark against nginx and Varnish (see bench/README.md).
+bench: release
+	bench/hits.sh
+
+format:
+	$(SWIFT) format --in-place --recursive Sources Tests
+
+clean:
+	rm -rf .build .paca
