@@ -175,11 +175,14 @@ final class ConnectionHandler: ChannelDuplexHandler {
                             self.logger.error("responder failed", metadata: ["error": "\(error)"])
                             response = .plain(.internalServerError, "internal error")
                         }
-                        let keep = keepAlive && !response.closeConnection
+                        // A stop that began while the origin was asked closes after this answer.
+                        let keep = keepAlive && !response.closeConnection && !self.quiescing
                         self.write(response, keepAlive: keep, context: context, thenClose: !keep)
                         if keep {
-                            self.flushIfNeeded(context: context)
+                            // Outside a read burst no channelReadComplete will flush what the
+                            // queue answers next, so flush here.
                             self.processQueue(context: context)
+                            self.flushIfNeeded(context: context)
                         }
                     }
                     return

@@ -1,0 +1,88 @@
+import NIOCore
+import PacaTestSupport
+import Testing
+
+@Suite("The listener refuses malformed, oversized and smuggling requests")
+struct ProtocolRobustnessTests {
+    static func withProxy(_ body: (ProxyHarness, TestOrigin) async throws -> Void) async throws {
+        let origin = try await TestOrigin { _ in TestOrigin.Reply(headers: [("Cache-Control", "max-age=60")], body: "ok") }
+        let proxy = try await ProxyHarness.start(
+            origin: origin, config: catchAll(#", "server": { "max_header_bytes": "8KB", "max_body_bytes": "1KB" }"#))
+        do {
+            try await body(proxy, origin)
+        } catch {
+            await proxy.shutdown()
+            await origin.shutdown()
+            throw error
+        }
+        await proxy.shutdown()
+        await origin.shutdown()
+    }
+
+    /// Sends `raw`, expects one response with `status`, then the connection closed.
+    static func expectRefused(_ proxy: ProxyHarness, _ raw: String, status: Int) async throws {
+        let connection = try await proxy.connect()
+        try await connection.send(raw)
+        let response = try await connection.readResponse()
+        #expect(response.status == status, "for \(raw.debugDescription)")
+        #expect(response.header("connection") == "close")
+        #expect(try await connection.isClosedByPeer())
+    }
+
+    @Test("a malformed request line gets 400 and the connection is closed")
+    func malformedRequestLine() async throws {
+        try await Self.withProxy { proxy, origin in
+            try await Self.expectRefused(proxy, "GET /x HTTP/1.1 extra\r\nHost: a\r\n\r\n", status: 400)
+            try await Self.expectRefused(proxy, "NOT A REQUEST\r\n\r\n", status: 400)
+            #expect(origin.requestCount == 0)
+        }
+    }
+
+    @Test("an oversized header gets 431")
+    func oversizedHeader() async throws {
+        try await Self.withProxy { proxy, origin in
+            let big = String(repeating: "a", count: 10_000)
+            try await Self.expectRefused(proxy, "GET /x HTTP/1.1\r\nHost: a\r\nX-Big: \(big)\r\n\r\n", status: 431)
+            #expect(origin.requestCount == 0)
+        }
+    }
+
+    @Test("an oversized body gets 413 before it is read")
+    func oversizedBody() async throws {
+        try await Self.withProxy { proxy, origin in
+            try await Self.expectRefused(proxy, "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n", status: 413)
+            let chunk = String(repeating: "b", count: 800)
+            try await Self.expectRefused(
+                proxy, "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n320\r\n\(chunk)\r\n320\r\n\(chunk)\r\n0\r\n\r\n", status: 413)
+            #expect(origin.requestCount == 0)
+        }
+    }
+
+    @Test("request smuggling shapes are refused with 400 and never forwarded")
+    func smuggling() async throws {
+        try await Self.withProxy { proxy, origin in
+            try await Self.expectRefused(
+                proxy, "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", status: 400)
+            try await Self.expectRefused(proxy, "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde", status: 400)
+            try await Self.expectRefused(proxy, "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", status: 400)
+            try await Self.expectRefused(proxy, "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", status: 400)
+            #expect(origin.requestCount == 0)
+        }
+    }
+
+    @Test("keep-alive carries several requests; HTTP/1.0 without keep-alive is closed after one")
+    func keepAlive() async throws {
+        try await Self.withProxy { proxy, _ in
+            let connection = try await proxy.connect()
+            for _ in 0..<3 {
+                try await connection.send("GET /k HTTP/1.1\r\nHost: a\r\n\r\n")
+                #expect(try await connection.readResponse().status == 200)
+            }
+            await connection.close()
+            let old = try await proxy.connect()
+            try await old.send("GET /k HTTP/1.0\r\n\r\n")
+            #expect(try await old.readResponse().header("connection") == "close")
+            #expect(try await old.isClosedByPeer())
+        }
+    }
+}

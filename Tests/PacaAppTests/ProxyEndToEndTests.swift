@@ -1,0 +1,304 @@
+import Foundation
+import NIOCore
+import PacaTestSupport
+import Testing
+
+@Suite("The proxy end to end: real listener, real libcurl, in-process origin")
+struct ProxyEndToEndTests {
+    static func cacheable(body: String = "hello", maxAge: Int = 60) -> @Sendable (TestOrigin.Seen) -> TestOrigin.Reply {
+        { _ in TestOrigin.Reply(headers: [("Cache-Control", "public, max-age=\(maxAge)"), ("Content-Type", "text/plain")], body: body) }
+    }
+
+    @Test("first GET is a stored miss, the second an L1 hit with Age; the origin sees one request")
+    func missThenHit() async throws {
+        let origin = try await TestOrigin(Self.cacheable())
+        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
+        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+
+        let first = try await proxy.get("/api/item")
+        #expect(first.status == 200)
+        #expect(first.body == "hello")
+        #expect(first.cacheStatus == "paca; fwd=uri-miss; fwd-status=200; stored; ttl=60")
+        proxy.clock.advance(by: .seconds(5))
+        let second = try await proxy.get("/api/item")
+        #expect(second.status == 200)
+        #expect(second.body == "hello")
+        #expect(second.cacheStatus == "paca; hit; ttl=55; detail=l1")
+        #expect(second.header("age") == "5")
+        #expect(second.header("via") == "1.1 paca")
+        #expect(origin.requestCount == 1)
+    }
+
+    @Test("an entry expires after its TTL (clock advanced, no sleeping)")
+    func expiry() async throws {
+        let origin = try await TestOrigin(Self.cacheable(maxAge: 30))
+        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
+        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+
+        _ = try await proxy.get("/x")
+        proxy.clock.advance(by: .seconds(29))
+        #expect(try await proxy.get("/x").cacheStatus.contains("hit"))
+        proxy.clock.advance(by: .seconds(2))
+        let after = try await proxy.get("/x")
+        #expect(after.cacheStatus.hasPrefix("paca; fwd=uri-miss"))
+        #expect(origin.requestCount == 2)
+    }
+
+    @Test("the route ttl applies when the origin gives no freshness")
+    func routeTTL() async throws {
+        let origin = try await TestOrigin { _ in TestOrigin.Reply(body: "plain") }
+        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll(routeExtra: #", "ttl": "10s""#))
+        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+
+        #expect(try await proxy.get("/p").cacheStatus.contains("stored; ttl=10"))
+        #expect(try await proxy.get("/p").cacheStatus.contains("hit"))
+        proxy.clock.advance(by: .seconds(11))
+        #expect(try await proxy.get("/p").cacheStatus.contains("fwd=uri-miss"))
+        #expect(origin.requestCount == 2)
+    }
+
+    @Test("query parameter order does not split the key; unkeyed parameters never reach the origin")
+    func queryKeying() async throws {
+        let origin = try await TestOrigin(Self.cacheable())
+        let proxy = try await ProxyHarness.start(
+            origin: origin, config: catchAll(routeExtra: #", "key": { "query": { "exclude": ["utm_source", "_"] } }"#))
+        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+
+        #expect(try await proxy.get("/q?a=1&b=2&utm_source=x").cacheStatus.contains("stored"))
+        #expect(try await proxy.get("/q?b=2&a=1").cacheStatus.contains("hit"))
+        #expect(try await proxy.get("/q?_=123&b=2&utm_source=y&a=1").cacheStatus.contains("hit"))
+        #expect(try await proxy.get("/q?a=1&b=3").cacheStatus.contains("fwd=uri-miss"))
+        #expect(origin.requestCount == 2)
+        #expect(origin.requests[0].uri == "/q?a=1&b=2")
+    }
+
+    @Test("an include list keys only the named parameters")
+    func queryInclude() async throws {
+        let origin = try await TestOrigin(Self.cacheable())
+        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll(routeExtra: #", "key": { "query": { "include": ["id"] } }"#))
+        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+
+        _ = try await proxy.get("/u?id=7&session=abc")
+        #expect(try await proxy.get("/u?session=zzz&id=7").cacheStatus.contains("hit"))
+        #expect(origin.requests.map(\.uri) == ["/u?id=7"])
+    }
+
+    @Test("paths are normalised before matching and keying")
+    func pathNormalisation() async throws {
+        let origin = try await TestOrigin(Self.cacheable())
+        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
+        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+
+        _ = try await proxy.get("/a/b")
+        #expect(try await proxy.get("/a/./x/../b").cacheStatus.contains("hit"))
+        #expect(try await proxy.get("//a//%62").cacheStatus.contains("hit"))
+        #expect(try await proxy.get("/a/%zz").status == 400)
+        #expect(origin.requestCount == 1)
+    }
+
+    @Test("an unmatched path is answered 404 without asking the origin")
+    func unmatched() async throws {
+        let origin = try await TestOrigin(Self.cacheable())
+        let proxy = try await ProxyHarness.start(
+            origin: origin, config: #"{ "listen": "127.0.0.1:0", "routes": [ { "match": "/api/*", "origin": "ORIGIN" } ] }"#)
+        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+
+        let response = try await proxy.get("/other")
+        #expect(response.status == 404)
+        #expect(response.headers("cache-status").isEmpty)
+        #expect(try await proxy.get("/api").status == 404)
+        #expect(origin.requestCount == 0)
+    }
+
+    @Test("an origin that is down gives 502 within the connect timeout")
+    func originDown() async throws {
+        // A port that was free a moment ago: nothing listens there.
+        let closed = try await TestOrigin(Self.cacheable())
+        let deadURL = closed.url
+        await closed.shutdown()
+        let proxy = try await ProxyHarness.start(origin: nil, config: catchAll(), originURL: deadURL)
+        defer { Task { await proxy.shutdown() } }
+
+        let started = ContinuousClock.now
+        let response = try await proxy.get("/x")
+        #expect(response.status == 502)
+        #expect(response.body.contains("cannot connect to origin"))
+        #expect(response.headers("cache-status").isEmpty)
+        #expect(ContinuousClock.now - started < .seconds(2))
+    }
+
+    @Test("an origin slower than the route timeout gives 504")
+    func originTimeout() async throws {
+        let origin = try await TestOrigin { _ in TestOrigin.Reply(hang: true) }
+        let proxy = try await ProxyHarness.start(
+            origin: origin,
+            config: #"{ "listen": "127.0.0.1:0", "routes": [ { "match": "/*", "origin": "ORIGIN", "timeout": "300ms" } ] }"#)
+        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+
+        let response = try await proxy.get("/slow")
+        #expect(response.status == 504)
+    }
+
+    @Test("responses the origin marks private or no-store are passed on but not stored")
+    func notStored() async throws {
+        let origin = try await TestOrigin { seen in
+            TestOrigin.Reply(headers: [("Cache-Control", seen.uri == "/private" ? "private, max-age=60" : "no-store")], body: "secret")
+        }
+        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
+        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+
+        #expect(try await proxy.get("/private").cacheStatus == "paca; fwd=uri-miss; fwd-status=200; detail=private")
+        #expect(try await proxy.get("/private").cacheStatus.contains("fwd=uri-miss"))
+        #expect(try await proxy.get("/nostore").cacheStatus.contains("detail=no-store"))
+        #expect(origin.requestCount == 3)
+    }
+
+    @Test("a request with an unkeyed cookie bypasses the cache; strip_cookies keeps it cacheable")
+    func cookies() async throws {
+        let origin = try await TestOrigin(Self.cacheable())
+        let proxy = try await ProxyHarness.start(
+            origin: origin,
+            config: #"""
+                { "listen": "127.0.0.1:0", "routes": [
+                  { "name": "strip", "match": "/strip/*", "origin": "ORIGIN", "strip_cookies": true },
+                  { "name": "rest", "match": "/*", "origin": "ORIGIN" } ] }
+                """#)
+        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+
+        #expect(try await proxy.get("/c", headers: [("Cookie", "s=1")]).cacheStatus == "paca; fwd=bypass; fwd-status=200; detail=cookie")
+        #expect(origin.requests.last?.header("cookie") == "s=1")
+        _ = try await proxy.get("/strip/a", headers: [("Cookie", "s=1")])
+        #expect(origin.requests.last?.header("cookie") == nil)
+        #expect(try await proxy.get("/strip/a", headers: [("Cookie", "s=2")]).cacheStatus.contains("hit"))
+    }
+
+    @Test("HEAD is answered from a cached GET, without a body")
+    func headFromGet() async throws {
+        let origin = try await TestOrigin(Self.cacheable(body: "0123456789"))
+        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
+        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+
+        _ = try await proxy.get("/h")
+        let head = try await proxy.request("HEAD", "/h")
+        #expect(head.status == 200)
+        #expect(head.header("content-length") == "10")
+        #expect(head.body.isEmpty)
+        #expect(head.cacheStatus.contains("hit"))
+        #expect(origin.requestCount == 1)
+    }
+
+    @Test("POST bodies reach the origin; the answer is marked fwd=method and nothing is stored")
+    func postPassThrough() async throws {
+        let origin = try await TestOrigin { seen in TestOrigin.Reply(status: 201, headers: [("Cache-Control", "max-age=60")], body: "got \(seen.body)") }
+        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
+        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+
+        let response = try await proxy.request(
+            "POST", "/orders?x=1", headers: [("Content-Type", "application/json"), ("X-Custom", "kept")], body: #"{"n":1}"#)
+        #expect(response.status == 201)
+        #expect(response.body == #"got {"n":1}"#)
+        #expect(response.cacheStatus == "paca; fwd=method; fwd-status=201")
+        let seen = try #require(origin.requests.first)
+        #expect(seen.method == "POST")
+        #expect(seen.uri == "/orders?x=1")
+        #expect(seen.header("content-type") == "application/json")
+        #expect(seen.header("x-custom") == "kept")
+        #expect(seen.header("via") == "1.1 paca")
+    }
+
+    @Test("hop-by-hop fields are stripped both ways; Via and X-Forwarded-For are set")
+    func hopByHop() async throws {
+        let origin = try await TestOrigin { _ in
+            TestOrigin.Reply(
+                headers: [("Connection", "X-Secret"), ("X-Secret", "1"), ("Keep-Alive", "timeout=5"), ("Cache-Control", "max-age=60"),
+                          ("Proxy-Authenticate", "Basic"), ("Via", "1.1 origin")],
+                body: "ok")
+        }
+        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
+        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+
+        let response = try await proxy.request("DELETE", "/r", headers: [("Connection", "X-Drop"), ("X-Drop", "1"), ("TE", "trailers"), ("X-Forwarded-For", "6.6.6.6")])
+        #expect(response.header("x-secret") == nil)
+        #expect(response.header("keep-alive") == nil)
+        #expect(response.header("proxy-authenticate") == nil)
+        #expect(response.header("via") == "1.1 origin, 1.1 paca")
+        let seen = try #require(origin.requests.first)
+        #expect(seen.header("x-drop") == nil)
+        #expect(seen.header("te") == nil)
+        #expect(seen.header("x-forwarded-for") == "127.0.0.1")
+    }
+
+    @Test("100 concurrent misses for one slow URL make one origin request")
+    func coalescing() async throws {
+        let origin = try await TestOrigin { _ in
+            TestOrigin.Reply(headers: [("Cache-Control", "max-age=60")], body: "slow", delay: .milliseconds(300))
+        }
+        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
+        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+
+        let responses = try await withThrowingTaskGroup(of: TestResponse.self) { group in
+            for _ in 0..<100 { group.addTask { try await proxy.get("/slow") } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(responses.count == 100)
+        #expect(responses.allSatisfy { $0.status == 200 && $0.body == "slow" })
+        #expect(origin.requestCount == 1)
+        #expect(responses.filter { $0.cacheStatus.contains("collapsed") || $0.cacheStatus.contains("hit") }.count == 99)
+    }
+
+    @Test("pipelined requests are answered in order on one connection")
+    func pipelining() async throws {
+        let origin = try await TestOrigin { seen in
+            TestOrigin.Reply(headers: [("Cache-Control", "max-age=60")], body: seen.uri, delay: seen.uri == "/1" ? .milliseconds(100) : .zero)
+        }
+        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
+        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+
+        let connection = try await proxy.connect()
+        try await connection.send("GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\nGET /1 HTTP/1.1\r\nHost: a\r\n\r\n")
+        let bodies = [try await connection.readResponse().body, try await connection.readResponse().body, try await connection.readResponse().body]
+        #expect(bodies == ["/1", "/2", "/1"])
+        await connection.close()
+    }
+
+    @Test("the access log gets one JSON line per request with the documented fields")
+    func accessLog() async throws {
+        let origin = try await TestOrigin(Self.cacheable())
+        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll(#", "access_log": { "path": "logs/access.log" }"#))
+        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+
+        _ = try await proxy.get("/logged?a=1")
+        _ = try await proxy.get("/logged?a=1")
+        proxy.app.flushAccessLog()
+        let text = try String(contentsOfFile: proxy.directory + "/logs/access.log", encoding: .utf8)
+        let lines = text.split(separator: "\n")
+        #expect(lines.count == 2)
+        let records = try lines.map { try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        #expect(records.map { $0["cache"] as? String } == ["miss", "hit"])
+        for key in ["ts", "method", "host", "url", "route", "status", "bytes", "cache", "tier", "ttl", "collapsed", "key", "ms", "origin_ms", "client"] {
+            #expect(records[1][key] != nil, "missing \(key)")
+        }
+        #expect(records[1]["url"] as? String == "/logged?a=1")
+        #expect(records[1]["tier"] as? String == "l1")
+        #expect(records[1]["client"] as? String == "127.0.0.1")
+        #expect(records[0]["key"] as? String == records[1]["key"] as? String)
+    }
+
+    @Test("a graceful stop lets a request in flight finish")
+    func gracefulShutdown() async throws {
+        let origin = try await TestOrigin { _ in TestOrigin.Reply(body: "finished", delay: .milliseconds(300)) }
+        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
+        defer { Task { await origin.shutdown() } }
+
+        let connection = try await proxy.connect()
+        try await connection.send("GET /inflight HTTP/1.1\r\nHost: a\r\n\r\n")
+        // The origin has the request once it is recorded; stop the proxy while it waits.
+        while origin.requestCount == 0 { await Task.yield() }
+        async let stopped: Void = proxy.shutdown()
+        let response = try await connection.readResponse()
+        #expect(response.status == 200)
+        #expect(response.body == "finished")
+        #expect(response.header("connection") == "close")
+        await stopped
+    }
+}

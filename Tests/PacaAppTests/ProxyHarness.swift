@@ -1,0 +1,65 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import PacaApp
+import PacaCore
+import PacaTestSupport
+
+/// A real proxy (real listener, real libcurl, real L1) on a free loopback port in front of a
+/// `TestOrigin`, with an injected wall clock.
+final class ProxyHarness: Sendable {
+    let app: ProxyApplication
+    let clock: ManualWallClock
+    let group: MultiThreadedEventLoopGroup
+    let port: Int
+    let directory: String
+
+    /// `config` is a routes.json document in which `ORIGIN` stands for `origin.url`.
+    static func start(origin: TestOrigin?, config: String, originURL: String? = nil) async throws -> ProxyHarness {
+        let directory = NSTemporaryDirectory() + "paca-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let text = config.replacingOccurrences(of: "ORIGIN", with: originURL ?? origin?.url ?? "http://127.0.0.1:1")
+        let file = directory + "/routes.json"
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        let configuration = try ConfigurationLoader.load(path: file)
+        let clock = ManualWallClock(start: UnixMillis(Date().timeIntervalSince1970 * 1000))
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let app = try ProxyApplication(configuration: configuration, group: group, clock: clock)
+        let address = try await app.start()
+        return ProxyHarness(app: app, clock: clock, group: group, port: address.port!, directory: directory)
+    }
+
+    private init(app: ProxyApplication, clock: ManualWallClock, group: MultiThreadedEventLoopGroup, port: Int, directory: String) {
+        self.app = app
+        self.clock = clock
+        self.group = group
+        self.port = port
+        self.directory = directory
+    }
+
+    func get(_ path: String, headers: [(String, String)] = []) async throws -> TestResponse {
+        try await fetch(port: port, group: group, path: path, headers: headers)
+    }
+
+    func request(_ method: String, _ path: String, headers: [(String, String)] = [], body: String? = nil) async throws -> TestResponse {
+        try await fetch(port: port, group: group, method: method, path: path, headers: headers, body: body)
+    }
+
+    func connect() async throws -> RawConnection {
+        try await RawConnection.connect(port: port, group: group)
+    }
+
+    func shutdown() async {
+        await app.shutdown()
+        try? await group.shutdownGracefully()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+/// The simplest config: one catch-all route.
+func catchAll(_ extra: String = "", routeExtra: String = "") -> String {
+    """
+    { "listen": "127.0.0.1:0" \(extra),
+      "routes": [ { "name": "all", "match": "/*", "origin": "ORIGIN", "connect_timeout": "2s", "timeout": "5s" \(routeExtra) } ] }
+    """
+}
