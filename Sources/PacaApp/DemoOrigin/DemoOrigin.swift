@@ -196,7 +196,9 @@ final class DemoOriginHandler: ChannelInboundHandler {
         headers.add(name: "X-Origin-Request", value: String(number))
         let status: HTTPResponseStatus
         var body: ByteBuffer?
-        if let document = documents[path], head.method == .GET || head.method == .HEAD {
+        // List pages are stored under their literal names (`products?page=2.json`).
+        let found = documents[head.uri] ?? documents[path]
+        if let document = found, head.method == .GET || head.method == .HEAD {
             headers.add(contentsOf: document.headers)
             if head.headers["if-none-match"].contains(where: { $0.contains(document.etag) || $0 == "*" }) {
                 status = .notModified
@@ -205,7 +207,7 @@ final class DemoOriginHandler: ChannelInboundHandler {
                 body = document.body
                 headers.add(name: "Content-Length", value: String(document.body.readableBytes))
             }
-        } else if documents[path] != nil {
+        } else if found != nil {
             status = .methodNotAllowed
             headers.add(name: "Allow", value: "GET, HEAD")
             headers.add(name: "Content-Length", value: "0")
