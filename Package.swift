@@ -13,6 +13,8 @@ let package = Package(
         .executable(name: "paca", targets: ["paca"]),
         .library(name: "PacaStorage", targets: ["PacaStorage"]),
         .library(name: "PacaHTTPCaching", targets: ["PacaHTTPCaching"]),
+        .library(name: "PacaCore", targets: ["PacaCore"]),
+        .library(name: "PacaEngine", targets: ["PacaEngine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

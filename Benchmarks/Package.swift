@@ -1,0 +1,29 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Micro-benchmarks, kept apart so `swift test` in the main package never builds them.
+// Run: cd Benchmarks && swift package benchmark
+let package = Package(
+    name: "PacaBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "PacaBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "PacaStorage", package: "paca"),
+                .product(name: "PacaCore", package: "paca"),
+                .product(name: "PacaEngine", package: "paca"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Benchmarks/PacaBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        )
+    ]
+)
