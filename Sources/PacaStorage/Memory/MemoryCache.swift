@@ -23,6 +23,16 @@ public final class MemoryCache: Sendable {
         public var entries: Int
         /// Bytes counted against the budget.
         public var bytes: Int
+
+        /// Creates a set of counters.
+        public init(hits: Int = 0, misses: Int = 0, evictions: Int = 0, expirations: Int = 0, entries: Int = 0, bytes: Int = 0) {
+            self.hits = hits
+            self.misses = misses
+            self.evictions = evictions
+            self.expirations = expirations
+            self.entries = entries
+            self.bytes = bytes
+        }
     }
 
     /// The budget in bytes, over all shards.

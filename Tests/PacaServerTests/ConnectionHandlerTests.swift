@@ -1,0 +1,112 @@
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import PacaCore
+@testable import PacaServer
+import Synchronization
+import Testing
+import Foundation
+
+/// A responder whose answers the test completes by hand.
+final class ScriptedResponder: ProxyResponder {
+    let promises = Mutex<[String: EventLoopPromise<ProxyResponse>]>([:])
+    let deferredPaths: Set<String>
+
+    init(deferredPaths: Set<String>) {
+        self.deferredPaths = deferredPaths
+    }
+
+    func respond(to request: ProxyRequest, on eventLoop: any EventLoop) -> ProxyResult {
+        let body = ByteBuffer(string: "\(request.head.method.rawValue) \(request.head.uri) \(request.body.map { String(buffer: $0) } ?? "")")
+        guard deferredPaths.contains(request.head.uri) else {
+            return .immediate(ProxyResponse(status: .ok, body: body))
+        }
+        let promise = eventLoop.makePromise(of: ProxyResponse.self)
+        promises.withLock { $0[request.head.uri] = promise }
+        return .deferred(promise.futureResult.map { _ in ProxyResponse(status: .ok, body: body) })
+    }
+
+    func complete(_ path: String) {
+        let promise = promises.withLock { $0.removeValue(forKey: path) }
+        promise?.succeed(ProxyResponse(status: .ok))
+    }
+}
+
+@Suite("ConnectionHandler on an EmbeddedChannel")
+struct ConnectionHandlerTests {
+    static func channel(_ responder: any ProxyResponder, configuration: HTTPServer.Configuration = .init()) throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel()
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderListSize = configuration.maxHeaderBytes
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: limits)))
+        try channel.pipeline.syncOperations.addHandler(ConnectionHandler(configuration: configuration, responder: responder, logger: .init(label: "test")))
+        return channel
+    }
+
+    static func output(_ channel: EmbeddedChannel) throws -> String {
+        var text = ""
+        while let buffer = try channel.readOutbound(as: ByteBuffer.self) { text += String(buffer: buffer) }
+        return text
+    }
+
+    @Test("a pipelined request behind a slow one waits; answers leave in request order")
+    func ordering() throws {
+        let responder = ScriptedResponder(deferredPaths: ["/slow"])
+        let channel = try Self.channel(responder)
+        try channel.writeInbound(ByteBuffer(string: "GET /slow HTTP/1.1\r\nHost: a\r\n\r\nGET /fast HTTP/1.1\r\nHost: a\r\n\r\n"))
+        #expect(try Self.output(channel).isEmpty)
+        responder.complete("/slow")
+        channel.embeddedEventLoop.run()
+        let text = try Self.output(channel)
+        let slow = try #require(text.range(of: "GET /slow"))
+        let fast = try #require(text.range(of: "GET /fast"))
+        #expect(slow.lowerBound < fast.lowerBound)
+        #expect(text.components(separatedBy: "HTTP/1.1 200 OK").count == 3)
+        _ = try? channel.finish()
+    }
+
+    @Test("request bodies are assembled and handed over whole")
+    func bodies() throws {
+        let channel = try Self.channel(ScriptedResponder(deferredPaths: []))
+        try channel.writeInbound(ByteBuffer(string: "POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"))
+        channel.embeddedEventLoop.run()
+        #expect(try Self.output(channel).hasSuffix("POST /p abcde"))
+        _ = try? channel.finish()
+    }
+
+    @Test("Expect: 100-continue gets an interim 100 before the body")
+    func expectContinue() throws {
+        let channel = try Self.channel(ScriptedResponder(deferredPaths: []))
+        try channel.writeInbound(ByteBuffer(string: "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n"))
+        #expect(try Self.output(channel) == "HTTP/1.1 100 Continue\r\n\r\n")
+        try channel.writeInbound(ByteBuffer(string: "ok"))
+        #expect(try Self.output(channel).contains("POST /p ok"))
+        _ = try? channel.finish()
+    }
+
+    @Test("a HEAD answer carries Content-Length but no body")
+    func headWithoutBody() throws {
+        let (head, body) = ResponseEncoding.encode(
+            ProxyResponse(status: .ok, body: ByteBuffer(string: "12345"), omitBody: true), keepAlive: true, allocator: .init())
+        #expect(String(buffer: head) == "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+        #expect(body == nil)
+    }
+
+    @Test("304 and 204 answers never carry a body or Content-Length")
+    func bodilessStatuses() throws {
+        for status in [HTTPResponseStatus.notModified, .noContent] {
+            let (head, body) = ResponseEncoding.encode(ProxyResponse(status: status, body: ByteBuffer(string: "x")), keepAlive: false, allocator: .init())
+            #expect(!String(buffer: head).contains("Content-Length"))
+            #expect(String(buffer: head).hasSuffix("Connection: close\r\n\r\n"))
+            #expect(body == nil)
+        }
+    }
+
+    @Test("large bodies are written as their own buffer, not copied into the head")
+    func largeBodyZeroCopy() throws {
+        let large = ByteBuffer(repeating: 0x41, count: 64 * 1024)
+        let (head, body) = ResponseEncoding.encode(ProxyResponse(status: .ok, body: large), keepAlive: true, allocator: .init())
+        #expect(head.readableBytes < 100)
+        #expect(body == large)
+    }
+}
