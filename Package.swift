@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
         // System libraries: a modulemap and a header of static inline wrappers each.
@@ -38,7 +39,22 @@ let package = Package(
         .target(name: "PacaHTTPCaching", swiftSettings: strict),
         .target(
             name: "PacaStorage",
-            dependencies: ["PacaCore", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "PacaCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "PacaRedis",
+            dependencies: [
+                "CHiredis", "PacaCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .target(
@@ -80,7 +96,7 @@ let package = Package(
             name: "PacaApp",
             dependencies: [
                 "PacaCore", "PacaHTTPCaching", "PacaStorage", "PacaUpstream", "PacaAccessLog",
-                "PacaEngine", "PacaServer",
+                "PacaEngine", "PacaServer", "PacaRedis",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -115,6 +131,11 @@ let package = Package(
         .testTarget(name: "PacaCoreTests", dependencies: ["PacaCore"], swiftSettings: strict),
         .testTarget(name: "PacaHTTPCachingTests", dependencies: ["PacaHTTPCaching"], swiftSettings: strict),
         .testTarget(name: "PacaStorageTests", dependencies: ["PacaStorage", "PacaCore"], swiftSettings: strict),
+        .testTarget(
+            name: "PacaRedisTests",
+            dependencies: ["PacaRedis", "PacaCore", "PacaTestSupport"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "PacaUpstreamTests",
             dependencies: ["PacaUpstream", "PacaCore", "PacaTestSupport"],

@@ -1,4 +1,5 @@
 public import PacaHTTPCaching
+import PacaCore
 
 /// Which query parameters are part of the cache key (and so reach the origin on a cacheable
 /// request).
