@@ -1,0 +1,269 @@
+import Foundation
+import PacaAccessLog
+import PacaCore
+import Testing
+
+/// 2026-01-01T00:00:00.123Z.
+private let t0: UnixMillis = 1_767_225_600_123
+
+private func record(url: String = "/api/users/7?page=2", client: String = "203.0.113.9") -> AccessLogRecord {
+    AccessLogRecord(
+        timestamp: t0, method: "GET", host: "example.com", url: url, route: "users", status: 200, bytes: 1234, cache: .hit,
+        tier: "l1", ttl: 42, collapsed: true, key: "9f86d081884c7d65", milliseconds: 12.3456, originMilliseconds: 3.5,
+        client: client)
+}
+
+private func parse(_ line: String) throws -> [String: Any] {
+    let object = try JSONSerialization.jsonObject(with: Data(line.utf8))
+    return try #require(object as? [String: Any], "a JSON object")
+}
+
+/// A fresh directory under the system's temporary directory, removed by the caller.
+private func temporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("paca-accesslog-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+private func lines(of path: String) throws -> [String] {
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    return text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+}
+
+@Suite("AccessLogRecord")
+struct AccessLogRecordTests {
+    @Test("jsonLine is one JSON object with every field of the access log")
+    func everyField() throws {
+        let line = record().jsonLine()
+        #expect(!line.contains("\n"))
+        let object = try parse(line)
+        #expect(
+            Set(object.keys) == [
+                "ts", "method", "host", "url", "route", "status", "bytes", "cache", "tier", "ttl", "collapsed", "key", "ms",
+                "origin_ms", "client",
+            ])
+        #expect(object["ts"] as? String == "2026-01-01T00:00:00.123Z")
+        #expect(object["method"] as? String == "GET")
+        #expect(object["host"] as? String == "example.com")
+        #expect(object["url"] as? String == "/api/users/7?page=2")
+        #expect(object["route"] as? String == "users")
+        #expect(object["status"] as? Int == 200)
+        #expect(object["bytes"] as? Int == 1234)
+        #expect(object["cache"] as? String == "hit")
+        #expect(object["tier"] as? String == "l1")
+        #expect(object["ttl"] as? Int == 42)
+        #expect(object["collapsed"] as? Bool == true)
+        #expect(line.contains("\"collapsed\":true"), "a JSON boolean, not 1")
+        #expect(object["key"] as? String == "9f86d081884c7d65")
+        #expect(object["ms"] as? Double == 12.346)
+        #expect(line.contains("\"ms\":12.346,"), "milliseconds with three decimals")
+        #expect(object["origin_ms"] as? Double == 3.5)
+        #expect(line.contains("\"origin_ms\":3.500,"))
+        #expect(object["client"] as? String == "203.0.113.9")
+    }
+
+    @Test("absent values are JSON null or empty strings")
+    func absentValues() throws {
+        let bare = AccessLogRecord(
+            timestamp: 0, method: "GET", host: "h", url: "/", route: "", status: 404, bytes: 0, cache: .pass, milliseconds: 0,
+            client: "127.0.0.1")
+        let line = bare.jsonLine()
+        let object = try parse(line)
+        #expect(object["ttl"] is NSNull)
+        #expect(object["origin_ms"] is NSNull)
+        #expect(object["tier"] as? String == "")
+        #expect(object["key"] as? String == "")
+        #expect(object["route"] as? String == "")
+        #expect(line.contains("\"collapsed\":false"))
+        #expect(line.contains("\"ms\":0.000,"))
+        #expect(object["ts"] as? String == "1970-01-01T00:00:00.000Z")
+    }
+
+    @Test(
+        "every cache outcome is written by name",
+        arguments: [
+            AccessLogRecord.CacheOutcome.hit, .miss, .stale, .revalidated, .bypass, .pass,
+        ])
+    func cacheOutcome(_ outcome: AccessLogRecord.CacheOutcome) throws {
+        var entry = record()
+        entry.cache = outcome
+        let object = try parse(entry.jsonLine())
+        #expect(object["cache"] as? String == outcome.rawValue)
+    }
+
+    @Test(
+        "strings survive escaping",
+        arguments: [
+            "plain", "", "quote \" inside", "back\\slash", "new\nline", "carriage\rreturn", "tab\there", "nul \u{0} byte",
+            "bell \u{7} and \u{1F}", "del \u{7F}", "caf\u{E9} \u{1F600}", "line\u{2028}separator", "\"\\\"\\", "/path?a=1&b=</script>",
+        ])
+    func escaping(_ text: String) throws {
+        let line = record(url: text, client: text).jsonLine()
+        #expect(line.unicodeScalars.allSatisfy { $0.value >= 0x20 }, "no raw control characters")
+        let object = try parse(line)
+        #expect(object["url"] as? String == text)
+        #expect(object["client"] as? String == text)
+    }
+
+    @Test(
+        "a negative duration keeps its sign",
+        .disabled("bug: JSONText.fixed3 (AccessLogRecord.swift) drops the sign of values between -1 and 0: -0.25 is written 0.250")
+    )
+    func negativeMilliseconds() throws {
+        var entry = record()
+        entry.milliseconds = -0.25
+        #expect(try parse(entry.jsonLine())["ms"] as? Double == -0.25)
+    }
+
+    @Test("control characters use the short escapes or \\u00XX")
+    func escapeSpelling() {
+        let line = record(url: "\"\\\n\r\t\u{1}\u{1F}").jsonLine()
+        #expect(line.contains(#""url":"\"\\\n\r\t\u0001\u001f""#))
+    }
+}
+
+@Suite("RFC3339")
+struct RFC3339Tests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        let millis: UnixMillis
+        let text: String
+        var testDescription: String { "\(millis) ↔ \(text)" }
+    }
+
+    static let cases: [Case] = [
+        .init(millis: 0, text: "1970-01-01T00:00:00.000Z"),
+        .init(millis: 1, text: "1970-01-01T00:00:00.001Z"),
+        .init(millis: -1, text: "1969-12-31T23:59:59.999Z"),
+        .init(millis: -86_400_000, text: "1969-12-31T00:00:00.000Z"),
+        .init(millis: 951_782_400_000, text: "2000-02-29T00:00:00.000Z"),
+        .init(millis: 1_767_225_600_123, text: "2026-01-01T00:00:00.123Z"),
+        .init(millis: 1_798_761_599_999, text: "2026-12-31T23:59:59.999Z"),
+        .init(millis: 4_107_542_400_000, text: "2100-03-01T00:00:00.000Z"),
+        .init(millis: 253_402_300_799_999, text: "9999-12-31T23:59:59.999Z"),
+    ]
+
+    @Test("format", arguments: cases)
+    func format(_ c: Case) {
+        #expect(RFC3339.format(millis: c.millis) == c.text)
+    }
+
+    @Test("parse reads back what format writes", arguments: cases)
+    func roundTrip(_ c: Case) {
+        #expect(RFC3339.parse(c.text) == c.millis)
+        #expect(RFC3339.parse(RFC3339.format(millis: c.millis)) == c.millis)
+    }
+
+    @Test("round trip over a spread of instants", arguments: Array(stride(from: Int64(-2_000_000_000_000), through: 5_000_000_000_000, by: 123_456_789_017)))
+    func spreadRoundTrip(millis: Int64) {
+        #expect(RFC3339.parse(RFC3339.format(millis: millis)) == millis)
+    }
+
+    struct ParseCase: Sendable, CustomTestStringConvertible {
+        let text: String
+        let millis: UnixMillis?
+        var testDescription: String { "\(text) → \(millis.map(String.init) ?? "nil")" }
+    }
+
+    static let parseCases: [ParseCase] = [
+        .init(text: "2026-01-01T00:00:00Z", millis: 1_767_225_600_000),
+        .init(text: "2026-01-01T00:00:00z", millis: 1_767_225_600_000),
+        .init(text: "2026-01-01T00:00:00.5Z", millis: 1_767_225_600_500),
+        .init(text: "2026-01-01T00:00:00.12Z", millis: 1_767_225_600_120),
+        .init(text: "2026-01-01T00:00:00.123456Z", millis: 1_767_225_600_123),
+        .init(text: "2026-01-01T01:00:00+01:00", millis: 1_767_225_600_000),
+        .init(text: "2025-12-31T19:30:00-04:30", millis: 1_767_225_600_000),
+        .init(text: "2026-01-01T00:00:00", millis: nil),
+        .init(text: "2026-01-01T00:00:00X", millis: nil),
+        .init(text: "2026-13-01T00:00:00Z", millis: nil),
+        .init(text: "2026-01-32T00:00:00Z", millis: nil),
+        .init(text: "2026-01-01T00:00:00+0100", millis: nil),
+        .init(text: "not a timestamp at all", millis: nil),
+        .init(text: "", millis: nil),
+    ]
+
+    @Test("parse", arguments: parseCases)
+    func parse(_ c: ParseCase) {
+        #expect(RFC3339.parse(c.text) == c.millis)
+    }
+}
+
+@Suite("AccessLogWriter")
+struct AccessLogWriterTests {
+    @Test("shutdown writes every queued record, in order, creating the directory")
+    func shutdownFlushes() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("logs/nested/access.log").path
+        // A short interval: shutdown can wait up to one interval for the writer thread to wake.
+        let writer = try AccessLogWriter(path: path, flushInterval: .milliseconds(20))
+        for index in 0..<3 { writer.append(record(url: "/r\(index)")) }
+        writer.shutdown()
+
+        let written = try lines(of: path)
+        #expect(written.count == 4, "three lines, each ending in a newline")
+        #expect(written.last == "")
+        let urls = try written.dropLast().map { try parse($0)["url"] as? String }
+        #expect(urls == ["/r0", "/r1", "/r2"])
+        #expect(writer.counts.written == 3)
+        #expect(writer.counts.dropped == 0)
+        writer.shutdown()  // a second shutdown returns at once
+    }
+
+    @Test("a log is appended to, never truncated")
+    func appends() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("access.log").path
+        try Data("{\"earlier\":true}\n".utf8).write(to: URL(fileURLWithPath: path))
+        let writer = try AccessLogWriter(path: path, flushInterval: .milliseconds(20))
+        writer.append(record())
+        writer.shutdown()
+        let written = try lines(of: path)
+        #expect(written.count == 3)
+        #expect(written.first == "{\"earlier\":true}")
+        #expect(try parse(written[1])["url"] as? String == "/api/users/7?page=2")
+    }
+
+    @Test(
+        "flush writes every queued record to the file before it returns",
+        .disabled(
+            "bug: AccessLogWriter stores the file handle from its writer thread (runLoop), so a flush() that runs before that thread starts drops the batch and still counts it as written"
+        )
+    )
+    func flushWrites() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("access.log").path
+        let writer = try AccessLogWriter(path: path, flushInterval: .seconds(3600))
+        writer.append(record(url: "/first"))
+        writer.append(record(url: "/second"))
+        writer.flush()
+        let written = try lines(of: path)
+        #expect(try written.dropLast().map { try parse($0)["url"] as? String } == ["/first", "/second"])
+        #expect(writer.counts.written == 2)
+    }
+
+    @Test("records past maxPending are dropped and counted")
+    func dropsWhenFull() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // An hour-long interval keeps the writer thread from emptying the batch meanwhile; the
+        // thread stays parked until the test process ends.
+        let writer = try AccessLogWriter(path: directory.appendingPathComponent("access.log").path, maxPending: 2, flushInterval: .seconds(3600))
+        for _ in 0..<5 { writer.append(record()) }
+        #expect(writer.counts.dropped == 3)
+        #expect(writer.counts.written == 0)
+    }
+
+    @Test("a path that cannot be opened throws")
+    func cannotOpen() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("a-file")
+        try Data().write(to: file)
+        #expect(throws: (any Error).self) {
+            _ = try AccessLogWriter(path: file.appendingPathComponent("access.log").path)
+        }
+        #expect(AccessLogError.cannotOpen("/x/y.log").description == "cannot open access log /x/y.log for writing")
+    }
+}
