@@ -96,7 +96,7 @@ let package = Package(
             name: "PacaApp",
             dependencies: [
                 "PacaCore", "PacaHTTPCaching", "PacaStorage", "PacaUpstream", "PacaAccessLog",
-                "PacaEngine", "PacaServer", "PacaRedis",
+                "PacaEngine", "PacaServer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -24,7 +24,8 @@ public struct AccessLogRecord: Sendable, Equatable {
     /// Seconds of freshness left, when known.
     public var ttl: Int?
     public var collapsed: Bool
-    /// A hash of the cache key, when there was one.
+    /// The cache key, when there was one; the log shows only its hash (computed by the writer,
+    /// off the request path).
     public var key: String
     /// Time to answer, in milliseconds (fractional).
     public var milliseconds: Double
@@ -72,7 +73,7 @@ public struct AccessLogRecord: Sendable, Equatable {
         JSONText.appendString(tier, to: &line)
         line += ",\"ttl\":" + (ttl.map(String.init) ?? "null")
         line += ",\"collapsed\":\(collapsed),\"key\":"
-        JSONText.appendString(key, to: &line)
+        JSONText.appendString(key.isEmpty ? "" : FNV1a.hex(key), to: &line)
         line += ",\"ms\":" + JSONText.fixed3(milliseconds)
         line += ",\"origin_ms\":" + (originMilliseconds.map(JSONText.fixed3) ?? "null")
         line += ",\"client\":"

@@ -1,4 +1,3 @@
-public import NIOHTTP1
 
 /// Builds cache keys (DESIGN.md §3): `v1|scheme://host[:port]|path?keyed-query|fingerprint`,
 /// plus `|h:name=value` per keyed request header. Keyed query parameters are sorted by name,
@@ -27,42 +26,29 @@ public enum CacheKeyBuilder {
         return pairs.map { String($0.text) }.joined(separator: "&")
     }
 
-    /// The key of a request for `target` on `route`; `host` is the authority keyed
-    /// (the origin's, or the client's with `preserve_host`).
-    public static func key(route: Route, host: String, path: String, keyedQuery: String, headers: HTTPHeaders) -> String {
-        var key = "v1|\(route.origin.scheme)://\(host)|\(path)"
+    /// The primary key of a request on `route`; `host` is the authority keyed (the origin's, or
+    /// the client's with `preserve_host`). Request headers never enter the primary key: the
+    /// route's `key.headers` and the response's `Vary` select a variant under it.
+    public static func key(route: Route, host: String, path: String, keyedQuery: String) -> String {
+        var key = "v1|"
+        key.reserveCapacity(32 + host.utf8.count + path.utf8.count + keyedQuery.utf8.count)
+        key += route.origin.scheme
+        key += "://"
+        key += host
+        key += "|"
+        key += path
         if !keyedQuery.isEmpty {
             key += "?"
             key += keyedQuery
         }
         key += "|"
         key += route.fingerprint
-        for name in route.keyedHeaderNames {
-            let values = headers[name]
-            guard !values.isEmpty else { continue }
-            key += "|h:\(name)="
-            key += normaliseHeaderValue(values.joined(separator: ","))
-        }
         return key
-    }
-
-    /// Collapses white space around commas and runs of spaces, so `en, fr` and `en,fr` key alike.
-    static func normaliseHeaderValue(_ value: String) -> String {
-        value.split(separator: ",").map { $0.trimmingCharacters() }.filter { !$0.isEmpty }.joined(separator: ",")
     }
 
     /// The part of a key that purge patterns match: `path?keyed-query`.
     public static func purgeTarget(ofKey key: String) -> Substring? {
         let parts = key.split(separator: "|", maxSplits: 3, omittingEmptySubsequences: false)
         return parts.count >= 3 ? parts[2] : nil
-    }
-}
-
-extension Substring {
-    fileprivate func trimmingCharacters() -> Substring {
-        var slice = self
-        while let first = slice.first, first == " " || first == "\t" { slice.removeFirst() }
-        while let last = slice.last, last == " " || last == "\t" { slice.removeLast() }
-        return slice
     }
 }

@@ -10,13 +10,17 @@ public final class EngineStatistics: Sendable {
     let originErrors = Atomic<Int>(0)
     let collapsed = Atomic<Int>(0)
     let stored = Atomic<Int>(0)
+    let staleServed = Atomic<Int>(0)
+    let backgroundRefreshes = Atomic<Int>(0)
+    let revalidations = Atomic<Int>(0)
+    let invalidations = Atomic<Int>(0)
     let notStored = Atomic<Int>(0)
 
     init() {}
 
     /// A snapshot of the counters.
     public struct Snapshot: Sendable, Equatable {
-        public var requests, hits, misses, passes, originFetches, originErrors, collapsed, stored, notStored: Int
+        public var requests, hits, misses, passes, originFetches, originErrors, collapsed, stored, notStored, staleServed, revalidations, invalidations, backgroundRefreshes: Int
     }
 
     /// Reads every counter.
@@ -26,7 +30,9 @@ public final class EngineStatistics: Sendable {
             misses: misses.load(ordering: .relaxed), passes: passes.load(ordering: .relaxed),
             originFetches: originFetches.load(ordering: .relaxed), originErrors: originErrors.load(ordering: .relaxed),
             collapsed: collapsed.load(ordering: .relaxed), stored: stored.load(ordering: .relaxed),
-            notStored: notStored.load(ordering: .relaxed))
+            notStored: notStored.load(ordering: .relaxed), staleServed: staleServed.load(ordering: .relaxed),
+            revalidations: revalidations.load(ordering: .relaxed), invalidations: invalidations.load(ordering: .relaxed),
+            backgroundRefreshes: backgroundRefreshes.load(ordering: .relaxed))
     }
 }
 

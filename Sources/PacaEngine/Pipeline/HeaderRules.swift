@@ -9,7 +9,7 @@ enum HeaderRules {
     /// The origin's fields as they go to the client and into the cache: hop-by-hop fields and
     /// the fields named in `Connection` gone, `Content-Length`/`Age` left to paca, `Via` extended,
     /// `Date` added when missing (RFC 9110 §6.6.1).
-    static func responseFields(from origin: [HTTPField], responseTime: Int64) -> [HTTPField] {
+    static func responseFields(from origin: [HTTPField], responseTime: Int64, addVia: Bool = true) -> [HTTPField] {
         let hopByHop = HopByHop.names(in: origin)
         var fields: [HTTPField] = []
         fields.reserveCapacity(origin.count + 2)
@@ -25,10 +25,14 @@ enum HeaderRules {
             if name == "date" { sawDate = true }
             fields.append(field)
         }
-        if !sawDate {
+        if !sawDate, addVia {
             fields.append(HTTPField(name: "Date", value: HTTPDate.format(unixSeconds: responseTime / 1000)))
         }
-        fields.append(HTTPField(name: "Via", value: via.map { "\($0), 1.1 paca" } ?? "1.1 paca"))
+        if addVia {
+            fields.append(HTTPField(name: "Via", value: via.map { "\($0), 1.1 paca" } ?? "1.1 paca"))
+        } else if let via {
+            fields.append(HTTPField(name: "Via", value: via))
+        }
         return fields
     }
 

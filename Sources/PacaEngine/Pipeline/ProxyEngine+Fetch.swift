@@ -14,58 +14,133 @@ extension ProxyEngine {
         case bypass(String)
     }
 
+    /// How a fetch came about, for `Cache-Status` and the log.
+    struct FetchKind {
+        /// `uri-miss`, `vary-miss`, `stale`, `request`.
+        var forward: String
+        /// Whether this request leads the fill for its key (and so completes it).
+        var token: RequestCoalescer<FillOutcome>.Token?
+        /// The stored entry being revalidated, if any.
+        var stored: CacheEntry?
+        /// Skipped coalescing because the key is hit-for-miss.
+        var hitForMiss = false
+    }
+
     // MARK: - Miss
 
     /// A cacheable request that found nothing usable: join or lead the fill for its key.
-    func miss(_ exchange: Exchange, on eventLoop: any EventLoop) -> EventLoopFuture<ProxyResponse> {
+    func miss(_ exchange: Exchange, reason: String, on eventLoop: any EventLoop) -> EventLoopFuture<ProxyResponse> {
+        if isHitForMiss(exchange.key, now: exchange.startTime) {
+            return fetch(exchange, kind: FetchKind(forward: reason, hitForMiss: true), on: eventLoop)
+        }
         switch coalescer.join(key: exchange.key, on: eventLoop) {
-        case .leader:
-            return fetchAndStore(exchange, on: eventLoop, leading: true)
+        case .leader(let token):
+            return fetch(exchange, kind: FetchKind(forward: reason, token: token), on: eventLoop)
         case .alone:
-            return fetchAndStore(exchange, on: eventLoop, leading: false)
+            return fetch(exchange, kind: FetchKind(forward: reason), on: eventLoop)
         case .follower(let outcome):
             statistics.collapsed.increment()
-            return outcome.flatMap { outcome in
+            return waitForFill(outcome, exchange: exchange, on: eventLoop).flatMap { outcome in
                 switch outcome {
-                case .stored(let entry):
-                    return eventLoop.makeSucceededFuture(self.collapsedResponse(exchange, entry: entry))
-                case .uncacheable:
-                    // Not shareable (private, Set-Cookie, …): this request asks for itself.
-                    return self.fetchAndStore(exchange, on: eventLoop, leading: false)
-                case .failed(let error):
+                case .some(.stored(let entry)) where self.entryServes(entry, exchange: exchange):
+                    return eventLoop.makeSucceededFuture(self.collapsedResponse(exchange, entry: entry, reason: reason))
+                case .some(.failed(let error)):
                     return eventLoop.makeSucceededFuture(self.errorResponse(exchange, error: error, collapsed: true))
+                default:
+                    // Not shareable, another variant, or the wait timed out: ask for ourselves.
+                    return self.fetch(exchange, kind: FetchKind(forward: reason), on: eventLoop)
                 }
             }
         }
     }
 
-    /// The answer for a request that waited on another's fill.
-    func collapsedResponse(_ exchange: Exchange, entry: CacheEntry) -> ProxyResponse {
-        let now = clock.now()
-        var headers = HTTPHeaders()
-        headers.add(name: "Age", value: String(entry.timing.currentAge(at: now) / 1000))
-        let ttl = entry.timing.remainingFreshness(at: now) / 1000
-        if exchange.route.cacheStatus {
-            headers.add(
-                name: CacheStatusField.name,
-                value: CacheStatusField.forward("uri-miss", status: entry.status, collapsed: true, ttlSeconds: ttl))
+    /// Waits for a fill's outcome, at most the route's timeout plus a second; `nil` on timeout.
+    func waitForFill(_ outcome: EventLoopFuture<FillOutcome>, exchange: Exchange, on eventLoop: any EventLoop) -> EventLoopFuture<FillOutcome?> {
+        let promise = eventLoop.makePromise(of: FillOutcome?.self)
+        let limit = TimeAmount.milliseconds(exchange.route.timeout.milliseconds + 1000)
+        let done = NIOLoopBoundBox(false, eventLoop: eventLoop)
+        let timer = eventLoop.scheduleTask(in: limit) {
+            guard !done.value else { return }
+            done.value = true
+            promise.succeed(nil)
         }
-        accessLog?.append(
-            record(exchange, status: entry.status, bytes: exchange.isHead ? 0 : entry.body.readableBytes, cache: .miss, ttl: Int(ttl),
-                   collapsed: true, originMillis: nil))
-        return ProxyResponse(
-            status: HTTPResponseStatus(statusCode: entry.status), headerBlock: entry.headerBlock, headers: headers, body: entry.body,
-            omitBody: exchange.isHead)
+        outcome.hop(to: eventLoop).whenComplete { result in
+            guard !done.value else { return }
+            done.value = true
+            timer.cancel()
+            promise.succeed(try? result.get())
+        }
+        return promise.futureResult
     }
 
-    /// Fetches the keyed request from the origin, stores the answer when allowed, and answers.
-    /// A leader completes the fill for its key in every case, so no waiter is left behind.
-    func fetchAndStore(_ exchange: Exchange, on eventLoop: any EventLoop, leading: Bool) -> EventLoopFuture<ProxyResponse> {
+    /// Whether a filled entry is the one this exchange needs (the same variant).
+    func entryServes(_ entry: CacheEntry, exchange: Exchange) -> Bool {
+        entry.key == exchange.key || entry.key == expectedVariantKey(for: entry, exchange: exchange)
+    }
+
+    private func expectedVariantKey(for entry: CacheEntry, exchange: Exchange) -> String? {
+        guard entry.key.hasPrefix(exchange.primaryKey + "|v:") else { return nil }
+        let names = variantNames(responseHeaders: entry.headers, route: exchange.route) ?? []
+        return CacheEntry.variantKey(primaryKey: exchange.primaryKey, secondaryKey: secondaryKey(varyNames: names, requestHeaders: exchange.requestFields))
+    }
+
+    /// The answer for a request that waited on another's fill.
+    func collapsedResponse(_ exchange: Exchange, entry: CacheEntry, reason: String) -> ProxyResponse {
+        let now = clock.now()
+        let ttl = entry.timing.remainingFreshness(at: now)
+        return serveStored(
+            exchange, entry: entry, ttlMillis: ttl, now: now, outcome: .miss,
+            cacheStatus: CacheStatusField.forward(reason, status: entry.status, collapsed: true, ttlSeconds: ttl / 1000))
+    }
+
+    // MARK: - Revalidation
+
+    /// A stored entry that may not be used without the origin: ask with its validators.
+    func revalidate(_ exchange: Exchange, stored: CacheEntry, reason: String, on eventLoop: any EventLoop) -> EventLoopFuture<ProxyResponse> {
+        switch coalescer.join(key: exchange.key, on: eventLoop) {
+        case .leader(let token):
+            return fetch(exchange, kind: FetchKind(forward: reason, token: token, stored: stored), on: eventLoop)
+        case .alone:
+            return fetch(exchange, kind: FetchKind(forward: reason, stored: stored), on: eventLoop)
+        case .follower(let outcome):
+            statistics.collapsed.increment()
+            return waitForFill(outcome, exchange: exchange, on: eventLoop).flatMap { outcome in
+                switch outcome {
+                case .some(.stored(let entry)) where self.entryServes(entry, exchange: exchange):
+                    return eventLoop.makeSucceededFuture(self.collapsedResponse(exchange, entry: entry, reason: reason))
+                case .some(.failed(let error)):
+                    return eventLoop.makeSucceededFuture(self.staleOrError(exchange, stored: stored, error: error))
+                default:
+                    return self.fetch(exchange, kind: FetchKind(forward: reason, stored: stored), on: eventLoop)
+                }
+            }
+        }
+    }
+
+    /// stale-while-revalidate: refresh `stored` in the background, exactly once per key at a time.
+    func refreshInBackground(_ exchange: Exchange, stored: CacheEntry, on eventLoop: any EventLoop) {
+        guard let token = coalescer.lead(key: exchange.key) else { return }
+        statistics.backgroundRefreshes.increment()
+        var background = exchange
+        background.directives = nil
+        _ = fetch(background, kind: FetchKind(forward: "stale", token: token, stored: stored), on: eventLoop, background: true)
+    }
+
+    // MARK: - Fetch and store
+
+    /// Fetches the keyed request (conditionally when revalidating), stores the answer when
+    /// allowed, completes the fill it leads, and answers. In the background mode the answer is
+    /// only logged.
+    func fetch(_ exchange: Exchange, kind: FetchKind, on eventLoop: any EventLoop, background: Bool = false) -> EventLoopFuture<ProxyResponse> {
         let route = exchange.route
+        var fields = cacheableRequestFields(exchange)
+        if let stored = kind.stored {
+            fields.append(contentsOf: revalidationHeaders(etag: stored.etag, lastModified: stored.lastModified))
+        }
         let request = OriginRequest(
             method: "GET",
             url: originURL(route: route, path: exchange.target.path, query: exchange.keyedQuery),
-            headers: cacheableRequestFields(exchange),
+            headers: fields,
             connectTimeout: route.connectTimeout,
             totalTimeout: route.timeout,
             maxResponseBytes: route.policy.maxBodyBytes)
@@ -73,21 +148,107 @@ extension ProxyEngine {
         let originStart = NIODeadline.now()
         return origin.fetch(request, on: eventLoop).map { response -> ProxyResponse in
             let originMillis = Double((NIODeadline.now() - originStart).nanoseconds) / 1_000_000
-            return self.storeAndAnswer(exchange, response: response, leading: leading, originMillis: originMillis)
+            if let stored = kind.stored {
+                if response.status == 304, notModifiedApplies(notModified: response.headers, storedETag: stored.etag, storedLastModified: stored.lastModified) {
+                    return self.refreshed(exchange, stored: stored, notModified: response, kind: kind, originMillis: originMillis)
+                }
+                if response.status >= 500, self.staleAllowedOnError(stored, exchange: exchange) {
+                    self.complete(exchange, kind, with: .failed(.protocolError("origin answered \(response.status)")))
+                    return self.serveStale(exchange, stored: stored, detail: "stale-if-error")
+                }
+            }
+            return self.storeAndAnswer(exchange, response: response, kind: kind, originMillis: originMillis)
         }.flatMapErrorThrowing { error in
             let originError = error as? OriginError ?? .protocolError("\(error)")
             self.statistics.originErrors.increment()
-            if leading { self.coalescer.complete(key: exchange.key, with: .failed(originError)) }
+            self.complete(exchange, kind, with: .failed(originError))
+            if let stored = kind.stored { return self.staleOrError(exchange, stored: stored, error: originError) }
             return self.errorResponse(exchange, error: originError, collapsed: false)
         }
     }
 
-    private func storeAndAnswer(_ exchange: Exchange, response: OriginResponse, leading: Bool, originMillis: Double) -> ProxyResponse {
+    /// Completes the fill `kind` leads, if any.
+    func complete(_ exchange: Exchange, _ kind: FetchKind, with outcome: FillOutcome) {
+        guard let token = kind.token else { return }
+        coalescer.complete(key: exchange.key, token: token, with: outcome)
+    }
+
+    /// After an origin failure while revalidating: the stale entry when stale-if-error allows
+    /// (RFC 5861 §4), else the error.
+    func staleOrError(_ exchange: Exchange, stored: CacheEntry, error: OriginError) -> ProxyResponse {
+        if staleAllowedOnError(stored, exchange: exchange) { return serveStale(exchange, stored: stored, detail: "stale-if-error") }
+        return errorResponse(exchange, error: error, collapsed: false)
+    }
+
+    func staleAllowedOnError(_ stored: CacheEntry, exchange: Exchange) -> Bool {
+        let now = clock.now()
+        let timing = stored.timing
+        return canServeStaleOnError(
+            freshnessLifetimeMillis: timing.freshnessLifetime, currentAgeMillis: timing.currentAge(at: now),
+            staleIfErrorMillis: timing.staleIfError, mustRevalidate: timing.mustRevalidate, alwaysRevalidate: timing.alwaysRevalidate,
+            request: exchange.directives?.cacheControl ?? CacheControl())
+    }
+
+    /// `paca; fwd=stale; ttl=-N; detail=stale-if-error`
+    func serveStale(_ exchange: Exchange, stored: CacheEntry, detail: String) -> ProxyResponse {
+        statistics.staleServed.increment()
+        let now = clock.now()
+        let ttl = stored.timing.remainingFreshness(at: now)
+        let seconds = ttl >= 0 ? ttl / 1000 : -((-ttl + 999) / 1000)
+        return serveStored(
+            exchange, entry: stored, ttlMillis: ttl, now: now, outcome: .stale,
+            cacheStatus: "paca; fwd=stale; ttl=\(seconds); detail=\(detail)")
+    }
+
+    /// A 304 answered a revalidation: update the stored header fields (RFC 9111 §4.3.4), reset
+    /// freshness from the 304, keep the body.
+    func refreshed(_ exchange: Exchange, stored: CacheEntry, notModified: OriginResponse, kind: FetchKind, originMillis: Double) -> ProxyResponse {
+        let merged = mergeNotModified(stored: stored.headers, notModified: HeaderRules.responseFields(from: notModified.headers, responseTime: notModified.responseTime, addVia: false))
+        let decision = evaluateStorability(
+            method: "GET", requestHeaders: exchange.requestFields, status: stored.status, responseHeaders: merged,
+            bodyBytes: stored.body.readableBytes, policy: exchange.route.policy, requestTimeMillis: notModified.requestTime,
+            responseTimeMillis: notModified.responseTime)
+        var entry = stored
+        var storedNow = false
+        if case .store(let plan) = decision, !purgedSince(exchange.primaryKey, notModified.requestTime) {
+            entry = CacheEntry(
+                key: stored.key, status: stored.status, headers: merged.removing(plan.strippedFieldNames), body: stored.body,
+                timing: timing(plan, response: notModified), etag: plan.etag ?? stored.etag, lastModified: plan.lastModified ?? stored.lastModified)
+            storedNow = memory.set(entry)
+        }
+        complete(exchange, kind, with: storedNow ? .stored(entry) : .uncacheable)
+        let now = clock.now()
+        let ttl = entry.timing.remainingFreshness(at: now)
+        let status = CacheStatusField.forward(kind.forward, status: 304, stored: storedNow, ttlSeconds: storedNow ? ttl / 1000 : nil)
+        var response = serveStored(exchange, entry: entry, ttlMillis: ttl, now: now, outcome: .revalidated, cacheStatus: status)
+        if kind.token != nil, response.status == .ok || response.status == .notModified { _ = originMillis }
+        response.closeConnection = false
+        return response
+    }
+
+    /// The `EntryTiming` of a storage plan.
+    func timing(_ plan: StoragePlan, response: OriginResponse) -> EntryTiming {
+        EntryTiming(
+            requestTime: response.requestTime, responseTime: response.responseTime,
+            correctedInitialAge: plan.correctedInitialAgeMillis, freshnessLifetime: plan.freshnessLifetimeMillis,
+            staleWhileRevalidate: plan.staleWhileRevalidateMillis, staleIfError: plan.staleIfErrorMillis,
+            mustRevalidate: plan.mustRevalidate, alwaysRevalidate: plan.alwaysRevalidate,
+            storageExpiry: response.responseTime + plan.storageLifetimeMillis)
+    }
+
+    /// The request fields that select a variant of this response: its `Vary` names plus the
+    /// route's `key.headers`; `nil` for `Vary: *`.
+    func variantNames(responseHeaders: [HTTPField], route: Route) -> [String]? {
+        guard var names = varyFieldNames(responseHeaders) else { return nil }
+        for name in route.keyedHeaderNames where !names.contains(name) { names.append(name) }
+        return names.sorted()
+    }
+
+    private func storeAndAnswer(_ exchange: Exchange, response: OriginResponse, kind: FetchKind, originMillis: Double) -> ProxyResponse {
         let route = exchange.route
         let clientFields = HeaderRules.responseFields(from: response.headers, responseTime: response.responseTime)
-        let requestFields = exchange.request.head.headers.map { HTTPField(name: $0.name, value: $0.value) }
         let decision = evaluateStorability(
-            method: "GET", requestHeaders: requestFields, status: response.status, responseHeaders: response.headers,
+            method: "GET", requestHeaders: exchange.requestFields, status: response.status, responseHeaders: response.headers,
             bodyBytes: response.body.readableBytes, policy: route.policy, requestTimeMillis: response.requestTime,
             responseTimeMillis: response.responseTime)
 
@@ -95,22 +256,21 @@ extension ProxyEngine {
         var stored = false
         var detail: String?
         var ttl: Int64?
-        var bodyBytes = exchange.isHead ? 0 : response.body.readableBytes
         switch decision {
         case .store(let plan):
-            let timing = EntryTiming(
-                requestTime: response.requestTime, responseTime: response.responseTime,
-                correctedInitialAge: plan.correctedInitialAgeMillis, freshnessLifetime: plan.freshnessLifetimeMillis,
-                staleWhileRevalidate: plan.staleWhileRevalidateMillis, staleIfError: plan.staleIfErrorMillis,
-                mustRevalidate: plan.mustRevalidate, alwaysRevalidate: plan.alwaysRevalidate,
-                storageExpiry: response.responseTime + plan.storageLifetimeMillis)
-            let entry = CacheEntry(
-                key: exchange.key, status: response.status, headers: clientFields.removing(plan.strippedFieldNames),
-                body: exactSized(response.body), timing: timing, etag: plan.etag, lastModified: plan.lastModified)
-            if memory.set(entry) {
+            let timing = timing(plan, response: response)
+            let names = variantNames(responseHeaders: response.headers, route: route) ?? []
+            if purgedSince(exchange.primaryKey, response.requestTime) {
+                detail = "purged"
+            } else if let entry = store(exchange, response: response, fields: clientFields.removing(plan.strippedFieldNames), plan: plan, timing: timing, varyNames: names) {
                 stored = true
                 statistics.stored.increment()
-                if leading { coalescer.complete(key: exchange.key, with: .stored(entry)) }
+                complete(exchange, kind, with: .stored(entry))
+                if !names.isEmpty, !route.keyedHeaderNames.isEmpty {
+                    // key.headers are part of the key: tell shared caches downstream.
+                    let vary = (headers["vary"] + route.keyedHeaderNames).joined(separator: ", ")
+                    headers.replaceOrAdd(name: "Vary", value: vary)
+                }
             } else {
                 detail = NotStorableReason.tooLarge.rawValue
             }
@@ -123,19 +283,59 @@ extension ProxyEngine {
         }
         if !stored {
             statistics.notStored.increment()
-            if leading { coalescer.complete(key: exchange.key, with: .uncacheable) }
+            rememberHitForMiss(exchange.key, now: response.responseTime)
+            complete(exchange, kind, with: .uncacheable)
+        } else if kind.hitForMiss {
+            forgetHitForMiss(exchange.key)
         }
         if route.cacheStatus {
-            headers.add(
-                name: CacheStatusField.name,
-                value: CacheStatusField.forward("uri-miss", status: response.status, stored: stored, ttlSeconds: stored ? ttl : nil, detail: detail))
+            let value: String
+            if kind.hitForMiss && !stored {
+                value = CacheStatusField.bypass(detail: "hit-for-miss", status: response.status)
+            } else {
+                value = CacheStatusField.forward(kind.forward, status: response.status, stored: stored, ttlSeconds: stored ? ttl : nil, detail: detail)
+            }
+            headers.add(name: CacheStatusField.name, value: value)
         }
-        if response.status == 304 || response.status == 204 || response.status < 200 { bodyBytes = 0 }
+        let outcome: AccessLogRecord.CacheOutcome = kind.stored == nil ? .miss : .revalidated
+        let sentBytes = exchange.isHead || response.status == 304 || response.status == 204 ? 0 : response.body.readableBytes
         accessLog?.append(
-            record(exchange, status: response.status, bytes: bodyBytes, cache: .miss, ttl: ttl.map { Int($0) }, collapsed: false,
+            record(exchange, status: response.status, bytes: sentBytes, cache: outcome, ttl: ttl.map { Int($0) }, collapsed: false,
                    originMillis: originMillis))
         return ProxyResponse(
             status: HTTPResponseStatus(statusCode: response.status), headers: headers, body: response.body, omitBody: exchange.isHead)
+    }
+
+    /// Puts a storable response into L1, under its variant key when it varies (with the marker
+    /// at the primary key); `nil` when L1 refuses it (too large).
+    private func store(
+        _ exchange: Exchange, response: OriginResponse, fields: [HTTPField], plan: StoragePlan, timing: EntryTiming, varyNames: [String]
+    ) -> CacheEntry? {
+        let now = clock.now()
+        if varyNames.isEmpty {
+            let entry = CacheEntry(
+                key: exchange.primaryKey, status: response.status, headers: fields, body: exactSized(response.body), timing: timing,
+                etag: plan.etag, lastModified: plan.lastModified)
+            return memory.set(entry) ? entry : nil
+        }
+        let variantKey = CacheEntry.variantKey(
+            primaryKey: exchange.primaryKey, secondaryKey: secondaryKey(varyNames: varyNames, requestHeaders: exchange.requestFields))
+        let entry = CacheEntry(
+            key: variantKey, status: response.status, headers: fields, body: exactSized(response.body), timing: timing,
+            etag: plan.etag, lastModified: plan.lastModified)
+        guard memory.set(entry) else { return nil }
+        var variants: [String] = []
+        var expiry = timing.storageExpiry
+        if let marker = memory.peek(exchange.primaryKey), marker.isVaryMarker, marker.varyNames == varyNames {
+            variants = marker.variantKeys.filter { $0 != variantKey }
+            expiry = max(expiry, marker.timing.storageExpiry)
+        }
+        variants.append(variantKey)
+        while variants.count > configuration.maxVariants {
+            memory.remove(variants.removeFirst())
+        }
+        memory.set(CacheEntry.varyMarker(key: exchange.primaryKey, varyNames: varyNames, variantKeys: variants, expiry: expiry, now: now))
+        return entry
     }
 
     /// A body whose buffer is no larger than needed, so L1 counts what it holds (DESIGN.md §3:
@@ -150,7 +350,8 @@ extension ProxyEngine {
     // MARK: - Pass
 
     /// Forwards a request that is not served from the cache (unsafe method, `cache: false`,
-    /// unkeyed cookie): everything but hop-by-hop fields reaches the origin.
+    /// unkeyed cookie): everything but hop-by-hop fields reaches the origin. A non-error answer
+    /// to an unsafe method invalidates what it names (RFC 9111 §4.4).
     func pass(_ exchange: Exchange, reason: PassReason, on eventLoop: any EventLoop) -> EventLoopFuture<ProxyResponse> {
         statistics.passes.increment()
         let route = exchange.route
@@ -170,6 +371,9 @@ extension ProxyEngine {
         let originStart = NIODeadline.now()
         return origin.fetch(request, on: eventLoop).map { response -> ProxyResponse in
             let originMillis = Double((NIODeadline.now() - originStart).nanoseconds) / 1_000_000
+            if case .method = reason {
+                self.invalidateAfterUnsafe(exchange, response: response)
+            }
             var headers = HeaderRules.httpHeaders(HeaderRules.responseFields(from: response.headers, responseTime: response.responseTime))
             if let age = response.headers.first("age") { headers.replaceOrAdd(name: "Age", value: age) }
             if route.cacheStatus {

@@ -5,10 +5,12 @@ public import PacaAccessLog
 public import PacaCore
 import PacaHTTPCaching
 public import PacaStorage
+import Synchronization
 
-/// The request pipeline (DESIGN.md §2): route → key → L1 lookup → fresh hit written back in the
-/// same turn of the event loop, or a coalesced fetch through the origin client, stored when
-/// RFC 9111 allows. Knows no sockets, curl or hiredis.
+/// The request pipeline (DESIGN.md §2): route → key → L1 lookup → RFC 9111 decision → a fresh
+/// hit written back in the same turn of the event loop; otherwise a coalesced fetch or
+/// revalidation through the origin client, stored when RFC 9111 allows. Knows no sockets, curl
+/// or hiredis.
 public final class ProxyEngine: ProxyResponder {
     /// What the engine needs beyond its collaborators.
     public struct Configuration: Sendable {
@@ -18,18 +20,28 @@ public final class ProxyEngine: ProxyResponder {
         public var trustedProxies: Set<String>
         /// Largest request body forwarded. Default 10 MiB.
         public var maxRequestBodyBytes: Int
+        /// How long an uncacheable answer makes later requests for the key skip waiting on
+        /// another's fetch (hit-for-miss). Default 30 s.
+        public var hitForMissDuration: Duration
+        /// Most variants kept per URL. Default 16.
+        public var maxVariants: Int
 
         /// Creates a configuration.
-        public init(routes: RouteTable, trustedProxies: Set<String> = [], maxRequestBodyBytes: Int = 10 << 20) {
+        public init(
+            routes: RouteTable, trustedProxies: Set<String> = [], maxRequestBodyBytes: Int = 10 << 20,
+            hitForMissDuration: Duration = .seconds(30), maxVariants: Int = 16
+        ) {
             self.routes = routes
             self.trustedProxies = trustedProxies
             self.maxRequestBodyBytes = maxRequestBodyBytes
+            self.hitForMissDuration = hitForMissDuration
+            self.maxVariants = maxVariants
         }
     }
 
     /// What a fill hands to the requests that waited on it.
     enum FillOutcome: Sendable {
-        /// Stored: serve this entry.
+        /// Stored: serve this entry if it is the variant you need.
         case stored(CacheEntry)
         /// The answer may not be shared: fetch on your own.
         case uncacheable
@@ -44,6 +56,12 @@ public final class ProxyEngine: ProxyResponder {
     let accessLog: AccessLogWriter?
     let logger: Logger
     let coalescer = RequestCoalescer<FillOutcome>()
+    /// Keys recently answered uncacheably, until when (bounded).
+    let hitForMiss = Mutex<[String: UnixMillis]>([:])
+    /// Primary keys recently invalidated, and when; a fill sent before that time is not stored.
+    let purgedAt = Mutex<[String: UnixMillis]>([:])
+    /// Bound on `hitForMiss` and `purgedAt`.
+    static let maxRemembered = 10_000
     /// Counters for stats and tests.
     public let statistics = EngineStatistics()
 
@@ -71,10 +89,24 @@ public final class ProxyEngine: ProxyResponder {
         let target: RequestTarget
         let startTime: UnixMillis
         let startUptime: NIODeadline
+        /// `v1|scheme://host|path?keyed-query|fingerprint`.
+        var primaryKey: String = ""
+        /// The key of the entry used or filled (the variant key for varied responses).
         var key: String = ""
         var keyedQuery: String = ""
         var host: String = ""
+        var directives: RequestDirectives?
         var isHead: Bool { request.head.method == .HEAD }
+
+        /// The request's fields in the form the RFC 9111 functions take.
+        var requestFields: [HTTPField] {
+            request.head.headers.map { HTTPField(name: $0.name, value: $0.value) }
+        }
+
+        /// The client asked to go to the origin (`no-cache`, `max-age=0`, `Pragma: no-cache`).
+        var clientForcesRevalidation: Bool {
+            directives?.forcesRevalidation(honorClientNoCache: route.honorClientNoCache) ?? false
+        }
     }
 
     /// Answers `request`; a fresh L1 hit is answered immediately, on the caller's event loop.
@@ -89,9 +121,8 @@ public final class ProxyEngine: ProxyResponder {
             return .immediate(.plain(.badRequest, "bad request target", close: true))
         }
         guard let route = configuration.routes.route(for: target.path) else {
-            let response = ProxyResponse.plain(.notFound, "no route for \(target.path)")
             logLocal(request, status: 404, route: "", start: now, uptime: startUptime)
-            return .immediate(response)
+            return .immediate(.plain(.notFound, "no route for \(target.path)"))
         }
         let method = request.head.method
         if let methods = route.methods, !methods.contains(method.rawValue) {
@@ -110,33 +141,81 @@ public final class ProxyEngine: ProxyResponder {
         if request.head.headers.contains(name: "cookie"), !route.stripCookies, !route.keyedHeaderNames.contains("cookie") {
             return .deferred(pass(exchange, reason: .bypass("cookie"), on: eventLoop))
         }
+        if method == .HEAD, !route.convertHead {
+            return .deferred(pass(exchange, reason: .bypass("head"), on: eventLoop))
+        }
 
         exchange.host = route.preserveHost
             ? (request.head.headers.first(name: "host")?.lowercased() ?? route.origin.authority) : route.origin.authority
         exchange.keyedQuery = CacheKeyBuilder.keyedQuery(target.query, rule: route.keyQuery)
-        exchange.key = CacheKeyBuilder.key(
-            route: route, host: exchange.host, path: target.path, keyedQuery: exchange.keyedQuery, headers: request.head.headers)
+        exchange.primaryKey = CacheKeyBuilder.key(route: route, host: exchange.host, path: target.path, keyedQuery: exchange.keyedQuery)
+        exchange.key = exchange.primaryKey
+        let headers = request.head.headers
+        if headers.contains(name: "cache-control") || headers.contains(name: "pragma") {
+            exchange.directives = RequestDirectives(headers: exchange.requestFields)
+        }
 
-        let directives = request.head.headers.contains(name: "cache-control") || request.head.headers.contains(name: "pragma")
-            ? RequestDirectives(headers: request.head.headers.map { HTTPField(name: $0.name, value: $0.value) }) : nil
-
-        if let entry = memory.get(exchange.key, now: now) {
-            let decision = lookupDecision(entry: entry, directives: directives, route: route, now: now)
-            if case .fresh(let remaining) = decision {
+        switch lookup(&exchange, now: now) {
+        case .found(let entry):
+            let decision = lookupDecision(entry: entry, exchange: exchange, now: now)
+            switch decision {
+            case .fresh(let remaining):
                 statistics.hits.increment()
-                return .immediate(hitResponse(exchange, entry: entry, remainingMillis: remaining, now: now))
+                return .immediate(serveStored(exchange, entry: entry, ttlMillis: remaining, now: now, outcome: .hit))
+            case .staleWhileRevalidate(let stale):
+                statistics.hits.increment()
+                statistics.staleServed.increment()
+                refreshInBackground(exchange, stored: entry, on: eventLoop)
+                return .immediate(serveStored(exchange, entry: entry, ttlMillis: -stale, now: now, outcome: .stale))
+            case .staleAcceptable(let stale):
+                statistics.hits.increment()
+                statistics.staleServed.increment()
+                return .immediate(serveStored(exchange, entry: entry, ttlMillis: -stale, now: now, outcome: .stale))
+            case .revalidate:
+                if exchange.directives?.onlyIfCached == true { return .immediate(onlyIfCached(exchange)) }
+                statistics.revalidations.increment()
+                let reason = exchange.clientForcesRevalidation && entry.timing.remainingFreshness(at: now) > 0 ? "request" : "stale"
+                return .deferred(revalidate(exchange, stored: entry, reason: reason, on: eventLoop))
             }
+        case .varyMiss:
+            if exchange.directives?.onlyIfCached == true { return .immediate(onlyIfCached(exchange)) }
+            statistics.misses.increment()
+            return .deferred(miss(exchange, reason: "vary-miss", on: eventLoop))
+        case .miss:
+            if exchange.directives?.onlyIfCached == true { return .immediate(onlyIfCached(exchange)) }
+            statistics.misses.increment()
+            return .deferred(miss(exchange, reason: "uri-miss", on: eventLoop))
         }
-        if directives?.onlyIfCached == true {
-            logLocal(request, status: 504, route: route.name, start: now, uptime: startUptime)
-            return .immediate(.plain(.gatewayTimeout, "only-if-cached: no fresh stored response"))
-        }
-        statistics.misses.increment()
-        return .deferred(miss(exchange, on: eventLoop))
     }
 
-    /// Whether `entry` may answer now; only a fresh answer is served without the origin.
-    func lookupDecision(entry: CacheEntry, directives: RequestDirectives?, route: Route, now: UnixMillis) -> LookupDecision {
+    /// RFC 9111 §5.2.1.7: nothing usable is stored, so 504.
+    func onlyIfCached(_ exchange: Exchange) -> ProxyResponse {
+        logLocal(exchange.request, status: 504, route: exchange.route.name, start: exchange.startTime, uptime: exchange.startUptime)
+        return .plain(.gatewayTimeout, "only-if-cached: no stored response can answer this request")
+    }
+
+    /// What L1 has for the exchange.
+    enum Lookup {
+        /// A stored response (`exchange.key` set to its key).
+        case found(CacheEntry)
+        /// The URL varies and this request's variant is missing (`exchange.key` is its key).
+        case varyMiss
+        /// Nothing stored.
+        case miss
+    }
+
+    /// Looks the exchange up in L1, following a vary marker to the request's variant.
+    func lookup(_ exchange: inout Exchange, now: UnixMillis) -> Lookup {
+        guard let first = memory.get(exchange.primaryKey, now: now) else { return .miss }
+        guard first.isVaryMarker else { return .found(first) }
+        exchange.key = CacheEntry.variantKey(
+            primaryKey: exchange.primaryKey, secondaryKey: secondaryKey(varyNames: first.varyNames, requestHeaders: exchange.requestFields))
+        guard let variant = memory.get(exchange.key, now: now) else { return .varyMiss }
+        return .found(variant)
+    }
+
+    /// Whether `entry` may answer the exchange now (RFC 9111 §4.2, request directives §5.2.1).
+    func lookupDecision(entry: CacheEntry, exchange: Exchange, now: UnixMillis) -> LookupDecision {
         let timing = entry.timing
         return evaluateLookup(
             freshnessLifetimeMillis: timing.freshnessLifetime,
@@ -144,30 +223,8 @@ public final class ProxyEngine: ProxyResponder {
             mustRevalidate: timing.mustRevalidate,
             alwaysRevalidate: timing.alwaysRevalidate,
             staleWhileRevalidateMillis: timing.staleWhileRevalidate,
-            request: directives?.cacheControl ?? CacheControl(),
-            honorClientNoCache: route.honorClientNoCache)
-    }
-
-    /// The response for a fresh hit: the stored header block and body, shared, plus `Age` and
-    /// `Cache-Status`.
-    func hitResponse(_ exchange: Exchange, entry: CacheEntry, remainingMillis: Int64, now: UnixMillis) -> ProxyResponse {
-        var headers = HTTPHeaders()
-        headers.add(name: "Age", value: String(entry.timing.currentAge(at: now) / 1000))
-        let ttl = remainingMillis / 1000
-        if exchange.route.cacheStatus {
-            headers.add(name: CacheStatusField.name, value: CacheStatusField.hit(ttlSeconds: ttl, tier: "l1"))
-        }
-        let response = ProxyResponse(
-            status: HTTPResponseStatus(statusCode: entry.status),
-            headerBlock: entry.headerBlock,
-            headers: headers,
-            body: entry.body,
-            omitBody: exchange.isHead)
-        if let accessLog {
-            accessLog.append(record(exchange, status: entry.status, bytes: exchange.isHead ? 0 : entry.body.readableBytes,
-                                    cache: .hit, tier: "l1", ttl: Int(ttl), collapsed: false, originMillis: nil))
-        }
-        return response
+            request: exchange.directives?.cacheControl ?? CacheControl(),
+            honorClientNoCache: exchange.route.honorClientNoCache)
     }
 
     // MARK: - Access log
@@ -181,7 +238,7 @@ public final class ProxyEngine: ProxyResponder {
             timestamp: exchange.startTime, method: exchange.request.head.method.rawValue,
             host: exchange.request.head.headers.first(name: "host") ?? "", url: exchange.request.head.uri,
             route: exchange.route.name, status: status, bytes: bytes, cache: cache, tier: tier, ttl: ttl, collapsed: collapsed,
-            key: exchange.key.isEmpty ? "" : FNV1a.hex(exchange.key), milliseconds: elapsed, originMilliseconds: originMillis,
+            key: exchange.key, milliseconds: elapsed, originMilliseconds: originMillis,
             client: clientAddress(exchange.request))
     }
 

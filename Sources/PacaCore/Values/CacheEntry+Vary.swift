@@ -1,0 +1,39 @@
+import NIOCore
+import PacaHTTPCaching
+
+/// Vary support (RFC 9111 §4.1): a response that varies is stored under
+/// `primaryKey|v:<secondary key>`, and the primary key holds a small *marker* entry (status 0,
+/// no body) naming the request fields that select a variant and the variant keys it has seen,
+/// so a lookup needs at most two probes and a purge of the URL reaches every variant. Markers are
+/// ordinary entries, so every tier and the codec store them unchanged.
+extension CacheEntry {
+    private static let namesField = "x-paca-vary-names"
+    private static let variantField = "x-paca-variant"
+
+    /// Whether this entry is a vary marker rather than a response.
+    public var isVaryMarker: Bool { status == 0 }
+
+    /// The lower-cased request field names that select a variant (markers only).
+    public var varyNames: [String] {
+        headers.first(Self.namesField).map { $0.split(separator: ",").map(String.init) } ?? []
+    }
+
+    /// The variant keys seen, oldest first (markers only).
+    public var variantKeys: [String] {
+        headers.values(Self.variantField)
+    }
+
+    /// A marker for `key` naming `varyNames`, listing `variantKeys`, kept until `expiry`.
+    public static func varyMarker(key: String, varyNames: [String], variantKeys: [String], expiry: UnixMillis, now: UnixMillis) -> CacheEntry {
+        var headers = [HTTPField(name: namesField, value: varyNames.joined(separator: ","))]
+        headers.append(contentsOf: variantKeys.map { HTTPField(name: variantField, value: $0) })
+        return CacheEntry(
+            key: key, status: 0, headers: headers, body: ByteBuffer(),
+            timing: EntryTiming(requestTime: now, responseTime: now, correctedInitialAge: 0, freshnessLifetime: 0, storageExpiry: expiry))
+    }
+
+    /// The key of the variant of `primaryKey` selected by `secondaryKey`.
+    public static func variantKey(primaryKey: String, secondaryKey: String) -> String {
+        primaryKey + "|v:" + secondaryKey
+    }
+}

@@ -1,0 +1,81 @@
+import PacaAccessLog
+import PacaCore
+import PacaHTTPCaching
+
+extension ProxyEngine {
+    /// RFC 9111 §4.4: a non-error answer to an unsafe method invalidates the target URI and the
+    /// same-host URIs in `Location` and `Content-Location`.
+    func invalidateAfterUnsafe(_ exchange: Exchange, response: OriginResponse) {
+        let targets = invalidationTargets(
+            method: exchange.request.head.method.rawValue, status: response.status, requestPath: exchange.request.head.uri,
+            requestAuthority: exchange.request.head.headers.first(name: "host") ?? "",
+            location: response.headers.first("location"), contentLocation: response.headers.first("content-location"))
+        for target in targets {
+            invalidate(target: target, clientHost: exchange.request.head.headers.first(name: "host"), now: response.responseTime)
+        }
+    }
+
+    /// Removes every stored variant of `target` (a path with optional query) under the route
+    /// that serves it; returns how many entries went. A fill for it that is in flight can no
+    /// longer store (it was sent before the purge) and new requests do not join it.
+    @discardableResult
+    func invalidate(target: String, clientHost: String?, now: UnixMillis) -> Int {
+        guard let parsed = try? RequestTarget.parse(target), let route = configuration.routes.route(for: parsed.path) else { return 0 }
+        let host = route.preserveHost ? (clientHost?.lowercased() ?? route.origin.authority) : route.origin.authority
+        let keyed = CacheKeyBuilder.keyedQuery(parsed.query, rule: route.keyQuery)
+        let primary = CacheKeyBuilder.key(route: route, host: host, path: parsed.path, keyedQuery: keyed)
+        var removed = 0
+        if let marker = memory.peek(primary), marker.isVaryMarker {
+            for variant in marker.variantKeys where memory.remove(variant) { removed += 1 }
+        }
+        if memory.remove(primary) { removed += 1 }
+        rememberPurge(primary, at: now)
+        coalescer.abandon(key: primary, with: .uncacheable)
+        statistics.invalidations.increment()
+        return removed
+    }
+
+    // MARK: - Bounded memories
+
+    func rememberPurge(_ key: String, at time: UnixMillis) {
+        purgedAt.withLock { purged in
+            if purged.count >= Self.maxRemembered {
+                // Fills outlive no route timeout by much: anything older than 10 minutes is moot.
+                purged = purged.filter { $0.value > time - 600_000 }
+                if purged.count >= Self.maxRemembered { purged.removeAll() }
+            }
+            purged[key] = time
+        }
+    }
+
+    /// Whether `key` was purged after a fill sent at `requestTime`.
+    func purgedSince(_ key: String, _ requestTime: UnixMillis) -> Bool {
+        purgedAt.withLock { ($0[key] ?? .min) >= requestTime }
+    }
+
+    func rememberHitForMiss(_ key: String, now: UnixMillis) {
+        let until = now + configuration.hitForMissDuration.milliseconds
+        hitForMiss.withLock { remembered in
+            if remembered.count >= Self.maxRemembered {
+                remembered = remembered.filter { $0.value > now }
+                if remembered.count >= Self.maxRemembered { remembered.removeAll() }
+            }
+            remembered[key] = until
+        }
+    }
+
+    func forgetHitForMiss(_ key: String) {
+        _ = hitForMiss.withLock { $0.removeValue(forKey: key) }
+    }
+
+    func isHitForMiss(_ key: String, now: UnixMillis) -> Bool {
+        hitForMiss.withLock { remembered in
+            guard let until = remembered[key] else { return false }
+            if until <= now {
+                remembered[key] = nil
+                return false
+            }
+            return true
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import NIOCore
+import NIOHTTP1
+import PacaAccessLog
+import PacaCore
+import PacaHTTPCaching
+
+extension ProxyEngine {
+    /// Answers from a stored entry: the stored header block and body, shared, plus `Age` and
+    /// `Cache-Status`; or 304 when the client's own validators match (RFC 9110 §13.1), or 206/416
+    /// for a `Range` request on a stored 200 (RFC 9110 §14).
+    func serveStored(
+        _ exchange: Exchange, entry: CacheEntry, ttlMillis: Int64, now: UnixMillis, outcome: AccessLogRecord.CacheOutcome,
+        cacheStatus: String? = nil
+    ) -> ProxyResponse {
+        var headers = HTTPHeaders()
+        headers.add(name: "Age", value: String(entry.timing.currentAge(at: now) / 1000))
+        let ttl = ttlMillis >= 0 ? ttlMillis / 1000 : -((-ttlMillis + 999) / 1000)
+        if exchange.route.cacheStatus {
+            headers.add(name: CacheStatusField.name, value: cacheStatus ?? CacheStatusField.hit(ttlSeconds: ttl, tier: "l1"))
+        }
+        var status = HTTPResponseStatus(statusCode: entry.status)
+        var body: ByteBuffer? = entry.body
+        let requestHeaders = exchange.request.head.headers
+        if requestHeaders.contains(name: "if-none-match") || requestHeaders.contains(name: "if-modified-since"),
+            shouldAnswerNotModified(
+                requestHeaders: exchange.requestFields, etag: entry.etag, lastModified: entry.lastModified,
+                date: entry.headers.first("date"))
+        {
+            status = .notModified
+            body = nil
+        } else if entry.status == 200, exchange.request.head.method == .GET, requestHeaders.contains(name: "range") {
+            switch evaluateRange(
+                requestHeaders.first(name: "range"), ifRange: requestHeaders.first(name: "if-range"), etag: entry.etag,
+                lastModified: entry.lastModified, contentLength: entry.body.readableBytes)
+            {
+            case .full:
+                break
+            case .satisfiable(let ranges) where ranges.count == 1:
+                let range = ranges[0]
+                status = .partialContent
+                body = entry.body.getSlice(at: entry.body.readerIndex + range.lowerBound, length: range.count)
+                headers.add(name: "Content-Range", value: "bytes \(range.lowerBound)-\(range.upperBound)/\(entry.body.readableBytes)")
+            case .satisfiable:
+                // Several ranges: a full 200 is a valid answer (RFC 9110 §14.2), cheaper than multipart.
+                break
+            case .unsatisfiable:
+                status = .rangeNotSatisfiable
+                body = nil
+                headers.add(name: "Content-Range", value: "bytes */\(entry.body.readableBytes)")
+            }
+        }
+        if let accessLog {
+            accessLog.append(
+                record(exchange, status: Int(status.code), bytes: exchange.isHead ? 0 : body?.readableBytes ?? 0, cache: outcome,
+                       tier: "l1", ttl: Int(ttl), collapsed: false, originMillis: nil))
+        }
+        return ProxyResponse(status: status, headerBlock: entry.headerBlock, headers: headers, body: body, omitBody: exchange.isHead)
+    }
+}
