@@ -72,6 +72,12 @@ public final class TestOrigin: Sendable {
     /// How many requests were seen.
     public var requestCount: Int { store.all.count }
 
+    /// Returns once the origin has seen at least `count` requests (the test's own time limit
+    /// bounds the wait).
+    public func waitForRequests(_ count: Int) async {
+        await store.wait(for: count)
+    }
+
     /// Stops the origin.
     public func shutdown() async {
         try? await channel.close()
@@ -79,14 +85,37 @@ public final class TestOrigin: Sendable {
     }
 }
 
-/// The requests an origin has seen.
+/// The requests an origin has seen, and the tests waiting for a count of them.
 private final class SeenStore: Sendable {
-    private let seen = Mutex<[TestOrigin.Seen]>([])
+    private struct State {
+        var seen: [TestOrigin.Seen] = []
+        var waiters: [(Int, CheckedContinuation<Void, Never>)] = []
+    }
 
-    var all: [TestOrigin.Seen] { seen.withLock { $0 } }
+    private let state = Mutex(State())
+
+    var all: [TestOrigin.Seen] { state.withLock { $0.seen } }
 
     @Sendable func append(_ request: TestOrigin.Seen) {
-        seen.withLock { $0.append(request) }
+        let ready = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.seen.append(request)
+            let count = state.seen.count
+            let ready = state.waiters.filter { $0.0 <= count }.map(\.1)
+            state.waiters.removeAll { $0.0 <= count }
+            return ready
+        }
+        for continuation in ready { continuation.resume() }
+    }
+
+    func wait(for count: Int) async {
+        await withCheckedContinuation { continuation in
+            let now = state.withLock { state -> Bool in
+                if state.seen.count >= count { return true }
+                state.waiters.append((count, continuation))
+                return false
+            }
+            if now { continuation.resume() }
+        }
     }
 }
 
