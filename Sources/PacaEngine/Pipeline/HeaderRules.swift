@@ -25,7 +25,7 @@ enum HeaderRules {
             if name == "date" { sawDate = true }
             fields.append(field)
         }
-        if !sawDate, addVia {
+        if !sawDate {
             fields.append(HTTPField(name: "Date", value: HTTPDate.format(unixSeconds: responseTime / 1000)))
         }
         if addVia {

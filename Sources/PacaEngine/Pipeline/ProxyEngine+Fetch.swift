@@ -203,11 +203,19 @@ extension ProxyEngine {
     /// A 304 answered a revalidation: update the stored header fields (RFC 9111 §4.3.4), reset
     /// freshness from the 304, keep the body.
     func refreshed(_ exchange: Exchange, stored: CacheEntry, notModified: OriginResponse, kind: FetchKind, originMillis: Double) -> ProxyResponse {
-        let merged = mergeNotModified(stored: stored.headers, notModified: HeaderRules.responseFields(from: notModified.headers, responseTime: notModified.responseTime, addVia: false))
+        // A 304 without Date gets none here, so the freshness below is computed from the
+        // response time rather than from the old Date (RFC 9110 §6.6.1); one is added to store.
+        var merged = mergeNotModified(
+            stored: stored.headers.removing(notModified.headers.contains("date") ? [] : ["date"]),
+            notModified: HeaderRules.responseFields(from: notModified.headers, responseTime: notModified.responseTime, addVia: false)
+                .removing(notModified.headers.contains("date") ? [] : ["date"]))
         let decision = evaluateStorability(
             method: "GET", requestHeaders: exchange.requestFields, status: stored.status, responseHeaders: merged,
             bodyBytes: stored.body.readableBytes, policy: exchange.route.policy, requestTimeMillis: notModified.requestTime,
             responseTimeMillis: notModified.responseTime)
+        if !merged.contains("date") {
+            merged.append(HTTPField(name: "Date", value: HTTPDate.format(unixSeconds: notModified.responseTime / 1000)))
+        }
         var entry = stored
         var storedNow = false
         if case .store(let plan) = decision, !purgedSince(exchange.primaryKey, notModified.requestTime) {
@@ -220,9 +228,8 @@ extension ProxyEngine {
         let now = clock.now()
         let ttl = entry.timing.remainingFreshness(at: now)
         let status = CacheStatusField.forward(kind.forward, status: 304, stored: storedNow, ttlSeconds: storedNow ? ttl / 1000 : nil)
-        var response = serveStored(exchange, entry: entry, ttlMillis: ttl, now: now, outcome: .revalidated, cacheStatus: status)
-        if kind.token != nil, response.status == .ok || response.status == .notModified { _ = originMillis }
-        response.closeConnection = false
+        let response = serveStored(exchange, entry: entry, ttlMillis: ttl, now: now, outcome: .revalidated, cacheStatus: status)
+        _ = originMillis
         return response
     }
 
