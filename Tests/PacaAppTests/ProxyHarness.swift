@@ -15,8 +15,8 @@ final class ProxyHarness: Sendable {
     let directory: String
 
     /// `config` is a routes.json document in which `ORIGIN` stands for `origin.url`.
-    static func start(origin: TestOrigin?, config: String, originURL: String? = nil) async throws -> ProxyHarness {
-        let directory = NSTemporaryDirectory() + "paca-test-" + UUID().uuidString
+    static func start(origin: TestOrigin?, config: String, originURL: String? = nil, directory reuse: String? = nil) async throws -> ProxyHarness {
+        let directory = reuse ?? NSTemporaryDirectory() + "paca-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let text = config.replacingOccurrences(of: "ORIGIN", with: originURL ?? origin?.url ?? "http://127.0.0.1:1")
         let file = directory + "/routes.json"
@@ -49,10 +49,10 @@ final class ProxyHarness: Sendable {
         try await RawConnection.connect(port: port, group: group)
     }
 
-    func shutdown() async {
+    func shutdown(keepDirectory: Bool = false) async {
         await app.shutdown()
         try? await group.shutdownGracefully()
-        try? FileManager.default.removeItem(atPath: directory)
+        if !keepDirectory { try? FileManager.default.removeItem(atPath: directory) }
     }
 }
 

@@ -82,7 +82,6 @@ public enum ConfigurationLoader {
                 try l2.allowOnly(["path", "max_bytes"])
                 guard let path = try l2.nonEmptyString("path") else { throw l2.error("path", "is required") }
                 disk = .init(path: resolve(path, against: baseDirectory), maxBytes: try l2.bytes("max_bytes") ?? 1 << 30)
-                warnings.append("storage.l2: the disk tier is not available in this build yet; serving from memory only")
             }
             if let l3 = try storage.object("l3") {
                 try l3.allowOnly(["url", "namespace", "timeout", "password_env", "max_entry_bytes"])

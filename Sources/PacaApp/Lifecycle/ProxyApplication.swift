@@ -13,8 +13,10 @@ import PacaUpstream
 public final class ProxyApplication: Sendable {
     /// The resolved configuration.
     public let configuration: PacaConfiguration
+    /// The tiers.
+    public let cache: TieredCache
     /// The memory tier.
-    public let memory: MemoryCache
+    public var memory: MemoryCache { cache.memory }
     /// The request pipeline.
     public let engine: ProxyEngine
     private let server: HTTPServer
@@ -42,9 +44,15 @@ public final class ProxyApplication: Sendable {
             self.group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
             self.ownsGroup = true
         }
-        memory = MemoryCache(
-            maxBytes: configuration.memory.maxBytes, policy: configuration.memory.policy,
-            maxEntryBytes: configuration.memory.maxEntryBytes)
+        var lowerTiers: [any CacheTier] = []
+        if let disk = configuration.disk {
+            lowerTiers.append(try DiskCache(directory: disk.path, maxBytes: disk.maxBytes, clock: clock, logger: logger))
+        }
+        cache = TieredCache(
+            configuration: .init(
+                memoryMaxBytes: configuration.memory.maxBytes, memoryPolicy: configuration.memory.policy,
+                memoryMaxEntryBytes: configuration.memory.maxEntryBytes, lowerTiers: lowerTiers),
+            clock: clock, logger: logger)
         let upstream: CurlOriginClient? = origin == nil ? CurlOriginClient(clock: clock, logger: logger) : nil
         self.upstream = upstream
         accessLog = try configuration.accessLogPath.map { try AccessLogWriter(path: $0, logger: logger) }
@@ -52,7 +60,7 @@ public final class ProxyApplication: Sendable {
             configuration: .init(
                 routes: RouteTable(configuration.routes), trustedProxies: configuration.trustedProxies,
                 maxRequestBodyBytes: configuration.server.maxBodyBytes),
-            memory: memory, origin: origin ?? upstream!, clock: clock, accessLog: accessLog, logger: logger)
+            cache: cache, origin: origin ?? upstream!, clock: clock, accessLog: accessLog, logger: logger)
         server = HTTPServer(configuration: configuration.server, responder: engine, group: self.group, logger: logger)
     }
 
@@ -71,6 +79,7 @@ public final class ProxyApplication: Sendable {
     public func shutdown() async {
         await server.shutdown()
         upstream?.shutdown()
+        await cache.shutdown()
         accessLog?.shutdown()
         if ownsGroup { try? await group.shutdownGracefully() }
     }

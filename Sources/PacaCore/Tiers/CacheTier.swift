@@ -30,6 +30,16 @@ public protocol CacheTier: Sendable {
 
     /// Finishes queued writes and releases files, threads and connections.
     func shutdown() async
+
+    /// Whether the tier holds `key` (cheaper than `get` where the tier keeps an index).
+    func contains(_ key: String, now: UnixMillis) async -> Bool
+}
+
+extension CacheTier {
+    /// Default: a full lookup.
+    public func contains(_ key: String, now: UnixMillis) async -> Bool {
+        await get(key, now: now) != nil
+    }
 }
 
 /// What a tier reports about itself.

@@ -222,7 +222,7 @@ extension ProxyEngine {
             entry = CacheEntry(
                 key: stored.key, status: stored.status, headers: merged.removing(plan.strippedFieldNames), body: stored.body,
                 timing: timing(plan, response: notModified), etag: plan.etag ?? stored.etag, lastModified: plan.lastModified ?? stored.lastModified)
-            storedNow = memory.set(entry)
+            storedNow = cache.store(entry)
         }
         complete(exchange, kind, with: storedNow ? .stored(entry) : .uncacheable)
         let now = clock.now()
@@ -323,14 +323,14 @@ extension ProxyEngine {
             let entry = CacheEntry(
                 key: exchange.primaryKey, status: response.status, headers: fields, body: exactSized(response.body), timing: timing,
                 etag: plan.etag, lastModified: plan.lastModified)
-            return memory.set(entry) ? entry : nil
+            return cache.store(entry) ? entry : nil
         }
         let variantKey = CacheEntry.variantKey(
             primaryKey: exchange.primaryKey, secondaryKey: secondaryKey(varyNames: varyNames, requestHeaders: exchange.requestFields))
         let entry = CacheEntry(
             key: variantKey, status: response.status, headers: fields, body: exactSized(response.body), timing: timing,
             etag: plan.etag, lastModified: plan.lastModified)
-        guard memory.set(entry) else { return nil }
+        guard cache.store(entry) else { return nil }
         var variants: [String] = []
         var expiry = timing.storageExpiry
         if let marker = memory.peek(exchange.primaryKey), marker.isVaryMarker, marker.varyNames == varyNames {
@@ -339,9 +339,9 @@ extension ProxyEngine {
         }
         variants.append(variantKey)
         while variants.count > configuration.maxVariants {
-            memory.remove(variants.removeFirst())
+            cache.remove(variants.removeFirst())
         }
-        memory.set(CacheEntry.varyMarker(key: exchange.primaryKey, varyNames: varyNames, variantKeys: variants, expiry: expiry, now: now))
+        cache.store(CacheEntry.varyMarker(key: exchange.primaryKey, varyNames: varyNames, variantKeys: variants, expiry: expiry, now: now))
         return entry
     }
 

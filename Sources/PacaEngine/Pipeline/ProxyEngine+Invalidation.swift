@@ -25,10 +25,10 @@ extension ProxyEngine {
         let keyed = CacheKeyBuilder.keyedQuery(parsed.query, rule: route.keyQuery)
         let primary = CacheKeyBuilder.key(route: route, host: host, path: parsed.path, keyedQuery: keyed)
         var removed = 0
-        if let marker = memory.peek(primary), marker.isVaryMarker {
-            for variant in marker.variantKeys where memory.remove(variant) { removed += 1 }
+        if let marker = memory.peek(primary) {
+            removed = 1 + (marker.isVaryMarker ? marker.variantKeys.count : 0)
         }
-        if memory.remove(primary) { removed += 1 }
+        cache.removeFamily(primary)
         rememberPurge(primary, at: now)
         coalescer.abandon(key: primary, with: .uncacheable)
         statistics.invalidations.increment()

@@ -10,13 +10,13 @@ extension ProxyEngine {
     /// for a `Range` request on a stored 200 (RFC 9110 §14).
     func serveStored(
         _ exchange: Exchange, entry: CacheEntry, ttlMillis: Int64, now: UnixMillis, outcome: AccessLogRecord.CacheOutcome,
-        cacheStatus: String? = nil
+        cacheStatus: String? = nil, tier: String = "l1"
     ) -> ProxyResponse {
         var headers = HTTPHeaders()
         headers.add(name: "Age", value: String(entry.timing.currentAge(at: now) / 1000))
         let ttl = ttlMillis >= 0 ? ttlMillis / 1000 : -((-ttlMillis + 999) / 1000)
         if exchange.route.cacheStatus {
-            headers.add(name: CacheStatusField.name, value: cacheStatus ?? CacheStatusField.hit(ttlSeconds: ttl, tier: "l1"))
+            headers.add(name: CacheStatusField.name, value: cacheStatus ?? CacheStatusField.hit(ttlSeconds: ttl, tier: tier))
         }
         var status = HTTPResponseStatus(statusCode: entry.status)
         var body: ByteBuffer? = entry.body
@@ -52,7 +52,7 @@ extension ProxyEngine {
         if let accessLog {
             accessLog.append(
                 record(exchange, status: Int(status.code), bytes: exchange.isHead ? 0 : body?.readableBytes ?? 0, cache: outcome,
-                       tier: "l1", ttl: Int(ttl), collapsed: false, originMillis: nil))
+                       tier: tier, ttl: Int(ttl), collapsed: false, originMillis: nil))
         }
         return ProxyResponse(status: status, headerBlock: entry.headerBlock, headers: headers, body: body, omitBody: exchange.isHead)
     }

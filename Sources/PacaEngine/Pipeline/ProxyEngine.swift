@@ -50,6 +50,8 @@ public final class ProxyEngine: ProxyResponder {
     }
 
     let configuration: Configuration
+    /// The tiers; `memory` is its L1, used synchronously on the hit path.
+    let cache: TieredCache
     let memory: MemoryCache
     let origin: any OriginClient
     let clock: any WallClock
@@ -68,14 +70,15 @@ public final class ProxyEngine: ProxyResponder {
     /// Creates the engine.
     public init(
         configuration: Configuration,
-        memory: MemoryCache,
+        cache: TieredCache,
         origin: any OriginClient,
         clock: any WallClock = SystemWallClock(),
         accessLog: AccessLogWriter? = nil,
         logger: Logger = Logger(label: "paca.engine")
     ) {
         self.configuration = configuration
-        self.memory = memory
+        self.cache = cache
+        self.memory = cache.memory
         self.origin = origin
         self.clock = clock
         self.accessLog = accessLog
@@ -157,35 +160,87 @@ public final class ProxyEngine: ProxyResponder {
 
         switch lookup(&exchange, now: now) {
         case .found(let entry):
-            let decision = lookupDecision(entry: entry, exchange: exchange, now: now)
-            switch decision {
-            case .fresh(let remaining):
-                statistics.hits.increment()
-                return .immediate(serveStored(exchange, entry: entry, ttlMillis: remaining, now: now, outcome: .hit))
-            case .staleWhileRevalidate(let stale):
-                statistics.hits.increment()
-                statistics.staleServed.increment()
-                refreshInBackground(exchange, stored: entry, on: eventLoop)
-                return .immediate(serveStored(exchange, entry: entry, ttlMillis: -stale, now: now, outcome: .stale))
-            case .staleAcceptable(let stale):
-                statistics.hits.increment()
-                statistics.staleServed.increment()
-                return .immediate(serveStored(exchange, entry: entry, ttlMillis: -stale, now: now, outcome: .stale))
-            case .revalidate:
-                if exchange.directives?.onlyIfCached == true { return .immediate(onlyIfCached(exchange)) }
-                statistics.revalidations.increment()
-                let reason = exchange.clientForcesRevalidation && entry.timing.remainingFreshness(at: now) > 0 ? "request" : "stale"
-                return .deferred(revalidate(exchange, stored: entry, reason: reason, on: eventLoop))
+            switch decide(exchange, entry: entry, tier: "l1", now: now, on: eventLoop) {
+            case .serve(let response): return .immediate(response)
+            case .later(let future): return .deferred(future)
             }
         case .varyMiss:
-            if exchange.directives?.onlyIfCached == true { return .immediate(onlyIfCached(exchange)) }
-            statistics.misses.increment()
-            return .deferred(miss(exchange, reason: "vary-miss", on: eventLoop))
+            return afterMemoryMiss(exchange, reason: "vary-miss", on: eventLoop)
         case .miss:
+            return afterMemoryMiss(exchange, reason: "uri-miss", on: eventLoop)
+        }
+    }
+
+    /// What `decide` does with a stored entry.
+    enum Decided {
+        case serve(ProxyResponse)
+        case later(EventLoopFuture<ProxyResponse>)
+    }
+
+    /// Applies RFC 9111 to a stored entry found in `tier`: serve it (fresh, or stale where
+    /// allowed, refreshing in the background for stale-while-revalidate) or revalidate it.
+    func decide(_ exchange: Exchange, entry: CacheEntry, tier: String, now: UnixMillis, on eventLoop: any EventLoop) -> Decided {
+        switch lookupDecision(entry: entry, exchange: exchange, now: now) {
+        case .fresh(let remaining):
+            statistics.hits.increment()
+            return .serve(serveStored(exchange, entry: entry, ttlMillis: remaining, now: now, outcome: .hit, tier: tier))
+        case .staleWhileRevalidate(let stale):
+            statistics.hits.increment()
+            statistics.staleServed.increment()
+            refreshInBackground(exchange, stored: entry, on: eventLoop)
+            return .serve(serveStored(exchange, entry: entry, ttlMillis: -stale, now: now, outcome: .stale, tier: tier))
+        case .staleAcceptable(let stale):
+            statistics.hits.increment()
+            statistics.staleServed.increment()
+            return .serve(serveStored(exchange, entry: entry, ttlMillis: -stale, now: now, outcome: .stale, tier: tier))
+        case .revalidate:
+            if exchange.directives?.onlyIfCached == true { return .serve(onlyIfCached(exchange)) }
+            statistics.revalidations.increment()
+            let reason = exchange.clientForcesRevalidation && entry.timing.remainingFreshness(at: now) > 0 ? "request" : "stale"
+            return .later(revalidate(exchange, stored: entry, reason: reason, on: eventLoop))
+        }
+    }
+
+    /// L1 had nothing usable: ask the lower tiers (off the event loop), else the origin.
+    func afterMemoryMiss(_ exchange: Exchange, reason: String, on eventLoop: any EventLoop) -> ProxyResult {
+        guard cache.hasLowerTiers else {
             if exchange.directives?.onlyIfCached == true { return .immediate(onlyIfCached(exchange)) }
             statistics.misses.increment()
-            return .deferred(miss(exchange, reason: "uri-miss", on: eventLoop))
+            return .deferred(miss(exchange, reason: reason, on: eventLoop))
         }
+        let promise = eventLoop.makePromise(of: LowerLookup?.self)
+        let primaryKey = exchange.primaryKey
+        let requestFields = exchange.requestFields
+        let now = exchange.startTime
+        promise.completeWithTask { [cache] in
+            guard let first = await cache.getLower(primaryKey, now: now) else { return nil }
+            guard first.entry.isVaryMarker else { return LowerLookup(entry: first.entry, tier: first.tier, variantKey: nil) }
+            let variantKey = CacheEntry.variantKey(
+                primaryKey: primaryKey, secondaryKey: secondaryKey(varyNames: first.entry.varyNames, requestHeaders: requestFields))
+            let variant = await cache.getLower(variantKey, now: now)
+            return LowerLookup(entry: variant?.entry, tier: variant?.tier ?? first.tier, variantKey: variantKey)
+        }
+        return .deferred(
+            promise.futureResult.hop(to: eventLoop).flatMap { found -> EventLoopFuture<ProxyResponse> in
+                var exchange = exchange
+                if let variantKey = found?.variantKey { exchange.key = variantKey }
+                if let found, let entry = found.entry, !self.purgedSince(exchange.primaryKey, entry.timing.requestTime) {
+                    switch self.decide(exchange, entry: entry, tier: found.tier, now: self.clock.now(), on: eventLoop) {
+                    case .serve(let response): return eventLoop.makeSucceededFuture(response)
+                    case .later(let future): return future
+                    }
+                }
+                if exchange.directives?.onlyIfCached == true { return eventLoop.makeSucceededFuture(self.onlyIfCached(exchange)) }
+                self.statistics.misses.increment()
+                return self.miss(exchange, reason: found?.variantKey != nil ? "vary-miss" : reason, on: eventLoop)
+            })
+    }
+
+    /// What the lower tiers had.
+    struct LowerLookup: Sendable {
+        var entry: CacheEntry?
+        var tier: String
+        var variantKey: String?
     }
 
     /// RFC 9111 §5.2.1.7: nothing usable is stored, so 504.

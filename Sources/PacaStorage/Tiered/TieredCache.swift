@@ -1,0 +1,166 @@
+public import Logging
+import NIOCore
+public import PacaCore
+import Synchronization
+
+/// The tiered cache of DESIGN.md: L1 memory over optional lower tiers (L2 disk, L3 Redis). Lookups
+/// go L1 → L2 → L3; a lower-tier hit is promoted (into L1 through its admission policy; an L3 hit
+/// into L2 on its second hit). Fills write L1 at once and the lower tiers through a bounded
+/// write-behind queue; an entry evicted from L1 is demoted to L2. The proxy uses the synchronous
+/// L1 path on its event loops; applications use the `async` library API.
+public final class TieredCache: Sendable {
+    /// Settings of the tiers (`CacheConfig` in the original design).
+    public struct Configuration: Sendable {
+        /// L1 budget. Default 100 MB.
+        public var memoryMaxBytes: Int
+        /// L1 policy. Default LRU.
+        public var memoryPolicy: EvictionPolicy
+        /// Largest L1 entry; default an eighth of a shard.
+        public var memoryMaxEntryBytes: Int?
+        /// Lower tiers, in lookup order (typically a `DiskCache`, then a Redis tier).
+        public var lowerTiers: [any CacheTier]
+        /// Writes queued for the lower tiers before new ones are dropped. Default 10,000.
+        public var writeBehindCapacity: Int
+
+        /// Creates a configuration with the defaults above.
+        public init(
+            memoryMaxBytes: Int = 100 << 20, memoryPolicy: EvictionPolicy = .lru, memoryMaxEntryBytes: Int? = nil,
+            lowerTiers: [any CacheTier] = [], writeBehindCapacity: Int = 10_000
+        ) {
+            self.memoryMaxBytes = memoryMaxBytes
+            self.memoryPolicy = memoryPolicy
+            self.memoryMaxEntryBytes = memoryMaxEntryBytes
+            self.lowerTiers = lowerTiers
+            self.writeBehindCapacity = writeBehindCapacity
+        }
+    }
+
+    /// L1.
+    public let memory: MemoryCache
+    /// The tiers under L1, in lookup order.
+    public let lowerTiers: [any CacheTier]
+    let clock: any WallClock
+    let logger: Logger
+    let writeBehind: WriteBehindQueue
+    let counters = Counters()
+    let l1Latency = LatencyRecorder()
+    /// L3 hits seen once, so the second one copies the entry into L2 (bounded).
+    let lowerHitsSeen = Mutex<Set<String>>([])
+
+    final class Counters: Sendable {
+        let hits = Atomic<Int>(0)
+        let misses = Atomic<Int>(0)
+        let promotions = Atomic<Int>(0)
+        let demotions = Atomic<Int>(0)
+        let rejected = Atomic<Int>(0)
+        let lowerHits = Mutex([Int](repeating: 0, count: 4))
+
+        init() {}
+    }
+
+    /// Creates the cache.
+    public init(configuration: Configuration = .init(), clock: any WallClock = SystemWallClock(), logger: Logger = Logger(label: "paca.cache")) {
+        self.memory = MemoryCache(
+            maxBytes: configuration.memoryMaxBytes, policy: configuration.memoryPolicy, maxEntryBytes: configuration.memoryMaxEntryBytes)
+        self.lowerTiers = configuration.lowerTiers
+        self.clock = clock
+        self.logger = logger
+        self.writeBehind = WriteBehindQueue(capacity: configuration.writeBehindCapacity)
+    }
+
+    /// Whether there is anything under L1.
+    public var hasLowerTiers: Bool { !lowerTiers.isEmpty }
+
+    // MARK: - The proxy's path
+
+    /// L1 only, synchronous: the hit path.
+    public func getMemory(_ key: String, now: UnixMillis) -> CacheEntry? {
+        memory.get(key, now: now)
+    }
+
+    /// Looks `key` up in the tiers under L1 in order; a hit is promoted. Returns the entry and
+    /// the name of the tier that had it.
+    public func getLower(_ key: String, now: UnixMillis) async -> (entry: CacheEntry, tier: String)? {
+        for (index, tier) in lowerTiers.enumerated() {
+            guard let entry = await tier.get(key, now: now) else { continue }
+            counters.lowerHits.withLock { $0[min(index, $0.count - 1)] += 1 }
+            promote(entry, from: index)
+            return (entry, tier.name)
+        }
+        return nil
+    }
+
+    /// Stores a fill: L1 now (when admitted), the lower tiers through the write-behind queue.
+    /// Returns whether L1 took it.
+    @discardableResult
+    public func store(_ entry: CacheEntry) -> Bool {
+        let inMemory = memory.set(entry) { [weak self] evicted in self?.demote(evicted) }
+        if !inMemory { counters.rejected.wrappingAdd(1, ordering: .relaxed) }
+        for tier in lowerTiers {
+            writeBehind.enqueue { await tier.set(entry) }
+        }
+        return inMemory
+    }
+
+    /// Removes `key` from every tier (L1 now, the others queued).
+    public func remove(_ key: String) {
+        memory.remove(key)
+        for tier in lowerTiers {
+            writeBehind.enqueue { await tier.remove(key) }
+        }
+    }
+
+    /// Removes `primaryKey` and every variant its vary marker lists, in every tier (a marker
+    /// only a lower tier holds is read there first).
+    public func removeFamily(_ primaryKey: String) {
+        if let marker = memory.peek(primaryKey), marker.isVaryMarker {
+            for variant in marker.variantKeys { remove(variant) }
+        }
+        memory.remove(primaryKey)
+        let clock = self.clock
+        for tier in lowerTiers {
+            writeBehind.enqueue {
+                if let marker = await tier.get(primaryKey, now: clock.now()), marker.isVaryMarker {
+                    for variant in marker.variantKeys { await tier.remove(variant) }
+                }
+                await tier.remove(primaryKey)
+            }
+        }
+    }
+
+    private func promote(_ entry: CacheEntry, from index: Int) {
+        counters.promotions.wrappingAdd(1, ordering: .relaxed)
+        memory.set(entry) { [weak self] evicted in self?.demote(evicted) }
+        // An L3 hit goes into the tiers above it only on its second hit (DESIGN.md §3), so
+        // one-off reads from a shared Redis do not churn the local disk.
+        guard index > 0 else { return }
+        let second = lowerHitsSeen.withLock { seen -> Bool in
+            if seen.remove(entry.key) != nil { return true }
+            if seen.count >= 100_000 { seen.removeAll() }
+            seen.insert(entry.key)
+            return false
+        }
+        guard second else { return }
+        for tier in lowerTiers.prefix(index) {
+            writeBehind.enqueue { await tier.set(entry) }
+        }
+    }
+
+    private func demote(_ entry: CacheEntry) {
+        guard let first = lowerTiers.first else { return }
+        let clock = self.clock
+        let counters = self.counters
+        // Fills are written through, so most evicted entries are already below; only the
+        // rest (promoted from L3, or whose write was dropped) are written.
+        writeBehind.enqueue {
+            guard await !first.contains(entry.key, now: clock.now()) else { return }
+            counters.demotions.wrappingAdd(1, ordering: .relaxed)
+            await first.set(entry)
+        }
+    }
+
+    /// Returns when every queued lower-tier write has run (for tests and shutdown).
+    public func flushWrites() async {
+        await writeBehind.waitUntilIdle()
+    }
+}

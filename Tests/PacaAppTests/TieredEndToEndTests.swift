@@ -1,0 +1,88 @@
+import Foundation
+import NIOCore
+import PacaTestSupport
+import Testing
+
+/// L2 under L1 through the real proxy: persistence across restarts, promotion, corruption.
+@Suite("Tiers end to end", .timeLimit(.minutes(1)))
+struct TieredEndToEndTests {
+    static let config = catchAll(#", "storage": { "l1": { "max_bytes": "8MB" }, "l2": { "path": "l2", "max_bytes": "64MB" } }"#)
+
+    static func origin() async throws -> TestOrigin {
+        try await TestOrigin { seen in TestOrigin.Reply(headers: [("Cache-Control", "max-age=600"), ("ETag", "\"e\"")], body: "body of \(seen.uri)") }
+    }
+
+    @Test("an entry survives a restart as an l2 hit, and is promoted to l1 on that hit")
+    func restartPersistence() async throws {
+        let origin = try await Self.origin()
+        defer { Task { await origin.shutdown() } }
+        let first = try await ProxyHarness.start(origin: origin, config: Self.config)
+        #expect(try await first.get("/persist").cacheStatus.contains("stored"))
+        await first.app.cache.flushWrites()
+        let directory = first.directory
+        await first.shutdown(keepDirectory: true)
+
+        let second = try await ProxyHarness.start(origin: origin, config: Self.config, directory: directory)
+        defer { Task { await second.shutdown() } }
+        let fromDisk = try await second.get("/persist")
+        #expect(fromDisk.body == "body of /persist")
+        #expect(fromDisk.cacheStatus.hasPrefix("paca; hit;"))
+        #expect(fromDisk.cacheStatus.hasSuffix("detail=l2"))
+        let promoted = try await second.get("/persist")
+        #expect(promoted.cacheStatus.hasSuffix("detail=l1"))
+        #expect(origin.requestCount == 1)
+    }
+
+    @Test("a truncated L2 file is never served: the request goes to the origin")
+    func truncatedFile() async throws {
+        let origin = try await Self.origin()
+        defer { Task { await origin.shutdown() } }
+        let first = try await ProxyHarness.start(origin: origin, config: Self.config)
+        _ = try await first.get("/t")
+        await first.app.cache.flushWrites()
+        let directory = first.directory
+        await first.shutdown(keepDirectory: true)
+
+        var truncated = 0
+        let root = directory + "/l2"
+        let files = FileManager.default.enumerator(atPath: root)?.compactMap { $0 as? String } ?? []
+        for file in files where !file.hasPrefix("tmp") {
+            var isDirectory: ObjCBool = false
+            let path = root + "/" + file
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            let handle = try #require(FileHandle(forUpdatingAtPath: path))
+            let size = try handle.seekToEnd()
+            try handle.truncate(atOffset: size / 2)
+            try handle.close()
+            truncated += 1
+        }
+        #expect(truncated == 1)
+
+        let second = try await ProxyHarness.start(origin: origin, config: Self.config, directory: directory)
+        defer { Task { await second.shutdown() } }
+        let response = try await second.get("/t")
+        #expect(response.body == "body of /t")
+        #expect(response.cacheStatus.hasPrefix("paca; fwd=uri-miss"))
+        #expect(origin.requestCount == 2)
+    }
+
+    @Test("entries pushed out of a small L1 are still served, from L2; L1 never exceeds its budget")
+    func evictionToDisk() async throws {
+        let big = String(repeating: "x", count: 60_000)
+        let origin = try await TestOrigin { seen in TestOrigin.Reply(headers: [("Cache-Control", "max-age=600")], body: seen.uri + big) }
+        defer { Task { await origin.shutdown() } }
+        let proxy = try await ProxyHarness.start(
+            origin: origin, config: catchAll(#", "storage": { "l1": { "max_bytes": "1MB" }, "l2": { "path": "l2" } }"#))
+        defer { Task { await proxy.shutdown() } }
+
+        for index in 0..<40 { _ = try await proxy.get("/e\(index)") }
+        await proxy.app.cache.flushWrites()
+        let memory = proxy.app.memory.statistics()
+        #expect(memory.bytes <= proxy.app.memory.maxBytes)
+        #expect(memory.evictions > 0)
+        let early = try await proxy.get("/e0")
+        #expect(early.body.hasPrefix("/e0"))
+        #expect(early.cacheStatus.hasSuffix("detail=l2"))
+        #expect(origin.requestCount == 40)
+    }
+}
