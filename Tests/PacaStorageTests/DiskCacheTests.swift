@@ -7,6 +7,7 @@ import NIOCore
 import PacaCore
 import PacaHTTPCaching
 import PacaStorage
+import Synchronization
 import Testing
 
 /// 2026-01-01T00:00:00Z.
@@ -87,6 +88,84 @@ private func cache(
     _ directory: TemporaryDirectory, maxBytes: Int = 1 << 26, maxEntryBytes: Int? = nil, clock: ManualWallClock = ManualWallClock(start: t0)
 ) throws -> DiskCache {
     try DiskCache(directory: directory.path, maxBytes: maxBytes, maxEntryBytes: maxEntryBytes, clock: clock, threads: 2)
+}
+
+/// A clock that moves only when told: `sleep` suspends until `advance` passes its deadline, and
+/// `waitForSleeper` lets a test await the moment a task goes to sleep on it.
+private final class TestClock: Clock, Sendable {
+    struct Instant: InstantProtocol {
+        var offset: Duration
+        func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
+        func duration(to other: Instant) -> Duration { other.offset - offset }
+        static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.offset < rhs.offset }
+    }
+
+    private struct Sleeper {
+        var id: Int
+        var deadline: Instant
+        var continuation: CheckedContinuation<Void, any Error>
+    }
+
+    private struct State {
+        var now = Instant(offset: .zero)
+        var nextID = 0
+        var sleepers: [Sleeper] = []
+        var sleeperWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+
+    var now: Instant { state.withLock { $0.now } }
+    var minimumResolution: Duration { .zero }
+
+    func sleep(until deadline: Instant, tolerance: Duration?) async throws {
+        let id = state.withLock { state in
+            defer { state.nextID += 1 }
+            return state.nextID
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let (due, waiters) = state.withLock { state -> (Bool, [CheckedContinuation<Void, Never>]) in
+                    if deadline <= state.now { return (true, []) }
+                    state.sleepers.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
+                    defer { state.sleeperWaiters = [] }
+                    return (false, state.sleeperWaiters)
+                }
+                if due { continuation.resume() }
+                for waiter in waiters { waiter.resume() }
+            }
+        } onCancel: {
+            let sleeper = state.withLock { state -> Sleeper? in
+                guard let index = state.sleepers.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.sleepers.remove(at: index)
+            }
+            sleeper?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Returns once at least one task sleeps on this clock.
+    func waitForSleeper() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let asleep = state.withLock { state in
+                if !state.sleepers.isEmpty { return true }
+                state.sleeperWaiters.append(continuation)
+                return false
+            }
+            if asleep { continuation.resume() }
+        }
+    }
+
+    /// Moves time forward and wakes every sleeper whose deadline has come.
+    func advance(by duration: Duration) {
+        let due = state.withLock { state in
+            state.now = state.now.advanced(by: duration)
+            let now = state.now
+            let due = state.sleepers.filter { $0.deadline <= now }
+            state.sleepers.removeAll { $0.deadline <= now }
+            return due
+        }
+        for sleeper in due { sleeper.continuation.resume() }
+    }
 }
 
 @Suite("DiskCache")
@@ -304,6 +383,40 @@ struct DiskCacheTests {
         await again.waitForIndex()
         #expect(await again.statistics().entries == 0)
         await again.shutdown()
+    }
+
+    @Test("run() sweeps expired entries once per sweepInterval of its clock")
+    func periodicSweep() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        let wall = ManualWallClock(start: t0)
+        let sweepClock = TestClock()
+        let l2 = try DiskCache(
+            directory: directory.path, sweepInterval: .seconds(60), clock: wall, sweepClock: sweepClock, threads: 2)
+        await l2.waitForIndex()
+        await l2.set(makeEntry("short", expiresAt: t0 + 30_000))
+        await l2.set(makeEntry("long", expiresAt: t0 + 90_000))
+        let runner = Task { await l2.run() }
+
+        await sweepClock.waitForSleeper()
+        wall.advance(by: .seconds(59))
+        sweepClock.advance(by: .seconds(59))
+        #expect(await l2.statistics().entries == 2)
+        wall.advance(by: .seconds(1))
+        sweepClock.advance(by: .seconds(1))
+        // The loop sleeps again only after its sweep has finished.
+        await sweepClock.waitForSleeper()
+        #expect(await l2.statistics().entries == 1)
+        #expect(!fileExists(l2.filePath(for: "short")))
+
+        wall.advance(by: .seconds(60))
+        sweepClock.advance(by: .seconds(60))
+        await sweepClock.waitForSleeper()
+        #expect(await l2.statistics().entries == 0)
+
+        runner.cancel()
+        await runner.value
+        await l2.shutdown()
     }
 
     @Test("a large compressible body is stored gzipped: get inflates, getStored returns gzip")
