@@ -1,0 +1,125 @@
+import PacaEngine
+import Testing
+
+@Suite("RequestTarget")
+struct RequestTargetTests {
+    enum Outcome: Sendable, Equatable, CustomStringConvertible {
+        case target(path: String, query: String?)
+        case badEncoding
+        case invalidTarget
+
+        var description: String {
+            switch self {
+            case .target(let path, let query): query.map { "\(path) ? \($0)" } ?? path
+            case .badEncoding: "badEncoding"
+            case .invalidTarget: "invalidTarget"
+            }
+        }
+    }
+
+    struct Case: Sendable, CustomTestStringConvertible {
+        let target: String
+        let expected: Outcome
+        let note: String
+        var testDescription: String { "\(note): \(target) → \(expected)" }
+    }
+
+    static func ok(_ target: String, _ path: String, _ query: String?, _ note: String) -> Case {
+        Case(target: target, expected: .target(path: path, query: query), note: note)
+    }
+
+    static func ok(_ target: String, _ path: String, _ note: String) -> Case {
+        ok(target, path, nil, note)
+    }
+
+    static let cases: [Case] = [
+        ok("/", "/", "root"),
+        ok("/a/b", "/a/b", "already normal"),
+        ok("/a/b?x=1&y=2", "/a/b", "x=1&y=2", "query split off"),
+        ok("/a/b?", "/a/b", "", "empty query is not no query"),
+        ok("/a?b=%zz", "/a", "b=%zz", "the query is kept as sent"),
+        ok("/a#frag", "/a", "fragment dropped"),
+        ok("/a?x=1#frag", "/a", "x=1", "fragment dropped after the query"),
+        // RFC 3986 §6.2.2.2: percent-encoding normalisation.
+        ok("/%7Euser", "/~user", "unreserved ~ decoded"),
+        ok("/%7euser", "/~user", "lower-case escape of an unreserved character decoded"),
+        ok("/%41%62%2D%2e%5F%30", "/Ab-._0", "letters, digits, - . _ decoded"),
+        ok("/a%2fb", "/a%2Fb", "%2F stays encoded, upper-cased"),
+        ok("/a%2Fb/../c", "/c", "%2F is not a segment boundary"),
+        ok("/a%20b", "/a%20b", "a space stays encoded"),
+        ok("/caf%c3%a9", "/caf%C3%A9", "other escapes upper-cased"),
+        ok("/a%3fb", "/a%3Fb", "an encoded ? stays in the path"),
+        ok("/caf\u{E9}", "/caf%C3%A9", "raw non-ASCII percent-encoded"),
+        // RFC 3986 §6.2.2.3: dot segments; plus merged slashes.
+        ok("/a/./b", "/a/b", "single dot removed"),
+        ok("/a/b/../c", "/a/c", "double dot removes the previous segment"),
+        ok("/a/b/..", "/a/", "trailing double dot leaves a directory"),
+        ok("/a/b/.", "/a/b/", "trailing single dot leaves a directory"),
+        ok("/../../a", "/a", "double dot above the root stays at the root"),
+        ok("/a/..", "/", "back to the root"),
+        ok("/a/%2E%2E/b", "/b", "encoded dots decode to a dot segment"),
+        ok("/a/.b/c.", "/a/.b/c.", "dots inside names are not dot segments"),
+        ok("/a//b///c", "/a/b/c", "// merged"),
+        ok("//a", "/a", "leading // merged"),
+        ok("//", "/", "only slashes"),
+        // Trailing slash kept.
+        ok("/a/b/", "/a/b/", "trailing slash kept"),
+        ok("/a//", "/a/", "trailing // becomes one slash"),
+        ok("/a/./", "/a/", "trailing slash kept after a dot segment"),
+        // Absolute form.
+        ok("http://example.com/a/../b?q=1", "/b", "q=1", "absolute-form"),
+        ok("https://example.com:8443/x", "/x", "absolute-form with port"),
+        ok("http://example.com", "/", "absolute-form without path"),
+        ok("http://example.com?x=1", "/", "x=1", "absolute-form with a query and no path"),
+        // Refusals.
+        Case(target: "/%", expected: .badEncoding, note: "lone %"),
+        Case(target: "/a%4", expected: .badEncoding, note: "one hex digit"),
+        Case(target: "/%zz", expected: .badEncoding, note: "not hex"),
+        Case(target: "/a%g1/b", expected: .badEncoding, note: "first digit not hex"),
+        Case(target: "/a/%2", expected: .badEncoding, note: "truncated at the end"),
+        Case(target: "", expected: .invalidTarget, note: "empty"),
+        Case(target: "*", expected: .invalidTarget, note: "asterisk-form"),
+        Case(target: "example.com:443", expected: .invalidTarget, note: "authority-form"),
+        Case(target: "a/b", expected: .invalidTarget, note: "relative path"),
+        Case(target: "?x=1", expected: .invalidTarget, note: "query only"),
+        Case(target: "ftp://example.com/a", expected: .invalidTarget, note: "not http(s)"),
+    ]
+
+    @Test("parse normalises per RFC 3986 §6.2.2", arguments: cases)
+    func parse(_ c: Case) {
+        let actual: Outcome
+        do throws(RequestTarget.ParseError) {
+            let target = try RequestTarget.parse(c.target)
+            actual = .target(path: target.path, query: target.query)
+        } catch {
+            switch error {
+            case .badEncoding: actual = .badEncoding
+            case .invalidTarget: actual = .invalidTarget
+            }
+        }
+        #expect(actual == c.expected)
+    }
+
+    @Test("normalisation is idempotent", arguments: cases.filter { if case .target = $0.expected { true } else { false } })
+    func idempotent(_ c: Case) throws {
+        let once = try RequestTarget.parse(c.target)
+        let twice = try RequestTarget.parse(once.path)
+        #expect(twice.path == once.path)
+    }
+
+    @Test(
+        "absolute-form schemes are case-insensitive",
+        .disabled("bug: RequestTarget.parse matches \"http://\" and \"https://\" case-sensitively, so HTTP://host/a is refused as invalidTarget (RFC 3986 §3.1: schemes are case-insensitive)")
+    )
+    func uppercaseScheme() throws {
+        let target = try RequestTarget.parse("HTTP://example.com/a/./b?x=1")
+        #expect(target.path == "/a/b")
+        #expect(target.query == "x=1")
+    }
+
+    @Test("normalisePath works on a path alone")
+    func normalisePath() throws {
+        #expect(try RequestTarget.normalisePath("/a/./b/%7e") == "/a/b/~")
+        #expect(throws: RequestTarget.ParseError.badEncoding) { try RequestTarget.normalisePath("/%x") }
+    }
+}
