@@ -324,11 +324,4 @@ struct ConfigurationLoaderTests {
         }
         #expect(config.routes.count == 2, "a hidden route is a warning, not an error")
     }
-
-    @Test("a policy that is not built yet falls back with a warning")
-    func unavailablePolicy() throws {
-        let config = try load(#"{"storage": {"l1": {"policy": "tinylfu"}}, "routes": [\#(minimalRoute())]}"#)
-        #expect(config.memory.policy == .lru)
-        #expect(config.warnings.contains { $0.hasPrefix("storage.l1.policy") })
-    }
 }
