@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import NIOCore
+import NIOPosix
 import PacaCore
 import PacaHTTPCaching
 import PacaStorage
@@ -197,6 +198,28 @@ struct DiskCacheTests {
         #expect(stats.entries == 0)
         #expect(stats.p99Micros >= stats.p50Micros)
         await l2.shutdown()
+    }
+
+    @Test("get(_:now:on:) answers through a future on the caller's event loop")
+    func eventLoopGet() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let l2 = try cache(directory)
+        await l2.waitForIndex()
+        let entry = makeEntry("v1|http://o|/loop|f", bodyBytes: 20_000)
+        await l2.set(entry)
+        let found = try await l2.get(entry.key, now: t0, on: loop).map { ($0, loop.inEventLoop) }.get()
+        #expect(found.0?.body == entry.body)
+        #expect(found.1)
+        #expect(try await l2.get("v1|http://o|/none|f", now: t0, on: loop).get() == nil)
+        #expect(try await l2.get(entry.key, now: t0 + 4_000_000, on: loop).get() == nil)
+        let stats = await l2.statistics()
+        #expect(stats.hits == 1)
+        #expect(stats.misses == 2)
+        await l2.shutdown()
+        try await group.shutdownGracefully()
     }
 
     @Test("a new cache on the same directory serves old entries, before and after its scan")

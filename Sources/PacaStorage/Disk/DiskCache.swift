@@ -5,7 +5,7 @@ import Darwin
 #endif
 import CompressNIO
 public import Logging
-import NIOCore
+public import NIOCore
 import NIOPosix
 public import PacaCore
 import Synchronization
@@ -251,13 +251,54 @@ public final class DiskCache: CacheTier {
 
     private func lookup(_ key: String, now: UnixMillis, inflate: Bool) async -> DecodedEntry? {
         let started = ContinuousClock.now
+        var result: DecodedEntry?
+        switch plan(key, now: now) {
+        case .miss:
+            break
+        case .expired(let id):
+            await unlinkFiles([id])
+        case .read(let id, let indexed):
+            result = (try? await pool.runIfActive { self.readEntry(id, key: key, now: now, indexed: indexed, inflate: inflate) }) ?? nil
+        }
+        record(result != nil, since: started)
+        return result
+    }
+
+    /// `get` for callers on an event loop: the lookup runs on the cache's pool and the future
+    /// completes on `eventLoop`, with an identity body. A miss that the index answers completes
+    /// at once without leaving the loop.
+    public func get(_ key: String, now: UnixMillis, on eventLoop: any EventLoop) -> EventLoopFuture<CacheEntry?> {
+        let started = ContinuousClock.now
+        switch plan(key, now: now) {
+        case .miss:
+            record(false, since: started)
+            return eventLoop.makeSucceededFuture(nil)
+        case .expired(let id):
+            record(false, since: started)
+            _ = pool.runIfActive(eventLoop: eventLoop) { DiskFiles.remove(self.path(for: id)) }
+            return eventLoop.makeSucceededFuture(nil)
+        case .read(let id, let indexed):
+            return pool.runIfActive(eventLoop: eventLoop) {
+                self.readEntry(id, key: key, now: now, indexed: indexed, inflate: true)?.entry
+            }
+            .recover { _ in nil }
+            .map { entry in
+                self.record(entry != nil, since: started)
+                return entry
+            }
+        }
+    }
+
+    /// Decides under the lock whether a lookup needs the disk.
+    private func plan(_ key: String, now: UnixMillis) -> LookupPlan {
         let id = FileID(key: key)
-        let plan = state.withLock { state -> LookupPlan in
+        return state.withLock { state -> LookupPlan in
             if let record = state.index.peek(id) {
                 // Another key holds this file name (a hash collision): a miss, no I/O.
                 guard record.key == key else { return .miss }
                 if record.expiry <= now {
                     state.index.remove(id)
+                    if !state.scanFinished { state.removedDuringScan.insert(id) }
                     return .expired(id)
                 }
                 state.index.touch(id)
@@ -266,21 +307,14 @@ public final class DiskCache: CacheTier {
             // Until the scan is done, a file may exist that the index does not know yet.
             return state.scanFinished ? .miss : .read(id, indexed: false)
         }
-        var result: DecodedEntry?
-        switch plan {
-        case .miss:
-            break
-        case .expired(let id):
-            await unlinkFiles([id])
-        case .read(let id, let indexed):
-            result = (try? await pool.runIfActive { self.readEntry(id, key: key, now: now, indexed: indexed, inflate: inflate) }) ?? nil
-        }
+    }
+
+    private func record(_ hit: Bool, since started: ContinuousClock.Instant) {
         let micros = Self.micros(ContinuousClock.now - started)
         state.withLock { state in
-            if result != nil { state.hits += 1 } else { state.misses += 1 }
+            if hit { state.hits += 1 } else { state.misses += 1 }
             state.latency.record(micros: micros)
         }
-        return result
     }
 
     /// Runs on the pool: reads, verifies and (optionally) inflates the file of `id`.
