@@ -105,10 +105,9 @@ enum JSONText {
 
     static func fixed3(_ value: Double) -> String {
         let thousandths = Int64((value * 1000).rounded())
-        let whole = thousandths / 1000
-        let fraction = abs(thousandths % 1000)
-        let digits = String(fraction)
-        return "\(whole).\(String(repeating: "0", count: 3 - digits.count))\(digits)"
+        let magnitude = thousandths.magnitude
+        let digits = String(magnitude % 1000)
+        return "\(thousandths < 0 ? "-" : "")\(magnitude / 1000).\(String(repeating: "0", count: 3 - digits.count))\(digits)"
     }
 }
 

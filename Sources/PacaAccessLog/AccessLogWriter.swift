@@ -37,7 +37,9 @@ public final class AccessLogWriter: Sendable {
         self.maxPending = maxPending
         self.flushInterval = flushInterval
         self.logger = logger
-        let thread = Thread { [self] in self.runLoop(handle: handle) }
+        // The handle is in place before anyone can call `flush()`.
+        handleBox.withLock { $0 = handle }
+        let thread = Thread { [self] in self.runLoop() }
         thread.name = "paca-accesslog"
         thread.start()
     }
@@ -82,6 +84,7 @@ public final class AccessLogWriter: Sendable {
         signal.lock()
         signal.signal()
         signal.unlock()
+        // (`stopping` was set before taking the lock, and the loop reads it under the lock.)
         done.wait()
     }
 
@@ -106,12 +109,14 @@ public final class AccessLogWriter: Sendable {
         state.withLock { $0.written += records.count }
     }
 
-    private func runLoop(handle: FileHandle) {
-        handleBox.withLock { $0 = handle }
+    private func runLoop() {
         let interval = Double(flushInterval.milliseconds) / 1000
         while true {
             signal.lock()
-            _ = signal.wait(until: Date(timeIntervalSinceNow: interval))
+            // `stopping` is checked under the condition's lock, so a shutdown's signal is never missed.
+            if !state.withLock({ $0.stopping }) {
+                _ = signal.wait(until: Date(timeIntervalSinceNow: interval))
+            }
             signal.unlock()
             flush()
             if state.withLock({ $0.stopping }) { break }

@@ -107,8 +107,7 @@ struct AccessLogRecordTests {
     }
 
     @Test(
-        "a negative duration keeps its sign",
-        .disabled("bug: JSONText.fixed3 (AccessLogRecord.swift) drops the sign of values between -1 and 0: -0.25 is written 0.250")
+        "a negative duration keeps its sign"
     )
     func negativeMilliseconds() throws {
         var entry = record()
@@ -226,10 +225,7 @@ struct AccessLogWriterTests {
     }
 
     @Test(
-        "flush writes every queued record to the file before it returns",
-        .disabled(
-            "bug: AccessLogWriter stores the file handle from its writer thread (runLoop), so a flush() that runs before that thread starts drops the batch and still counts it as written"
-        )
+        "flush writes every queued record to the file before it returns"
     )
     func flushWrites() throws {
         let directory = try temporaryDirectory()

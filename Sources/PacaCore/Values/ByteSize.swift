@@ -19,8 +19,18 @@ public enum HumanUnits {
             break
         }
         let digits = number.trimmingSpaces()
-        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int(digits)
-        else { return nil }
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }) else { return nil }
+        if digits.contains(".") {
+            // "1.5MB": decimals are fine with a unit; the result is rounded down to whole bytes.
+            guard multiplier > 1, digits.filter({ $0 == "." }).count == 1, digits.first != ".", digits.last != ".",
+                let value = Double(digits)
+            else {
+                return nil
+            }
+            let bytes = value * Double(multiplier)
+            return bytes < 9.0e18 ? Int(bytes) : nil
+        }
+        guard let value = Int(digits) else { return nil }
         let (product, overflow) = value.multipliedReportingOverflow(by: multiplier)
         return overflow ? nil : product
     }
