@@ -19,8 +19,7 @@ public struct RequestTarget: Sendable, Equatable {
     /// Parses origin-form (`/a/b?c`) and absolute-form (`http://host/a/b?c`) targets.
     public static func parse(_ target: String) throws(ParseError) -> RequestTarget {
         var rest = Substring(target)
-        let lowered = rest.prefix(8).lowercased()
-        if lowered.hasPrefix("http://") || lowered.hasPrefix("https://") {
+        if rest.first != "/", rest.prefix(8).lowercased().hasPrefix("http://") || rest.prefix(8).lowercased().hasPrefix("https://") {
             let afterScheme = rest[rest.index(rest.firstIndex(of: ":")!, offsetBy: 3)...]
             if let slash = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" }) {
                 rest = afterScheme[slash...]
