@@ -8,7 +8,21 @@ import Synchronization
 /// The budget counts the key, the header block and body buffer capacity plus a fixed overhead
 /// per entry (`CacheEntry.memoryCost`). Each shard holds `maxBytes / shardCount`; an entry larger
 /// than `maxEntryBytes` (at most an eighth of a shard) is refused.
+///
+/// Under `.tinyLFU` every `get` — hit or miss — counts in the shard's frequency sketch, and `insert`
+/// may refuse an entry that admission rejects (`SetResult.rejected`: a "cold" entry, for L2 only).
 public final class MemoryCache: Sendable {
+    /// What `insert(_:evicted:)` did with an entry.
+    public enum SetResult: Sendable, Equatable {
+        /// The entry is in the cache.
+        case stored
+        /// The entry is larger than `maxEntryBytes`; nothing was stored.
+        case tooLarge
+        /// Admission (`.tinyLFU` only) judged the entry less popular than what it would displace;
+        /// nothing was stored.
+        case rejected
+    }
+
     /// Counters and sizes summed over all shards.
     public struct Statistics: Sendable, Equatable {
         /// Lookups that found a live entry.
@@ -23,15 +37,21 @@ public final class MemoryCache: Sendable {
         public var entries: Int
         /// Bytes counted against the budget.
         public var bytes: Int
+        /// Entries that `insert` refused through admission (`SetResult.rejected`).
+        public var rejections: Int
 
         /// Creates a set of counters.
-        public init(hits: Int = 0, misses: Int = 0, evictions: Int = 0, expirations: Int = 0, entries: Int = 0, bytes: Int = 0) {
+        public init(
+            hits: Int = 0, misses: Int = 0, evictions: Int = 0, expirations: Int = 0, entries: Int = 0, bytes: Int = 0,
+            rejections: Int = 0
+        ) {
             self.hits = hits
             self.misses = misses
             self.evictions = evictions
             self.expirations = expirations
             self.entries = entries
             self.bytes = bytes
+            self.rejections = rejections
         }
     }
 
@@ -66,9 +86,19 @@ public final class MemoryCache: Sendable {
         key.hashValue & shardMask
     }
 
-    /// The entry under `key` if it is still within its storage lifetime at `now`.
+    /// The entry under `key` if it is still within its storage lifetime at `now`. Records the
+    /// access (recency, and under `.tinyLFU` frequency, for misses too).
     public func get(_ key: String, now: UnixMillis) -> CacheEntry? {
-        shards[shard(for: key)].withLock { $0.get(key, now: now) }
+        // One hash picks the shard and feeds the sketch.
+        let hash = key.hashValue
+        return shards[hash & shardMask].withLock { $0.get(key, hash: hash, now: now) }
+    }
+
+    /// The frequency sketch's estimate for `key`, 0 through 16 (always 0 unless the policy is
+    /// `.tinyLFU`). For tests and diagnostics.
+    public func estimatedFrequency(of key: String) -> Int {
+        let hash = key.hashValue
+        return shards[hash & shardMask].withLock { $0.frequency(hash: hash) }
     }
 
     /// The entry under `key`, without touching recency or expiry.
@@ -76,15 +106,26 @@ public final class MemoryCache: Sendable {
         shards[shard(for: key)].withLock { $0.peek(key) }
     }
 
-    /// Stores `entry`. Returns `false` when it is larger than `maxEntryBytes` (nothing stored).
-    /// Entries evicted to make room are passed to `evicted` after the shard's lock is released.
+    /// Stores `entry`. Returns `false` when nothing was stored: it is larger than `maxEntryBytes`
+    /// or admission rejected it (`insert(_:evicted:)` tells the two apart). Entries evicted to make
+    /// room are passed to `evicted` after the shard's lock is released.
     @discardableResult
     public func set(_ entry: CacheEntry, evicted: ((CacheEntry) -> Void)? = nil) -> Bool {
+        insert(entry, evicted: evicted) == .stored
+    }
+
+    /// Stores `entry` unless it is too large or (under `.tinyLFU`) admission rejects it; replaces
+    /// any entry under its key. Entries evicted to make room — including window entries that lost
+    /// admission later — are passed to `evicted` after the shard's lock is released; a rejected
+    /// `entry` itself is not.
+    @discardableResult
+    public func insert(_ entry: CacheEntry, evicted: ((CacheEntry) -> Void)? = nil) -> SetResult {
         let cost = entry.memoryCost
-        guard cost <= maxEntryBytes else { return false }
-        let victims = shards[shard(for: entry.key)].withLock { $0.set(entry, cost: cost) }
-        if let evicted { victims.forEach(evicted) }
-        return true
+        guard cost <= maxEntryBytes else { return .tooLarge }
+        let hash = entry.key.hashValue
+        let outcome = shards[hash & shardMask].withLock { $0.set(entry, cost: cost, hash: hash) }
+        if let evicted { outcome.evicted.forEach(evicted) }
+        return outcome.stored ? .stored : .rejected
     }
 
     /// Removes the entry under `key`; returns whether there was one.
@@ -126,6 +167,7 @@ public final class MemoryCache: Sendable {
                 result.expirations += store.expirations
                 result.entries += store.count
                 result.bytes += store.bytes
+                result.rejections += store.rejections
             }
         }
         return result

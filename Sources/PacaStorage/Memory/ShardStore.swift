@@ -3,8 +3,19 @@ import PacaCore
 /// One shard of `MemoryCache`: a hash index over slots held in arrays, with intrusive
 /// doubly-linked lists through the slots, so get, set and evict are O(1) and a hit allocates
 /// nothing. Not thread-safe: `MemoryCache` guards each shard with its own `Mutex`.
+///
+/// Under `.tinyLFU` the slots sit on three lists — window, probation, protected (W-TinyLFU) —
+/// and a `FrequencySketch` sized at init counts every lookup, hit or miss.
 struct ShardStore: ~Copyable {
     private static let none: Int32 = -1
+    /// The sketch is sized for entries of about this many bytes; larger entries only make its
+    /// estimates more exact.
+    static let sketchBytesPerEntry = 1024
+
+    /// Where a slot lives under `.tinyLFU` (the raw value is its list's key); `.window` otherwise.
+    private enum Segment: UInt32 {
+        case window, probation, protected
+    }
 
     private struct Slot {
         var entry: CacheEntry?
@@ -12,6 +23,9 @@ struct ShardStore: ~Copyable {
         var prev: Int32
         var next: Int32
         var frequency: UInt32
+        var segment: Segment
+        /// The key's hash as `MemoryCache` computed it; the sketch needs it to weigh a victim.
+        var hash: Int
     }
 
     /// A list's two ends.
@@ -32,22 +46,42 @@ struct ShardStore: ~Copyable {
     private var lists: [UInt32: Ends] = [:]
     private var minFrequency: UInt32 = 1
 
+    // W-TinyLFU: three LRU lists, head = most recent. Probation holds `bytes - windowBytes -
+    // protectedBytes`. Invariants after every operation: `bytes <= maxBytes`,
+    // `windowBytes <= windowMaxBytes` and `protectedBytes <= protectedMaxBytes`.
+    private var window = Ends()
+    private var probation = Ends()
+    private var protected = Ends()
+    private var windowBytes = 0
+    private var protectedBytes = 0
+    /// 1% of the shard: new entries prove themselves here before facing admission.
+    let windowMaxBytes: Int
+    /// 80% of the main area: entries hit at least once while in probation.
+    let protectedMaxBytes: Int
+    private var sketch: FrequencySketch
+
     var count: Int { index.count }
 
-    // Counters, read under the shard's lock by `MemoryCache.stats()`.
+    // Counters, read under the shard's lock by `MemoryCache.statistics()`.
     var hits = 0
     var misses = 0
     var evictions = 0
     var expirations = 0
+    var rejections = 0
 
     init(policy: EvictionPolicy, maxBytes: Int) {
         self.policy = policy
         self.maxBytes = maxBytes
+        windowMaxBytes = maxBytes / 100
+        protectedMaxBytes = (maxBytes - maxBytes / 100) / 5 * 4
+        sketch = FrequencySketch(capacity: policy == .tinyLFU ? maxBytes / Self.sketchBytesPerEntry : 0)
     }
 
-    /// The live entry under `key`, recording the access; removes it when its storage lifetime
-    /// has passed.
-    mutating func get(_ key: String, now: UnixMillis) -> CacheEntry? {
+    /// The live entry under `key` (whose hash is `hash`), recording the access; removes it when
+    /// its storage lifetime has passed. Under `.tinyLFU` every call counts in the sketch, so a
+    /// miss followed by `set` is one access.
+    mutating func get(_ key: String, hash: Int, now: UnixMillis) -> CacheEntry? {
+        if policy == .tinyLFU { sketch.increment(hash: hash) }
         guard let slotIndex = index[key], let entry = slots[Int(slotIndex)].entry else {
             misses &+= 1
             return nil
@@ -69,9 +103,17 @@ struct ShardStore: ~Copyable {
         return slots[Int(slotIndex)].entry
     }
 
+    /// The sketch's estimate for the key with `hash` (0 unless the policy is `.tinyLFU`).
+    func frequency(hash: Int) -> Int {
+        policy == .tinyLFU ? sketch.frequency(hash: hash) : 0
+    }
+
     /// Stores `entry`, replacing any entry under its key, then evicts until the shard fits its
-    /// budget. Returns the evicted entries (not the replaced one) so the caller can demote them.
-    mutating func set(_ entry: CacheEntry, cost: Int) -> [CacheEntry] {
+    /// budget. Returns the evicted entries (not the replaced one) so the caller can demote them,
+    /// and whether `entry` stayed: only `.tinyLFU` refuses, when the entry leaves the window at
+    /// once (it is larger than the window) and loses admission.
+    mutating func set(_ entry: CacheEntry, cost: Int, hash: Int) -> (evicted: [CacheEntry], stored: Bool) {
+        if policy == .tinyLFU { return setAdmitting(entry, cost: cost, hash: hash) }
         if let existing = index[entry.key] {
             remove(slot: existing)
         }
@@ -81,20 +123,10 @@ struct ShardStore: ~Copyable {
             remove(slot: victim)
             evictions &+= 1
         }
-        let slotIndex: Int32
-        let slot = Slot(entry: entry, cost: cost, prev: Self.none, next: Self.none, frequency: 1)
-        if let free = freeSlots.popLast() {
-            slotIndex = free
-            slots[Int(free)] = slot
-        } else {
-            slotIndex = Int32(slots.count)
-            slots.append(slot)
-        }
-        index[entry.key] = slotIndex
-        bytes += cost
-        pushFront(slotIndex, frequency: policy == .lfu ? 1 : 0)
+        let slotIndex = makeSlot(entry, cost: cost, hash: hash, segment: .window)
+        pushFront(slotIndex, list: policy == .lfu ? 1 : 0)
         minFrequency = 1
-        return evicted
+        return (evicted, true)
     }
 
     /// Removes the entry under `key`; returns whether one was there.
@@ -126,20 +158,125 @@ struct ShardStore: ~Copyable {
     /// All live keys (for pattern invalidation and tests).
     var keys: [String] { Array(index.keys) }
 
+    /// Removes every entry; the frequency sketch keeps its history (popularity outlives a purge).
     mutating func removeAll() {
         index.removeAll()
         slots.removeAll()
         freeSlots.removeAll()
         lists.removeAll()
         main = Ends()
+        window = Ends()
+        probation = Ends()
+        protected = Ends()
+        windowBytes = 0
+        protectedBytes = 0
         bytes = 0
         minFrequency = 1
     }
 
+    // MARK: - W-TinyLFU
+
+    /// Puts `entry` at the head of the window (a replacement keeps its old segment: it was
+    /// admitted already), then moves window overflow into the main area through admission: each
+    /// candidate leaving the window is compared with the main area's LRU victims (probation
+    /// first) while the shard is over budget; the more frequent one stays (ties keep the victim).
+    private mutating func setAdmitting(_ entry: CacheEntry, cost: Int, hash: Int) -> (evicted: [CacheEntry], stored: Bool) {
+        var segment = Segment.window
+        if let existing = index[entry.key] {
+            segment = slots[Int(existing)].segment
+            remove(slot: existing)
+        }
+        let newSlot = makeSlot(entry, cost: cost, hash: hash, segment: segment)
+        pushFront(newSlot, list: segment.rawValue)
+        demoteProtectedOverflow()
+
+        var evicted: [CacheEntry] = []
+        var stored = true
+        while windowBytes > windowMaxBytes, window.tail != Self.none {
+            let candidate = window.tail
+            let candidateFrequency = sketch.frequency(hash: slots[Int(candidate)].hash)
+            var admitted = true
+            while bytes > maxBytes, let victim = mainVictim() {
+                if candidateFrequency > sketch.frequency(hash: slots[Int(victim)].hash) {
+                    evict(victim, into: &evicted)
+                } else {
+                    admitted = false
+                    break
+                }
+            }
+            if admitted {
+                unlink(candidate, from: Segment.window.rawValue)
+                slots[Int(candidate)].segment = .probation
+                pushFront(candidate, list: Segment.probation.rawValue)
+            } else if candidate == newSlot {
+                remove(slot: candidate)
+                rejections &+= 1
+                stored = false
+            } else {
+                evict(candidate, into: &evicted)
+            }
+        }
+        // The main area may have grown into the window's unused share; give it back in LRU order.
+        while bytes > maxBytes, let victim = mainVictim() ?? (window.tail == Self.none ? nil : window.tail) {
+            if victim == newSlot {
+                remove(slot: victim)
+                rejections &+= 1
+                stored = false
+            } else {
+                evict(victim, into: &evicted)
+            }
+        }
+        sketch.sampleSize = max(FrequencySketch.minimumSampleSize, 10 * index.count)
+        return (evicted, stored)
+    }
+
+    /// The main area's least valuable entry: probation's LRU end, else protected's.
+    private func mainVictim() -> Int32? {
+        if probation.tail != Self.none { return probation.tail }
+        if protected.tail != Self.none { return protected.tail }
+        return nil
+    }
+
+    private mutating func evict(_ slotIndex: Int32, into evicted: inout [CacheEntry]) {
+        if let old = slots[Int(slotIndex)].entry { evicted.append(old) }
+        remove(slot: slotIndex)
+        evictions &+= 1
+    }
+
+    /// Moves protected's LRU entries to the head of probation until protected fits its share.
+    private mutating func demoteProtectedOverflow() {
+        while protectedBytes > protectedMaxBytes, protected.tail != Self.none {
+            let demoted = protected.tail
+            unlink(demoted, from: Segment.protected.rawValue)
+            slots[Int(demoted)].segment = .probation
+            pushFront(demoted, list: Segment.probation.rawValue)
+        }
+    }
+
     // MARK: - Lists
 
+    private mutating func makeSlot(_ entry: CacheEntry, cost: Int, hash: Int, segment: Segment) -> Int32 {
+        let slotIndex: Int32
+        let slot = Slot(entry: entry, cost: cost, prev: Self.none, next: Self.none, frequency: 1, segment: segment, hash: hash)
+        if let free = freeSlots.popLast() {
+            slotIndex = free
+            slots[Int(free)] = slot
+        } else {
+            slotIndex = Int32(slots.count)
+            slots.append(slot)
+        }
+        index[entry.key] = slotIndex
+        bytes += cost
+        return slotIndex
+    }
+
+    /// The key of the list a slot is on: its frequency (LFU), its segment (TinyLFU), else 0.
     private func listKey(for slotIndex: Int32) -> UInt32 {
-        policy == .lfu ? slots[Int(slotIndex)].frequency : 0
+        switch policy {
+        case .lfu: slots[Int(slotIndex)].frequency
+        case .tinyLFU: slots[Int(slotIndex)].segment.rawValue
+        case .lru, .fifo: 0
+        }
     }
 
     private mutating func touch(_ slotIndex: Int32) {
@@ -148,18 +285,27 @@ struct ShardStore: ~Copyable {
             return
         case .lru:
             unlink(slotIndex, from: 0)
-            pushFront(slotIndex, frequency: 0)
+            pushFront(slotIndex, list: 0)
         case .lfu:
             let frequency = slots[Int(slotIndex)].frequency
             guard frequency < UInt32(UInt16.max) else {
                 unlink(slotIndex, from: frequency)
-                pushFront(slotIndex, frequency: frequency)
+                pushFront(slotIndex, list: frequency)
                 return
             }
             unlink(slotIndex, from: frequency)
             if frequency == minFrequency, lists[frequency] == nil { minFrequency = frequency + 1 }
             slots[Int(slotIndex)].frequency = frequency + 1
-            pushFront(slotIndex, frequency: frequency + 1)
+            pushFront(slotIndex, list: frequency + 1)
+        case .tinyLFU:
+            // A hit in probation earns a place in protected; protected overflow goes back to
+            // probation's head, so the entry gets another chance before it can be a victim.
+            let segment = slots[Int(slotIndex)].segment
+            unlink(slotIndex, from: segment.rawValue)
+            let next: Segment = segment == .probation ? .protected : segment
+            slots[Int(slotIndex)].segment = next
+            pushFront(slotIndex, list: next.rawValue)
+            if segment == .probation { demoteProtectedOverflow() }
         }
     }
 
@@ -173,30 +319,60 @@ struct ShardStore: ~Copyable {
         return lists[smallest]?.tail
     }
 
-    private func ends(_ frequency: UInt32) -> Ends {
-        policy == .lfu ? lists[frequency] ?? Ends() : main
-    }
-
-    private mutating func setEnds(_ ends: Ends, _ frequency: UInt32) {
-        if policy != .lfu {
-            main = ends
-        } else {
-            lists[frequency] = ends.head == Self.none ? nil : ends
+    private func ends(_ list: UInt32) -> Ends {
+        switch policy {
+        case .lfu: lists[list] ?? Ends()
+        case .tinyLFU:
+            switch Segment(rawValue: list) {
+            case .window?: window
+            case .probation?: probation
+            case .protected?: protected
+            case nil: preconditionFailure("no TinyLFU segment \(list)")
+            }
+        case .lru, .fifo: main
         }
     }
 
-    private mutating func pushFront(_ slotIndex: Int32, frequency: UInt32) {
-        var ends = ends(frequency)
+    private mutating func setEnds(_ ends: Ends, _ list: UInt32) {
+        switch policy {
+        case .lfu:
+            lists[list] = ends.head == Self.none ? nil : ends
+        case .tinyLFU:
+            switch Segment(rawValue: list) {
+            case .window?: window = ends
+            case .probation?: probation = ends
+            case .protected?: protected = ends
+            case nil: preconditionFailure("no TinyLFU segment \(list)")
+            }
+        case .lru, .fifo:
+            main = ends
+        }
+    }
+
+    /// Keeps the window's and protected's byte counts; probation's is the rest.
+    @inline(__always)
+    private mutating func account(_ slotIndex: Int32, list: UInt32, sign: Int) {
+        guard policy == .tinyLFU else { return }
+        if list == Segment.window.rawValue {
+            windowBytes += sign * slots[Int(slotIndex)].cost
+        } else if list == Segment.protected.rawValue {
+            protectedBytes += sign * slots[Int(slotIndex)].cost
+        }
+    }
+
+    private mutating func pushFront(_ slotIndex: Int32, list: UInt32) {
+        var ends = ends(list)
         slots[Int(slotIndex)].prev = Self.none
         slots[Int(slotIndex)].next = ends.head
         if ends.head != Self.none { slots[Int(ends.head)].prev = slotIndex }
         ends.head = slotIndex
         if ends.tail == Self.none { ends.tail = slotIndex }
-        setEnds(ends, frequency)
+        setEnds(ends, list)
+        account(slotIndex, list: list, sign: 1)
     }
 
-    private mutating func unlink(_ slotIndex: Int32, from frequency: UInt32) {
-        var ends = ends(frequency)
+    private mutating func unlink(_ slotIndex: Int32, from list: UInt32) {
+        var ends = ends(list)
         guard ends.head != Self.none else { return }
         let prev = slots[Int(slotIndex)].prev
         let next = slots[Int(slotIndex)].next
@@ -204,7 +380,8 @@ struct ShardStore: ~Copyable {
         if next != Self.none { slots[Int(next)].prev = prev } else { ends.tail = prev }
         slots[Int(slotIndex)].prev = Self.none
         slots[Int(slotIndex)].next = Self.none
-        setEnds(ends, frequency)
+        setEnds(ends, list)
+        account(slotIndex, list: list, sign: -1)
     }
 
     private mutating func remove(slot slotIndex: Int32) {
