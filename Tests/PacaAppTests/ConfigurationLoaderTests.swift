@@ -220,7 +220,7 @@ struct ConfigurationLoaderTests {
         #expect(config.server.port == 8080)
         #expect(config.admin == nil)
         #expect(config.memory.maxBytes == 100 << 20)
-        #expect(config.memory.policy == .lru)
+        #expect(config.memory.policy == .tinyLFU)
         #expect(config.memory.maxEntryBytes == nil)
         #expect(config.disk == nil)
         #expect(config.redis == nil)

@@ -72,7 +72,7 @@ struct TieredEndToEndTests {
         let origin = try await TestOrigin { seen in TestOrigin.Reply(headers: [("Cache-Control", "max-age=600")], body: seen.uri + big) }
         defer { Task { await origin.shutdown() } }
         let proxy = try await ProxyHarness.start(
-            origin: origin, config: catchAll(#", "storage": { "l1": { "max_bytes": "1MB" }, "l2": { "path": "l2" } }"#))
+            origin: origin, config: catchAll(#", "storage": { "l1": { "max_bytes": "1MB", "policy": "lru" }, "l2": { "path": "l2" } }"#))
         defer { Task { await proxy.shutdown() } }
 
         for index in 0..<40 { _ = try await proxy.get("/e\(index)") }

@@ -56,7 +56,7 @@ final class RecordingTier: CacheTier, @unchecked Sendable {
 struct TieredCacheTests {
     static func make(l1: Int = 8 << 20, tiers: [any CacheTier] = []) -> (TieredCache, ManualWallClock) {
         let clock = ManualWallClock()
-        return (TieredCache(configuration: .init(memoryMaxBytes: l1, lowerTiers: tiers), clock: clock), clock)
+        return (TieredCache(configuration: .init(memoryMaxBytes: l1, memoryPolicy: .lru, lowerTiers: tiers), clock: clock), clock)
     }
 
     @Test("set, get, delete and TTL expiry")

@@ -69,9 +69,7 @@ public enum ConfigurationLoader {
                     case "lru": memory.policy = .lru
                     case "lfu": memory.policy = .lfu
                     case "fifo": memory.policy = .fifo
-                    case "tinylfu", "s3fifo", "s3-fifo":
-                        memory.policy = .lru
-                        warnings.append("storage.l1.policy: \"\(name)\" is not available in this build yet; using lru")
+                    case "tinylfu", "w-tinylfu": memory.policy = .tinyLFU
                     default:
                         throw l1.error("policy", "expected one of lru, lfu, fifo, tinylfu, got \"\(name)\"")
                     }

@@ -17,8 +17,8 @@ public struct PacaConfiguration: Sendable {
     public struct MemoryTier: Sendable, Equatable {
         /// Budget. Default 100 MB.
         public var maxBytes: Int = 100 << 20
-        /// Eviction policy. Default LRU.
-        public var policy: EvictionPolicy = .lru
+        /// Eviction and admission policy. Default W-TinyLFU.
+        public var policy: EvictionPolicy = .tinyLFU
         /// Largest entry admitted; default an eighth of a shard's budget.
         public var maxEntryBytes: Int?
     }

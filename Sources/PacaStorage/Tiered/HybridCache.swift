@@ -13,14 +13,8 @@ public enum HybridCache {
         let memoryBytes = max(1 << 20, Int(Double(totalBytes) * memoryShare))
         let disk = try DiskCache(directory: directory, maxBytes: max(1 << 20, totalBytes - memoryBytes), clock: clock, logger: logger)
         return TieredCache(
-            configuration: .init(memoryMaxBytes: memoryBytes, memoryPolicy: EvictionPolicy.hybridDefault, lowerTiers: [disk]),
+            configuration: .init(memoryMaxBytes: memoryBytes, memoryPolicy: .tinyLFU, lowerTiers: [disk]),
             clock: clock, logger: logger)
     }
 }
 
-extension EvictionPolicy {
-    /// The policy `HybridCache` uses for its memory share: the admission policy when available.
-    static var hybridDefault: EvictionPolicy {
-        EvictionPolicy(rawValue: "tinylfu") ?? .lru
-    }
-}

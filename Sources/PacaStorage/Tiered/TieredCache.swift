@@ -13,7 +13,7 @@ public final class TieredCache: Sendable {
     public struct Configuration: Sendable {
         /// L1 budget. Default 100 MB.
         public var memoryMaxBytes: Int
-        /// L1 policy. Default LRU.
+        /// L1 policy. Default W-TinyLFU (admission beats LRU on skewed traffic with scans).
         public var memoryPolicy: EvictionPolicy
         /// Largest L1 entry; default an eighth of a shard.
         public var memoryMaxEntryBytes: Int?
@@ -24,7 +24,7 @@ public final class TieredCache: Sendable {
 
         /// Creates a configuration with the defaults above.
         public init(
-            memoryMaxBytes: Int = 100 << 20, memoryPolicy: EvictionPolicy = .lru, memoryMaxEntryBytes: Int? = nil,
+            memoryMaxBytes: Int = 100 << 20, memoryPolicy: EvictionPolicy = .tinyLFU, memoryMaxEntryBytes: Int? = nil,
             lowerTiers: [any CacheTier] = [], writeBehindCapacity: Int = 10_000
         ) {
             self.memoryMaxBytes = memoryMaxBytes
@@ -91,15 +91,17 @@ public final class TieredCache: Sendable {
     }
 
     /// Stores a fill: L1 now (when admitted), the lower tiers through the write-behind queue.
-    /// Returns whether L1 took it.
+    /// Returns whether some tier keeps it: L1 took it, or L1's admission refused it ("cold")
+    /// and a lower tier takes it. An entry larger than L1's entry limit is stored nowhere.
     @discardableResult
     public func store(_ entry: CacheEntry) -> Bool {
-        let inMemory = memory.set(entry) { [weak self] evicted in self?.demote(evicted) }
-        if !inMemory { counters.rejected.wrappingAdd(1, ordering: .relaxed) }
+        let result = memory.insert(entry) { [weak self] evicted in self?.demote(evicted) }
+        if result != .stored { counters.rejected.wrappingAdd(1, ordering: .relaxed) }
+        guard result != .tooLarge else { return false }
         for tier in lowerTiers {
             writeBehind.enqueue { await tier.set(entry) }
         }
-        return inMemory
+        return result == .stored || !lowerTiers.isEmpty
     }
 
     /// Removes `key` from every tier (L1 now, the others queued).
