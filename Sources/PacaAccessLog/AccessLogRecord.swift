@@ -59,48 +59,78 @@ public struct AccessLogRecord: Sendable, Equatable {
 
     /// The record as one JSON object, without a trailing newline.
     public func jsonLine() -> String {
-        var line = "{\"ts\":\""
-        line += RFC3339.format(millis: timestamp)
-        line += "\",\"method\":"
-        JSONText.appendString(method, to: &line)
-        line += ",\"host\":"
-        JSONText.appendString(host, to: &line)
-        line += ",\"url\":"
-        JSONText.appendString(url, to: &line)
-        line += ",\"route\":"
-        JSONText.appendString(route, to: &line)
-        line += ",\"status\":\(status),\"bytes\":\(bytes),\"cache\":\"\(cache.rawValue)\",\"tier\":"
-        JSONText.appendString(tier, to: &line)
-        line += ",\"ttl\":" + (ttl.map(String.init) ?? "null")
-        line += ",\"collapsed\":\(collapsed),\"key\":"
-        JSONText.appendString(key.isEmpty ? "" : FNV1a.hex(key), to: &line)
-        line += ",\"ms\":" + JSONText.fixed3(milliseconds)
-        line += ",\"origin_ms\":" + (originMilliseconds.map(JSONText.fixed3) ?? "null")
-        line += ",\"client\":"
-        JSONText.appendString(client, to: &line)
-        line += "}"
-        return line
+        var bytes: [UInt8] = []
+        appendJSON(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends the record as one JSON object (no newline) to `out`: the writer thread formats
+    /// whole batches into one byte buffer this way.
+    public func appendJSON(to out: inout [UInt8]) {
+        out.append(contentsOf: #"{"ts":""#.utf8)
+        out.append(contentsOf: RFC3339.format(millis: timestamp).utf8)
+        out.append(contentsOf: #"","method":"#.utf8)
+        JSONText.appendString(method, to: &out)
+        out.append(contentsOf: #","host":"#.utf8)
+        JSONText.appendString(host, to: &out)
+        out.append(contentsOf: #","url":"#.utf8)
+        JSONText.appendString(url, to: &out)
+        out.append(contentsOf: #","route":"#.utf8)
+        JSONText.appendString(route, to: &out)
+        out.append(contentsOf: #","status":"#.utf8)
+        JSONText.appendInteger(status, to: &out)
+        out.append(contentsOf: #","bytes":"#.utf8)
+        JSONText.appendInteger(bytes, to: &out)
+        out.append(contentsOf: #","cache":""#.utf8)
+        out.append(contentsOf: cache.rawValue.utf8)
+        out.append(contentsOf: #"","tier":"#.utf8)
+        JSONText.appendString(tier, to: &out)
+        out.append(contentsOf: #","ttl":"#.utf8)
+        if let ttl { JSONText.appendInteger(ttl, to: &out) } else { out.append(contentsOf: "null".utf8) }
+        out.append(contentsOf: (collapsed ? #","collapsed":true,"key":"# : #","collapsed":false,"key":"#).utf8)
+        JSONText.appendString(key.isEmpty ? "" : FNV1a.hex(key), to: &out)
+        out.append(contentsOf: #","ms":"#.utf8)
+        out.append(contentsOf: JSONText.fixed3(milliseconds).utf8)
+        out.append(contentsOf: #","origin_ms":"#.utf8)
+        out.append(contentsOf: (originMilliseconds.map(JSONText.fixed3) ?? "null").utf8)
+        out.append(contentsOf: #","client":"#.utf8)
+        JSONText.appendString(client, to: &out)
+        out.append(UInt8(ascii: "}"))
     }
 }
 
 /// Minimal JSON text helpers (the log is written far from the hot path, but without Foundation).
 enum JSONText {
-    static func appendString(_ value: String, to line: inout String) {
-        line += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": line += "\\\""
-            case "\\": line += "\\\\"
-            case "\n": line += "\\n"
-            case "\r": line += "\\r"
-            case "\t": line += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                line += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: line.unicodeScalars.append(scalar)
+    static func appendString(_ value: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var value = value
+        value.withUTF8 { bytes in
+            // Fast path: nothing to escape (the common case for URLs and hosts).
+            if !bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+                out.append(contentsOf: bytes)
+                return
+            }
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: "\""): out.append(contentsOf: #"\""#.utf8)
+                case UInt8(ascii: "\\"): out.append(contentsOf: #"\\"#.utf8)
+                case UInt8(ascii: "\n"): out.append(contentsOf: #"\n"#.utf8)
+                case UInt8(ascii: "\r"): out.append(contentsOf: #"\r"#.utf8)
+                case UInt8(ascii: "\t"): out.append(contentsOf: #"\t"#.utf8)
+                case 0..<0x20:
+                    let hex = Array("0123456789abcdef".utf8)
+                    out.append(contentsOf: #"\u00"#.utf8)
+                    out.append(hex[Int(byte >> 4)])
+                    out.append(hex[Int(byte & 0xF)])
+                default: out.append(byte)
+                }
             }
         }
-        line += "\""
+        out.append(UInt8(ascii: "\""))
+    }
+
+    static func appendInteger(_ value: Int, to out: inout [UInt8]) {
+        out.append(contentsOf: String(value).utf8)
     }
 
     static func fixed3(_ value: Double) -> String {

@@ -92,16 +92,16 @@ public final class AccessLogWriter: Sendable {
 
     private func write(_ records: [AccessLogRecord]) {
         guard !records.isEmpty else { return }
-        var text = ""
-        text.reserveCapacity(records.count * 256)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(records.count * 320)
         for record in records {
-            text += record.jsonLine()
-            text += "\n"
+            record.appendJSON(to: &bytes)
+            bytes.append(UInt8(ascii: "\n"))
         }
         handleBox.withLock { handle in
             guard let handle else { return }
             do {
-                try handle.write(contentsOf: Data(text.utf8))
+                try handle.write(contentsOf: Data(bytes))
             } catch {
                 logger.warning("access log write failed", metadata: ["path": "\(path)", "error": "\(error)"])
             }

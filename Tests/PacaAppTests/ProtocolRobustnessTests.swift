@@ -73,7 +73,7 @@ struct ProtocolRobustnessTests {
     @Test("an idle keep-alive connection is closed after the idle timeout")
     func idleTimeout() async throws {
         let origin = try await TestOrigin { _ in TestOrigin.Reply(body: "ok") }
-        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll(#", "server": { "idle_timeout": "300ms" }"#))
+        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll(#", "server": { "idle_timeout": "2s" }"#))
         defer { Task { await proxy.shutdown(); await origin.shutdown() } }
         let connection = try await proxy.connect()
         try await connection.send("GET /i HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -81,7 +81,7 @@ struct ProtocolRobustnessTests {
         let started = ContinuousClock.now
         // The server closes it; the client's own 10 s bound never comes into play.
         #expect(try await connection.isClosedByPeer())
-        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(ContinuousClock.now - started < .seconds(9))
     }
 
     @Test("keep-alive carries several requests; HTTP/1.0 without keep-alive is closed after one")

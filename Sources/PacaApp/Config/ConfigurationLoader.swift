@@ -30,11 +30,13 @@ public enum ConfigurationLoader {
         var warnings: [String] = []
 
         var server = HTTPServer.Configuration()
+        var eventLoops: Int?
         let (host, port) = try address(root, "listen", default: ("127.0.0.1", 8080))
         server.host = host
         server.port = port
         if let limits = try root.object("server") {
-            try limits.allowOnly(["max_header_bytes", "max_body_bytes", "idle_timeout", "max_pipelined_requests", "shutdown_grace"])
+            try limits.allowOnly(["max_header_bytes", "max_body_bytes", "idle_timeout", "max_pipelined_requests", "shutdown_grace", "event_loops"])
+            eventLoops = try limits.integer("event_loops", range: 1...256)
             if let value = try limits.bytes("max_header_bytes") {
                 guard (1024...(1 << 20)).contains(value) else { throw limits.error("max_header_bytes", "must be between 1KB and 1MB") }
                 server.maxHeaderBytes = value
@@ -127,7 +129,7 @@ public enum ConfigurationLoader {
         }
 
         return PacaConfiguration(
-            file: file, server: server, admin: admin, memory: memory, disk: disk, redis: redis, accessLogPath: accessLogPath,
+            file: file, server: server, eventLoops: eventLoops, admin: admin, memory: memory, disk: disk, redis: redis, accessLogPath: accessLogPath,
             prewarm: prewarm, trustedProxies: trusted, routes: routes, warnings: warnings)
     }
 

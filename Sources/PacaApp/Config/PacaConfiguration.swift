@@ -55,6 +55,8 @@ public struct PacaConfiguration: Sendable {
     public var file: String
     /// Listener settings (address, limits, timeouts).
     public var server: HTTPServer.Configuration
+    /// Event-loop threads; `nil` is one per core the process may run on.
+    public var eventLoops: Int?
     /// The admin listener, when configured.
     public var admin: Admin?
     /// L1.
