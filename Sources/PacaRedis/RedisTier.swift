@@ -1,0 +1,441 @@
+public import Logging
+import NIOCore
+public import PacaCore
+import Synchronization
+
+/// L3: cache entries in Redis, shared by every paca node that names the same server and
+/// namespace (DESIGN.md §3, "L3 Redis").
+///
+/// Values are the entry codec's bytes under `<namespace>:e:<hash>`, stored with `PX` set to the
+/// entry's remaining storage lifetime, so Redis expires them itself. Round trips run on a small
+/// pool of hiredis connections, each on its own thread. A circuit breaker skips Redis after
+/// repeated timeouts or connection errors, so a dead server costs at most one timeout per
+/// `openDuration`, not one per request. Every operation is best-effort: failures become misses or
+/// dropped writes, counted in `statistics()`.
+public final class RedisTier: CacheTier {
+    /// `l3`.
+    public let name = "l3"
+    /// The configuration the tier was created with.
+    public let configuration: Configuration
+
+    private let clock: any WallClock
+    private let logger: Logger
+    private let pool: RedisConnectionPool
+    private let state: Mutex<TierState>
+    private let keyPrefix: String
+    private let scanPattern: String
+
+    /// Longest `PX` sent: entries that claim to live forever (`storageExpiry == .max`) get ten
+    /// years, since Redis refuses an expiry that overflows its clock.
+    static let maxExpiryMillis: Int64 = 10 * 365 * 24 * 3600 * 1000
+    /// Bytes read from each value by a sweep to find its key without fetching the body.
+    static let sweepHeaderBytes = 4096
+    /// `SCAN ... COUNT` hint.
+    static let scanCount = 500
+
+    private struct TierState {
+        var breaker: CircuitBreaker
+        var hits = 0
+        var misses = 0
+        var errors = 0
+        var corrupt = 0
+        var rejectedWrites = 0
+        var oversized = 0
+        var latency = LatencyWindow()
+    }
+
+    /// Creates the tier and starts its connection threads; the first connection warns once when
+    /// the server's `maxmemory-policy` is `noeviction` (which makes a full Redis refuse writes
+    /// instead of evicting old entries). Nothing is awaited here: a server that is down is found
+    /// out by the first operations, which fail fast and open the breaker.
+    public init(
+        configuration: Configuration,
+        clock: any WallClock = SystemWallClock(),
+        logger: Logger = Logger(label: "paca.redis")
+    ) {
+        self.configuration = configuration
+        self.clock = clock
+        self.logger = logger
+        self.state = Mutex(
+            TierState(breaker: CircuitBreaker(failureThreshold: configuration.failureThreshold, openDuration: configuration.openDuration)))
+        self.keyPrefix = "\(configuration.namespace):e:"
+        self.scanPattern = Self.globEscaped(configuration.namespace) + ":e:*"
+
+        let policyChecked = OnceFlag()
+        let url = configuration.url
+        self.pool = RedisConnectionPool(
+            url: url, size: configuration.poolSize, timeout: configuration.timeout, maxQueuedJobs: configuration.maxQueuedJobs
+        ) { connection in
+            guard policyChecked.claim() else { return }
+            // CONFIG may be renamed or disabled (managed Redis): then say nothing.
+            let reply = try? connection.command(["CONFIG", "GET", "maxmemory-policy"].map { ByteBuffer(string: $0) })
+            if case .array(let pair) = reply, pair.count == 2, pair[1].text == "noeviction" {
+                logger.warning(
+                    "Redis maxmemory-policy is noeviction: when full it refuses new L3 entries instead of evicting old ones; set allkeys-lru or volatile-lru",
+                    metadata: ["redis": "\(url)"])
+            }
+        }
+        logger.debug("L3 Redis tier created", metadata: ["redis": "\(url)", "namespace": "\(configuration.namespace)"])
+        // Connect one worker now so the policy warning appears at start, not on the first request.
+        pool.enqueue { connection in _ = try? connection.command([ByteBuffer(string: "PING")]) }
+    }
+
+    // MARK: - Keys
+
+    /// The Redis key for a cache key: `<namespace>:e:` and two FNV-1a digests (the second over a
+    /// length-prefixed key) so that distinct keys practically never share a slot. The full key is
+    /// stored in the value and compared on read, so even a collision never serves a wrong entry.
+    public func redisKey(for key: String) -> String {
+        keyPrefix + FNV1a.hex(key) + FNV1a.hex("\(key.utf8.count)|\(key)")
+    }
+
+    static func globEscaped(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            if "*?[]\\^-".contains(character) { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return escaped
+    }
+
+    // MARK: - CacheTier
+
+    /// One `GET`; the entry if Redis has it, it decodes with the expected full key, and its
+    /// storage lifetime has not ended at `now`.
+    public func get(_ key: String, now: UnixMillis) async -> CacheEntry? {
+        let redisKey = ByteBuffer(string: redisKey(for: key))
+        let started = ContinuousClock.now
+        let result = await perform { connection throws(RedisError) in
+            try Self.checked(connection.command([ByteBuffer(string: "GET"), redisKey]))
+        }
+        let elapsed = started.duration(to: .now)
+        var entry: CacheEntry?
+        if case .success(let reply) = result {
+            entry = decode(reply, key: key, redisKey: redisKey, now: now)
+        }
+        state.withLock { state in
+            state.latency.record(micros: Self.micros(elapsed))
+            if entry == nil { state.misses += 1 } else { state.hits += 1 }
+        }
+        return entry
+    }
+
+    /// Several keys in one pipelined round trip (`GET` each); the entries found, by cache key.
+    public func get(_ keys: [String], now: UnixMillis) async -> [String: CacheEntry] {
+        var unique: [String] = []
+        var seen = Set<String>()
+        for key in keys where seen.insert(key).inserted { unique.append(key) }
+        guard !unique.isEmpty else { return [:] }
+        let redisKeys = unique.map { ByteBuffer(string: redisKey(for: $0)) }
+        let get = ByteBuffer(string: "GET")
+        let started = ContinuousClock.now
+        let result = await perform { connection throws(RedisError) in
+            try connection.pipeline(redisKeys.map { [get, $0] }).map { reply throws(RedisError) in try Self.checked(reply) }
+        }
+        let elapsed = started.duration(to: .now)
+        var found: [String: CacheEntry] = [:]
+        if case .success(let replies) = result {
+            for (index, reply) in replies.enumerated() {
+                if let entry = decode(reply, key: unique[index], redisKey: redisKeys[index], now: now) {
+                    found[unique[index]] = entry
+                }
+            }
+        }
+        state.withLock { state in
+            state.latency.record(micros: Self.micros(elapsed))
+            state.hits += found.count
+            state.misses += unique.count - found.count
+        }
+        return found
+    }
+
+    /// `SET <key> <codec bytes> PX <remaining storage lifetime>`; nothing is sent for an entry
+    /// already past its storage lifetime or larger than `maxEntryBytes` once encoded.
+    public func set(_ entry: CacheEntry) async {
+        await set([entry])
+    }
+
+    /// Stores several entries in one pipelined round trip.
+    public func set(_ entries: [CacheEntry]) async {
+        let now = clock.now()
+        let set = ByteBuffer(string: "SET")
+        let px = ByteBuffer(string: "PX")
+        var commands: [[ByteBuffer]] = []
+        var oversized = 0
+        for entry in entries {
+            let remaining = entry.timing.storageExpiry &- now
+            guard remaining > 0 else { continue }
+            let value = EntryCodec.encode(entry)
+            guard value.readableBytes <= configuration.maxEntryBytes else {
+                oversized += 1
+                continue
+            }
+            let lifetime = ByteBuffer(string: String(min(remaining, Self.maxExpiryMillis)))
+            commands.append([set, ByteBuffer(string: redisKey(for: entry.key)), value, px, lifetime])
+        }
+        if oversized > 0 { state.withLock { $0.oversized += oversized } }
+        guard !commands.isEmpty else { return }
+        let result = await perform { [commands] connection throws(RedisError) in
+            try connection.pipeline(commands).map { reply throws(RedisError) in try Self.checked(reply) }
+        }
+        guard case .success(let replies) = result else { return }
+        let rejected = replies.count { $0.isOutOfMemory }
+        let failed = replies.count { if case .error = $0 { !$0.isOutOfMemory } else { false } }
+        if rejected + failed > 0 {
+            state.withLock { state in
+                state.rejectedWrites += rejected
+                state.errors += failed
+            }
+        }
+    }
+
+    /// `DEL` of the key's slot.
+    public func remove(_ key: String) async {
+        let redisKey = ByteBuffer(string: redisKey(for: key))
+        _ = await perform { connection throws(RedisError) in
+            try Self.checked(connection.command([ByteBuffer(string: "DEL"), redisKey]))
+        }
+    }
+
+    /// Scans the namespace (`SCAN cursor MATCH <namespace>:e:* COUNT 500`), reads each value's
+    /// header to learn its full key, and deletes those `predicate` accepts. Stops at the first
+    /// failure and returns what it removed so far.
+    public func removeAll(where predicate: @escaping @Sendable (String) -> Bool) async -> Int {
+        await sweep { [self] redisKeys in
+            let headers = await readHeaders(redisKeys)
+            return redisKeys.indices.compactMap { index in
+                guard let key = headers[index] else { return nil }
+                return predicate(key) ? redisKeys[index] : nil
+            }
+        }
+    }
+
+    /// Deletes every entry in the namespace (scan and `DEL`, page by page).
+    public func removeAll() async {
+        _ = await sweep { $0 }
+    }
+
+    /// Redis expires entries itself (`PX`): nothing to do; returns 0.
+    public func removeExpired(now: UnixMillis) async -> Int {
+        0
+    }
+
+    /// Hits, misses, errors (timeouts, connection errors, operations skipped by the open breaker,
+    /// error replies), corrupt values and lookup latency percentiles over the last 2048 lookups.
+    /// `entries` and `bytes` are 0: Redis cannot count one namespace cheaply.
+    public func statistics() async -> TierStatistics {
+        state.withLock { state in
+            TierStatistics(
+                name: name, hits: state.hits, misses: state.misses, corrupt: state.corrupt, errors: state.errors,
+                p50Micros: state.latency.percentile(0.5), p99Micros: state.latency.percentile(0.99))
+        }
+    }
+
+    /// Lets queued operations finish, then closes the connections and ends their threads.
+    public func shutdown() async {
+        await pool.shutdown()
+    }
+
+    // MARK: - Introspection
+
+    /// `closed`, `open` or `half-open`.
+    public var breakerState: String {
+        state.withLock { $0.breaker.stateName }
+    }
+
+    /// Writes Redis refused with an OOM error (full, with `noeviction`): not stored, and not a
+    /// failure of the server.
+    public var rejectedWrites: Int {
+        state.withLock { $0.rejectedWrites }
+    }
+
+    /// Entries not sent because they exceed `maxEntryBytes` once encoded.
+    public var oversizedEntries: Int {
+        state.withLock { $0.oversized }
+    }
+
+    /// Sends `PING` and throws the reason when Redis cannot be reached or refuses the
+    /// credentials; for health checks and start-up diagnostics. Bypasses the breaker.
+    public func ping() async throws(RedisError) {
+        let reply = try await pool.run { connection throws(RedisError) in
+            try Self.checked(connection.command([ByteBuffer(string: "PING")]))
+        }
+        guard reply == .status("PONG") else { throw .protocolError("PING answered \(reply)") }
+    }
+
+    /// Sends one raw command, bypassing the breaker; for tests and diagnostics.
+    func command(_ arguments: [String]) async throws(RedisError) -> RedisReply {
+        let buffers = arguments.map { ByteBuffer(string: $0) }
+        return try await pool.run { connection throws(RedisError) in try connection.command(buffers) }
+    }
+
+    // MARK: - Internals
+
+    /// Runs `body` on a connection unless the breaker says skip, and feeds the outcome back into
+    /// the breaker. Transitions are logged here, once each.
+    private func perform<Value: Sendable>(
+        _ body: @escaping @Sendable (RedisConnection) throws(RedisError) -> Value
+    ) async -> Result<Value, RedisError> {
+        let permission = state.withLock { state in
+            let permission = state.breaker.permission(now: clock.now())
+            if permission == .skip { state.errors += 1 }
+            return permission
+        }
+        switch permission {
+        case .skip: return .failure(.breakerOpen)
+        case .probe: logger.info("L3 Redis circuit breaker half-open: probing", metadata: ["redis": "\(configuration.url)"])
+        case .proceed: break
+        }
+        do {
+            let value = try await pool.run(body)
+            let transition = state.withLock { $0.breaker.recordSuccess(now: clock.now()) }
+            log(transition, error: nil)
+            return .success(value)
+        } catch {
+            let transition: CircuitBreaker.Transition? = state.withLock { state in
+                state.errors += 1
+                return Self.tripsBreaker(error) ? state.breaker.recordFailure(now: clock.now()) : nil
+            }
+            log(transition, error: error)
+            return .failure(error)
+        }
+    }
+
+    private func log(_ transition: CircuitBreaker.Transition?, error: RedisError?) {
+        guard let transition else { return }
+        var metadata: Logger.Metadata = ["redis": "\(configuration.url)"]
+        if let error { metadata["error"] = "\(error)" }
+        switch transition {
+        case .opened(let until, let failures):
+            metadata["failures"] = "\(failures)"
+            metadata["retry_at_ms"] = "\(until)"
+            logger.warning("L3 Redis circuit breaker open: skipping L3", metadata: metadata)
+        case .reopened(let until):
+            metadata["retry_at_ms"] = "\(until)"
+            logger.warning("L3 Redis probe failed: circuit breaker open again", metadata: metadata)
+        case .closed:
+            logger.info("L3 Redis circuit breaker closed: L3 back in use", metadata: metadata)
+        }
+    }
+
+    /// Timeouts and broken or refused connections say the server is unusable; `overloaded`,
+    /// `shutDown` and a skipped operation say nothing about it.
+    private static func tripsBreaker(_ error: RedisError) -> Bool {
+        switch error {
+        case .connectFailed, .authenticationFailed, .selectFailed, .timeout, .io, .protocolError: true
+        case .shutDown, .overloaded, .breakerOpen: false
+        }
+    }
+
+    /// Turns the error replies that mean "this connection cannot work" into thrown errors, so
+    /// they count towards the breaker; other replies, including other errors, are returned.
+    private static func checked(_ reply: RedisReply) throws(RedisError) -> RedisReply {
+        if case .error(let message) = reply, message.hasPrefix("NOAUTH") || message.hasPrefix("WRONGPASS") {
+            throw .authenticationFailed(message)
+        }
+        return reply
+    }
+
+    /// The entry in a `GET` reply, verified against the full key and `now`. A damaged value is
+    /// counted and deleted; another key's value (a digest collision) is simply a miss.
+    private func decode(_ reply: RedisReply, key: String, redisKey: ByteBuffer, now: UnixMillis) -> CacheEntry? {
+        switch reply {
+        case .bulk(let buffer):
+            do throws(EntryCodecError) {
+                let decoded = try EntryCodec.decode(buffer, expectedKey: key)
+                // L3 values are written with identity bodies; a gzip body came from a writer
+                // this tier cannot serve without re-coding.
+                guard decoded.bodyEncoding == .identity, decoded.entry.timing.storageExpiry > now else { return nil }
+                return decoded.entry
+            } catch .keyMismatch {
+                return nil
+            } catch {
+                state.withLock { $0.corrupt += 1 }
+                pool.enqueue { connection in _ = try? connection.command([ByteBuffer(string: "DEL"), redisKey]) }
+                return nil
+            }
+        case .error:
+            state.withLock { $0.errors += 1 }
+            return nil
+        default:
+            return nil
+        }
+    }
+
+    /// Walks the namespace with `SCAN`; `select` picks which keys of each page to delete.
+    private func sweep(_ select: @escaping @Sendable ([ByteBuffer]) async -> [ByteBuffer]) async -> Int {
+        let match = ByteBuffer(string: scanPattern)
+        var cursor = ByteBuffer(string: "0")
+        var removed = 0
+        repeat {
+            let page = await perform { [cursor] connection throws(RedisError) in
+                try Self.checked(
+                    connection.command([
+                        ByteBuffer(string: "SCAN"), cursor, ByteBuffer(string: "MATCH"), match, ByteBuffer(string: "COUNT"),
+                        ByteBuffer(string: String(Self.scanCount)),
+                    ]))
+            }
+            guard case .success(.array(let parts)) = page, parts.count == 2, case .bulk(let next) = parts[0],
+                case .array(let keyReplies) = parts[1]
+            else { return removed }
+            cursor = next
+            let keys = keyReplies.compactMap { reply -> ByteBuffer? in
+                if case .bulk(let key) = reply { return key }
+                return nil
+            }
+            let doomed = keys.isEmpty ? [] : await select(keys)
+            if !doomed.isEmpty {
+                let deleted = await perform { [doomed] connection throws(RedisError) in
+                    try Self.checked(connection.command([ByteBuffer(string: "DEL")] + doomed))
+                }
+                guard case .success(.integer(let count)) = deleted else { return removed }
+                removed += Int(count)
+            }
+        } while cursor.readableBytes != 1 || cursor.getInteger(at: cursor.readerIndex, as: UInt8.self) != UInt8(ascii: "0")
+        return removed
+    }
+
+    /// The full cache key stored in each value (`nil` where the value is gone or unreadable),
+    /// reading only the first `sweepHeaderBytes` of each, and the rest of the header where a
+    /// header is longer.
+    private func readHeaders(_ redisKeys: [ByteBuffer]) async -> [String?] {
+        let getrange = ByteBuffer(string: "GETRANGE")
+        let zero = ByteBuffer(string: "0")
+        let last = ByteBuffer(string: String(Self.sweepHeaderBytes - 1))
+        let first = await perform { connection throws(RedisError) in
+            try connection.pipeline(redisKeys.map { [getrange, $0, zero, last] })
+        }
+        guard case .success(var prefixes) = first else { return Array(repeating: nil, count: redisKeys.count) }
+        var longer: [(index: Int, length: Int)] = []
+        for (index, reply) in prefixes.enumerated() {
+            guard case .bulk(let bytes) = reply, let needed = try? EntryCodec.summaryLength(prefix: bytes) else { continue }
+            if needed > bytes.readableBytes && bytes.readableBytes == Self.sweepHeaderBytes {
+                longer.append((index, needed))
+            }
+        }
+        if !longer.isEmpty {
+            let commands = longer.map { [getrange, redisKeys[$0.index], zero, ByteBuffer(string: String($0.length - 1))] }
+            let second = await perform { [commands] connection throws(RedisError) in try connection.pipeline(commands) }
+            guard case .success(let replies) = second else { return Array(repeating: nil, count: redisKeys.count) }
+            for (position, reply) in replies.enumerated() { prefixes[longer[position].index] = reply }
+        }
+        return prefixes.map { reply in
+            guard case .bulk(let bytes) = reply else { return nil }
+            return try? EntryCodec.summarize(bytes).key
+        }
+    }
+
+    private static func micros(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        return Int(seconds) * 1_000_000 + Int(attoseconds / 1_000_000_000_000)
+    }
+}
+
+/// True for the first caller of `claim()` only.
+private final class OnceFlag: Sendable {
+    private let claimed = Atomic<Bool>(false)
+
+    func claim() -> Bool {
+        !claimed.exchange(true, ordering: .relaxed)
+    }
+}
