@@ -1,0 +1,70 @@
+import NIOCore
+import PacaCore
+@testable import PacaRedis
+import PacaTestSupport
+import Testing
+
+@Suite("L3 Redis tier when Redis dies and comes back")
+struct RedisFaultTests {
+    @Test("Redis killed: lookups miss within the timeout, the breaker opens and is logged once; restarted: the probe closes it")
+    func breakerOpensAndRecovers() async throws {
+        let server = try await RedisServer()
+        let clock = ManualWallClock()
+        let recorder = LogRecorder()
+        let timeout = Duration.milliseconds(250)
+        let tier = try makeTier(server, clock: clock, timeout: timeout, failureThreshold: 3, logger: recorder.logger)
+        await tier.set(makeEntry("k", now: clock.now()))
+        #expect(await tier.get("k", now: clock.now()) != nil)
+
+        await server.kill()
+        for _ in 0..<3 {
+            let started = ContinuousClock.now
+            #expect(await tier.get("k", now: clock.now()) == nil)
+            #expect(started.duration(to: .now) < timeout)
+        }
+        #expect(tier.breakerState == "open")
+        // Open: Redis is not asked; writes are dropped.
+        let errorsBefore = await tier.statistics().errors
+        #expect(await tier.get("k", now: clock.now()) == nil)
+        await tier.set(makeEntry("dropped", now: clock.now()))
+        #expect(await tier.statistics().errors == errorsBefore + 2)
+
+        try await server.restart()
+        // Still open until openDuration has passed on the injected clock.
+        #expect(await tier.get("k", now: clock.now()) == nil)
+        #expect(tier.breakerState == "open")
+
+        clock.advance(by: .seconds(5))
+        // The probe reaches the (empty) restarted server and succeeds.
+        #expect(await tier.get("k", now: clock.now()) == nil)
+        #expect(tier.breakerState == "closed")
+        await tier.set(makeEntry("k", now: clock.now()))
+        #expect(await tier.get("k", now: clock.now()) != nil)
+
+        #expect(recorder.count(.warning, containing: "circuit breaker open") == 1)
+        #expect(recorder.count(.info, containing: "half-open") == 1)
+        #expect(recorder.count(.info, containing: "circuit breaker closed") == 1)
+        #expect(!recorder.all.joined().contains(server.password))
+        await tier.shutdown()
+        await server.stop()
+    }
+
+    @Test("a probe that fails opens the breaker again for another openDuration")
+    func failedProbeReopens() async throws {
+        let server = try await RedisServer()
+        let clock = ManualWallClock()
+        let tier = try makeTier(server, clock: clock, failureThreshold: 2)
+        await server.kill()
+        _ = await tier.get("a", now: clock.now())
+        _ = await tier.get("a", now: clock.now())
+        #expect(tier.breakerState == "open")
+        clock.advance(by: .seconds(5))
+        #expect(await tier.get("a", now: clock.now()) == nil)
+        #expect(tier.breakerState == "open")
+        clock.advance(by: .seconds(4))
+        #expect(await tier.get("a", now: clock.now()) == nil)
+        #expect(tier.breakerState == "open")
+        await tier.shutdown()
+        await server.stop()
+    }
+}

@@ -1,0 +1,256 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A throwaway `redis-server` on 127.0.0.1 and a free port, with a random password, no
+/// persistence and its own directory. Starting throws — with the server's own log — when
+/// `redis-server` is missing or does not come up: tests that need Redis fail, never skip.
+///
+/// `@unchecked Sendable`: `process` is read and replaced only while `lock` is held.
+///
+/// The server is spawned with `posix_spawn` and reaped with `waitpid` on a helper thread:
+/// Foundation's `Process.waitUntilExit` spins on a run loop off the main thread.
+public final class RedisServer: @unchecked Sendable {
+    /// Why a server could not be started.
+    public struct StartError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The port the server listens on (kept across `restart()`).
+    public let port: Int
+    /// The `requirepass` password.
+    public let password: String
+    /// The scratch directory (`--dir`, log file); removed by `stop()`.
+    public let directory: String
+    private let executable: String
+    private let extraArguments: [String]
+    private let lock = NSLock()
+    private var process: ChildProcess?
+
+    /// `redis://:<password>@127.0.0.1:<port>/0`.
+    public var url: String { "redis://:\(password)@127.0.0.1:\(port)/0" }
+
+    /// Starts a server and returns once it answers `PING`. `extraArguments` are passed as they
+    /// are (e.g. `["--maxmemory", "1mb"]`).
+    public init(extraArguments: [String] = []) async throws {
+        guard let executable = Self.findExecutable() else {
+            throw StartError(description: "redis-server not found on PATH or at /usr/bin/redis-server; install it (make test does: apt-get install redis-server)")
+        }
+        self.executable = executable
+        self.extraArguments = extraArguments
+        var random = SystemRandomNumberGenerator()
+        self.password = (0..<4).map { _ in String(random.next() as UInt64, radix: 16) }.joined()
+        var template = Array("/tmp/paca-redis-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw StartError(description: "cannot create a temporary directory for redis-server: errno \(errno)")
+        }
+        self.directory = String(cString: made)
+        // A port found free can be taken by someone else before redis-server binds it: try a few.
+        var lastError: (any Error)?
+        for _ in 0..<5 {
+            let port = try Self.freePort()
+            do {
+                let process = try await Self.launch(
+                    executable: executable, port: port, password: password, directory: directory, extraArguments: extraArguments)
+                self.port = port
+                self.process = process
+                return
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError ?? StartError(description: "redis-server did not start")
+    }
+
+    deinit {
+        if let process, !process.hasExited() {
+            _ = sendSignal(process.pid, SIGKILL)
+        }
+    }
+
+    /// Stops the server (SIGTERM), waits for it to exit and removes its directory.
+    public func stop() async {
+        await signal(SIGTERM)
+        _ = try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash would, and waits for it to be gone.
+    public func kill() async {
+        await signal(SIGKILL)
+    }
+
+    /// Starts the server again on the same port, with the same password, empty.
+    public func restart() async throws {
+        await signal(SIGKILL)
+        let process = try await Self.launch(
+            executable: executable, port: port, password: password, directory: directory, extraArguments: extraArguments)
+        lock.withLock { self.process = process }
+    }
+
+    private func signal(_ signal: Int32) async {
+        let process: ChildProcess? = lock.withLock {
+            defer { self.process = nil }
+            return self.process
+        }
+        guard let process else { return }
+        if !process.hasExited() { _ = sendSignal(process.pid, signal) }
+        await process.waitForExit()
+    }
+
+    // MARK: - Starting
+
+    private static func findExecutable() -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        for directory in path.split(separator: ":") + ["/usr/bin", "/usr/local/bin"] {
+            let candidate = "\(directory)/redis-server"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+
+    private static func launch(executable: String, port: Int, password: String, directory: String, extraArguments: [String]) async throws
+        -> ChildProcess
+    {
+        let logFile = "\(directory)/redis-\(port).log"
+        let arguments =
+            [
+                executable, "--port", String(port), "--bind", "127.0.0.1", "--requirepass", password, "--save", "", "--appendonly", "no",
+                "--dir", directory, "--logfile", logFile, "--daemonize", "no",
+            ] + extraArguments
+        let process = try ChildProcess(spawning: executable, arguments: arguments)
+
+        // Readiness is a PING answered; there is no event to await, so poll a bounded number of
+        // times (2 s at most) with a short pause between attempts.
+        for _ in 0..<200 {
+            if process.hasExited() { break }
+            if ping(port: port) { return process }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        if !process.hasExited() { _ = sendSignal(process.pid, SIGKILL) }
+        await process.waitForExit()
+        let log = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "(no log)"
+        let tail = log.split(separator: "\n").suffix(5).joined(separator: "\n")
+        throw StartError(description: "redis-server on port \(port) did not answer PING within 2 s; its log ends:\n\(tail)")
+    }
+
+    /// A port the kernel just handed out for 127.0.0.1 and that is free again.
+    private static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw StartError(description: "socket() failed: errno \(errno)") }
+        defer { close(fd) }
+        var address = loopback(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw StartError(description: "bind() failed: errno \(errno)") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    private static func loopback(port: UInt16) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        return address
+    }
+
+    /// Whether something on `port` answers `PING` like Redis (`+PONG`, or `-NOAUTH` before AUTH).
+    private static func ping(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = loopback(port: UInt16(port))
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { return false }
+        let request = Array("PING\r\n".utf8)
+        guard write(fd, request, request.count) == request.count else { return false }
+        var reply = [UInt8](repeating: 0, count: 64)
+        let count = read(fd, &reply, reply.count)
+        guard count > 0 else { return false }
+        let text = String(decoding: reply[0..<count], as: UTF8.self)
+        return text.hasPrefix("+PONG") || text.hasPrefix("-NOAUTH")
+    }
+}
+
+/// `kill(2)`, named apart from `RedisServer.kill()`.
+private func sendSignal(_ pid: pid_t, _ signal: Int32) -> Int32 {
+    kill(pid, signal)
+}
+
+/// A spawned child process and whether it has been reaped.
+///
+/// `@unchecked Sendable`: `reaped` is guarded by `lock`; `pid` never changes.
+final class ChildProcess: @unchecked Sendable {
+    let pid: pid_t
+    private let lock = NSLock()
+    private var reaped = false
+
+    /// Spawns `path` with `arguments` (the first is argv[0]); stdin, stdout and stderr are
+    /// `/dev/null`.
+    init(spawning path: String, arguments: [String]) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        // The child inherits the spawning thread's signal mask and dispositions; the test runner's
+        // threads block signals, so reset both or SIGTERM would never reach the server.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var pid = pid_t()
+        let status = posix_spawn(&pid, path, &actions, &attributes, &argv, environ)
+        guard status == 0 else {
+            throw RedisServer.StartError(description: "cannot start \(path): \(String(cString: strerror(status)))")
+        }
+        self.pid = pid
+    }
+
+    /// Whether the process has ended (reaps it if so).
+    func hasExited() -> Bool {
+        lock.withLock {
+            if reaped { return true }
+            var status: Int32 = 0
+            let result = waitpid(pid, &status, WNOHANG)
+            if result == pid || (result < 0 && errno == ECHILD) { reaped = true }
+            return reaped
+        }
+    }
+
+    /// Waits for the process to end, on a helper thread (`waitpid` blocks).
+    func waitForExit() async {
+        if hasExited() { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread { [self] in
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                lock.withLock { reaped = true }
+                continuation.resume()
+            }
+        }
+    }
+}
