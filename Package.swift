@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "PacaHTTPCaching", targets: ["PacaHTTPCaching"]),
         .library(name: "PacaCore", targets: ["PacaCore"]),
         .library(name: "PacaEngine", targets: ["PacaEngine"]),
+        .library(name: "PacaRedis", targets: ["PacaRedis"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -96,7 +97,7 @@ let package = Package(
             name: "PacaApp",
             dependencies: [
                 "PacaCore", "PacaHTTPCaching", "PacaStorage", "PacaUpstream", "PacaAccessLog",
-                "PacaEngine", "PacaServer",
+                "PacaEngine", "PacaServer", "PacaRedis",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -67,10 +67,10 @@ struct CurlOriginClientTests {
             try await client.fetch(OriginRequest(method: "GET", url: origin.url + "/hang", totalTimeout: .milliseconds(200)), on: Self.group.next()).get()
         }
         if case .timedOut = error {} else { Issue.record("expected a timeout, got \(String(describing: error))") }
-        let port = origin.port
         await origin.shutdown()
+        let closed = ClosedPort()
         let refused = await #expect(throws: OriginError.self) {
-            try await client.fetch(OriginRequest(method: "GET", url: "http://127.0.0.1:\(port)/"), on: Self.group.next()).get()
+            try await client.fetch(OriginRequest(method: "GET", url: closed.url + "/"), on: Self.group.next()).get()
         }
         if case .connectFailed = refused {} else { Issue.record("expected connectFailed, got \(String(describing: refused))") }
     }

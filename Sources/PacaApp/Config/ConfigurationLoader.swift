@@ -2,6 +2,7 @@ public import Foundation
 import PacaCore
 import PacaEngine
 import PacaHTTPCaching
+import PacaRedis
 import PacaServer
 import PacaStorage
 
@@ -86,11 +87,14 @@ public enum ConfigurationLoader {
             if let l3 = try storage.object("l3") {
                 try l3.allowOnly(["url", "namespace", "timeout", "password_env", "max_entry_bytes"])
                 guard let url = try l3.nonEmptyString("url") else { throw l3.error("url", "is required") }
-                guard url.hasPrefix("redis://") else { throw l3.error("url", "expected a redis:// URL") }
+                do {
+                    _ = try RedisURL(parsing: url)
+                } catch {
+                    throw l3.error("url", "\(error)")
+                }
                 redis = .init(
                     url: url, namespace: try l3.nonEmptyString("namespace") ?? "paca", timeout: try l3.duration("timeout") ?? .milliseconds(50),
-                    passwordEnvironmentVariable: try l3.nonEmptyString("password_env"))
-                warnings.append("storage.l3: the Redis tier is not available in this build yet; serving without it")
+                    passwordEnvironmentVariable: try l3.nonEmptyString("password_env"), maxEntryBytes: try l3.bytes("max_entry_bytes") ?? 1 << 20)
             }
         }
 

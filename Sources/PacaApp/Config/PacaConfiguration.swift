@@ -41,6 +41,8 @@ public struct PacaConfiguration: Sendable {
         public var timeout: Duration
         /// Environment variable holding the password, if any.
         public var passwordEnvironmentVariable: String?
+        /// Largest entry sent to Redis. Default 1 MiB.
+        public var maxEntryBytes: Int
     }
 
     /// The prewarmer (`prewarm`).

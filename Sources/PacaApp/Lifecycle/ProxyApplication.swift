@@ -4,6 +4,7 @@ import NIOPosix
 import PacaAccessLog
 public import PacaCore
 public import PacaEngine
+import PacaRedis
 import PacaServer
 public import PacaStorage
 import PacaUpstream
@@ -47,6 +48,12 @@ public final class ProxyApplication: Sendable {
         var lowerTiers: [any CacheTier] = []
         if let disk = configuration.disk {
             lowerTiers.append(try DiskCache(directory: disk.path, maxBytes: disk.maxBytes, clock: clock, logger: logger))
+        }
+        if let redis = configuration.redis {
+            let settings = try RedisTier.Configuration(
+                url: redis.url, passwordEnvironmentVariable: redis.passwordEnvironmentVariable, namespace: redis.namespace,
+                timeout: redis.timeout, maxEntryBytes: redis.maxEntryBytes)
+            lowerTiers.append(RedisTier(configuration: settings, clock: clock, logger: logger))
         }
         cache = TieredCache(
             configuration: .init(
