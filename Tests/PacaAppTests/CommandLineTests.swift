@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Runs the built `paca` executable (it sits beside the test bundle) with a bounded wait.
-func runPaca(_ arguments: [String], in directory: String) throws -> (status: Int32, output: String, error: String) {
+func runPaca(_ arguments: [String], in directory: String) async throws -> (status: Int32, output: String, error: String) {
     let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
         .appendingPathComponent("paca")
     guard FileManager.default.isExecutableFile(atPath: executable.path) else {
@@ -16,11 +16,20 @@ func runPaca(_ arguments: [String], in directory: String) throws -> (status: Int
     let err = Pipe()
     process.standardOutput = out
     process.standardError = err
-    try process.run()
+    // Await the exit instead of blocking a thread of the shared pool (outputs are a few lines,
+    // far below a pipe's buffer, so reading after the exit cannot deadlock).
+    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+        do {
+            try process.run()
+        } catch {
+            process.terminationHandler = nil
+            continuation.resume(throwing: error)
+        }
+    }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    return (status, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
 }
 
 @Suite("The paca command line")
@@ -42,11 +51,11 @@ struct CommandLineTests {
             (#"{ "routes": "#, "$"),
             (#"{ "storage": { "l1": { "policy": "random" } }, "routes": [ { "match": "/*", "origin": "http://a" } ] }"#, "$.storage.l1.policy"),
         ])
-    func brokenConfig(config: String, path: String) throws {
+    func brokenConfig(config: String, path: String) async throws {
         let directory = try Self.scratch(config)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         for command in [["serve", "--config", "routes.json"], ["check-config", "routes.json"]] {
-            let result = try runPaca(command, in: directory)
+            let result = try await runPaca(command, in: directory)
             #expect(result.status == 2)
             #expect(result.error.contains("routes.json: \(path):"), "stderr was: \(result.error)")
             #expect(result.error.split(separator: "\n").count == 1)
@@ -54,11 +63,11 @@ struct CommandLineTests {
     }
 
     @Test("check-config prints each route's rules for a valid config")
-    func validConfig() throws {
+    func validConfig() async throws {
         let directory = try Self.scratch(
             #"{ "routes": [ { "name": "api", "match": "/api/*", "origin": "http://127.0.0.1:9000", "ttl": "60s" }, { "match": "/api/x", "origin": "http://a" } ] }"#)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let result = try runPaca(["check-config", "routes.json"], in: directory)
+        let result = try await runPaca(["check-config", "routes.json"], in: directory)
         #expect(result.status == 0)
         #expect(result.output.contains("api: /api/* -> http://127.0.0.1:9000"))
         #expect(result.output.contains("ttl=60s"))
