@@ -26,7 +26,7 @@ run: release
 ## Everything the tests need, then the whole suite.
 test: test-deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --parallel --num-workers 2
+	$(SWIFT) test --skip-build
 
 check-config: build
 	.build/debug/paca check-config routes.json
