@@ -113,8 +113,11 @@ public final class RedisTier: CacheTier {
         if case .success(let reply) = result {
             entry = decode(reply, key: key, redisKey: redisKey, now: now)
         }
+        let skipped: Bool
+        if case .failure(.breakerOpen) = result { skipped = true } else { skipped = false }
         state.withLock { state in
-            state.latency.record(micros: Self.micros(elapsed))
+            // Percentiles describe lookups that went to Redis, not the instant answers of an open breaker.
+            if !skipped { state.latency.record(micros: Self.micros(elapsed)) }
             if entry == nil { state.misses += 1 } else { state.hits += 1 }
         }
         return entry
@@ -141,8 +144,10 @@ public final class RedisTier: CacheTier {
                 }
             }
         }
+        let skipped: Bool
+        if case .failure(.breakerOpen) = result { skipped = true } else { skipped = false }
         state.withLock { state in
-            state.latency.record(micros: Self.micros(elapsed))
+            if !skipped { state.latency.record(micros: Self.micros(elapsed)) }
             state.hits += found.count
             state.misses += unique.count - found.count
         }

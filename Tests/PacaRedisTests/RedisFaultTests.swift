@@ -49,6 +49,36 @@ struct RedisFaultTests {
         await server.stop()
     }
 
+    @Test("a Redis that stops answering costs one timeout per lookup until the breaker opens")
+    func unresponsiveRedisTimesOut() async throws {
+        let server = try await RedisServer()
+        let clock = ManualWallClock()
+        let timeout = Duration.milliseconds(100)
+        let tier = try makeTier(server, clock: clock, timeout: timeout, poolSize: 1, failureThreshold: 2)
+        await tier.set(makeEntry("k", now: clock.now()))
+        #expect(await tier.get("k", now: clock.now()) != nil)
+
+        server.pause()
+        for _ in 0..<2 {
+            let started = ContinuousClock.now
+            #expect(await tier.get("k", now: clock.now()) == nil)
+            let elapsed = started.duration(to: .now)
+            #expect(elapsed >= timeout)
+            #expect(elapsed < timeout * 10)
+        }
+        #expect(tier.breakerState == "open")
+        let started = ContinuousClock.now
+        #expect(await tier.get("k", now: clock.now()) == nil)
+        #expect(started.duration(to: .now) < timeout)
+
+        server.resume()
+        clock.advance(by: .seconds(5))
+        #expect(await tier.get("k", now: clock.now()) != nil)
+        #expect(tier.breakerState == "closed")
+        await tier.shutdown()
+        await server.stop()
+    }
+
     @Test("a probe that fails opens the breaker again for another openDuration")
     func failedProbeReopens() async throws {
         let server = try await RedisServer()

@@ -84,6 +84,17 @@ public final class RedisServer: @unchecked Sendable {
         await signal(SIGKILL)
     }
 
+    /// Freezes the server (SIGSTOP): connections are still accepted by the kernel but nothing is
+    /// answered, as with a server stuck in a long command. `resume()` undoes it.
+    public func pause() {
+        lock.withLock { process.map { _ = sendSignal($0.pid, SIGSTOP) } }
+    }
+
+    /// Lets a paused server run again (SIGCONT).
+    public func resume() {
+        lock.withLock { process.map { _ = sendSignal($0.pid, SIGCONT) } }
+    }
+
     /// Starts the server again on the same port, with the same password, empty.
     public func restart() async throws {
         await signal(SIGKILL)
