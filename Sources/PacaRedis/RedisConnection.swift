@@ -1,10 +1,11 @@
 import CHiredis
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import NIOCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// One blocking hiredis connection. Confined to the worker thread that owns it: never shared,
 /// never touched from a Swift task or an event loop, so it needs no lock.

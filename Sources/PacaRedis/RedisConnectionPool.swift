@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A fixed set of worker threads, each owning one `RedisConnection`, fed from one shared queue.
 ///
@@ -102,9 +103,9 @@ final class RedisConnectionPool: Sendable {
     private static func startThread(_ body: @escaping () -> Void) {
         let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
         #if canImport(Glibc)
-        var thread = pthread_t()
+            var thread = pthread_t()
         #else
-        var thread: pthread_t?
+            var thread: pthread_t?
         #endif
         let status = pthread_create(
             &thread, nil,
@@ -115,9 +116,9 @@ final class RedisConnectionPool: Sendable {
             }, box)
         precondition(status == 0, "pthread_create failed: \(status)")
         #if canImport(Glibc)
-        pthread_detach(thread)
+            pthread_detach(thread)
         #else
-        pthread_detach(thread!)
+            pthread_detach(thread!)
         #endif
     }
 }

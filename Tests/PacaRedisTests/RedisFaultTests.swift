@@ -1,8 +1,9 @@
 import NIOCore
 import PacaCore
-@testable import PacaRedis
 import PacaTestSupport
 import Testing
+
+@testable import PacaRedis
 
 @Suite("L3 Redis tier when Redis dies and comes back")
 struct RedisFaultTests {

@@ -2,12 +2,15 @@ import Logging
 import NIOCore
 import PacaCore
 import PacaHTTPCaching
-@testable import PacaRedis
 import PacaTestSupport
 import Synchronization
 
+@testable import PacaRedis
+
 /// An entry whose storage lifetime ends `lifetime` ms after `now`.
-func makeEntry(_ key: String, body: ByteBuffer = ByteBuffer(string: "hello"), now: UnixMillis, lifetime: Int64 = 60_000, headers: [HTTPField] = [])
+func makeEntry(
+    _ key: String, body: ByteBuffer = ByteBuffer(string: "hello"), now: UnixMillis, lifetime: Int64 = 60_000, headers: [HTTPField] = []
+)
     -> CacheEntry
 {
     CacheEntry(

@@ -1,9 +1,10 @@
 import NIOCore
 import PacaCore
 import PacaHTTPCaching
-@testable import PacaRedis
 import PacaTestSupport
 import Testing
+
+@testable import PacaRedis
 
 @Suite("L3 Redis tier against a real redis-server")
 struct RedisTierTests {

@@ -2,9 +2,9 @@ import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A throwaway `redis-server` on 127.0.0.1 and a free port, with a random password, no
@@ -39,7 +39,9 @@ public final class RedisServer: @unchecked Sendable {
     /// are (e.g. `["--maxmemory", "1mb"]`).
     public init(extraArguments: [String] = []) async throws {
         guard let executable = Self.findExecutable() else {
-            throw StartError(description: "redis-server not found on PATH or at /usr/bin/redis-server; install it (make test does: apt-get install redis-server)")
+            throw StartError(
+                description:
+                    "redis-server not found on PATH or at /usr/bin/redis-server; install it (make test does: apt-get install redis-server)")
         }
         self.executable = executable
         self.extraArguments = extraArguments
