@@ -69,10 +69,13 @@ public final class RedisServer: @unchecked Sendable {
         throw lastError ?? StartError(description: "redis-server did not start")
     }
 
+    /// A test that ends without `stop()` (a failed expectation that threw) still leaves no
+    /// server and no directory behind.
     deinit {
         if let process, !process.hasExited() {
             _ = sendSignal(process.pid, SIGKILL)
         }
+        _ = try? FileManager.default.removeItem(atPath: directory)
     }
 
     /// Stops the server (SIGTERM), waits for it to exit and removes its directory.
