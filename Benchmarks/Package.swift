@@ -19,6 +19,7 @@ let package = Package(
                 .product(name: "PacaStorage", package: "paca"),
                 .product(name: "PacaCore", package: "paca"),
                 .product(name: "PacaEngine", package: "paca"),
+                .product(name: "PacaRedis", package: "paca"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],

@@ -36,7 +36,7 @@ VARNISH_MAX_THREADS=${VARNISH_MAX_THREADS:-1000}
 VARNISH_EXTRA=${VARNISH_EXTRA:-}  # more varnishd arguments, e.g. "-p timeout_linger=0.1"
 NGINX_EXTRA=${NGINX_EXTRA:-}      # more nginx http{} directives, e.g. "gzip off;"
 PACA_EXTRA=${PACA_EXTRA:-}        # more arguments to "paca serve"
-PACA_ACCESS_LOG=${PACA_ACCESS_LOG:-1}
+PACA_ACCESS_LOG=${PACA_ACCESS_LOG:-0}   # nginx runs with access_log off and Varnish logs nothing by itself: same for paca unless asked
 KEEP_TMP=${KEEP_TMP:-0}
 OUT_DIR=${OUT_DIR:-bench/out}
 

@@ -44,9 +44,28 @@ enum ResponseEncoding {
             head.writeString(header.value)
             head.writeStaticString("\r\n")
         }
+        if let age = response.age {
+            head.writeStaticString("Age: ")
+            head.writeDecimal(age)
+            head.writeStaticString("\r\n")
+        }
+        switch response.cacheStatus {
+        case .hit(let ttl, let tier):
+            head.writeStaticString("Cache-Status: paca; hit; ttl=")
+            head.writeDecimal(ttl)
+            head.writeStaticString("; detail=")
+            head.writeString(tier)
+            head.writeStaticString("\r\n")
+        case .text(let value):
+            head.writeStaticString("Cache-Status: ")
+            head.writeString(value)
+            head.writeStaticString("\r\n")
+        case nil:
+            break
+        }
         if bodyAllowed {
             head.writeStaticString("Content-Length: ")
-            head.writeString(String(bodyLength))
+            head.writeDecimal(Int64(bodyLength))
             head.writeStaticString("\r\n")
         }
         if !keepAlive {
@@ -59,5 +78,26 @@ enum ResponseEncoding {
             return (head, nil)
         }
         return (head, body)
+    }
+}
+
+extension ByteBuffer {
+    /// Writes `value` in decimal without building a `String`.
+    mutating func writeDecimal(_ value: Int64) {
+        var magnitude = value.magnitude
+        if value < 0 { writeInteger(UInt8(ascii: "-")) }
+        if magnitude < 10 {
+            writeInteger(UInt8(truncatingIfNeeded: magnitude) + UInt8(ascii: "0"))
+            return
+        }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var count = 0
+            while magnitude > 0 {
+                digits[19 - count] = UInt8(truncatingIfNeeded: magnitude % 10) + UInt8(ascii: "0")
+                magnitude /= 10
+                count += 1
+            }
+            writeBytes(UnsafeBufferPointer(rebasing: digits[(20 - count)...]))
+        }
     }
 }

@@ -13,6 +13,9 @@ let benchmarks: @Sendable () -> Void = {
         maxDuration: .seconds(3),
         maxIterations: 1_000_000
     )
+    diskBenchmarks()
+    redisBenchmarks()
+    admissionBenchmarks()
 
     func entry(_ key: String, bodyBytes: Int) -> CacheEntry {
         CacheEntry(

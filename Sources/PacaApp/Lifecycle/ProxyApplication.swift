@@ -42,7 +42,7 @@ public final class ProxyApplication: Sendable {
             self.group = group
             self.ownsGroup = false
         } else {
-            self.group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops ?? System.coreCount)
+            self.group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops ?? ProcessorAffinity.usableProcessors())
             self.ownsGroup = true
         }
         var lowerTiers: [any CacheTier] = []

@@ -18,8 +18,18 @@ public struct ProxyRequest: Sendable {
     }
 }
 
+/// The `Cache-Status` member of a response, kept structured so the listener can write the
+/// common hit form straight into the output buffer without building a string first.
+public enum CacheStatusValue: Sendable, Equatable {
+    /// `paca; hit; ttl=N; detail=TIER`
+    case hit(ttl: Int64, tier: String)
+    /// Any other member, as text.
+    case text(String)
+}
+
 /// A complete response. The listener writes `headerBlock` as it is (pre-encoded lines, shared
-/// with a cache entry), then `headers`, then a `Content-Length` it computes, then `body`.
+/// with a cache entry), then `headers`, then `Age` and `Cache-Status`, then a `Content-Length`
+/// it computes, then `body`.
 public struct ProxyResponse: Sendable {
     /// The status.
     public var status: HTTPResponseStatus
@@ -33,6 +43,10 @@ public struct ProxyResponse: Sendable {
     public var omitBody: Bool
     /// Close the connection after this response.
     public var closeConnection: Bool
+    /// `Age` in seconds, written by the listener when set.
+    public var age: Int64?
+    /// `Cache-Status` (RFC 9211), written by the listener when set.
+    public var cacheStatus: CacheStatusValue?
 
     /// Creates a response.
     public init(

@@ -13,11 +13,7 @@ extension ProxyEngine {
         cacheStatus: String? = nil, tier: String = "l1"
     ) -> ProxyResponse {
         var headers = HTTPHeaders()
-        headers.add(name: "Age", value: String(entry.timing.currentAge(at: now) / 1000))
         let ttl = ttlMillis >= 0 ? ttlMillis / 1000 : -((-ttlMillis + 999) / 1000)
-        if exchange.route.cacheStatus {
-            headers.add(name: CacheStatusField.name, value: cacheStatus ?? CacheStatusField.hit(ttlSeconds: ttl, tier: tier))
-        }
         var status = HTTPResponseStatus(statusCode: entry.status)
         var body: ByteBuffer? = entry.body
         let requestHeaders = exchange.request.head.headers
@@ -54,6 +50,11 @@ extension ProxyEngine {
                 record(exchange, status: Int(status.code), bytes: exchange.isHead ? 0 : body?.readableBytes ?? 0, cache: outcome,
                        tier: tier, ttl: Int(ttl), collapsed: false, originMillis: nil))
         }
-        return ProxyResponse(status: status, headerBlock: entry.headerBlock, headers: headers, body: body, omitBody: exchange.isHead)
+        var response = ProxyResponse(status: status, headerBlock: entry.headerBlock, headers: headers, body: body, omitBody: exchange.isHead)
+        response.age = entry.timing.currentAge(at: now) / 1000
+        if exchange.route.cacheStatus {
+            response.cacheStatus = cacheStatus.map(CacheStatusValue.text) ?? .hit(ttl: ttl, tier: tier)
+        }
+        return response
     }
 }

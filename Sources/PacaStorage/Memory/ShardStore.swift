@@ -37,7 +37,7 @@ struct ShardStore: ~Copyable {
     let policy: EvictionPolicy
     let maxBytes: Int
     private(set) var bytes = 0
-    private var index: [String: Int32] = [:]
+    private var index: [HashedKey: Int32] = [:]
     private var slots: [Slot] = []
     private var freeSlots: [Int32] = []
     /// LRU and FIFO: the one list, head = newest.
@@ -82,7 +82,7 @@ struct ShardStore: ~Copyable {
     /// miss followed by `set` is one access.
     mutating func get(_ key: String, hash: Int, now: UnixMillis) -> CacheEntry? {
         if policy == .tinyLFU { sketch.increment(hash: hash) }
-        guard let slotIndex = index[key], let entry = slots[Int(slotIndex)].entry else {
+        guard let slotIndex = index[HashedKey(key, hash: hash)], let entry = slots[Int(slotIndex)].entry else {
             misses &+= 1
             return nil
         }
@@ -99,7 +99,7 @@ struct ShardStore: ~Copyable {
 
     /// The entry without recording an access or checking expiry.
     func peek(_ key: String) -> CacheEntry? {
-        guard let slotIndex = index[key] else { return nil }
+        guard let slotIndex = index[HashedKey(key)] else { return nil }
         return slots[Int(slotIndex)].entry
     }
 
@@ -114,7 +114,7 @@ struct ShardStore: ~Copyable {
     /// once (it is larger than the window) and loses admission.
     mutating func set(_ entry: CacheEntry, cost: Int, hash: Int) -> (evicted: [CacheEntry], stored: Bool) {
         if policy == .tinyLFU { return setAdmitting(entry, cost: cost, hash: hash) }
-        if let existing = index[entry.key] {
+        if let existing = index[HashedKey(entry.key, hash: hash)] {
             remove(slot: existing)
         }
         var evicted: [CacheEntry] = []
@@ -132,14 +132,14 @@ struct ShardStore: ~Copyable {
     /// Removes the entry under `key`; returns whether one was there.
     @discardableResult
     mutating func remove(_ key: String) -> Bool {
-        guard let slotIndex = index[key] else { return false }
+        guard let slotIndex = index[HashedKey(key)] else { return false }
         remove(slot: slotIndex)
         return true
     }
 
     /// Removes every entry whose key satisfies `predicate`; returns how many.
     mutating func removeAll(where predicate: (String) -> Bool) -> Int {
-        let victims = index.filter { predicate($0.key) }
+        let victims = index.filter { predicate($0.key.key) }
         for (_, slotIndex) in victims { remove(slot: slotIndex) }
         return victims.count
     }
@@ -156,7 +156,7 @@ struct ShardStore: ~Copyable {
     }
 
     /// All live keys (for pattern invalidation and tests).
-    var keys: [String] { Array(index.keys) }
+    var keys: [String] { index.keys.map(\.key) }
 
     /// Removes every entry; the frequency sketch keeps its history (popularity outlives a purge).
     mutating func removeAll() {
@@ -182,7 +182,7 @@ struct ShardStore: ~Copyable {
     /// first) while the shard is over budget; the more frequent one stays (ties keep the victim).
     private mutating func setAdmitting(_ entry: CacheEntry, cost: Int, hash: Int) -> (evicted: [CacheEntry], stored: Bool) {
         var segment = Segment.window
-        if let existing = index[entry.key] {
+        if let existing = index[HashedKey(entry.key, hash: hash)] {
             segment = slots[Int(existing)].segment
             remove(slot: existing)
         }
@@ -265,7 +265,7 @@ struct ShardStore: ~Copyable {
             slotIndex = Int32(slots.count)
             slots.append(slot)
         }
-        index[entry.key] = slotIndex
+        index[HashedKey(entry.key, hash: hash)] = slotIndex
         bytes += cost
         return slotIndex
     }
@@ -387,11 +387,35 @@ struct ShardStore: ~Copyable {
     private mutating func remove(slot slotIndex: Int32) {
         unlink(slotIndex, from: listKey(for: slotIndex))
         if let entry = slots[Int(slotIndex)].entry {
-            index[entry.key] = nil
+            index[HashedKey(entry.key, hash: slots[Int(slotIndex)].hash)] = nil
         }
         bytes -= slots[Int(slotIndex)].cost
         slots[Int(slotIndex)].entry = nil
         slots[Int(slotIndex)].cost = 0
         freeSlots.append(slotIndex)
+    }
+}
+
+/// A key with its hash computed once: the shard is picked, the sketch fed and the index probed
+/// with one SipHash of the key instead of one per use. Equality still compares the whole key.
+struct HashedKey: Hashable {
+    let key: String
+    let hash: Int
+
+    init(_ key: String, hash: Int) {
+        self.key = key
+        self.hash = hash
+    }
+
+    init(_ key: String) {
+        self.init(key, hash: key.hashValue)
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(hash)
+    }
+
+    static func == (lhs: HashedKey, rhs: HashedKey) -> Bool {
+        lhs.hash == rhs.hash && lhs.key == rhs.key
     }
 }
