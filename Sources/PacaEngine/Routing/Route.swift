@@ -57,43 +57,45 @@ public struct Origin: Sendable, Equatable {
     public var schemeAndAuthority: String { "\(scheme)://\(authority)" }
 }
 
-/// One entry of `routes.json`'s `routes`, resolved and validated.
-public struct Route: Sendable {
+/// One entry of `routes.json`'s `routes`, resolved and validated. A class: every request holds
+/// its route, and sharing one immutable object costs a retain where a struct of strings and sets
+/// would cost one per field.
+public final class Route: Sendable {
     /// The route's name, for logs and stats (not part of any key).
-    public var name: String
+    public let name: String
     /// Which normalised paths it takes.
-    public var match: Glob
+    public let match: Glob
     /// Where misses go.
-    public var origin: Origin
+    public let origin: Origin
     /// Methods forwarded; `nil` forwards all. Only GET and HEAD are ever served from cache.
-    public var methods: Set<String>?
+    public let methods: Set<String>?
     /// `false` makes the route a pass-through.
-    public var cache: Bool
+    public let cache: Bool
     /// Freshness rules (route `ttl`, `ttl_source`, `max_ttl`, stale windows, exceptions).
-    public var policy: RoutePolicy
+    public let policy: RoutePolicy
     /// Which query parameters are keyed.
-    public var keyQuery: QueryKeyRule
+    public let keyQuery: QueryKeyRule
     /// Request header names (lower-cased) that are keyed and forwarded.
-    public var keyHeaders: [String]
+    public let keyHeaders: [String]
     /// Further request headers forwarded on cacheable requests; keyed too.
-    public var forwardHeaders: [String]
+    public let forwardHeaders: [String]
     /// Drop an unkeyed `Cookie` instead of passing the request uncached.
-    public var stripCookies: Bool
+    public let stripCookies: Bool
     /// Key and forward the client's `Host` instead of the origin's authority.
-    public var preserveHost: Bool
+    public let preserveHost: Bool
     /// Limit for connecting to the origin. Default 5 s.
-    public var connectTimeout: Duration
+    public let connectTimeout: Duration
     /// Limit for a whole origin exchange. Default 30 s.
-    public var timeout: Duration
+    public let timeout: Duration
     /// Add the `Cache-Status` field. Default on.
-    public var cacheStatus: Bool
+    public let cacheStatus: Bool
     /// A client's `no-cache` / `max-age=0` makes paca revalidate. Default on.
-    public var honorClientNoCache: Bool
+    public let honorClientNoCache: Bool
     /// A cacheable HEAD miss is fetched as GET and stored. Default on.
-    public var convertHead: Bool
+    public let convertHead: Bool
     /// Digest of everything that shapes the key and the origin's answer (origin, key rules),
     /// the last component of every key of this route.
-    public private(set) var fingerprint: String = ""
+    public let fingerprint: String
 
     /// Creates a route with the defaults above.
     public init(
@@ -130,15 +132,16 @@ public struct Route: Sendable {
         self.cacheStatus = cacheStatus
         self.honorClientNoCache = honorClientNoCache
         self.convertHead = convertHead
-        self.fingerprint = computeFingerprint()
+        let keyed = Array(Set(self.keyHeaders + self.forwardHeaders)).sorted()
+        self.keyedHeaderNames = keyed
+        self.fingerprint = Self.fingerprint(origin: origin, keyQuery: keyQuery, keyedHeaderNames: keyed, preserveHost: preserveHost)
     }
 
-    /// Request header names that are part of the key, sorted.
-    public var keyedHeaderNames: [String] {
-        Array(Set(keyHeaders + forwardHeaders)).sorted()
-    }
+    /// Request header names that are part of the key (`key.headers` and `forward_headers`),
+    /// lower-cased and sorted; computed once.
+    public let keyedHeaderNames: [String]
 
-    private func computeFingerprint() -> String {
+    private static func fingerprint(origin: Origin, keyQuery: QueryKeyRule, keyedHeaderNames: [String], preserveHost: Bool) -> String {
         var text = "\(origin.schemeAndAuthority)\(origin.basePath)|"
         switch keyQuery {
         case .all: text += "q*"
