@@ -7,7 +7,9 @@ let package = Package(
     name: "PacaBenchmarks",
     platforms: [.macOS(.v15)],
     dependencies: [
-        .package(path: ".."),
+        // `paca` is a link to the repository root, so the dependency is named `paca` whatever the
+        // clone's folder is called (a path dependency takes its name from the last component).
+        .package(path: "paca"),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],

@@ -55,7 +55,8 @@
         var url: String { "redis://:\(password)@127.0.0.1:\(port)/0" }
 
         static func start() -> BenchmarkRedisServer? {
-            let executable = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first { access($0, X_OK) == 0 }
+            let candidates: [String] = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+            let executable = candidates.first { path in access(path, X_OK) == 0 }
             guard let executable, let port = freePort() else { return nil }
             var template = Array("/tmp/paca-bench-redis-XXXXXX".utf8CString)
             guard let made = mkdtemp(&template) else { return nil }
