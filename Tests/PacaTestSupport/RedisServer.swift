@@ -141,8 +141,8 @@ public final class RedisServer: @unchecked Sendable {
         let process = try ChildProcess(spawning: executable, arguments: arguments)
 
         // Readiness is a PING answered; there is no event to await, so poll a bounded number of
-        // times (2 s at most) with a short pause between attempts.
-        for _ in 0..<200 {
+        // times (10 s at most, for a loaded CI machine) with a short pause between attempts.
+        for _ in 0..<1000 {
             if process.hasExited() { break }
             if ping(port: port) { return process }
             try await Task.sleep(for: .milliseconds(10))
@@ -151,7 +151,7 @@ public final class RedisServer: @unchecked Sendable {
         await process.waitForExit()
         let log = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "(no log)"
         let tail = log.split(separator: "\n").suffix(5).joined(separator: "\n")
-        throw StartError(description: "redis-server on port \(port) did not answer PING within 2 s; its log ends:\n\(tail)")
+        throw StartError(description: "redis-server on port \(port) did not answer PING within 10 s; its log ends:\n\(tail)")
     }
 
     /// A port the kernel just handed out for 127.0.0.1 and that is free again.
