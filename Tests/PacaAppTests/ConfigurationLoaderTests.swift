@@ -30,7 +30,11 @@ struct ConfigurationLoaderTests {
         #expect(config.server.host == "127.0.0.1")
         #expect(config.server.port == 8080)
         #expect(config.memory.maxBytes == 100 << 20)
-        #expect(config.memory.policy == .lru)
+        #expect(config.memory.policy == .tinyLFU)
+        #expect(config.disk?.path == repositoryRoot.appendingPathComponent(".paca/cache").path)
+        #expect(config.disk?.maxBytes == 1 << 30)
+        #expect(config.routes[0].policy.staleWhileRevalidate == 30)
+        #expect(config.routes[0].policy.staleIfError == 300)
         #expect(config.accessLogPath == repositoryRoot.appendingPathComponent(".paca/access.log").path)
         #expect(config.routes.map(\.name) == ["users", "all"])
         let users = config.routes[0]
