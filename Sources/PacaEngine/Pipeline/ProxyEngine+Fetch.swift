@@ -33,22 +33,33 @@ extension ProxyEngine {
         if isHitForMiss(exchange.key, now: exchange.startTime) {
             return fetch(exchange, kind: FetchKind(forward: reason, hitForMiss: true), on: eventLoop)
         }
+        return coalescedFetch(exchange, kind: FetchKind(forward: reason), on: eventLoop)
+    }
+
+    /// Leads the fill for the exchange's key, or waits on the one in flight and serves its
+    /// outcome; a waiter whose fill cannot serve it (not shareable, another variant, timed out)
+    /// fetches on its own.
+    func coalescedFetch(_ exchange: Exchange, kind: FetchKind, on eventLoop: any EventLoop) -> EventLoopFuture<ProxyResponse> {
         switch coalescer.join(key: exchange.key, on: eventLoop) {
         case .leader(let token):
-            return fetch(exchange, kind: FetchKind(forward: reason, token: token), on: eventLoop)
+            var leading = kind
+            leading.token = token
+            return fetch(exchange, kind: leading, on: eventLoop)
         case .alone:
-            return fetch(exchange, kind: FetchKind(forward: reason), on: eventLoop)
+            return fetch(exchange, kind: kind, on: eventLoop)
         case .follower(let outcome):
             statistics.collapsed.increment()
             return waitForFill(outcome, exchange: exchange, on: eventLoop).flatMap { outcome in
                 switch outcome {
                 case .some(.stored(let entry)) where self.entryServes(entry, exchange: exchange):
-                    return eventLoop.makeSucceededFuture(self.collapsedResponse(exchange, entry: entry, reason: reason))
+                    return eventLoop.makeSucceededFuture(self.collapsedResponse(exchange, entry: entry, reason: kind.forward))
                 case .some(.failed(let error)):
+                    if let stored = kind.stored {
+                        return eventLoop.makeSucceededFuture(self.staleOrError(exchange, stored: stored, error: error))
+                    }
                     return eventLoop.makeSucceededFuture(self.errorResponse(exchange, error: error, collapsed: true))
                 default:
-                    // Not shareable, another variant, or the wait timed out: ask for ourselves.
-                    return self.fetch(exchange, kind: FetchKind(forward: reason), on: eventLoop)
+                    return self.fetch(exchange, kind: kind, on: eventLoop)
                 }
             }
         }
@@ -97,24 +108,7 @@ extension ProxyEngine {
 
     /// A stored entry that may not be used without the origin: ask with its validators.
     func revalidate(_ exchange: Exchange, stored: CacheEntry, reason: String, on eventLoop: any EventLoop) -> EventLoopFuture<ProxyResponse> {
-        switch coalescer.join(key: exchange.key, on: eventLoop) {
-        case .leader(let token):
-            return fetch(exchange, kind: FetchKind(forward: reason, token: token, stored: stored), on: eventLoop)
-        case .alone:
-            return fetch(exchange, kind: FetchKind(forward: reason, stored: stored), on: eventLoop)
-        case .follower(let outcome):
-            statistics.collapsed.increment()
-            return waitForFill(outcome, exchange: exchange, on: eventLoop).flatMap { outcome in
-                switch outcome {
-                case .some(.stored(let entry)) where self.entryServes(entry, exchange: exchange):
-                    return eventLoop.makeSucceededFuture(self.collapsedResponse(exchange, entry: entry, reason: reason))
-                case .some(.failed(let error)):
-                    return eventLoop.makeSucceededFuture(self.staleOrError(exchange, stored: stored, error: error))
-                default:
-                    return self.fetch(exchange, kind: FetchKind(forward: reason, stored: stored), on: eventLoop)
-                }
-            }
-        }
+        coalescedFetch(exchange, kind: FetchKind(forward: reason, stored: stored), on: eventLoop)
     }
 
     /// stale-while-revalidate: refresh `stored` in the background, exactly once per key at a time.
