@@ -4,7 +4,7 @@ PACKAGES    = libcurl4-openssl-dev libhiredis-dev zlib1g-dev pkg-config
 TEST_PACKAGES = $(PACKAGES) redis-server
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test build release deps test-deps bench clean check-config format
+.PHONY: run test build release deps test-deps bench clean check-config format lint
 
 ## Install the system libraries paca links (only what is missing).
 deps:
@@ -36,7 +36,10 @@ bench: release
 	bench/hits.sh
 
 format:
-	$(SWIFT) format --in-place --recursive Sources Tests
+	$(SWIFT) format --in-place --recursive Sources Tests Benchmarks/Benchmarks
+
+lint:
+	$(SWIFT) format lint --strict --recursive Sources Tests Benchmarks/Benchmarks
 
 clean:
 	rm -rf .build .paca

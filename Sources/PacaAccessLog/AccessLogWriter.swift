@@ -24,7 +24,10 @@ public final class AccessLogWriter: Sendable {
 
     /// Opens (creating, appending) `path` and starts the writer thread. Throws when the file
     /// cannot be opened.
-    public init(path: String, maxPending: Int = 100_000, flushInterval: Duration = .milliseconds(200), logger: Logger = Logger(label: "paca.accesslog")) throws {
+    public init(
+        path: String, maxPending: Int = 100_000, flushInterval: Duration = .milliseconds(200),
+        logger: Logger = Logger(label: "paca.accesslog")
+    ) throws {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -54,7 +54,10 @@ public final class HTTPServer: Sendable {
     let connections = ConnectionRegistry()
 
     /// Creates a server; `start()` binds it.
-    public init(configuration: Configuration, responder: any ProxyResponder, group: any EventLoopGroup, logger: Logger = Logger(label: "paca.server")) {
+    public init(
+        configuration: Configuration, responder: any ProxyResponder, group: any EventLoopGroup,
+        logger: Logger = Logger(label: "paca.server")
+    ) {
         self.configuration = configuration
         self.responder = responder
         self.group = group

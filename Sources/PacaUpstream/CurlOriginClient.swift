@@ -43,7 +43,9 @@ public final class CurlOriginClient: OriginClient {
     private let stopped = InboxBox()
 
     /// Starts the client and its transfer thread.
-    public init(configuration: Configuration = .init(), clock: any WallClock = SystemWallClock(), logger: Logger = Logger(label: "paca.upstream")) {
+    public init(
+        configuration: Configuration = .init(), clock: any WallClock = SystemWallClock(), logger: Logger = Logger(label: "paca.upstream")
+    ) {
         CurlGlobal.initializeOnce()
         self.multi = MultiHandle()
         self.clock = clock

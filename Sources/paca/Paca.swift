@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
-import NIOConcurrencyHelpers
 import PacaApp
 import PacaCore
 
@@ -85,7 +85,9 @@ struct Serve: AsyncParsableCommand {
             await application.shutdown()
             throw ExitCode(1)
         }
-        print("paca: serving on http://\(address.ipAddress ?? configuration.server.host):\(address.port ?? 0) with \(configuration.routes.count) route(s); Ctrl-C stops")
+        print(
+            "paca: serving on http://\(address.ipAddress ?? configuration.server.host):\(address.port ?? 0) with \(configuration.routes.count) route(s); Ctrl-C stops"
+        )
         let signalName = await waitForTerminationSignal()
         print("paca: \(signalName): finishing requests in flight")
         await application.shutdown()
@@ -94,7 +96,8 @@ struct Serve: AsyncParsableCommand {
 }
 
 struct DemoOriginCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "demo-origin", abstract: "Serve fixture responses with artificial latency.")
+    static let configuration = CommandConfiguration(
+        commandName: "demo-origin", abstract: "Serve fixture responses with artificial latency.")
 
     @Option(name: .long, help: "The fixtures directory (holding origin/).")
     var fixtures = "fixtures"
@@ -127,7 +130,9 @@ struct DemoOriginCommand: AsyncParsableCommand {
         }
         do {
             let address = try await origin.start()
-            print("paca demo-origin: \(origin.documentCount) documents on http://\(address.ipAddress ?? host):\(address.port ?? port), latency \(latency)")
+            print(
+                "paca demo-origin: \(origin.documentCount) documents on http://\(address.ipAddress ?? host):\(address.port ?? port), latency \(latency)"
+            )
         } catch {
             printError("cannot listen on \(host):\(port): \(error)")
             throw ExitCode(1)
@@ -139,18 +144,23 @@ struct DemoOriginCommand: AsyncParsableCommand {
 }
 
 struct CheckConfig: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "check-config", abstract: "Validate a configuration and print each route's rules.")
+    static let configuration = CommandConfiguration(
+        commandName: "check-config", abstract: "Validate a configuration and print each route's rules.")
 
     @Argument(help: "The configuration file.")
     var file = "routes.json"
 
     func run() async throws {
         let configuration = try loadConfiguration(file)
-        print("\(file): ok — listen \(configuration.server.host):\(configuration.server.port), L1 \(HumanUnits.formatBytes(configuration.memory.maxBytes)) \(configuration.memory.policy.rawValue)")
+        print(
+            "\(file): ok — listen \(configuration.server.host):\(configuration.server.port), L1 \(HumanUnits.formatBytes(configuration.memory.maxBytes)) \(configuration.memory.policy.rawValue)"
+        )
         for route in configuration.routes {
             let ttl = route.policy.ttl.map { "\($0)s" } ?? "none"
             let methods = route.methods.map { $0.sorted().joined(separator: ",") } ?? "all"
-            print("  \(route.name): \(route.match.pattern) -> \(route.origin.schemeAndAuthority)\(route.origin.basePath)  cache=\(route.cache) ttl=\(ttl) ttl_source=\(route.policy.ttlSource.rawValue) methods=\(methods)")
+            print(
+                "  \(route.name): \(route.match.pattern) -> \(route.origin.schemeAndAuthority)\(route.origin.basePath)  cache=\(route.cache) ttl=\(ttl) ttl_source=\(route.policy.ttlSource.rawValue) methods=\(methods)"
+            )
         }
         for warning in configuration.warnings { print("  warning: \(warning)") }
     }

@@ -153,7 +153,9 @@ struct RFC3339Tests {
         #expect(RFC3339.parse(RFC3339.format(millis: c.millis)) == c.millis)
     }
 
-    @Test("round trip over a spread of instants", arguments: Array(stride(from: Int64(-2_000_000_000_000), through: 5_000_000_000_000, by: 123_456_789_017)))
+    @Test(
+        "round trip over a spread of instants",
+        arguments: Array(stride(from: Int64(-2_000_000_000_000), through: 5_000_000_000_000, by: 123_456_789_017)))
     func spreadRoundTrip(millis: Int64) {
         #expect(RFC3339.parse(RFC3339.format(millis: millis)) == millis)
     }
@@ -246,7 +248,8 @@ struct AccessLogWriterTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         // An hour-long interval keeps the writer thread from emptying the batch meanwhile; the
         // thread stays parked until the test process ends.
-        let writer = try AccessLogWriter(path: directory.appendingPathComponent("access.log").path, maxPending: 2, flushInterval: .seconds(3600))
+        let writer = try AccessLogWriter(
+            path: directory.appendingPathComponent("access.log").path, maxPending: 2, flushInterval: .seconds(3600))
         for _ in 0..<5 { writer.append(record()) }
         #expect(writer.counts.dropped == 3)
         #expect(writer.counts.written == 0)

@@ -49,7 +49,10 @@ struct CommandLineTests {
             (#"{ "routes": [ { "match": "/*", "origin": "http://a", "tll": "1s" } ] }"#, "$.routes[0].tll"),
             (#"{ "listen": "nowhere", "routes": [ { "match": "/*", "origin": "http://a" } ] }"#, "$.listen"),
             (#"{ "routes": "#, "$"),
-            (#"{ "storage": { "l1": { "policy": "random" } }, "routes": [ { "match": "/*", "origin": "http://a" } ] }"#, "$.storage.l1.policy"),
+            (
+                #"{ "storage": { "l1": { "policy": "random" } }, "routes": [ { "match": "/*", "origin": "http://a" } ] }"#,
+                "$.storage.l1.policy"
+            ),
         ])
     func brokenConfig(config: String, path: String) async throws {
         let directory = try Self.scratch(config)
@@ -65,7 +68,8 @@ struct CommandLineTests {
     @Test("check-config prints each route's rules for a valid config")
     func validConfig() async throws {
         let directory = try Self.scratch(
-            #"{ "routes": [ { "name": "api", "match": "/api/*", "origin": "http://127.0.0.1:9000", "ttl": "60s" }, { "match": "/api/x", "origin": "http://a" } ] }"#)
+            #"{ "routes": [ { "name": "api", "match": "/api/*", "origin": "http://127.0.0.1:9000", "ttl": "60s" }, { "match": "/api/x", "origin": "http://a" } ] }"#
+        )
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let result = try await runPaca(["check-config", "routes.json"], in: directory)
         #expect(result.status == 0)

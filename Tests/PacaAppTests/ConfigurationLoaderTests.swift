@@ -79,7 +79,8 @@ struct ConfigurationLoaderTests {
         .init(note: "listen port out of range", json: #"{"listen": "127.0.0.1:99999", "routes": [\#(minimalRoute())]}"#, path: "$.listen"),
         .init(note: "listen port not a number", json: #"{"listen": "127.0.0.1:http", "routes": [\#(minimalRoute())]}"#, path: "$.listen"),
         .init(note: "listen not a string", json: #"{"listen": 8080, "routes": [\#(minimalRoute())]}"#, path: "$.listen"),
-        .init(note: "admin listen malformed", json: #"{"admin": {"listen": "nope"}, "routes": [\#(minimalRoute())]}"#, path: "$.admin.listen"),
+        .init(
+            note: "admin listen malformed", json: #"{"admin": {"listen": "nope"}, "routes": [\#(minimalRoute())]}"#, path: "$.admin.listen"),
         .init(note: "route not an object", json: #"{"routes": ["/api/*"]}"#, path: "$.routes[0]"),
         .init(note: "ttl not a duration", json: #"{"routes": [\#(minimalRoute(#""ttl": "sixty""#))]}"#, path: "$.routes[0].ttl"),
         .init(note: "ttl negative", json: #"{"routes": [\#(minimalRoute(#""ttl": -5"#))]}"#, path: "$.routes[0].ttl"),
@@ -97,33 +98,70 @@ struct ConfigurationLoaderTests {
         .init(
             note: "duplicate route name",
             json: #"{"routes": [\#(minimalRoute(#""name": "a""#)), \#(minimalRoute(#""name": "a""#))]}"#, path: "$.routes[1].name"),
-        .init(note: "ttl_source unknown", json: #"{"routes": [\#(minimalRoute(#""ttl_source": "origin""#))]}"#, path: "$.routes[0].ttl_source"),
-        .init(note: "route-only without ttl", json: #"{"routes": [\#(minimalRoute(#""ttl_source": "route-only""#))]}"#, path: "$.routes[0].ttl"),
-        .init(note: "methods with a bad name", json: #"{"routes": [\#(minimalRoute(#""methods": ["GET", "G ET"]"#))]}"#, path: "$.routes[0].methods"),
-        .init(note: "methods entry not a string", json: #"{"routes": [\#(minimalRoute(#""methods": ["GET", 1]"#))]}"#, path: "$.routes[0].methods[1]"),
+        .init(
+            note: "ttl_source unknown", json: #"{"routes": [\#(minimalRoute(#""ttl_source": "origin""#))]}"#, path: "$.routes[0].ttl_source"
+        ),
+        .init(
+            note: "route-only without ttl", json: #"{"routes": [\#(minimalRoute(#""ttl_source": "route-only""#))]}"#,
+            path: "$.routes[0].ttl"),
+        .init(
+            note: "methods with a bad name", json: #"{"routes": [\#(minimalRoute(#""methods": ["GET", "G ET"]"#))]}"#,
+            path: "$.routes[0].methods"),
+        .init(
+            note: "methods entry not a string", json: #"{"routes": [\#(minimalRoute(#""methods": ["GET", 1]"#))]}"#,
+            path: "$.routes[0].methods[1]"),
         .init(note: "cache not a boolean", json: #"{"routes": [\#(minimalRoute(#""cache": "yes""#))]}"#, path: "$.routes[0].cache"),
         .init(
             note: "include and exclude both given",
-            json: #"{"routes": [\#(minimalRoute(#""key": {"query": {"include": ["a"], "exclude": ["b"]}}"#))]}"#, path: "$.routes[0].key.query"),
+            json: #"{"routes": [\#(minimalRoute(#""key": {"query": {"include": ["a"], "exclude": ["b"]}}"#))]}"#,
+            path: "$.routes[0].key.query"),
         .init(
             note: "include not an array", json: #"{"routes": [\#(minimalRoute(#""key": {"query": {"include": "id"}}"#))]}"#,
             path: "$.routes[0].key.query.include"),
-        .init(note: "unknown key field", json: #"{"routes": [\#(minimalRoute(#""key": {"cookies": ["a"]}"#))]}"#, path: "$.routes[0].key.cookies"),
-        .init(note: "empty key header name", json: #"{"routes": [\#(minimalRoute(#""key": {"headers": [""]}"#))]}"#, path: "$.routes[0].key.headers[0]"),
-        .init(note: "max_body_bytes not a size", json: #"{"routes": [\#(minimalRoute(#""max_body_bytes": "big""#))]}"#, path: "$.routes[0].max_body_bytes"),
-        .init(note: "l1 policy unknown", json: #"{"storage": {"l1": {"policy": "random"}}, "routes": [\#(minimalRoute())]}"#, path: "$.storage.l1.policy"),
-        .init(note: "l1 max_bytes not a size", json: #"{"storage": {"l1": {"max_bytes": "lots"}}, "routes": [\#(minimalRoute())]}"#, path: "$.storage.l1.max_bytes"),
-        .init(note: "l1 max_bytes below 1MB", json: #"{"storage": {"l1": {"max_bytes": "512KB"}}, "routes": [\#(minimalRoute())]}"#, path: "$.storage.l1.max_bytes"),
-        .init(note: "l1 unknown field", json: #"{"storage": {"l1": {"maxbytes": "1GB"}}, "routes": [\#(minimalRoute())]}"#, path: "$.storage.l1.maxbytes"),
+        .init(
+            note: "unknown key field", json: #"{"routes": [\#(minimalRoute(#""key": {"cookies": ["a"]}"#))]}"#,
+            path: "$.routes[0].key.cookies"),
+        .init(
+            note: "empty key header name", json: #"{"routes": [\#(minimalRoute(#""key": {"headers": [""]}"#))]}"#,
+            path: "$.routes[0].key.headers[0]"),
+        .init(
+            note: "max_body_bytes not a size", json: #"{"routes": [\#(minimalRoute(#""max_body_bytes": "big""#))]}"#,
+            path: "$.routes[0].max_body_bytes"),
+        .init(
+            note: "l1 policy unknown", json: #"{"storage": {"l1": {"policy": "random"}}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.storage.l1.policy"),
+        .init(
+            note: "l1 max_bytes not a size", json: #"{"storage": {"l1": {"max_bytes": "lots"}}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.storage.l1.max_bytes"),
+        .init(
+            note: "l1 max_bytes below 1MB", json: #"{"storage": {"l1": {"max_bytes": "512KB"}}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.storage.l1.max_bytes"),
+        .init(
+            note: "l1 unknown field", json: #"{"storage": {"l1": {"maxbytes": "1GB"}}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.storage.l1.maxbytes"),
         .init(note: "l1 not an object", json: #"{"storage": {"l1": "100MB"}, "routes": [\#(minimalRoute())]}"#, path: "$.storage.l1"),
-        .init(note: "l2 without a path", json: #"{"storage": {"l2": {"max_bytes": "1GB"}}, "routes": [\#(minimalRoute())]}"#, path: "$.storage.l2.path"),
-        .init(note: "l3 not redis", json: #"{"storage": {"l3": {"url": "http://127.0.0.1:6379"}}, "routes": [\#(minimalRoute())]}"#, path: "$.storage.l3.url"),
-        .init(note: "l3 timeout bad", json: #"{"storage": {"l3": {"url": "redis://h", "timeout": "soon"}}, "routes": [\#(minimalRoute())]}"#, path: "$.storage.l3.timeout"),
-        .init(note: "server header limit too big", json: #"{"server": {"max_header_bytes": "10MB"}, "routes": [\#(minimalRoute())]}"#, path: "$.server.max_header_bytes"),
-        .init(note: "server pipelining out of range", json: #"{"server": {"max_pipelined_requests": 0}, "routes": [\#(minimalRoute())]}"#, path: "$.server.max_pipelined_requests"),
+        .init(
+            note: "l2 without a path", json: #"{"storage": {"l2": {"max_bytes": "1GB"}}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.storage.l2.path"),
+        .init(
+            note: "l3 not redis", json: #"{"storage": {"l3": {"url": "http://127.0.0.1:6379"}}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.storage.l3.url"),
+        .init(
+            note: "l3 timeout bad", json: #"{"storage": {"l3": {"url": "redis://h", "timeout": "soon"}}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.storage.l3.timeout"),
+        .init(
+            note: "server header limit too big", json: #"{"server": {"max_header_bytes": "10MB"}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.server.max_header_bytes"),
+        .init(
+            note: "server pipelining out of range", json: #"{"server": {"max_pipelined_requests": 0}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.server.max_pipelined_requests"),
         .init(note: "prewarm top not whole", json: #"{"prewarm": {"top": 1.5}, "routes": [\#(minimalRoute())]}"#, path: "$.prewarm.top"),
-        .init(note: "access_log enabled not a boolean", json: #"{"access_log": {"enabled": 1}, "routes": [\#(minimalRoute())]}"#, path: "$.access_log.enabled"),
-        .init(note: "trusted_proxies not strings", json: #"{"trusted_proxies": [1], "routes": [\#(minimalRoute())]}"#, path: "$.trusted_proxies[0]"),
+        .init(
+            note: "access_log enabled not a boolean", json: #"{"access_log": {"enabled": 1}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.access_log.enabled"),
+        .init(
+            note: "trusted_proxies not strings", json: #"{"trusted_proxies": [1], "routes": [\#(minimalRoute())]}"#,
+            path: "$.trusted_proxies[0]"),
     ]
 
     @Test("a broken config names the exact JSON path", arguments: broken)
@@ -246,9 +284,11 @@ struct ConfigurationLoaderTests {
         #expect(route.timeout == .seconds(30))
     }
 
-    @Test("listen takes host:port, [v6]:port and :port", arguments: [
-        ("127.0.0.1:8080", "127.0.0.1", 8080), ("[::1]:8081", "::1", 8081), (":9000", "0.0.0.0", 9000), ("localhost:0", "localhost", 0),
-    ])
+    @Test(
+        "listen takes host:port, [v6]:port and :port",
+        arguments: [
+            ("127.0.0.1:8080", "127.0.0.1", 8080), ("[::1]:8081", "::1", 8081), (":9000", "0.0.0.0", 9000), ("localhost:0", "localhost", 0),
+        ])
     func listen(text: String, host: String, port: Int) throws {
         let config = try load(#"{"listen": "\#(text)", "routes": [\#(minimalRoute())]}"#)
         #expect(config.server.host == host)

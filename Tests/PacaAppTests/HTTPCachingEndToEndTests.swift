@@ -17,7 +17,11 @@ struct HTTPCachingEndToEndTests {
             return TestOrigin.Reply(headers: [("ETag", "\"v1\""), ("Cache-Control", "max-age=10")], body: "full body")
         }
         let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         _ = try await proxy.get("/r")
         proxy.clock.advance(by: .seconds(11))
@@ -41,7 +45,11 @@ struct HTTPCachingEndToEndTests {
             return TestOrigin.Reply(headers: [("Last-Modified", stamp), ("Cache-Control", "max-age=5")], body: "dated")
         }
         let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         _ = try await proxy.get("/d")
         proxy.clock.advance(by: .seconds(6))
@@ -58,10 +66,16 @@ struct HTTPCachingEndToEndTests {
                 value += 1
                 return value
             }
-            return TestOrigin.Reply(headers: [("Cache-Control", "max-age=10, stale-while-revalidate=60")], body: "version \(n)", delay: n > 1 ? .seconds(1) : .zero)
+            return TestOrigin.Reply(
+                headers: [("Cache-Control", "max-age=10, stale-while-revalidate=60")], body: "version \(n)",
+                delay: n > 1 ? .seconds(1) : .zero)
         }
         let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         _ = try await proxy.get("/swr")
         proxy.clock.advance(by: .seconds(15))
@@ -89,7 +103,11 @@ struct HTTPCachingEndToEndTests {
             return TestOrigin.Reply(headers: [("ETag", "\"a\""), ("Cache-Control", "max-age=10, stale-if-error=300")], body: "good")
         }
         let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         _ = try await proxy.get("/e")
         failing.withLock { $0 = true }
@@ -121,10 +139,15 @@ struct HTTPCachingEndToEndTests {
         let failing = Mutex(false)
         let origin = try await TestOrigin { _ in
             if failing.withLock({ $0 }) { return TestOrigin.Reply(status: 500) }
-            return TestOrigin.Reply(headers: [("Cache-Control", "max-age=10, must-revalidate, stale-if-error=300"), ("ETag", "\"m\"")], body: "strict")
+            return TestOrigin.Reply(
+                headers: [("Cache-Control", "max-age=10, must-revalidate, stale-if-error=300"), ("ETag", "\"m\"")], body: "strict")
         }
         let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         _ = try await proxy.get("/m")
         failing.withLock { $0 = true }
@@ -137,10 +160,16 @@ struct HTTPCachingEndToEndTests {
     func vary() async throws {
         let origin = try await TestOrigin { seen in
             TestOrigin.Reply(
-                headers: [("Cache-Control", "max-age=60"), ("Vary", "Accept-Language")], body: "lang=\(seen.header("accept-language") ?? "none")")
+                headers: [("Cache-Control", "max-age=60"), ("Vary", "Accept-Language")],
+                body: "lang=\(seen.header("accept-language") ?? "none")")
         }
-        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll(routeExtra: #", "key": { "headers": ["Accept-Language"] }"#))
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        let proxy = try await ProxyHarness.start(
+            origin: origin, config: catchAll(routeExtra: #", "key": { "headers": ["Accept-Language"] }"#))
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         let en = try await proxy.get("/v", headers: [("Accept-Language", "en")])
         let fr = try await proxy.get("/v", headers: [("Accept-Language", "fr")])
@@ -163,7 +192,11 @@ struct HTTPCachingEndToEndTests {
             return TestOrigin.Reply(headers: [("Cache-Control", "max-age=60"), ("Vary", "Accept")], body: "\(seen.uri)")
         }
         let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         _ = try await proxy.get("/items", headers: [("Accept", "a")])
         _ = try await proxy.get("/items", headers: [("Accept", "b")])
@@ -178,9 +211,15 @@ struct HTTPCachingEndToEndTests {
 
     @Test("a client's own validators get 304 from the cache")
     func clientConditional() async throws {
-        let origin = try await TestOrigin { _ in TestOrigin.Reply(headers: [("Cache-Control", "max-age=60"), ("ETag", "W/\"x\"")], body: "etagged") }
+        let origin = try await TestOrigin { _ in
+            TestOrigin.Reply(headers: [("Cache-Control", "max-age=60"), ("ETag", "W/\"x\"")], body: "etagged")
+        }
         let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         _ = try await proxy.get("/c")
         let conditional = try await proxy.get("/c", headers: [("If-None-Match", "\"x\"")])
@@ -196,7 +235,11 @@ struct HTTPCachingEndToEndTests {
     func ranges() async throws {
         let origin = try await TestOrigin { _ in TestOrigin.Reply(headers: [("Cache-Control", "max-age=60")], body: "0123456789") }
         let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         _ = try await proxy.get("/range")
         let part = try await proxy.get("/range", headers: [("Range", "bytes=2-5")])
@@ -215,7 +258,11 @@ struct HTTPCachingEndToEndTests {
     func onlyIfCached() async throws {
         let origin = try await TestOrigin { _ in TestOrigin.Reply(headers: [("Cache-Control", "max-age=60")], body: "x") }
         let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         #expect(try await proxy.get("/o", headers: [("Cache-Control", "only-if-cached")]).status == 504)
         _ = try await proxy.get("/o")
@@ -225,9 +272,14 @@ struct HTTPCachingEndToEndTests {
 
     @Test("a client's no-cache goes to the origin (fwd=request); max-stale accepts a stale entry")
     func requestDirectives() async throws {
-        let origin = try await TestOrigin { _ in TestOrigin.Reply(headers: [("Cache-Control", "max-age=10"), ("ETag", "\"r\"")], body: "r") }
+        let origin = try await TestOrigin { _ in TestOrigin.Reply(headers: [("Cache-Control", "max-age=10"), ("ETag", "\"r\"")], body: "r")
+        }
         let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         _ = try await proxy.get("/n")
         let forced = try await proxy.get("/n", headers: [("Cache-Control", "no-cache")])
@@ -241,9 +293,15 @@ struct HTTPCachingEndToEndTests {
 
     @Test("Set-Cookie responses are not stored; the key becomes hit-for-miss so later requests skip the wait")
     func setCookieAndHitForMiss() async throws {
-        let origin = try await TestOrigin { _ in TestOrigin.Reply(headers: [("Cache-Control", "max-age=60"), ("Set-Cookie", "s=1")], body: "personal") }
+        let origin = try await TestOrigin { _ in
+            TestOrigin.Reply(headers: [("Cache-Control", "max-age=60"), ("Set-Cookie", "s=1")], body: "personal")
+        }
         let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         let first = try await proxy.get("/sc")
         #expect(first.cacheStatus.contains("detail=set-cookie"))
@@ -255,9 +313,15 @@ struct HTTPCachingEndToEndTests {
 
     @Test("the origin's Age counts against freshness (RFC 9111 §4.2.3)")
     func originAge() async throws {
-        let origin = try await TestOrigin { _ in TestOrigin.Reply(headers: [("Cache-Control", "max-age=300"), ("Age", "100")], body: "aged") }
+        let origin = try await TestOrigin { _ in
+            TestOrigin.Reply(headers: [("Cache-Control", "max-age=300"), ("Age", "100")], body: "aged")
+        }
         let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         let miss = try await proxy.get("/age")
         #expect(miss.cacheStatus.contains("ttl=200"))
@@ -270,10 +334,17 @@ struct HTTPCachingEndToEndTests {
     @Test("concurrent requests for different variants each get their own language")
     func collapsedVariants() async throws {
         let origin = try await TestOrigin { seen in
-            TestOrigin.Reply(headers: [("Cache-Control", "max-age=60"), ("Vary", "Accept-Language")], body: seen.header("accept-language") ?? "", delay: .milliseconds(100))
+            TestOrigin.Reply(
+                headers: [("Cache-Control", "max-age=60"), ("Vary", "Accept-Language")], body: seen.header("accept-language") ?? "",
+                delay: .milliseconds(100))
         }
-        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll(routeExtra: #", "key": { "headers": ["Accept-Language"] }"#))
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        let proxy = try await ProxyHarness.start(
+            origin: origin, config: catchAll(routeExtra: #", "key": { "headers": ["Accept-Language"] }"#))
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         let results = try await withThrowingTaskGroup(of: (String, String).self) { group in
             for language in ["en", "fr", "de", "en", "fr", "de"] {

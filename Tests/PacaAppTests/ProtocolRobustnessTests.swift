@@ -53,7 +53,8 @@ struct ProtocolRobustnessTests {
             try await Self.expectRefused(proxy, "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n", status: 413)
             let chunk = String(repeating: "b", count: 800)
             try await Self.expectRefused(
-                proxy, "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n320\r\n\(chunk)\r\n320\r\n\(chunk)\r\n0\r\n\r\n", status: 413)
+                proxy, "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n320\r\n\(chunk)\r\n320\r\n\(chunk)\r\n0\r\n\r\n",
+                status: 413)
             #expect(origin.requestCount == 0)
         }
     }
@@ -63,8 +64,10 @@ struct ProtocolRobustnessTests {
         try await Self.withProxy { proxy, origin in
             try await Self.expectRefused(
                 proxy, "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", status: 400)
-            try await Self.expectRefused(proxy, "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde", status: 400)
-            try await Self.expectRefused(proxy, "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", status: 400)
+            try await Self.expectRefused(
+                proxy, "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde", status: 400)
+            try await Self.expectRefused(
+                proxy, "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", status: 400)
             try await Self.expectRefused(proxy, "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", status: 400)
             #expect(origin.requestCount == 0)
         }
@@ -74,7 +77,11 @@ struct ProtocolRobustnessTests {
     func idleTimeout() async throws {
         let origin = try await TestOrigin { _ in TestOrigin.Reply(body: "ok") }
         let proxy = try await ProxyHarness.start(origin: origin, config: catchAll(#", "server": { "idle_timeout": "2s" }"#))
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
         let connection = try await proxy.connect()
         try await connection.send("GET /i HTTP/1.1\r\nHost: a\r\n\r\n")
         #expect(try await connection.readResponse().status == 200)

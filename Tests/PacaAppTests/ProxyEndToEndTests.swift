@@ -13,7 +13,11 @@ struct ProxyEndToEndTests {
     func missThenHit() async throws {
         let origin = try await TestOrigin(Self.cacheable())
         let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         let first = try await proxy.get("/api/item")
         #expect(first.status == 200)
@@ -33,7 +37,11 @@ struct ProxyEndToEndTests {
     func expiry() async throws {
         let origin = try await TestOrigin(Self.cacheable(maxAge: 30))
         let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         _ = try await proxy.get("/x")
         proxy.clock.advance(by: .seconds(29))
@@ -48,7 +56,11 @@ struct ProxyEndToEndTests {
     func routeTTL() async throws {
         let origin = try await TestOrigin { _ in TestOrigin.Reply(body: "plain") }
         let proxy = try await ProxyHarness.start(origin: origin, config: catchAll(routeExtra: #", "ttl": "10s""#))
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         #expect(try await proxy.get("/p").cacheStatus.contains("stored; ttl=10"))
         #expect(try await proxy.get("/p").cacheStatus.contains("hit"))
@@ -62,7 +74,11 @@ struct ProxyEndToEndTests {
         let origin = try await TestOrigin(Self.cacheable())
         let proxy = try await ProxyHarness.start(
             origin: origin, config: catchAll(routeExtra: #", "key": { "query": { "exclude": ["utm_source", "_"] } }"#))
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         #expect(try await proxy.get("/q?a=1&b=2&utm_source=x").cacheStatus.contains("stored"))
         #expect(try await proxy.get("/q?b=2&a=1").cacheStatus.contains("hit"))
@@ -75,8 +91,13 @@ struct ProxyEndToEndTests {
     @Test("an include list keys only the named parameters")
     func queryInclude() async throws {
         let origin = try await TestOrigin(Self.cacheable())
-        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll(routeExtra: #", "key": { "query": { "include": ["id"] } }"#))
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        let proxy = try await ProxyHarness.start(
+            origin: origin, config: catchAll(routeExtra: #", "key": { "query": { "include": ["id"] } }"#))
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         _ = try await proxy.get("/u?id=7&session=abc")
         #expect(try await proxy.get("/u?session=zzz&id=7").cacheStatus.contains("hit"))
@@ -87,7 +108,11 @@ struct ProxyEndToEndTests {
     func pathNormalisation() async throws {
         let origin = try await TestOrigin(Self.cacheable())
         let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         _ = try await proxy.get("/a/b")
         #expect(try await proxy.get("/a/./x/../b").cacheStatus.contains("hit"))
@@ -101,7 +126,11 @@ struct ProxyEndToEndTests {
         let origin = try await TestOrigin(Self.cacheable())
         let proxy = try await ProxyHarness.start(
             origin: origin, config: #"{ "listen": "127.0.0.1:0", "routes": [ { "match": "/api/*", "origin": "ORIGIN" } ] }"#)
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         let response = try await proxy.get("/other")
         #expect(response.status == 404)
@@ -115,9 +144,14 @@ struct ProxyEndToEndTests {
         // A bound port that never listens: every connection is refused.
         let closed = ClosedPort()
         let proxy = try await ProxyHarness.start(
-            origin: nil, config: #"{ "listen": "127.0.0.1:0", "routes": [ { "match": "/*", "origin": "ORIGIN", "connect_timeout": "30s" } ] }"#,
+            origin: nil,
+            config: #"{ "listen": "127.0.0.1:0", "routes": [ { "match": "/*", "origin": "ORIGIN", "connect_timeout": "30s" } ] }"#,
             originURL: closed.url)
-        defer { Task { await proxy.shutdown(); _ = closed } }
+        defer {
+            Task {
+                await proxy.shutdown(); _ = closed
+            }
+        }
 
         let started = ContinuousClock.now
         let response = try await proxy.get("/x")
@@ -134,7 +168,11 @@ struct ProxyEndToEndTests {
         let proxy = try await ProxyHarness.start(
             origin: origin,
             config: #"{ "listen": "127.0.0.1:0", "routes": [ { "match": "/*", "origin": "ORIGIN", "timeout": "300ms" } ] }"#)
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         let response = try await proxy.get("/slow")
         #expect(response.status == 504)
@@ -146,7 +184,11 @@ struct ProxyEndToEndTests {
             TestOrigin.Reply(headers: [("Cache-Control", seen.uri == "/private" ? "private, max-age=60" : "no-store")], body: "secret")
         }
         let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         #expect(try await proxy.get("/private").cacheStatus == "paca; fwd=uri-miss; fwd-status=200; detail=private")
         // Uncacheable answers make the key hit-for-miss: the next request skips coalescing.
@@ -165,7 +207,11 @@ struct ProxyEndToEndTests {
                   { "name": "strip", "match": "/strip/*", "origin": "ORIGIN", "strip_cookies": true },
                   { "name": "rest", "match": "/*", "origin": "ORIGIN" } ] }
                 """#)
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         #expect(try await proxy.get("/c", headers: [("Cookie", "s=1")]).cacheStatus == "paca; fwd=bypass; fwd-status=200; detail=cookie")
         #expect(origin.requests.last?.header("cookie") == "s=1")
@@ -178,7 +224,11 @@ struct ProxyEndToEndTests {
     func headFromGet() async throws {
         let origin = try await TestOrigin(Self.cacheable(body: "0123456789"))
         let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         _ = try await proxy.get("/h")
         let head = try await proxy.request("HEAD", "/h")
@@ -191,9 +241,15 @@ struct ProxyEndToEndTests {
 
     @Test("POST bodies reach the origin; the answer is marked fwd=method and nothing is stored")
     func postPassThrough() async throws {
-        let origin = try await TestOrigin { seen in TestOrigin.Reply(status: 201, headers: [("Cache-Control", "max-age=60")], body: "got \(seen.body)") }
+        let origin = try await TestOrigin { seen in
+            TestOrigin.Reply(status: 201, headers: [("Cache-Control", "max-age=60")], body: "got \(seen.body)")
+        }
         let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         let response = try await proxy.request(
             "POST", "/orders?x=1", headers: [("Content-Type", "application/json"), ("X-Custom", "kept")], body: #"{"n":1}"#)
@@ -212,14 +268,21 @@ struct ProxyEndToEndTests {
     func hopByHop() async throws {
         let origin = try await TestOrigin { _ in
             TestOrigin.Reply(
-                headers: [("Connection", "X-Secret"), ("X-Secret", "1"), ("Keep-Alive", "timeout=5"), ("Cache-Control", "max-age=60"),
-                          ("Proxy-Authenticate", "Basic"), ("Via", "1.1 origin")],
+                headers: [
+                    ("Connection", "X-Secret"), ("X-Secret", "1"), ("Keep-Alive", "timeout=5"), ("Cache-Control", "max-age=60"),
+                    ("Proxy-Authenticate", "Basic"), ("Via", "1.1 origin"),
+                ],
                 body: "ok")
         }
         let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
-        let response = try await proxy.request("DELETE", "/r", headers: [("Connection", "X-Drop"), ("X-Drop", "1"), ("TE", "trailers"), ("X-Forwarded-For", "6.6.6.6")])
+        let response = try await proxy.request(
+            "DELETE", "/r", headers: [("Connection", "X-Drop"), ("X-Drop", "1"), ("TE", "trailers"), ("X-Forwarded-For", "6.6.6.6")])
         #expect(response.header("x-secret") == nil)
         #expect(response.header("keep-alive") == nil)
         #expect(response.header("proxy-authenticate") == nil)
@@ -236,7 +299,11 @@ struct ProxyEndToEndTests {
             TestOrigin.Reply(headers: [("Cache-Control", "max-age=60")], body: "slow", delay: .milliseconds(300))
         }
         let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         let responses = try await withThrowingTaskGroup(of: TestResponse.self) { group in
             for _ in 0..<100 { group.addTask { try await proxy.get("/slow") } }
@@ -251,14 +318,21 @@ struct ProxyEndToEndTests {
     @Test("pipelined requests are answered in order on one connection")
     func pipelining() async throws {
         let origin = try await TestOrigin { seen in
-            TestOrigin.Reply(headers: [("Cache-Control", "max-age=60")], body: seen.uri, delay: seen.uri == "/1" ? .milliseconds(100) : .zero)
+            TestOrigin.Reply(
+                headers: [("Cache-Control", "max-age=60")], body: seen.uri, delay: seen.uri == "/1" ? .milliseconds(100) : .zero)
         }
         let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         let connection = try await proxy.connect()
         try await connection.send("GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\nGET /1 HTTP/1.1\r\nHost: a\r\n\r\n")
-        let bodies = [try await connection.readResponse().body, try await connection.readResponse().body, try await connection.readResponse().body]
+        let bodies = [
+            try await connection.readResponse().body, try await connection.readResponse().body, try await connection.readResponse().body,
+        ]
         #expect(bodies == ["/1", "/2", "/1"])
         await connection.close()
     }
@@ -267,7 +341,11 @@ struct ProxyEndToEndTests {
     func accessLog() async throws {
         let origin = try await TestOrigin(Self.cacheable())
         let proxy = try await ProxyHarness.start(origin: origin, config: catchAll(#", "access_log": { "path": "logs/access.log" }"#))
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         _ = try await proxy.get("/logged?a=1")
         _ = try await proxy.get("/logged?a=1")
@@ -277,7 +355,10 @@ struct ProxyEndToEndTests {
         #expect(lines.count == 2)
         let records = try lines.map { try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
         #expect(records.map { $0["cache"] as? String } == ["miss", "hit"])
-        for key in ["ts", "method", "host", "url", "route", "status", "bytes", "cache", "tier", "ttl", "collapsed", "key", "ms", "origin_ms", "client"] {
+        for key in [
+            "ts", "method", "host", "url", "route", "status", "bytes", "cache", "tier", "ttl", "collapsed", "key", "ms", "origin_ms",
+            "client",
+        ] {
             #expect(records[1][key] != nil, "missing \(key)")
         }
         #expect(records[1]["url"] as? String == "/logged?a=1")

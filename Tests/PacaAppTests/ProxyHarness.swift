@@ -15,7 +15,9 @@ final class ProxyHarness: Sendable {
     let directory: String
 
     /// `config` is a routes.json document in which `ORIGIN` stands for `origin.url`.
-    static func start(origin: TestOrigin?, config: String, originURL: String? = nil, directory reuse: String? = nil) async throws -> ProxyHarness {
+    static func start(origin: TestOrigin?, config: String, originURL: String? = nil, directory reuse: String? = nil) async throws
+        -> ProxyHarness
+    {
         let directory = reuse ?? NSTemporaryDirectory() + "paca-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let text = config.replacingOccurrences(of: "ORIGIN", with: originURL ?? origin?.url ?? "http://127.0.0.1:1")

@@ -9,7 +9,9 @@ import Testing
 struct RedisEndToEndTests {
     static func config(redis: RedisServer, l2: Bool = true) -> String {
         let l2Section = l2 ? #", "l2": { "path": "l2" }"# : ""
-        return catchAll(#", "storage": { "l1": { "max_bytes": "8MB" }\#(l2Section), "l3": { "url": "\#(redis.url)", "namespace": "paca-test", "timeout": "200ms" } }"#)
+        return catchAll(
+            #", "storage": { "l1": { "max_bytes": "8MB" }\#(l2Section), "l3": { "url": "\#(redis.url)", "namespace": "paca-test", "timeout": "200ms" } }"#
+        )
     }
 
     static func origin() async throws -> TestOrigin {
@@ -50,7 +52,11 @@ struct RedisEndToEndTests {
         await writer.shutdown()
 
         let reader = try await ProxyHarness.start(origin: origin, config: Self.config(redis: redis))
-        defer { Task { await reader.shutdown(); await origin.shutdown(); await redis.stop() } }
+        defer {
+            Task {
+                await reader.shutdown(); await origin.shutdown(); await redis.stop()
+            }
+        }
         #expect(try await reader.get("/chain").cacheStatus.hasSuffix("detail=l3"))
         // Drop it from L1: the next lookup finds it in L3 again (first L3 hit did not copy it to
         // L2); the second L3 hit copies it down to L2.
@@ -70,7 +76,11 @@ struct RedisEndToEndTests {
         let redis = try await RedisServer()
         let origin = try await Self.origin()
         let proxy = try await ProxyHarness.start(origin: origin, config: Self.config(redis: redis, l2: false))
-        defer { Task { await proxy.shutdown(); await origin.shutdown(); await redis.stop() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown(); await redis.stop()
+            }
+        }
 
         _ = try await proxy.get("/before")
         await proxy.app.cache.flushWrites()

@@ -9,7 +9,9 @@ struct TieredEndToEndTests {
     static let config = catchAll(#", "storage": { "l1": { "max_bytes": "8MB" }, "l2": { "path": "l2", "max_bytes": "64MB" } }"#)
 
     static func origin() async throws -> TestOrigin {
-        try await TestOrigin { seen in TestOrigin.Reply(headers: [("Cache-Control", "max-age=600"), ("ETag", "\"e\"")], body: "body of \(seen.uri)") }
+        try await TestOrigin { seen in
+            TestOrigin.Reply(headers: [("Cache-Control", "max-age=600"), ("ETag", "\"e\"")], body: "body of \(seen.uri)")
+        }
     }
 
     @Test("an entry survives a restart as an l2 hit, and is promoted to l1 on that hit")

@@ -18,13 +18,26 @@ struct EntryTimingTests {
     }
 
     static let cases: [Case] = [
-        .init(note: "at arrival, no initial age", correctedInitialAge: 0, freshnessLifetime: 60_000, elapsed: 0, currentAge: 0, remaining: 60_000),
-        .init(note: "resident time adds to the age", correctedInitialAge: 0, freshnessLifetime: 60_000, elapsed: 15_000, currentAge: 15_000, remaining: 45_000),
-        .init(note: "initial age counts from the start", correctedInitialAge: 5_000, freshnessLifetime: 60_000, elapsed: 3_000, currentAge: 8_000, remaining: 52_000),
-        .init(note: "exactly at the end of freshness", correctedInitialAge: 10_000, freshnessLifetime: 60_000, elapsed: 50_000, currentAge: 60_000, remaining: 0),
-        .init(note: "negative once stale", correctedInitialAge: 5_000, freshnessLifetime: 60_000, elapsed: 70_000, currentAge: 75_000, remaining: -15_000),
-        .init(note: "a clock before the response counts no resident time", correctedInitialAge: 2_000, freshnessLifetime: 60_000, elapsed: -9_000, currentAge: 2_000, remaining: 58_000),
-        .init(note: "zero lifetime is stale at once", correctedInitialAge: 0, freshnessLifetime: 0, elapsed: 1, currentAge: 1, remaining: -1),
+        .init(
+            note: "at arrival, no initial age", correctedInitialAge: 0, freshnessLifetime: 60_000, elapsed: 0, currentAge: 0,
+            remaining: 60_000),
+        .init(
+            note: "resident time adds to the age", correctedInitialAge: 0, freshnessLifetime: 60_000, elapsed: 15_000, currentAge: 15_000,
+            remaining: 45_000),
+        .init(
+            note: "initial age counts from the start", correctedInitialAge: 5_000, freshnessLifetime: 60_000, elapsed: 3_000,
+            currentAge: 8_000, remaining: 52_000),
+        .init(
+            note: "exactly at the end of freshness", correctedInitialAge: 10_000, freshnessLifetime: 60_000, elapsed: 50_000,
+            currentAge: 60_000, remaining: 0),
+        .init(
+            note: "negative once stale", correctedInitialAge: 5_000, freshnessLifetime: 60_000, elapsed: 70_000, currentAge: 75_000,
+            remaining: -15_000),
+        .init(
+            note: "a clock before the response counts no resident time", correctedInitialAge: 2_000, freshnessLifetime: 60_000,
+            elapsed: -9_000, currentAge: 2_000, remaining: 58_000),
+        .init(
+            note: "zero lifetime is stale at once", correctedInitialAge: 0, freshnessLifetime: 0, elapsed: 1, currentAge: 1, remaining: -1),
     ]
 
     @Test("currentAge and remainingFreshness (RFC 9111 §4.2.3)", arguments: cases)

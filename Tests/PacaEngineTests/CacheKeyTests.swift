@@ -37,10 +37,13 @@ struct KeyedQueryTests {
         .init(query: "a=1&&b=2&", rule: .all, expected: "a=1&b=2", note: "empty parameters dropped"),
         .init(query: "a=b=c", rule: .all, expected: "a=b=c", note: "value keeps later ="),
         .init(query: "q=%2F&p=a+b", rule: .all, expected: "p=a+b&q=%2F", note: "text kept as sent"),
-        .init(query: "page=2&utm_source=x&id=7", rule: .include(["id", "page"]), expected: "id=7&page=2", note: "include keeps only named"),
+        .init(
+            query: "page=2&utm_source=x&id=7", rule: .include(["id", "page"]), expected: "id=7&page=2", note: "include keeps only named"),
         .init(query: "utm_source=x", rule: .include(["id"]), expected: "", note: "include with nothing named"),
         .init(query: "ID=1&id=2", rule: .include(["id"]), expected: "id=2", note: "names are case-sensitive"),
-        .init(query: "utm_source=x&id=7&utm_medium=y", rule: .exclude(["utm_source", "utm_medium"]), expected: "id=7", note: "exclude drops named"),
+        .init(
+            query: "utm_source=x&id=7&utm_medium=y", rule: .exclude(["utm_source", "utm_medium"]), expected: "id=7",
+            note: "exclude drops named"),
         .init(query: "utm_source=x", rule: .exclude(["utm_source"]), expected: "", note: "exclude everything"),
         .init(query: "", rule: .include(["id"]), expected: "", note: "empty query with a rule"),
     ]

@@ -46,8 +46,13 @@ let ccCases: [CCCase] = [
     CCCase("9111 §5.2", ["foo=\"a, max-age=5\", max-age=7"], "comma inside quoted extension does not split") { $0.maxAge == 7 },
     CCCase("9111 §5.2", ["foo=\"a\\\"b\", no-store"], "escaped quote inside quoted string") { $0.noStore },
     CCCase("9111 §5.2.3", ["community=\"UCI\", max-age=9"], "unknown extensions ignored") { $0.maxAge == 9 },
-    CCCase("9111 §5.2", ["no-store, must-revalidate, proxy-revalidate, no-transform, public, immutable, only-if-cached, must-understand"],
-           "all flags") { $0.noStore && $0.mustRevalidate && $0.proxyRevalidate && $0.noTransform && $0.isPublic && $0.immutable && $0.onlyIfCached && $0.mustUnderstand },
+    CCCase(
+        "9111 §5.2", ["no-store, must-revalidate, proxy-revalidate, no-transform, public, immutable, only-if-cached, must-understand"],
+        "all flags"
+    ) {
+        $0.noStore && $0.mustRevalidate && $0.proxyRevalidate && $0.noTransform && $0.isPublic && $0.immutable && $0.onlyIfCached
+            && $0.mustUnderstand
+    },
     CCCase("5861 §3", ["stale-while-revalidate=30"], "stale-while-revalidate") { $0.staleWhileRevalidate == 30 },
     CCCase("5861 §4", ["stale-if-error=300"], "stale-if-error") { $0.staleIfError == 300 },
     CCCase("5861 §3", ["stale-while-revalidate=x"], "invalid swr ignored") { $0.staleWhileRevalidate == nil },
@@ -80,7 +85,9 @@ struct PragmaCase: CustomTestStringConvertible, Sendable {
 let pragmaCases: [PragmaCase] = [
     PragmaCase(rfc: "9111 §5.4", headers: ["Pragma: no-cache"], noCache: true, note: "Pragma no-cache without Cache-Control"),
     PragmaCase(rfc: "9111 §5.4", headers: ["Pragma: No-Cache"], noCache: true, note: "Pragma is case-insensitive"),
-    PragmaCase(rfc: "9111 §5.4", headers: ["Pragma: no-cache", "Cache-Control: max-age=5"], noCache: false, note: "Cache-Control present: Pragma ignored"),
+    PragmaCase(
+        rfc: "9111 §5.4", headers: ["Pragma: no-cache", "Cache-Control: max-age=5"], noCache: false,
+        note: "Cache-Control present: Pragma ignored"),
     PragmaCase(rfc: "9111 §5.4", headers: ["Pragma: foo"], noCache: false, note: "other Pragma values ignored"),
 ]
 

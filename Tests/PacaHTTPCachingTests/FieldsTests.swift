@@ -18,8 +18,9 @@ let fieldCases: [FieldCase] = [
         h("X: a, \"b,c\" ,, d").listMembers("x") == ["a", "\"b,c\"", "d"]
     },
     FieldCase(rfc: "9110 §7.6.1", note: "hop-by-hop names include Connection-listed fields") {
-        HopByHop.names(in: h("Connection: X-Foo, close", "X-Foo: 1", "TE: trailers", "Proxy-Thing: 1")) ==
-            ["connection", "x-foo", "close", "te", "proxy-thing"]
+        HopByHop.names(in: h("Connection: X-Foo, close", "X-Foo: 1", "TE: trailers", "Proxy-Thing: 1")) == [
+            "connection", "x-foo", "close", "te", "proxy-thing",
+        ]
     },
     FieldCase(rfc: "9110 §7.6.1", note: "Proxy-* is hop-by-hop in paca") { HopByHop.isHopByHop("proxy-authorization") },
     FieldCase(rfc: "9110 §8.8.3", note: "entity tag parsing") {
@@ -48,13 +49,17 @@ let fieldCases: [FieldCase] = [
     FieldCase(rfc: "9110 §5.6.7", note: "RFC 850 two-digit year: more than 50 years ahead is the past") {
         let now2024 = t0
         return HTTPDate.parse("Sunday, 06-Nov-94 08:49:37 GMT", relativeTo: now2024) == 784_111_777
-            && HTTPDate.parse("Monday, 01-Jan-74 00:00:00 GMT", relativeTo: now2024).map { HTTPDate.format(unixSeconds: $0) } == "Mon, 01 Jan 2074 00:00:00 GMT"
-            && HTTPDate.parse("Monday, 01-Jan-75 00:00:00 GMT", relativeTo: now2024).map { HTTPDate.format(unixSeconds: $0) } == "Wed, 01 Jan 1975 00:00:00 GMT"
+            && HTTPDate.parse("Monday, 01-Jan-74 00:00:00 GMT", relativeTo: now2024).map { HTTPDate.format(unixSeconds: $0) }
+                == "Mon, 01 Jan 2074 00:00:00 GMT"
+            && HTTPDate.parse("Monday, 01-Jan-75 00:00:00 GMT", relativeTo: now2024).map { HTTPDate.format(unixSeconds: $0) }
+                == "Wed, 01 Jan 1975 00:00:00 GMT"
     },
     FieldCase(rfc: "9111 §3.1", note: "fieldsToStore drops stripped fields and keeps order") {
         let headers = h("Content-Type: a", "Set-Cookie: x", "Cache-Control: max-age=9", "Connection: close", "X: 1")
-        let plan = evaluateStorability(method: "GET", requestHeaders: [], status: 200, responseHeaders: headers, bodyBytes: 0,
-                                       policy: RoutePolicy(ignore: ["set-cookie"]), requestTimeMillis: 0, responseTimeMillis: 0).plan
+        let plan = evaluateStorability(
+            method: "GET", requestHeaders: [], status: 200, responseHeaders: headers, bodyBytes: 0,
+            policy: RoutePolicy(ignore: ["set-cookie"]), requestTimeMillis: 0, responseTimeMillis: 0
+        ).plan
         return plan?.fieldsToStore(headers) == h("Content-Type: a", "Cache-Control: max-age=9", "X: 1")
     },
 ]

@@ -30,8 +30,10 @@ private func garbage(_ rng: inout SplitMix64) -> String {
 @Test("Garbage never traps any entry point (RFC 9111 §1.2.2, §4.2.1)")
 func garbageNeverTraps() {
     var rng = SplitMix64(state: 42)
-    let names = ["Cache-Control", "Expires", "Date", "Age", "Last-Modified", "ETag", "Vary", "Set-Cookie", "Pragma",
-                 "Authorization", "If-None-Match", "If-Modified-Since", "Connection", "Location"]
+    let names = [
+        "Cache-Control", "Expires", "Date", "Age", "Last-Modified", "ETag", "Vary", "Set-Cookie", "Pragma",
+        "Authorization", "If-None-Match", "If-Modified-Since", "Connection", "Location",
+    ]
     for i in 0..<3000 {
         var headers: [HTTPField] = []
         for _ in 0..<Int(rng.next() % 6) {
@@ -65,8 +67,9 @@ func garbageNeverTraps() {
         _ = mergeNotModified(stored: headers, notModified: headers.reversed())
         _ = varyFieldNames(headers)
         _ = secondaryKey(varyNames: [text, "accept-encoding"], requestHeaders: headers)
-        _ = invalidationTargets(method: "POST", status: 200, requestPath: garbage(&rng), requestAuthority: text,
-                                location: garbage(&rng), contentLocation: garbage(&rng))
+        _ = invalidationTargets(
+            method: "POST", status: 200, requestPath: garbage(&rng), requestAuthority: text,
+            location: garbage(&rng), contentLocation: garbage(&rng))
         let r = evaluateRange("bytes=" + text, ifRange: nil, etag: nil, lastModified: nil, contentLength: Int(rng.next() % 50))
         if case .satisfiable(let list) = r { #expect(list.allSatisfy { $0.lowerBound >= 0 && $0.upperBound < 50 }) }
     }

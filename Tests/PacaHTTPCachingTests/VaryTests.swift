@@ -11,7 +11,8 @@ struct VaryNamesCase: CustomTestStringConvertible, Sendable {
 let varyNamesCases: [VaryNamesCase] = [
     VaryNamesCase(response: [], names: []),
     VaryNamesCase(response: ["Vary: Accept-Encoding"], names: ["accept-encoding"]),
-    VaryNamesCase(response: ["Vary: accept-language, Accept-Encoding", "vary: ACCEPT-ENCODING"], names: ["accept-encoding", "accept-language"]),
+    VaryNamesCase(
+        response: ["Vary: accept-language, Accept-Encoding", "vary: ACCEPT-ENCODING"], names: ["accept-encoding", "accept-language"]),
     VaryNamesCase(response: ["Vary: *"], names: nil),
     VaryNamesCase(response: ["Vary: Accept", "Vary: *"], names: nil),
     VaryNamesCase(response: ["Vary: , ,"], names: []),
@@ -34,12 +35,22 @@ struct VaryKeyCase: CustomTestStringConvertible, Sendable {
 }
 
 let varyKeyCases: [VaryKeyCase] = [
-    VaryKeyCase(note: "identical values", names: ["accept-encoding"], a: ["Accept-Encoding: gzip"], b: ["accept-encoding: gzip"], same: true),
-    VaryKeyCase(note: "different values", names: ["accept-encoding"], a: ["Accept-Encoding: gzip"], b: ["Accept-Encoding: br"], same: false),
-    VaryKeyCase(note: "whitespace collapsed", names: ["accept-encoding"], a: ["Accept-Encoding: gzip,   deflate"], b: ["Accept-Encoding: gzip , deflate"], same: true),
-    VaryKeyCase(note: "multiple lines combine like one list", names: ["accept-encoding"], a: ["Accept-Encoding: gzip", "Accept-Encoding: br"], b: ["Accept-Encoding: gzip, br"], same: true),
-    VaryKeyCase(note: "Accept-Encoding lowercased", names: ["accept-encoding"], a: ["Accept-Encoding: GZIP"], b: ["Accept-Encoding: gzip"], same: true),
-    VaryKeyCase(note: "Accept-Language lowercased", names: ["Accept-Language"], a: ["Accept-Language: en-US"], b: ["Accept-Language: en-us"], same: true),
+    VaryKeyCase(
+        note: "identical values", names: ["accept-encoding"], a: ["Accept-Encoding: gzip"], b: ["accept-encoding: gzip"], same: true),
+    VaryKeyCase(
+        note: "different values", names: ["accept-encoding"], a: ["Accept-Encoding: gzip"], b: ["Accept-Encoding: br"], same: false),
+    VaryKeyCase(
+        note: "whitespace collapsed", names: ["accept-encoding"], a: ["Accept-Encoding: gzip,   deflate"],
+        b: ["Accept-Encoding: gzip , deflate"], same: true),
+    VaryKeyCase(
+        note: "multiple lines combine like one list", names: ["accept-encoding"], a: ["Accept-Encoding: gzip", "Accept-Encoding: br"],
+        b: ["Accept-Encoding: gzip, br"], same: true),
+    VaryKeyCase(
+        note: "Accept-Encoding lowercased", names: ["accept-encoding"], a: ["Accept-Encoding: GZIP"], b: ["Accept-Encoding: gzip"],
+        same: true),
+    VaryKeyCase(
+        note: "Accept-Language lowercased", names: ["Accept-Language"], a: ["Accept-Language: en-US"], b: ["Accept-Language: en-us"],
+        same: true),
     VaryKeyCase(note: "other fields keep case", names: ["x-tenant"], a: ["X-Tenant: Acme"], b: ["X-Tenant: acme"], same: false),
     VaryKeyCase(note: "absent differs from empty", names: ["x-tenant"], a: [], b: ["X-Tenant: "], same: false),
     VaryKeyCase(note: "absent equals absent", names: ["x-tenant"], a: ["Other: 1"], b: [], same: true),

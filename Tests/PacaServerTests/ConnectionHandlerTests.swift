@@ -1,11 +1,12 @@
+import Foundation
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
 import PacaCore
-@testable import PacaServer
 import Synchronization
 import Testing
-import Foundation
+
+@testable import PacaServer
 
 /// A responder whose answers the test completes by hand.
 final class ScriptedResponder: ProxyResponder {
@@ -17,7 +18,8 @@ final class ScriptedResponder: ProxyResponder {
     }
 
     func respond(to request: ProxyRequest, on eventLoop: any EventLoop) -> ProxyResult {
-        let body = ByteBuffer(string: "\(request.head.method.rawValue) \(request.head.uri) \(request.body.map { String(buffer: $0) } ?? "")")
+        let body = ByteBuffer(
+            string: "\(request.head.method.rawValue) \(request.head.uri) \(request.body.map { String(buffer: $0) } ?? "")")
         guard deferredPaths.contains(request.head.uri) else {
             return .immediate(ProxyResponse(status: .ok, body: body))
         }
@@ -38,8 +40,11 @@ struct ConnectionHandlerTests {
         let channel = EmbeddedChannel()
         var limits = NIOHTTPDecoderLimitConfiguration()
         limits.maxHeaderListSize = configuration.maxHeaderBytes
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: limits)))
-        try channel.pipeline.syncOperations.addHandler(ConnectionHandler(configuration: configuration, responder: responder, logger: .init(label: "test")))
+        try channel.pipeline.syncOperations.addHandler(
+            ByteToMessageHandler(
+                HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: limits)))
+        try channel.pipeline.syncOperations.addHandler(
+            ConnectionHandler(configuration: configuration, responder: responder, logger: .init(label: "test")))
         return channel
     }
 
@@ -68,7 +73,8 @@ struct ConnectionHandlerTests {
     @Test("request bodies are assembled and handed over whole")
     func bodies() throws {
         let channel = try Self.channel(ScriptedResponder(deferredPaths: []))
-        try channel.writeInbound(ByteBuffer(string: "POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"))
+        try channel.writeInbound(
+            ByteBuffer(string: "POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"))
         channel.embeddedEventLoop.run()
         #expect(try Self.output(channel).hasSuffix("POST /p abcde"))
         _ = try? channel.finish()
@@ -95,7 +101,8 @@ struct ConnectionHandlerTests {
     @Test("304 and 204 answers never carry a body or Content-Length")
     func bodilessStatuses() throws {
         for status in [HTTPResponseStatus.notModified, .noContent] {
-            let (head, body) = ResponseEncoding.encode(ProxyResponse(status: status, body: ByteBuffer(string: "x")), keepAlive: false, allocator: .init())
+            let (head, body) = ResponseEncoding.encode(
+                ProxyResponse(status: status, body: ByteBuffer(string: "x")), keepAlive: false, allocator: .init())
             #expect(!String(buffer: head).contains("Content-Length"))
             #expect(String(buffer: head).hasSuffix("Connection: close\r\n\r\n"))
             #expect(body == nil)

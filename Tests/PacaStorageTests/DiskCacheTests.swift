@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import NIOCore
 import NIOPosix
 import PacaCore
@@ -10,6 +5,12 @@ import PacaHTTPCaching
 import PacaStorage
 import Synchronization
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// 2026-01-01T00:00:00Z.
 private let t0: UnixMillis = 1_767_225_600_000

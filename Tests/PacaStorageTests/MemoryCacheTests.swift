@@ -149,7 +149,10 @@ struct MemoryCacheTests {
 
     @Test(
         "the counted bytes never exceed maxBytes, with entries of mixed sizes",
-        arguments: [BudgetCase(maxBytes: 4 << 20, shardCount: 1), BudgetCase(maxBytes: 4 << 20, shardCount: 4), BudgetCase(maxBytes: 16 << 20, shardCount: 16)]
+        arguments: [
+            BudgetCase(maxBytes: 4 << 20, shardCount: 1), BudgetCase(maxBytes: 4 << 20, shardCount: 4),
+            BudgetCase(maxBytes: 16 << 20, shardCount: 16),
+        ]
     )
     func budgetNeverExceeded(_ c: BudgetCase) {
         let cache = MemoryCache(maxBytes: c.maxBytes, shardCount: c.shardCount)
@@ -192,14 +195,18 @@ struct MemoryCacheTests {
         .init(policy: .lru, scenario: "a read entry survives", reads: ["k0"], victim: "k1"),
         .init(policy: .fifo, scenario: "reads do not save the oldest", reads: ["k0"], victim: "k0"),
         .init(policy: .lfu, scenario: "a read entry survives", reads: ["k0"], victim: "k1"),
-        .init(policy: .lru, scenario: "the least recent goes, however often read",
-              reads: ["k0", "k0", "k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"], victim: "k0"),
-        .init(policy: .fifo, scenario: "the oldest goes, however often read",
-              reads: ["k0", "k0", "k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"], victim: "k0"),
-        .init(policy: .lfu, scenario: "the frequently read one survives though least recent",
-              reads: ["k0", "k0", "k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"], victim: "k1"),
-        .init(policy: .lfu, scenario: "ties go to the least recently used",
-              reads: ["k3", "k1", "k0", "k2", "k4", "k5", "k7", "k6"], victim: "k3"),
+        .init(
+            policy: .lru, scenario: "the least recent goes, however often read",
+            reads: ["k0", "k0", "k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"], victim: "k0"),
+        .init(
+            policy: .fifo, scenario: "the oldest goes, however often read",
+            reads: ["k0", "k0", "k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"], victim: "k0"),
+        .init(
+            policy: .lfu, scenario: "the frequently read one survives though least recent",
+            reads: ["k0", "k0", "k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"], victim: "k1"),
+        .init(
+            policy: .lfu, scenario: "ties go to the least recently used",
+            reads: ["k3", "k1", "k0", "k2", "k4", "k5", "k7", "k6"], victim: "k3"),
     ]
 
     @Test("eviction order per policy", arguments: evictionCases)

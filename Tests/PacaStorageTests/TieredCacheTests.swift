@@ -93,7 +93,9 @@ struct TieredCacheTests {
         let (cache, clock) = Self.make(tiers: [l2, l3])
         let entry = CacheEntry(
             key: "shared", status: 200, headers: [], body: ByteBuffer(string: "v"),
-            timing: EntryTiming(requestTime: clock.now(), responseTime: clock.now(), correctedInitialAge: 0, freshnessLifetime: 60_000, storageExpiry: clock.now() + 60_000))
+            timing: EntryTiming(
+                requestTime: clock.now(), responseTime: clock.now(), correctedInitialAge: 0, freshnessLifetime: 60_000,
+                storageExpiry: clock.now() + 60_000))
         await l3.set(entry)
         #expect(await cache.getLower("shared", now: clock.now())?.tier == "l3")
         await cache.flushWrites()
@@ -112,7 +114,8 @@ struct TieredCacheTests {
         for index in 0..<40 {
             let entry = CacheEntry(
                 key: "p\(index)", status: 200, headers: [], body: ByteBuffer(repeating: 1, count: 30_000),
-                timing: EntryTiming(requestTime: 0, responseTime: 0, correctedInitialAge: 0, freshnessLifetime: .max / 4, storageExpiry: .max))
+                timing: EntryTiming(
+                    requestTime: 0, responseTime: 0, correctedInitialAge: 0, freshnessLifetime: .max / 4, storageExpiry: .max))
             await l3.set(entry)
             _ = await cache.getLower("p\(index)", now: clock.now())
         }
@@ -142,7 +145,9 @@ struct TieredCacheTests {
     @Test("batch get and set")
     func batch() async throws {
         let (cache, _) = Self.make()
-        await cache.set([("a", CacheValue(bytes: ByteBuffer(string: "1")), .seconds(5)), ("b", CacheValue(bytes: ByteBuffer(string: "2")), .seconds(5))])
+        await cache.set([
+            ("a", CacheValue(bytes: ByteBuffer(string: "1")), .seconds(5)), ("b", CacheValue(bytes: ByteBuffer(string: "2")), .seconds(5)),
+        ])
         let found = await cache.get(["a", "b", "c"])
         #expect(found.keys.sorted() == ["a", "b"])
         let stats = await cache.stats()

@@ -1,6 +1,6 @@
+import Foundation
 public import NIOCore
 import NIOPosix
-import Foundation
 
 /// A parsed HTTP/1.1 response.
 public struct TestResponse: Sendable {

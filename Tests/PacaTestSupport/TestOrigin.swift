@@ -142,7 +142,8 @@ private final class OriginHandler: ChannelInboundHandler {
             body += String(buffer: buffer)
         case .end:
             guard let head else { return }
-            let seen = TestOrigin.Seen(method: head.method.rawValue, uri: head.uri, headers: head.headers.map { ($0.name, $0.value) }, body: body)
+            let seen = TestOrigin.Seen(
+                method: head.method.rawValue, uri: head.uri, headers: head.headers.map { ($0.name, $0.value) }, body: body)
             record(seen)
             let reply = handler(seen)
             if reply.hang { return }
@@ -153,7 +154,11 @@ private final class OriginHandler: ChannelInboundHandler {
                 let context = loopBound.value
                 var headers = HTTPHeaders(reply.headers)
                 if !headers.contains(name: "content-length") { headers.add(name: "Content-Length", value: String(reply.body.utf8.count)) }
-                context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: reply.status), headers: headers))), promise: nil)
+                context.write(
+                    NIOAny(
+                        HTTPServerResponsePart.head(
+                            HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: reply.status), headers: headers))),
+                    promise: nil)
                 if !isHead, !reply.body.isEmpty {
                     context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: reply.body)))), promise: nil)
                 }

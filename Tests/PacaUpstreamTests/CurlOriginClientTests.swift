@@ -53,7 +53,8 @@ struct CurlOriginClientTests {
         let client = CurlOriginClient()
         defer { client.shutdown() }
         await #expect(throws: OriginError.responseTooLarge(limit: 1000)) {
-            try await client.fetch(OriginRequest(method: "GET", url: origin.url + "/big", maxResponseBytes: 1000), on: Self.group.next()).get()
+            try await client.fetch(OriginRequest(method: "GET", url: origin.url + "/big", maxResponseBytes: 1000), on: Self.group.next())
+                .get()
         }
         await origin.shutdown()
     }
@@ -64,7 +65,9 @@ struct CurlOriginClientTests {
         let client = CurlOriginClient()
         defer { client.shutdown() }
         let error = await #expect(throws: OriginError.self) {
-            try await client.fetch(OriginRequest(method: "GET", url: origin.url + "/hang", totalTimeout: .milliseconds(200)), on: Self.group.next()).get()
+            try await client.fetch(
+                OriginRequest(method: "GET", url: origin.url + "/hang", totalTimeout: .milliseconds(200)), on: Self.group.next()
+            ).get()
         }
         if case .timedOut = error {} else { Issue.record("expected a timeout, got \(String(describing: error))") }
         await origin.shutdown()
@@ -83,7 +86,9 @@ struct CurlOriginClientTests {
         let bodies = try await withThrowingTaskGroup(of: String.self) { group in
             for index in 0..<200 {
                 group.addTask {
-                    String(buffer: try await client.fetch(OriginRequest(method: "GET", url: origin.url + "/n\(index)"), on: Self.group.next()).get().body)
+                    String(
+                        buffer: try await client.fetch(OriginRequest(method: "GET", url: origin.url + "/n\(index)"), on: Self.group.next())
+                            .get().body)
                 }
             }
             return try await group.reduce(into: Set<String>()) { $0.insert($1) }

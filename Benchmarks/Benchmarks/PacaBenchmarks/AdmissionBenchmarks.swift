@@ -13,7 +13,8 @@ let admissionBenchmarks: @Sendable () -> Void = {
         let tinyLFUMetric = BenchmarkMetric.custom("hit ratio tinyLFU (bp)", polarity: .prefersLarger, useScalingFactor: false)
         Benchmark(
             "L1 hit ratio, Zipf 0.9 + 20% scans, cache \(percent)% of distinct bytes",
-            configuration: .init(metrics: [.wallClock, lruMetric, tinyLFUMetric], warmupIterations: 0, maxDuration: .seconds(60), maxIterations: 1)
+            configuration: .init(
+                metrics: [.wallClock, lruMetric, tinyLFUMetric], warmupIterations: 0, maxDuration: .seconds(60), maxIterations: 1)
         ) { benchmark in
             let (trace, distinct) = (admissionTrace.requests, admissionTrace.distinctBytes)
             let budget = distinct * percent / 100

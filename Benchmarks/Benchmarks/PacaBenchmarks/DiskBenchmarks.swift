@@ -1,13 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Benchmark
 import NIOCore
 import PacaCore
 import PacaStorage
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A populated L2 directory shared by one benchmark's samples: created in its setup hook,
 /// shut down and deleted in its teardown.
@@ -98,7 +99,9 @@ let diskBenchmarks: @Sendable () -> Void = {
                 currentFixture.withLock { $0 = fixture }
             },
             teardown: {
-                if let fixture = currentFixture.withLock({ state in defer { state = nil }; return state }) {
+                if let fixture = currentFixture.withLock({ state in
+                    defer { state = nil }; return state
+                }) {
                     await fixture.close()
                 }
             }

@@ -45,7 +45,8 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    let route = Route(name: "users", match: "/api/users/*", origin: Origin(url: "http://127.0.0.1:9000")!, keyQuery: .exclude(["utm_source"]))
+    let route = Route(
+        name: "users", match: "/api/users/*", origin: Origin(url: "http://127.0.0.1:9000")!, keyQuery: .exclude(["utm_source"]))
 
     Benchmark("key derivation (parse target, sort query, build key)", configuration: .init(scalingFactor: .kilo)) { benchmark in
         for _ in benchmark.scaledIterations {

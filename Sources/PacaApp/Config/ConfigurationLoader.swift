@@ -27,7 +27,9 @@ public enum ConfigurationLoader {
         }
         let baseDirectory = (file as NSString).deletingLastPathComponent
         let root = try ObjectReader(file: file, path: "$", value: document)
-        try root.allowOnly(["listen", "admin", "storage", "access_log", "prewarm", "routes", "server", "trusted_proxies", "$schema", "comment"])
+        try root.allowOnly([
+            "listen", "admin", "storage", "access_log", "prewarm", "routes", "server", "trusted_proxies", "$schema", "comment",
+        ])
         var warnings: [String] = []
 
         var server = HTTPServer.Configuration()
@@ -36,7 +38,9 @@ public enum ConfigurationLoader {
         server.host = host
         server.port = port
         if let limits = try root.object("server") {
-            try limits.allowOnly(["max_header_bytes", "max_body_bytes", "idle_timeout", "max_pipelined_requests", "shutdown_grace", "event_loops"])
+            try limits.allowOnly([
+                "max_header_bytes", "max_body_bytes", "idle_timeout", "max_pipelined_requests", "shutdown_grace", "event_loops",
+            ])
             eventLoops = try limits.integer("event_loops", range: 1...256)
             if let value = try limits.bytes("max_header_bytes") {
                 guard (1024...(1 << 20)).contains(value) else { throw limits.error("max_header_bytes", "must be between 1KB and 1MB") }
@@ -93,8 +97,10 @@ public enum ConfigurationLoader {
                     throw l3.error("url", "\(error)")
                 }
                 redis = .init(
-                    url: url, namespace: try l3.nonEmptyString("namespace") ?? "paca", timeout: try l3.duration("timeout") ?? .milliseconds(50),
-                    passwordEnvironmentVariable: try l3.nonEmptyString("password_env"), maxEntryBytes: try l3.bytes("max_entry_bytes") ?? 1 << 20)
+                    url: url, namespace: try l3.nonEmptyString("namespace") ?? "paca",
+                    timeout: try l3.duration("timeout") ?? .milliseconds(50),
+                    passwordEnvironmentVariable: try l3.nonEmptyString("password_env"),
+                    maxEntryBytes: try l3.bytes("max_entry_bytes") ?? 1 << 20)
             }
         }
 
@@ -127,13 +133,15 @@ public enum ConfigurationLoader {
             let route = try parseRoute(reader, index: index)
             guard names.insert(route.name).inserted else { throw reader.error("name", "duplicate route name \"\(route.name)\"") }
             if let earlier = routes.first(where: { shadows($0.match.pattern, route.match.pattern) }) {
-                warnings.append("$.routes[\(index)] (\(route.name)): hidden by the earlier route \"\(earlier.name)\" (\(earlier.match.pattern))")
+                warnings.append(
+                    "$.routes[\(index)] (\(route.name)): hidden by the earlier route \"\(earlier.name)\" (\(earlier.match.pattern))")
             }
             routes.append(route)
         }
 
         return PacaConfiguration(
-            file: file, server: server, eventLoops: eventLoops, admin: admin, memory: memory, disk: disk, redis: redis, accessLogPath: accessLogPath,
+            file: file, server: server, eventLoops: eventLoops, admin: admin, memory: memory, disk: disk, redis: redis,
+            accessLogPath: accessLogPath,
             prewarm: prewarm, trustedProxies: trusted, routes: routes, warnings: warnings)
     }
 
@@ -145,9 +153,13 @@ public enum ConfigurationLoader {
 
     static func parseRoute(_ reader: ObjectReader, index: Int) throws(ConfigurationError) -> Route {
         try reader.allowOnly(routeFields)
-        guard let match = try reader.nonEmptyString("match") else { throw reader.error("match", "is required (a path glob such as \"/api/*\")") }
+        guard let match = try reader.nonEmptyString("match") else {
+            throw reader.error("match", "is required (a path glob such as \"/api/*\")")
+        }
         guard match.hasPrefix("/") else { throw reader.error("match", "must start with \"/\"") }
-        guard let originText = try reader.nonEmptyString("origin") else { throw reader.error("origin", "is required (such as \"http://127.0.0.1:9000\")") }
+        guard let originText = try reader.nonEmptyString("origin") else {
+            throw reader.error("origin", "is required (such as \"http://127.0.0.1:9000\")")
+        }
         guard let origin = Origin(url: originText) else {
             throw reader.error("origin", "expected an http:// or https:// URL without query, got \"\(originText)\"")
         }
@@ -168,7 +180,8 @@ public enum ConfigurationLoader {
         var ttlSource = TTLSource.cacheControlFirst
         if let text = try reader.string("ttl_source") {
             guard let source = TTLSource(rawValue: text) else {
-                throw reader.error("ttl_source", "expected one of \(TTLSource.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")
+                throw reader.error(
+                    "ttl_source", "expected one of \(TTLSource.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")
             }
             ttlSource = source
         }
@@ -208,7 +221,8 @@ public enum ConfigurationLoader {
     }
 
     /// `host:port`, `[v6]:port` or `:port`.
-    static func address(_ reader: ObjectReader, _ key: String, default fallback: (String, Int)) throws(ConfigurationError) -> (String, Int) {
+    static func address(_ reader: ObjectReader, _ key: String, default fallback: (String, Int)) throws(ConfigurationError) -> (String, Int)
+    {
         guard let text = try reader.string(key) else { return fallback }
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
             throw reader.error(key, "expected host:port such as \"127.0.0.1:8080\", got \"\(text)\"")

@@ -106,7 +106,8 @@ struct ObjectReader {
         var result: [String] = []
         for (index, item) in items.enumerated() {
             guard case .string(let text) = item, !text.isEmpty else {
-                throw ConfigurationError(file: file, path: "\(path).\(key)[\(index)]", message: "expected a non-empty string, got \(item.typeName)")
+                throw ConfigurationError(
+                    file: file, path: "\(path).\(key)[\(index)]", message: "expected a non-empty string, got \(item.typeName)")
             }
             result.append(text)
         }

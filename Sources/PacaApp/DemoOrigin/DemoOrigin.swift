@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+import NIOConcurrencyHelpers
 public import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -7,7 +8,6 @@ import PacaCore
 import PacaEngine
 import PacaHTTPCaching
 import PacaServer
-import NIOConcurrencyHelpers
 
 /// `paca demo-origin`: serves the files under `<fixtures>/origin` with the headers that
 /// `<fixtures>/origin/_headers.json` assigns, after an artificial latency. `/X` serves
@@ -103,7 +103,9 @@ public final class DemoOrigin: Sendable {
                 guard let match = rule["match"] as? String, let headers = rule["headers"] as? [String: String] else { continue }
                 rules.append((Glob(match), headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
             }
-            if let headers = json["default"] as? [String: String] { fallback = headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
+            if let headers = json["default"] as? [String: String] {
+                fallback = headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            }
         }
         var documents: [String: Document] = [:]
         guard let enumerator = manager.enumerator(atPath: root) else { return documents }

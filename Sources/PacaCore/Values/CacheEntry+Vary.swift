@@ -24,7 +24,9 @@ extension CacheEntry {
     }
 
     /// A marker for `key` naming `varyNames`, listing `variantKeys`, kept until `expiry`.
-    public static func varyMarker(key: String, varyNames: [String], variantKeys: [String], expiry: UnixMillis, now: UnixMillis) -> CacheEntry {
+    public static func varyMarker(key: String, varyNames: [String], variantKeys: [String], expiry: UnixMillis, now: UnixMillis)
+        -> CacheEntry
+    {
         var headers = [HTTPField(name: namesField, value: varyNames.joined(separator: ","))]
         headers.append(contentsOf: variantKeys.map { HTTPField(name: variantField, value: $0) })
         return CacheEntry(

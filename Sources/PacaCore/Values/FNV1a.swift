@@ -16,4 +16,3 @@ public enum FNV1a {
         return String(repeating: "0", count: 16 - value.count) + value
     }
 }
-

@@ -1,4 +1,3 @@
-
 /// Builds cache keys (DESIGN.md §3): `v1|scheme://host[:port]|path?keyed-query|fingerprint`,
 /// plus `|h:name=value` per keyed request header. Keyed query parameters are sorted by name,
 /// then value, so parameter order never splits an entry.

@@ -96,7 +96,8 @@ public struct RequestTarget: Sendable, Equatable {
         }
         var path = "/" + output.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "/")
         let last = decoded.last
-        let endsInDot = segments.last.map { $0.elementsEqual([UInt8(ascii: ".")]) || $0.elementsEqual([UInt8(ascii: "."), UInt8(ascii: ".")]) } ?? false
+        let endsInDot =
+            segments.last.map { $0.elementsEqual([UInt8(ascii: ".")]) || $0.elementsEqual([UInt8(ascii: "."), UInt8(ascii: ".")]) } ?? false
         if (last == UInt8(ascii: "/") || endsInDot), !path.hasSuffix("/") { path += "/" }
         return path
     }

@@ -20,7 +20,8 @@ public final class EngineStatistics: Sendable {
 
     /// A snapshot of the counters.
     public struct Snapshot: Sendable, Equatable {
-        public var requests, hits, misses, passes, originFetches, originErrors, collapsed, stored, notStored, staleServed, revalidations, invalidations, backgroundRefreshes: Int
+        public var requests, hits, misses, passes, originFetches, originErrors, collapsed, stored, notStored, staleServed, revalidations,
+            invalidations, backgroundRefreshes: Int
     }
 
     /// Reads every counter.

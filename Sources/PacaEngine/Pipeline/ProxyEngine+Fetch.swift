@@ -66,7 +66,9 @@ extension ProxyEngine {
     }
 
     /// Waits for a fill's outcome, at most the route's timeout plus a second; `nil` on timeout.
-    func waitForFill(_ outcome: EventLoopFuture<FillOutcome>, exchange: Exchange, on eventLoop: any EventLoop) -> EventLoopFuture<FillOutcome?> {
+    func waitForFill(_ outcome: EventLoopFuture<FillOutcome>, exchange: Exchange, on eventLoop: any EventLoop) -> EventLoopFuture<
+        FillOutcome?
+    > {
         let promise = eventLoop.makePromise(of: FillOutcome?.self)
         let limit = TimeAmount.milliseconds(exchange.route.timeout.milliseconds + 1000)
         let done = NIOLoopBoundBox(false, eventLoop: eventLoop)
@@ -92,7 +94,8 @@ extension ProxyEngine {
     private func expectedVariantKey(for entry: CacheEntry, exchange: Exchange) -> String? {
         guard entry.key.hasPrefix(exchange.primaryKey + "|v:") else { return nil }
         let names = variantNames(responseHeaders: entry.headers, route: exchange.route) ?? []
-        return CacheEntry.variantKey(primaryKey: exchange.primaryKey, secondaryKey: secondaryKey(varyNames: names, requestHeaders: exchange.requestFields))
+        return CacheEntry.variantKey(
+            primaryKey: exchange.primaryKey, secondaryKey: secondaryKey(varyNames: names, requestHeaders: exchange.requestFields))
     }
 
     /// The answer for a request that waited on another's fill.
@@ -107,7 +110,8 @@ extension ProxyEngine {
     // MARK: - Revalidation
 
     /// A stored entry that may not be used without the origin: ask with its validators.
-    func revalidate(_ exchange: Exchange, stored: CacheEntry, reason: String, on eventLoop: any EventLoop) -> EventLoopFuture<ProxyResponse> {
+    func revalidate(_ exchange: Exchange, stored: CacheEntry, reason: String, on eventLoop: any EventLoop) -> EventLoopFuture<ProxyResponse>
+    {
         coalescedFetch(exchange, kind: FetchKind(forward: reason, stored: stored), on: eventLoop)
     }
 
@@ -125,7 +129,9 @@ extension ProxyEngine {
     /// Fetches the keyed request (conditionally when revalidating), stores the answer when
     /// allowed, completes the fill it leads, and answers. In the background mode the answer is
     /// only logged.
-    func fetch(_ exchange: Exchange, kind: FetchKind, on eventLoop: any EventLoop, background: Bool = false) -> EventLoopFuture<ProxyResponse> {
+    func fetch(_ exchange: Exchange, kind: FetchKind, on eventLoop: any EventLoop, background: Bool = false) -> EventLoopFuture<
+        ProxyResponse
+    > {
         let route = exchange.route
         var fields = cacheableRequestFields(exchange)
         if let stored = kind.stored {
@@ -143,7 +149,9 @@ extension ProxyEngine {
         return origin.fetch(request, on: eventLoop).map { response -> ProxyResponse in
             let originMillis = Double((NIODeadline.now() - originStart).nanoseconds) / 1_000_000
             if let stored = kind.stored {
-                if response.status == 304, notModifiedApplies(notModified: response.headers, storedETag: stored.etag, storedLastModified: stored.lastModified) {
+                if response.status == 304,
+                    notModifiedApplies(notModified: response.headers, storedETag: stored.etag, storedLastModified: stored.lastModified)
+                {
                     return self.refreshed(exchange, stored: stored, notModified: response, kind: kind, originMillis: originMillis)
                 }
                 if response.status >= 500, self.staleAllowedOnError(stored, exchange: exchange) {
@@ -196,7 +204,9 @@ extension ProxyEngine {
 
     /// A 304 answered a revalidation: update the stored header fields (RFC 9111 §4.3.4), reset
     /// freshness from the 304, keep the body.
-    func refreshed(_ exchange: Exchange, stored: CacheEntry, notModified: OriginResponse, kind: FetchKind, originMillis: Double) -> ProxyResponse {
+    func refreshed(_ exchange: Exchange, stored: CacheEntry, notModified: OriginResponse, kind: FetchKind, originMillis: Double)
+        -> ProxyResponse
+    {
         // A 304 without Date gets none here, so the freshness below is computed from the
         // response time rather than from the old Date (RFC 9110 §6.6.1); one is added to store.
         var merged = mergeNotModified(
@@ -215,7 +225,8 @@ extension ProxyEngine {
         if case .store(let plan) = decision, !purgedSince(exchange.primaryKey, notModified.requestTime) {
             entry = CacheEntry(
                 key: stored.key, status: stored.status, headers: merged.removing(plan.strippedFieldNames), body: stored.body,
-                timing: timing(plan, response: notModified), etag: plan.etag ?? stored.etag, lastModified: plan.lastModified ?? stored.lastModified)
+                timing: timing(plan, response: notModified), etag: plan.etag ?? stored.etag,
+                lastModified: plan.lastModified ?? stored.lastModified)
             storedNow = cache.store(entry)
         }
         complete(exchange, kind, with: storedNow ? .stored(entry) : .uncacheable)
@@ -263,7 +274,10 @@ extension ProxyEngine {
             let names = variantNames(responseHeaders: response.headers, route: route) ?? []
             if purgedSince(exchange.primaryKey, response.requestTime) {
                 detail = "purged"
-            } else if let entry = store(exchange, response: response, fields: clientFields.removing(plan.strippedFieldNames), plan: plan, timing: timing, varyNames: names) {
+            } else if let entry = store(
+                exchange, response: response, fields: clientFields.removing(plan.strippedFieldNames), plan: plan, timing: timing,
+                varyNames: names)
+            {
                 stored = true
                 statistics.stored.increment()
                 complete(exchange, kind, with: .stored(entry))
@@ -294,15 +308,17 @@ extension ProxyEngine {
             if kind.hitForMiss && !stored {
                 value = CacheStatusField.bypass(detail: "hit-for-miss", status: response.status)
             } else {
-                value = CacheStatusField.forward(kind.forward, status: response.status, stored: stored, ttlSeconds: stored ? ttl : nil, detail: detail)
+                value = CacheStatusField.forward(
+                    kind.forward, status: response.status, stored: stored, ttlSeconds: stored ? ttl : nil, detail: detail)
             }
             headers.add(name: CacheStatusField.name, value: value)
         }
         let outcome: AccessLogRecord.CacheOutcome = kind.stored == nil ? .miss : .revalidated
         let sentBytes = exchange.isHead || response.status == 304 || response.status == 204 ? 0 : response.body.readableBytes
         accessLog?.append(
-            record(exchange, status: response.status, bytes: sentBytes, cache: outcome, ttl: ttl.map { Int($0) }, collapsed: false,
-                   originMillis: originMillis))
+            record(
+                exchange, status: response.status, bytes: sentBytes, cache: outcome, ttl: ttl.map { Int($0) }, collapsed: false,
+                originMillis: originMillis))
         return ProxyResponse(
             status: HTTPResponseStatus(statusCode: response.status), headers: headers, body: response.body, omitBody: exchange.isHead)
     }
@@ -388,8 +404,9 @@ extension ProxyEngine {
             let cache: AccessLogRecord.CacheOutcome
             if case .method = reason { cache = .pass } else { cache = .bypass }
             self.accessLog?.append(
-                self.record(exchange, status: response.status, bytes: exchange.isHead ? 0 : response.body.readableBytes, cache: cache,
-                            ttl: nil, collapsed: false, originMillis: originMillis))
+                self.record(
+                    exchange, status: response.status, bytes: exchange.isHead ? 0 : response.body.readableBytes, cache: cache,
+                    ttl: nil, collapsed: false, originMillis: originMillis))
             return ProxyResponse(
                 status: HTTPResponseStatus(statusCode: response.status), headers: headers, body: response.body, omitBody: exchange.isHead)
         }.flatMapErrorThrowing { error in

@@ -47,10 +47,12 @@ extension ProxyEngine {
         }
         if let accessLog {
             accessLog.append(
-                record(exchange, status: Int(status.code), bytes: exchange.isHead ? 0 : body?.readableBytes ?? 0, cache: outcome,
-                       tier: tier, ttl: Int(ttl), collapsed: false, originMillis: nil))
+                record(
+                    exchange, status: Int(status.code), bytes: exchange.isHead ? 0 : body?.readableBytes ?? 0, cache: outcome,
+                    tier: tier, ttl: Int(ttl), collapsed: false, originMillis: nil))
         }
-        var response = ProxyResponse(status: status, headerBlock: entry.headerBlock, headers: headers, body: body, omitBody: exchange.isHead)
+        var response = ProxyResponse(
+            status: status, headerBlock: entry.headerBlock, headers: headers, body: body, omitBody: exchange.isHead)
         response.age = entry.timing.currentAge(at: now) / 1000
         if exchange.route.cacheStatus {
             response.cacheStatus = cacheStatus.map(CacheStatusValue.text) ?? .hit(ttl: ttl, tier: tier)

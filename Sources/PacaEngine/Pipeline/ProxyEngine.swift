@@ -148,7 +148,8 @@ public final class ProxyEngine: ProxyResponder {
             return .deferred(pass(exchange, reason: .bypass("head"), on: eventLoop))
         }
 
-        exchange.host = route.preserveHost
+        exchange.host =
+            route.preserveHost
             ? (request.head.headers.first(name: "host")?.lowercased() ?? route.origin.authority) : route.origin.authority
         exchange.keyedQuery = CacheKeyBuilder.keyedQuery(target.query, rule: route.keyQuery)
         exchange.primaryKey = CacheKeyBuilder.key(route: route, host: exchange.host, path: target.path, keyedQuery: exchange.keyedQuery)

@@ -1,5 +1,5 @@
-public import PacaHTTPCaching
 import PacaCore
+public import PacaHTTPCaching
 
 /// Which query parameters are part of the cache key (and so reach the origin on a cacheable
 /// request).

@@ -16,7 +16,7 @@ public enum HTTPDate: Sendable {
     private static let dayNames = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
     private static let longDayNames = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"]
     private static let formatMonths = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-    private static let formatDays = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]   // day 0 = 1970-01-01, a Thursday
+    private static let formatDays = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]  // day 0 = 1970-01-01, a Thursday
 
     /// Parses an HTTP-date into Unix seconds, or `nil` if `s` is not one of the three formats.
     /// A two-digit RFC 850 year `YY` reads as 19YY when YY ≥ 70, else 20YY; use
@@ -42,28 +42,33 @@ public enum HTTPDate: Sendable {
             if parts.count == 6, dayNames.contains(day) {
                 // IMF-fixdate: day, DD Mon YYYY HH:MM:SS GMT
                 guard isGMT(parts[5]), let d = number(parts[1], digits: 1...2), let m = month(parts[2]),
-                      let y = number(parts[3], digits: 4...4), let t = time(parts[4]) else { return nil }
+                    let y = number(parts[3], digits: 4...4), let t = time(parts[4])
+                else { return nil }
                 return make(year: y, month: m, day: d, time: t)
             }
             if parts.count == 4, longDayNames.contains(day) || dayNames.contains(day) {
                 // RFC 850: Weekday, DD-Mon-YY HH:MM:SS GMT
                 let dm = parts[1].split(separator: "-", omittingEmptySubsequences: false).map(String.init)
                 guard dm.count == 3, isGMT(parts[3]), let d = number(dm[0], digits: 1...2), let m = month(dm[1]),
-                      let t = time(parts[2]) else { return nil }
+                    let t = time(parts[2])
+                else { return nil }
                 var y: Int64
                 if let y2 = number(dm[2], digits: 2...2) {
                     y = twoDigitYear(y2, nowSeconds: nowSeconds)
                 } else if let y4 = number(dm[2], digits: 4...4) {
                     y = y4
-                } else { return nil }
+                } else {
+                    return nil
+                }
                 return make(year: y, month: m, day: d, time: t)
             }
             return nil
         }
         // asctime: Sun Nov  6 08:49:37 1994
         guard parts.count == 5, dayNames.contains(firstPart), let m = month(parts[1]),
-              let d = number(parts[2], digits: 1...2), let t = time(parts[3]),
-              let y = number(parts[4], digits: 4...4) else { return nil }
+            let d = number(parts[2], digits: 1...2), let t = time(parts[3]),
+            let y = number(parts[4], digits: 4...4)
+        else { return nil }
         return make(year: y, month: m, day: d, time: t)
     }
 
@@ -86,8 +91,7 @@ public enum HTTPDate: Sendable {
         let clamped = min(max(nowSeconds, minSeconds), maxSeconds)
         let nowYear = civil(fromDays: floorDiv(clamped, 86_400)).0
         var year = (nowYear / 100) * 100 + yy
-        if year > nowYear + 50 { year -= 100 }
-        else if year + 100 <= nowYear + 50 { year += 100 }
+        if year > nowYear + 50 { year -= 100 } else if year + 100 <= nowYear + 50 { year += 100 }
         return min(max(year, 1), 9999)
     }
 
@@ -111,8 +115,9 @@ public enum HTTPDate: Sendable {
     private static func time(_ s: String) -> Int64? {
         let hms = s.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         guard hms.count == 3, let h = number(hms[0], digits: 2...2), let m = number(hms[1], digits: 2...2),
-              let sec = number(hms[2], digits: 2...2), h < 24, m < 60, sec <= 60 else { return nil }
-        return h * 3600 + m * 60 + min(sec, 59)   // a leap second reads as :59
+            let sec = number(hms[2], digits: 2...2), h < 24, m < 60, sec <= 60
+        else { return nil }
+        return h * 3600 + m * 60 + min(sec, 59)  // a leap second reads as :59
     }
 
     private static func make(year: Int64, month: Int64, day: Int64, time: Int64) -> Int64? {

@@ -64,7 +64,7 @@ public struct CacheControl: Sendable, Equatable {
 
     /// Parses every `Cache-Control` field line of a message, in order.
     public init(fieldValues: [String]) {
-        var seen: [String: Int64] = [:]        // first valid value of numeric directives
+        var seen: [String: Int64] = [:]  // first valid value of numeric directives
         var bad: Set<String> = []
         var noCacheQualified: [String] = []
         var privateQualified: [String] = []
@@ -134,7 +134,7 @@ public struct CacheControl: Sendable, Equatable {
                     case (.seconds?, .unlimited): break
                     }
                 default:
-                    continue   // unknown extension directives are ignored (§5.2.3)
+                    continue  // unknown extension directives are ignored (§5.2.3)
                 }
             }
         }

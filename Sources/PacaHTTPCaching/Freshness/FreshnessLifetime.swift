@@ -40,10 +40,11 @@ public struct FreshnessLifetime: Sendable, Equatable {
 
         var heuristic: FreshnessLifetime?
         if StatusCodes.heuristicallyCacheable.contains(status) || cc.isPublic,
-           let lmText = responseHeaders.first("last-modified"), let lm = HTTPDate.parse(lmText) {
+            let lmText = responseHeaders.first("last-modified"), let lm = HTTPDate.parse(lmText)
+        {
             let interval = max(0, Sat.sub(dateMillis, Sat.mul(lm, 1000)))
             var fraction = policy.heuristicFraction
-            if !(fraction >= 0) { fraction = 0 }     // NaN and negatives
+            if !(fraction >= 0) { fraction = 0 }  // NaN and negatives
             if fraction > 1 { fraction = 1 }
             let capMillis = DeltaSeconds.millis(policy.heuristicCap)
             let product = Double(interval) * fraction
@@ -60,11 +61,9 @@ public struct FreshnessLifetime: Sendable, Equatable {
         case .cacheControlFirst:
             chosen = explicit ?? route ?? heuristic ?? nothing
         case .routeFirst:
-            if let e = explicit, e.source == .sMaxAge { chosen = e }
-            else { chosen = route ?? explicit ?? heuristic ?? nothing }
+            if let e = explicit, e.source == .sMaxAge { chosen = e } else { chosen = route ?? explicit ?? heuristic ?? nothing }
         case .routeOnly:
-            if routeApplies { chosen = route ?? nothing }
-            else { chosen = explicit ?? nothing }
+            if routeApplies { chosen = route ?? nothing } else { chosen = explicit ?? nothing }
         }
         if let cap = policy.maxTTL {
             chosen.millis = min(chosen.millis, DeltaSeconds.millis(cap))

@@ -44,7 +44,8 @@ public func evaluateStorability(
     if cc.noStore && !(cc.mustUnderstand && understood) { return .doNotStore(.noStore) }
     if cc.isPrivate { return .doNotStore(.isPrivate) }
     if requestHeaders.contains("authorization"),
-       !(cc.isPublic || cc.sMaxAge != nil || cc.mustRevalidate || ignore.contains("authorization")) {
+        !(cc.isPublic || cc.sMaxAge != nil || cc.mustRevalidate || ignore.contains("authorization"))
+    {
         return .doNotStore(.authorization)
     }
     if varyFieldNames(responseHeaders) == nil { return .doNotStore(.varyStar) }
@@ -54,7 +55,8 @@ public func evaluateStorability(
     let hasExpires = responseHeaders.contains("expires")
     let routeTTLApplies = policy.ttl != nil && policy.routeTTLStatuses.contains(status)
     if !StatusCodes.heuristicallyCacheable.contains(status),
-       !(cc.isPublic || cc.maxAge != nil || cc.sMaxAge != nil || hasExpires || routeTTLApplies) {
+        !(cc.isPublic || cc.maxAge != nil || cc.sMaxAge != nil || hasExpires || routeTTLApplies)
+    {
         return .doNotStore(.status)
     }
 
@@ -89,20 +91,21 @@ public func evaluateStorability(
     stripped.formUnion(cc.privateFields)
     stripped.formUnion(cc.noCacheFields)
 
-    return .store(StoragePlan(
-        freshnessLifetimeMillis: lifetime.millis,
-        correctedInitialAgeMillis: initialAge,
-        responseTimeMillis: responseTimeMillis,
-        requestTimeMillis: requestTimeMillis,
-        dateMillis: dateMillis,
-        staleWhileRevalidateMillis: swr,
-        staleIfErrorMillis: sie,
-        mustRevalidate: cc.mustRevalidate || cc.proxyRevalidate || cc.sMaxAge != nil,
-        alwaysRevalidate: cc.noCache,
-        storageLifetimeMillis: Sat.add(usable, keep),
-        etag: etag,
-        lastModified: lastModified,
-        strippedFieldNames: stripped,
-        heuristic: lifetime.source == .heuristic
-    ))
+    return .store(
+        StoragePlan(
+            freshnessLifetimeMillis: lifetime.millis,
+            correctedInitialAgeMillis: initialAge,
+            responseTimeMillis: responseTimeMillis,
+            requestTimeMillis: requestTimeMillis,
+            dateMillis: dateMillis,
+            staleWhileRevalidateMillis: swr,
+            staleIfErrorMillis: sie,
+            mustRevalidate: cc.mustRevalidate || cc.proxyRevalidate || cc.sMaxAge != nil,
+            alwaysRevalidate: cc.noCache,
+            storageLifetimeMillis: Sat.add(usable, keep),
+            etag: etag,
+            lastModified: lastModified,
+            strippedFieldNames: stripped,
+            heuristic: lifetime.source == .heuristic
+        ))
 }

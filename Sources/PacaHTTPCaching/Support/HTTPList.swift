@@ -10,9 +10,13 @@ enum HTTPList {
         for b in value.utf8 {
             if inQuote {
                 current.append(b)
-                if escaped { escaped = false }
-                else if b == UInt8(ascii: "\\") { escaped = true }
-                else if b == UInt8(ascii: "\"") { inQuote = false }
+                if escaped {
+                    escaped = false
+                } else if b == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if b == UInt8(ascii: "\"") {
+                    inQuote = false
+                }
                 continue
             }
             if b == UInt8(ascii: ",") {

@@ -9,9 +9,13 @@ enum VaryNormalizer {
         for b in raw.utf8 {
             if inQuote {
                 out.append(b)
-                if escaped { escaped = false }
-                else if b == UInt8(ascii: "\\") { escaped = true }
-                else if b == UInt8(ascii: "\"") { inQuote = false }
+                if escaped {
+                    escaped = false
+                } else if b == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if b == UInt8(ascii: "\"") {
+                    inQuote = false
+                }
                 continue
             }
             if b == 0x20 || b == 0x09 || b == 0x0D || b == 0x0A {

@@ -1,14 +1,15 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CompressNIO
 public import Logging
 public import NIOCore
 import NIOPosix
 public import PacaCore
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// L2: one file per entry on local disk, in the format of `EntryCodec`, under a byte budget with
 /// least-recently-used eviction (DESIGN.md §3, "L2 on disk").
@@ -397,7 +398,7 @@ public final class DiskCache: CacheTier {
             bytes = try DiskFiles.writeNew(temporary, encoded)
             do {
                 try DiskFiles.moveIntoPlace(temporary, final)
-            } catch where error.isNotFound {
+            } catch  where error.isNotFound {
                 let (first, second) = id.levelDirectories
                 try DiskFiles.makeDirectory("\(directory)/\(first)")
                 try DiskFiles.makeDirectory("\(directory)/\(first)/\(second)")

@@ -2,11 +2,11 @@ import NIOCore
 import PacaCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One request of a cache trace: the key asked for and the size of the body the origin sends.

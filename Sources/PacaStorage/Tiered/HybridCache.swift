@@ -17,4 +17,3 @@ public enum HybridCache {
             clock: clock, logger: logger)
     }
 }
-

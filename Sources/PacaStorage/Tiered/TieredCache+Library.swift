@@ -160,7 +160,8 @@ extension TieredCache {
         let fields = value.metadata.sorted { $0.key < $1.key }.map { HTTPField(name: Self.metadataPrefix + $0.key, value: $0.value) }
         return CacheEntry(
             key: key, status: 200, headers: fields, body: value.bytes,
-            timing: EntryTiming(requestTime: now, responseTime: now, correctedInitialAge: 0, freshnessLifetime: lifetime, storageExpiry: now + lifetime))
+            timing: EntryTiming(
+                requestTime: now, responseTime: now, correctedInitialAge: 0, freshnessLifetime: lifetime, storageExpiry: now + lifetime))
     }
 
     static func value(of entry: CacheEntry) -> CacheValue {

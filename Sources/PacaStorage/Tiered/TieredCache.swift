@@ -59,7 +59,9 @@ public final class TieredCache: Sendable {
     }
 
     /// Creates the cache.
-    public init(configuration: Configuration = .init(), clock: any WallClock = SystemWallClock(), logger: Logger = Logger(label: "paca.cache")) {
+    public init(
+        configuration: Configuration = .init(), clock: any WallClock = SystemWallClock(), logger: Logger = Logger(label: "paca.cache")
+    ) {
         self.memory = MemoryCache(
             maxBytes: configuration.memoryMaxBytes, policy: configuration.memoryPolicy, maxEntryBytes: configuration.memoryMaxEntryBytes)
         self.lowerTiers = configuration.lowerTiers
