@@ -1,6 +1,6 @@
 # paca — two commands on a fresh machine: `make run` and `make test`.
 SWIFT      ?= swift
-PACKAGES    = libcurl4-openssl-dev libhiredis-dev zlib1g-dev pkg-config
+PACKAGES    = libcurl4-openssl-dev libhiredis-dev zlib1g-dev pkg-config curl
 TEST_PACKAGES = $(PACKAGES) redis-server
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
