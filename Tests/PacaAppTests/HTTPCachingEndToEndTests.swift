@@ -182,7 +182,25 @@ struct HTTPCachingEndToEndTests {
         #expect(frHit.body == "lang=fr")
         #expect(enHit.cacheStatus.contains("hit"))
         #expect(frHit.cacheStatus.contains("hit"))
+        #expect(enHit.headers("vary") == ["Accept-Language"])
         #expect(origin.requestCount == 2)
+    }
+
+    @Test("key.headers select variants even when the origin sends no Vary, and are added to Vary on misses and hits")
+    func keyHeadersAddVary() async throws {
+        let origin = try await TestOrigin { seen in
+            TestOrigin.Reply(headers: [("Cache-Control", "max-age=60")], body: "tenant=\(seen.header("x-tenant") ?? "-")")
+        }
+        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll(routeExtra: #", "key": { "headers": ["X-Tenant"] }"#))
+        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+
+        let miss = try await proxy.get("/t", headers: [("X-Tenant", "a")])
+        #expect(miss.headers("vary") == ["x-tenant"])
+        let hit = try await proxy.get("/t", headers: [("X-Tenant", "a")])
+        #expect(hit.cacheStatus.contains("hit"))
+        #expect(hit.headers("vary") == ["x-tenant"])
+        #expect(try await proxy.get("/t", headers: [("X-Tenant", "b")]).body == "tenant=b")
+        #expect(origin.requests.map { $0.header("x-tenant") } == ["a", "b"])
     }
 
     @Test("a POST invalidates the URL it went to and its Location, every variant included")

@@ -258,7 +258,19 @@ extension ProxyEngine {
 
     private func storeAndAnswer(_ exchange: Exchange, response: OriginResponse, kind: FetchKind, originMillis: Double) -> ProxyResponse {
         let route = exchange.route
-        let clientFields = HeaderRules.responseFields(from: response.headers, responseTime: response.responseTime)
+        var clientFields = HeaderRules.responseFields(from: response.headers, responseTime: response.responseTime)
+        if !route.keyedHeaderNames.isEmpty {
+            // The route keys these request fields: say so in `Vary` (DESIGN.md §3), for the client
+            // and every shared cache downstream, on misses and hits alike.
+            let listed = Set(clientFields.listMembers("vary").map { $0.lowercased() })
+            if !listed.contains("*") {
+                let missing = route.keyedHeaderNames.filter { !listed.contains($0) }
+                if !missing.isEmpty {
+                    let vary = (clientFields.values("vary") + missing).joined(separator: ", ")
+                    clientFields = clientFields.removing(["vary"]) + [HTTPField(name: "Vary", value: vary)]
+                }
+            }
+        }
         let decision = evaluateStorability(
             method: "GET", requestHeaders: exchange.requestFields, status: response.status, responseHeaders: response.headers,
             bodyBytes: response.body.readableBytes, policy: route.policy, requestTimeMillis: response.requestTime,
@@ -281,11 +293,6 @@ extension ProxyEngine {
                 stored = true
                 statistics.stored.increment()
                 complete(exchange, kind, with: .stored(entry))
-                if !names.isEmpty, !route.keyedHeaderNames.isEmpty {
-                    // key.headers are part of the key: tell shared caches downstream.
-                    let vary = (headers["vary"] + route.keyedHeaderNames).joined(separator: ", ")
-                    headers.replaceOrAdd(name: "Vary", value: vary)
-                }
             } else {
                 detail = NotStorableReason.tooLarge.rawValue
             }
