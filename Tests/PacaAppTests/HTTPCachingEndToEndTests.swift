@@ -192,7 +192,11 @@ struct HTTPCachingEndToEndTests {
             TestOrigin.Reply(headers: [("Cache-Control", "max-age=60")], body: "tenant=\(seen.header("x-tenant") ?? "-")")
         }
         let proxy = try await ProxyHarness.start(origin: origin, config: catchAll(routeExtra: #", "key": { "headers": ["X-Tenant"] }"#))
-        defer { Task { await proxy.shutdown(); await origin.shutdown() } }
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
 
         let miss = try await proxy.get("/t", headers: [("X-Tenant", "a")])
         #expect(miss.headers("vary") == ["x-tenant"])
