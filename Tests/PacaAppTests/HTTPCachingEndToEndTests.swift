@@ -251,6 +251,11 @@ struct HTTPCachingEndToEndTests {
         let other = try await proxy.get("/c", headers: [("If-None-Match", "\"y\"")])
         #expect(other.status == 200)
         #expect(origin.requestCount == 1)
+        // On a miss the validators are checked against the fresh answer.
+        let fresh = try await proxy.get("/c2", headers: [("If-None-Match", "W/\"x\"")])
+        #expect(fresh.status == 304)
+        #expect(fresh.cacheStatus.contains("stored"))
+        #expect(origin.requests.last?.header("if-none-match") == nil)
     }
 
     @Test("Range requests are served from the stored full body: 206 with Content-Range, 416 when unsatisfiable")

@@ -321,13 +321,26 @@ extension ProxyEngine {
             headers.add(name: CacheStatusField.name, value: value)
         }
         let outcome: AccessLogRecord.CacheOutcome = kind.stored == nil ? .miss : .revalidated
-        let sentBytes = exchange.isHead || response.status == 304 || response.status == 204 ? 0 : response.body.readableBytes
+        // The client's own validators were not sent upstream (only keyed fields are): evaluate
+        // them against the fresh answer, as against a stored one (RFC 9110 §13.2.2).
+        var status = HTTPResponseStatus(statusCode: response.status)
+        let requestHeaders = exchange.request.head.headers
+        if response.status == 200,
+            requestHeaders.contains(name: "if-none-match") || requestHeaders.contains(name: "if-modified-since"),
+            shouldAnswerNotModified(
+                requestHeaders: exchange.requestFields, etag: response.headers.first("etag"),
+                lastModified: response.headers.first("last-modified"), date: response.headers.first("date"))
+        {
+            status = .notModified
+        }
+        let sentBytes =
+            exchange.isHead || status == .notModified || response.status == 204 ? 0 : response.body.readableBytes
         accessLog?.append(
             record(
-                exchange, status: response.status, bytes: sentBytes, cache: outcome, ttl: ttl.map { Int($0) }, collapsed: false,
+                exchange, status: Int(status.code), bytes: sentBytes, cache: outcome, ttl: ttl.map { Int($0) }, collapsed: false,
                 originMillis: originMillis))
         return ProxyResponse(
-            status: HTTPResponseStatus(statusCode: response.status), headers: headers, body: response.body, omitBody: exchange.isHead)
+            status: status, headers: headers, body: status == .notModified ? nil : response.body, omitBody: exchange.isHead)
     }
 
     /// Puts a storable response into L1, under its variant key when it varies (with the marker
