@@ -18,6 +18,47 @@ public struct RequestTarget: Sendable, Equatable {
 
     /// Parses origin-form (`/a/b?c`) and absolute-form (`http://host/a/b?c`) targets.
     public static func parse(_ target: String) throws(ParseError) -> RequestTarget {
+        // The common case, an origin-form target that needs no normalisation, is recognised in
+        // one pass over the bytes and costs no copy of the path.
+        let utf8 = target.utf8
+        if utf8.first == UInt8(ascii: "/") {
+            var questionMark: String.Index?
+            var clean = true
+            var previous: UInt8 = 0
+            for index in utf8.indices {
+                let byte = utf8[index]
+                if byte == UInt8(ascii: "?") || byte == UInt8(ascii: "#") {
+                    if byte == UInt8(ascii: "?") { questionMark = index }
+                    clean = clean && byte == UInt8(ascii: "?")
+                    break
+                }
+                if !isPlainPathByte(byte, after: previous) {
+                    clean = false
+                    break
+                }
+                previous = byte
+            }
+            if clean {
+                guard let questionMark else { return RequestTarget(path: target, query: nil) }
+                let query = target[target.index(after: questionMark)...]
+                if !query.utf8.contains(UInt8(ascii: "#")) {
+                    return RequestTarget(path: String(target[..<questionMark]), query: String(query))
+                }
+            }
+        }
+        return try parseGeneral(target)
+    }
+
+    /// A path byte that normalisation leaves alone: printable ASCII other than `%`, and not
+    /// the start of a dot segment or of an empty segment.
+    @inline(__always)
+    private static func isPlainPathByte(_ byte: UInt8, after previous: UInt8) -> Bool {
+        guard byte > 0x20, byte < 0x7F, byte != UInt8(ascii: "%") else { return false }
+        if previous == UInt8(ascii: "/"), byte == UInt8(ascii: "/") || byte == UInt8(ascii: ".") { return false }
+        return true
+    }
+
+    private static func parseGeneral(_ target: String) throws(ParseError) -> RequestTarget {
         var rest = Substring(target)
         if rest.first != "/", rest.prefix(8).lowercased().hasPrefix("http://") || rest.prefix(8).lowercased().hasPrefix("https://") {
             let afterScheme = rest[rest.index(rest.firstIndex(of: ":")!, offsetBy: 3)...]
