@@ -21,7 +21,9 @@ struct RedisFaultTests {
         for _ in 0..<3 {
             let started = ContinuousClock.now
             #expect(await tier.get("k", now: clock.now()) == nil)
-            #expect(started.duration(to: .now) < timeout)
+            // A refused connection fails at once; the bound only proves nothing hangs (a loaded
+            // CI machine must not turn this into a timing test).
+            #expect(started.duration(to: .now) < .seconds(5))
         }
         #expect(tier.breakerState == "open")
         // Open: Redis is not asked; writes are dropped.
@@ -65,12 +67,15 @@ struct RedisFaultTests {
             #expect(await tier.get("k", now: clock.now()) == nil)
             let elapsed = started.duration(to: .now)
             #expect(elapsed >= timeout)
-            #expect(elapsed < timeout * 10)
+            #expect(elapsed < .seconds(5))
         }
         #expect(tier.breakerState == "open")
-        let started = ContinuousClock.now
+        // Open: the lookup is skipped (counted as one error) and the breaker stays open: no
+        // probe reached the paused server.
+        let errorsWhileOpen = await tier.statistics().errors
         #expect(await tier.get("k", now: clock.now()) == nil)
-        #expect(started.duration(to: .now) < timeout)
+        #expect(await tier.statistics().errors == errorsWhileOpen + 1)
+        #expect(tier.breakerState == "open")
 
         server.resume()
         clock.advance(by: .seconds(5))

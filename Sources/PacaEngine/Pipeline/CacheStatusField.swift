@@ -4,11 +4,6 @@ public enum CacheStatusField {
     /// The field name.
     public static let name = "Cache-Status"
 
-    /// `paca; hit; ttl=N; detail=l1`
-    public static func hit(ttlSeconds: Int64, tier: String) -> String {
-        "paca; hit; ttl=\(ttlSeconds); detail=\(tier)"
-    }
-
     /// `paca; fwd=REASON; fwd-status=S[; collapsed][; stored][; ttl=N][; detail=D]`
     public static func forward(
         _ reason: String, status: Int, stored: Bool = false, collapsed: Bool = false, ttlSeconds: Int64? = nil, detail: String? = nil

@@ -53,7 +53,6 @@ public final class TieredCache: Sendable {
         let promotions = Atomic<Int>(0)
         let demotions = Atomic<Int>(0)
         let rejected = Atomic<Int>(0)
-        let lowerHits = Mutex([Int](repeating: 0, count: 4))
 
         init() {}
     }
@@ -85,7 +84,6 @@ public final class TieredCache: Sendable {
     public func getLower(_ key: String, now: UnixMillis) async -> (entry: CacheEntry, tier: String)? {
         for (index, tier) in lowerTiers.enumerated() {
             guard let entry = await tier.get(key, now: now) else { continue }
-            counters.lowerHits.withLock { $0[min(index, $0.count - 1)] += 1 }
             promote(entry, from: index)
             return (entry, tier.name)
         }
