@@ -28,12 +28,15 @@ public final class HTTPServer: Sendable {
         public var shutdownGracePeriod: Duration
         /// TCP listen backlog. Default 1024.
         public var backlog: Int
+        /// Open client connections at most; a connection beyond it is closed at once (as nginx's
+        /// `worker_connections`). Default 10,000.
+        public var maxConnections: Int
 
         /// Creates a configuration with the defaults above.
         public init(
             host: String = "127.0.0.1", port: Int = 8080, maxHeaderBytes: Int = 32 << 10, maxBodyBytes: Int = 10 << 20,
             idleTimeout: Duration = .seconds(60), maxPipelinedRequests: Int = 16, shutdownGracePeriod: Duration = .seconds(30),
-            backlog: Int = 1024
+            backlog: Int = 1024, maxConnections: Int = 10_000
         ) {
             self.host = host
             self.port = port
@@ -43,6 +46,7 @@ public final class HTTPServer: Sendable {
             self.maxPipelinedRequests = maxPipelinedRequests
             self.shutdownGracePeriod = shutdownGracePeriod
             self.backlog = backlog
+            self.maxConnections = maxConnections
         }
     }
 
@@ -77,7 +81,12 @@ public final class HTTPServer: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                guard connections.count < configuration.maxConnections else {
+                    logger.warning(
+                        "connection refused: server.max_connections reached", metadata: ["limit": "\(configuration.maxConnections)"])
+                    return channel.close()
+                }
+                return channel.eventLoop.makeCompletedFuture {
                     var limits = NIOHTTPDecoderLimitConfiguration()
                     limits.maxHeaderListSize = configuration.maxHeaderBytes
                     limits.maxHeaderFieldSize = configuration.maxHeaderBytes

@@ -73,6 +73,29 @@ struct ProtocolRobustnessTests {
         }
     }
 
+    @Test("connections beyond server.max_connections are closed at once; the others keep working")
+    func connectionLimit() async throws {
+        let origin = try await TestOrigin { _ in TestOrigin.Reply(headers: [("Cache-Control", "max-age=60")], body: "ok") }
+        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll(#", "server": { "max_connections": 2 }"#))
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
+        let first = try await proxy.connect()
+        let second = try await proxy.connect()
+        try await first.send("GET /a HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try await first.readResponse().status == 200)
+        try await second.send("GET /a HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try await second.readResponse().status == 200)
+        let third = try await proxy.connect()
+        #expect(try await third.readUntilClosed().isEmpty)
+        try await first.send("GET /a HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try await first.readResponse().status == 200)
+        await first.close()
+        await second.close()
+    }
+
     @Test("an idle keep-alive connection is closed after the idle timeout")
     func idleTimeout() async throws {
         let origin = try await TestOrigin { _ in TestOrigin.Reply(body: "ok") }
