@@ -25,36 +25,6 @@ let admissionBenchmarks: @Sendable () -> Void = {
             print("cache \(percent)% of \(distinct) distinct bytes: hit ratio LRU \(lru.hitRatio), tinyLFU \(tinyLFU.hitRatio)")
         }
     }
-
-    func entry(_ key: String, bodyBytes: Int) -> CacheEntry {
-        CacheEntry(
-            key: key, status: 200,
-            headers: [.init(name: "Content-Type", value: "application/json"), .init(name: "Cache-Control", value: "max-age=60")],
-            body: ByteBuffer(repeating: 0x61, count: bodyBytes),
-            timing: EntryTiming(requestTime: 0, responseTime: 0, correctedInitialAge: 0, freshnessLifetime: 60_000, storageExpiry: .max))
-    }
-
-    let keys = (0..<10_000).map { "v1|http://127.0.0.1:9000|/api/users/\($0)?id=\($0)&page=1|0123456789abcdef" }
-
-    Benchmark("L1 get-hit under tinyLFU (1 KiB entry)", configuration: .init(scalingFactor: .kilo)) { benchmark in
-        let cache = MemoryCache(maxBytes: 256 << 20, policy: .tinyLFU)
-        for key in keys { cache.set(entry(key, bodyBytes: 1024)) }
-        benchmark.startMeasurement()
-        for index in benchmark.scaledIterations {
-            blackHole(cache.get(keys[index % keys.count], now: 1))
-        }
-    }
-
-    Benchmark("L1 set under tinyLFU (1 KiB entry, steady state with admission)", configuration: .init(scalingFactor: .kilo)) { benchmark in
-        let cache = MemoryCache(maxBytes: 4 << 20, policy: .tinyLFU)
-        let entries = keys.map { entry($0, bodyBytes: 1024) }
-        benchmark.startMeasurement()
-        for index in benchmark.scaledIterations {
-            let item = entries[index % entries.count]
-            blackHole(cache.get(item.key, now: 1))
-            blackHole(cache.insert(item))
-        }
-    }
 }
 
 /// The trace, built on first use (a global `let` is lazy), so running other benchmarks does not
