@@ -73,6 +73,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                     context.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
                 }
             }
+            context.triggerUserOutboundEvent(HeadTimeoutHandler.HeadReceived(), promise: nil)
             receiving = .body(ProxyRequest(head: head, body: nil, peer: peer))
         case .body(var chunk):
             guard case .body(var request) = receiving else { return }
@@ -89,6 +90,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             }
             receiving = .body(request)
         case .end:
+            context.triggerUserOutboundEvent(HeadTimeoutHandler.RequestComplete(), promise: nil)
             switch receiving {
             case .body(let request):
                 receiving = .idle

@@ -22,6 +22,9 @@ public final class HTTPServer: Sendable {
         public var maxBodyBytes: Int
         /// A connection with no traffic for this long is closed. Default 60 s.
         public var idleTimeout: Duration
+        /// Longest time from the first byte of a request to the end of its head; then 408 and
+        /// the connection is closed. Default 30 s.
+        public var requestHeadTimeout: Duration
         /// Requests read ahead of the one being answered before reading pauses. Default 16.
         public var maxPipelinedRequests: Int
         /// How long a graceful stop waits for requests in flight. Default 30 s.
@@ -36,7 +39,7 @@ public final class HTTPServer: Sendable {
         public init(
             host: String = "127.0.0.1", port: Int = 8080, maxHeaderBytes: Int = 32 << 10, maxBodyBytes: Int = 10 << 20,
             idleTimeout: Duration = .seconds(60), maxPipelinedRequests: Int = 16, shutdownGracePeriod: Duration = .seconds(30),
-            backlog: Int = 1024, maxConnections: Int = 10_000
+            backlog: Int = 1024, maxConnections: Int = 10_000, requestHeadTimeout: Duration = .seconds(30)
         ) {
             self.host = host
             self.port = port
@@ -47,6 +50,7 @@ public final class HTTPServer: Sendable {
             self.shutdownGracePeriod = shutdownGracePeriod
             self.backlog = backlog
             self.maxConnections = maxConnections
+            self.requestHeadTimeout = requestHeadTimeout
         }
     }
 
@@ -94,6 +98,8 @@ public final class HTTPServer: Sendable {
                     let decoder = HTTPRequestDecoder(
                         leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: limits)
                     let handler = ConnectionHandler(configuration: configuration, responder: responder, logger: logger)
+                    try channel.pipeline.syncOperations.addHandler(
+                        HeadTimeoutHandler(timeout: .milliseconds(configuration.requestHeadTimeout.milliseconds)))
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(decoder, maximumBufferSize: configuration.maxHeaderBytes + 64 << 10))
                     try channel.pipeline.syncOperations.addHandler(

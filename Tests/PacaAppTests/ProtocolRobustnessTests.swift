@@ -96,6 +96,31 @@ struct ProtocolRobustnessTests {
         await second.close()
     }
 
+    @Test("a client that trickles its request head gets 408 and is disconnected; a slow body is not cut")
+    func slowHead() async throws {
+        let origin = try await TestOrigin { seen in TestOrigin.Reply(body: "got \(seen.body.count)") }
+        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll(#", "server": { "request_head_timeout": "1s" }"#))
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
+
+        let slow = try await proxy.connect()
+        try await slow.send("GET /slow HTTP/1.1\r\nHost: a\r\nX-Part: ")
+        let response = try await slow.readResponse()
+        #expect(response.status == 408)
+        #expect(try await slow.isClosedByPeer())
+        #expect(origin.requestCount == 0)
+
+        // A complete head in time, then a body that arrives in two parts: answered normally.
+        let upload = try await proxy.connect()
+        try await upload.send("POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nab")
+        try await upload.send("cd")
+        #expect(try await upload.readResponse().body == "got 4")
+        await upload.close()
+    }
+
     @Test("an idle keep-alive connection is closed after the idle timeout")
     func idleTimeout() async throws {
         let origin = try await TestOrigin { _ in TestOrigin.Reply(body: "ok") }

@@ -40,10 +40,11 @@ public enum ConfigurationLoader {
         if let limits = try root.object("server") {
             try limits.allowOnly([
                 "max_header_bytes", "max_body_bytes", "idle_timeout", "max_pipelined_requests", "shutdown_grace", "event_loops",
-                "max_connections",
+                "max_connections", "request_head_timeout",
             ])
             eventLoops = try limits.integer("event_loops", range: 1...256)
             if let value = try limits.integer("max_connections", range: 1...1_000_000) { server.maxConnections = value }
+            if let value = try limits.duration("request_head_timeout") { server.requestHeadTimeout = value }
             if let value = try limits.bytes("max_header_bytes") {
                 guard (1024...(1 << 20)).contains(value) else { throw limits.error("max_header_bytes", "must be between 1KB and 1MB") }
                 server.maxHeaderBytes = value
