@@ -138,20 +138,22 @@ public final class RedisServer: @unchecked Sendable {
                 executable, "--port", String(port), "--bind", "127.0.0.1", "--requirepass", password, "--save", "", "--appendonly", "no",
                 "--dir", directory, "--logfile", logFile, "--daemonize", "no",
             ] + extraArguments
-        let process = try ChildProcess(spawning: executable, arguments: arguments)
-
-        // Readiness is a PING answered; there is no event to await, so poll a bounded number of
-        // times (10 s at most, for a loaded CI machine) with a short pause between attempts.
-        for _ in 0..<1000 {
-            if process.hasExited() { break }
-            if ping(port: port) { return process }
-            try await Task.sleep(for: .milliseconds(10))
+        // Readiness is an event: started as a systemd-supervised service, redis-server sends
+        // READY=1 to $NOTIFY_SOCKET once it accepts connections; a helper thread waits for it
+        // (bounded at 10 s for a loaded CI machine).
+        let notifyPath = "\(directory)/notify-\(port).sock"
+        let notify = try NotifySocket(path: notifyPath)
+        let process = try ChildProcess(
+            spawning: executable, arguments: arguments + ["--supervised", "systemd"],
+            extraEnvironment: ["NOTIFY_SOCKET=\(notifyPath)"])
+        if await notify.waitForReady(timeoutSeconds: 10), ping(port: port) {
+            return process
         }
         if !process.hasExited() { _ = sendSignal(process.pid, SIGKILL) }
         await process.waitForExit()
         let log = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "(no log)"
         let tail = log.split(separator: "\n").suffix(5).joined(separator: "\n")
-        throw StartError(description: "redis-server on port \(port) did not answer PING within 10 s; its log ends:\n\(tail)")
+        throw StartError(description: "redis-server on port \(port) was not ready within 10 s; its log ends:\n\(tail)")
     }
 
     /// A port the kernel just handed out for 127.0.0.1 and that is free again.
@@ -216,7 +218,7 @@ final class ChildProcess: @unchecked Sendable {
 
     /// Spawns `path` with `arguments` (the first is argv[0]); stdin, stdout and stderr are
     /// `/dev/null`.
-    init(spawning path: String, arguments: [String]) throws {
+    init(spawning path: String, arguments: [String], extraEnvironment: [String] = []) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -238,8 +240,18 @@ final class ChildProcess: @unchecked Sendable {
         for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE] { sigaddset(&defaults, signal) }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var environment: [UnsafeMutablePointer<CChar>?] = []
+        var index = 0
+        while let entry = environ[index] {
+            environment.append(entry)
+            index += 1
+        }
+        let extra = extraEnvironment.map { strdup($0) }
+        defer { extra.forEach { free($0) } }
+        environment.append(contentsOf: extra)
+        environment.append(nil)
         var pid = pid_t()
-        let status = posix_spawn(&pid, path, &actions, &attributes, &argv, environ)
+        let status = posix_spawn(&pid, path, &actions, &attributes, &argv, &environment)
         guard status == 0 else {
             throw RedisServer.StartError(description: "cannot start \(path): \(String(cString: strerror(status)))")
         }
@@ -266,6 +278,64 @@ final class ChildProcess: @unchecked Sendable {
                 while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
                 lock.withLock { reaped = true }
                 continuation.resume()
+            }
+        }
+    }
+}
+
+/// A Unix datagram socket for the sd_notify protocol: the child writes `READY=1` to it.
+private final class NotifySocket: @unchecked Sendable {
+    // `descriptor` is immutable; the socket is read by one helper thread at a time.
+    private let descriptor: Int32
+    private let path: String
+
+    init(path: String) throws {
+        unlink(path)
+        let descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        guard descriptor >= 0 else { throw RedisServer.StartError(description: "socket(AF_UNIX) failed: errno \(errno)") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            close(descriptor)
+            throw RedisServer.StartError(description: "notify socket path too long: \(path)")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0 else {
+            close(descriptor)
+            throw RedisServer.StartError(description: "bind(\(path)) failed: errno \(errno)")
+        }
+        self.descriptor = descriptor
+        self.path = path
+    }
+
+    deinit {
+        close(descriptor)
+        unlink(path)
+    }
+
+    /// Waits on a helper thread (recv blocks) for a datagram containing `READY=1`; `false` on
+    /// timeout or error.
+    func waitForReady(timeoutSeconds: Int) async -> Bool {
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            Thread.detachNewThread { [self] in
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                while true {
+                    let count = recv(descriptor, &buffer, buffer.count, 0)
+                    if count < 0, errno == EINTR { continue }
+                    guard count > 0 else { return continuation.resume(returning: false) }
+                    if String(decoding: buffer[..<count], as: UTF8.self).contains("READY=1") {
+                        return continuation.resume(returning: true)
+                    }
+                }
             }
         }
     }
