@@ -218,7 +218,8 @@ private final class Transfer: @unchecked Sendable {
             let lower = field.name.lowercased()
             if lower == "accept" { sawAccept = true }
             if lower == "content-type" { sawContentType = true }
-            if lower == "host" || lower == "content-length" || lower == "expect" { continue }
+            // `Host` is sent as given (preserve_host); libcurl uses it instead of the URL's.
+            if lower == "content-length" || lower == "expect" { continue }
             appendHeader(field.value.isEmpty ? "\(field.name);" : "\(field.name): \(field.value)")
         }
         // Remove what libcurl would add on its own, so the origin sees only what the client sent.

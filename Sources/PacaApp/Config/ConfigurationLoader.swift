@@ -151,6 +151,7 @@ public enum ConfigurationLoader {
     static let routeFields: Set<String> = [
         "name", "match", "origin", "methods", "cache", "ttl", "ttl_source", "max_ttl", "key", "stale_while_revalidate",
         "stale_if_error", "connect_timeout", "timeout", "max_body_bytes", "forward_headers", "strip_cookies", "preserve_host",
+        "forward",
         "ignore", "cache_status", "honor_client_no_cache", "convert_head", "comment",
     ]
 
@@ -214,11 +215,21 @@ public enum ConfigurationLoader {
             keyHeaders = try key.stringArray("headers") ?? []
         }
 
+        var forward = ForwardMode.all
+        if let text = try reader.string("forward") {
+            guard let mode = ForwardMode(rawValue: text) else {
+                throw reader.error(
+                    "forward", "expected one of \(ForwardMode.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")
+            }
+            forward = mode
+        }
+
         return Route(
             name: name, match: match, origin: origin, methods: methods, cache: try reader.bool("cache") ?? true, policy: policy,
             keyQuery: keyQuery, keyHeaders: keyHeaders, forwardHeaders: try reader.stringArray("forward_headers") ?? [],
             stripCookies: try reader.bool("strip_cookies") ?? false, preserveHost: try reader.bool("preserve_host") ?? false,
-            connectTimeout: try reader.duration("connect_timeout") ?? .seconds(5), timeout: try reader.duration("timeout") ?? .seconds(30),
+            forward: forward, connectTimeout: try reader.duration("connect_timeout") ?? .seconds(5),
+            timeout: try reader.duration("timeout") ?? .seconds(30),
             cacheStatus: try reader.bool("cache_status") ?? true, honorClientNoCache: try reader.bool("honor_client_no_cache") ?? true,
             convertHead: try reader.bool("convert_head") ?? true)
     }

@@ -36,13 +36,46 @@ enum HeaderRules {
         return fields
     }
 
-    /// Every request field but the hop-by-hop ones, `Host` and `Content-Length` (libcurl sets
-    /// those), and the forwarding fields paca rewrites: for requests that are not cached.
-    static func passThroughRequestFields(_ headers: HTTPHeaders) -> [HTTPField] {
-        var fields = headers.map { HTTPField(name: $0.name, value: $0.value) }
-        var drop = HopByHop.names(in: fields)
-        drop.formUnion(["host", "content-length", "via", "x-forwarded-for", "forwarded", "x-forwarded-host", "x-forwarded-proto"])
-        fields = fields.removing(drop)
+    /// Request fields that override routing or URLs in some origins and frameworks: the known
+    /// cache-poisoning vectors (DESIGN.md §3). From a peer outside `trusted_proxies` they never
+    /// reach the origin; from a trusted peer they pass unchanged. This is the one list; the
+    /// README documents it.
+    static let poisoningVectors: Set<String> = [
+        "forwarded", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "x-forwarded-scheme",
+        "x-forwarded-server", "x-forwarded-prefix", "x-forwarded-ssl", "x-forwarded-uri", "x-forwarded-path",
+        "x-host", "x-original-host", "x-original-url", "x-rewrite-url", "x-original-uri",
+        "x-http-method-override", "x-http-method", "x-method-override", "x-http-destinationurl", "x-proxy-url",
+        "front-end-https", "x-url-scheme",
+    ]
+
+    /// Fields a client never sends through: libcurl or paca write their own (`Host`,
+    /// `Content-Length`), paca rewrites them (`Via`, `X-Forwarded-For`), or they describe the
+    /// client's transfer, not the request (`Expect`).
+    static let rewrittenRequestFields: Set<String> = ["host", "content-length", "via", "x-forwarded-for", "expect"]
+
+    /// A client's conditionals and `Range`: on a fill paca sends its own validators and asks for
+    /// the whole representation, then answers the client's conditions itself.
+    static let clientPreconditions: Set<String> = [
+        "if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range", "range",
+    ]
+
+    /// The client's end-to-end request fields as they go to the origin: everything but the
+    /// hop-by-hop fields, the fields paca rewrites, and — from untrusted peers — the poisoning
+    /// vectors; minus `also` (conditionals on a fill, an unkeyed `Cookie` the route strips).
+    static func endToEndRequestFields(_ headers: HTTPHeaders, trustedPeer: Bool, dropping also: Set<String> = []) -> [HTTPField] {
+        var fields: [HTTPField] = []
+        fields.reserveCapacity(headers.count)
+        var connectionNamed: Set<String> = []
+        for value in headers["connection"] {
+            for member in value.split(separator: ",") { connectionNamed.insert(member.trimmingSpaces().lowercased()) }
+        }
+        for header in headers {
+            let name = header.name.lowercased()
+            if HopByHop.isHopByHop(name) || connectionNamed.contains(name) || rewrittenRequestFields.contains(name) { continue }
+            if !trustedPeer, poisoningVectors.contains(name) { continue }
+            if also.contains(name) { continue }
+            fields.append(HTTPField(name: header.name, value: header.value))
+        }
         return fields
     }
 

@@ -133,7 +133,7 @@ extension ProxyEngine {
         ProxyResponse
     > {
         let route = exchange.route
-        var fields = cacheableRequestFields(exchange)
+        var fields = cacheableRequestFields(exchange, isFill: !kind.hitForMiss)
         if let stored = kind.stored {
             fields.append(contentsOf: revalidationHeaders(etag: stored.etag, lastModified: stored.lastModified))
         }
@@ -278,6 +278,7 @@ extension ProxyEngine {
 
         var headers = HeaderRules.httpHeaders(clientFields)
         var stored = false
+        var storedEntry: CacheEntry?
         var detail: String?
         var ttl: Int64?
         switch decision {
@@ -291,6 +292,7 @@ extension ProxyEngine {
                 varyNames: names)
             {
                 stored = true
+                storedEntry = entry
                 statistics.stored.increment()
                 complete(exchange, kind, with: .stored(entry))
             } else {
@@ -321,10 +323,21 @@ extension ProxyEngine {
             headers.add(name: CacheStatusField.name, value: value)
         }
         let outcome: AccessLogRecord.CacheOutcome = kind.stored == nil ? .miss : .revalidated
+        let requestHeaders = exchange.request.head.headers
+        if let storedEntry,
+            requestHeaders.contains(name: "range") || requestHeaders.contains(name: "if-none-match")
+                || requestHeaders.contains(name: "if-modified-since")
+        {
+            // The client's conditionals and Range stayed behind on the fill: answer them from
+            // the stored entry, as a hit would (304, 206 or 416).
+            let now = clock.now()
+            return serveStored(
+                exchange, entry: storedEntry, ttlMillis: storedEntry.timing.remainingFreshness(at: now), now: now, outcome: outcome,
+                cacheStatus: headers.first(name: CacheStatusField.name) ?? "")
+        }
         // The client's own validators were not sent upstream (only keyed fields are): evaluate
         // them against the fresh answer, as against a stored one (RFC 9110 §13.2.2).
         var status = HTTPResponseStatus(statusCode: response.status)
-        let requestHeaders = exchange.request.head.headers
         if response.status == 200,
             requestHeaders.contains(name: "if-none-match") || requestHeaders.contains(name: "if-modified-since"),
             shouldAnswerNotModified(
@@ -393,7 +406,8 @@ extension ProxyEngine {
         statistics.passes.increment()
         let route = exchange.route
         let head = exchange.request.head
-        var fields = HeaderRules.passThroughRequestFields(head.headers)
+        let trusted = configuration.trustedProxies.contains(exchange.request.peer)
+        var fields = HeaderRules.endToEndRequestFields(head.headers, trustedPeer: trusted)
         fields.append(contentsOf: forwardingFields(exchange))
         if route.preserveHost, let host = head.headers.first(name: "host") { fields.append(HTTPField(name: "Host", value: host)) }
         let request = OriginRequest(
@@ -447,16 +461,41 @@ extension ProxyEngine {
         return url
     }
 
-    /// What a cacheable request forwards (DESIGN.md §3, "no cache poisoning"): the keyed and
-    /// forwarded headers, `Authorization`, and the forwarding fields.
-    func cacheableRequestFields(_ exchange: Exchange) -> [HTTPField] {
+    /// What a cacheable request forwards (DESIGN.md §3, "What reaches the origin"). With
+    /// `forward: all`, every end-to-end field but the poisoning vectors from untrusted peers; with
+    /// `forward: keyed`, the keyed and `forward_headers` fields and `Authorization`. On a fill
+    /// (`isFill`) the client's conditionals and `Range` stay behind: paca asks for the whole
+    /// representation and answers the client's conditions itself. Then `Host` with
+    /// `preserve_host`, `X-Forwarded-For` and `Via`.
+    func cacheableRequestFields(_ exchange: Exchange, isFill: Bool) -> [HTTPField] {
         let head = exchange.request.head
+        let route = exchange.route
+        let trusted = configuration.trustedProxies.contains(exchange.request.peer)
         var fields: [HTTPField] = []
-        for name in exchange.route.keyedHeaderNames where name != "cookie" || !exchange.route.stripCookies {
-            for value in head.headers[name] { fields.append(HTTPField(name: name, value: value)) }
+        switch route.forward {
+        case .all:
+            var drop: Set<String> = isFill ? HeaderRules.clientPreconditions : []
+            if route.stripCookies, !route.keyedHeaderNames.contains("cookie") { drop.insert("cookie") }
+            fields = HeaderRules.endToEndRequestFields(head.headers, trustedPeer: trusted, dropping: drop)
+        case .keyed:
+            for name in route.keyedHeaderNames where name != "cookie" || !route.stripCookies {
+                for value in head.headers[name] { fields.append(HTTPField(name: name, value: value)) }
+            }
+            for value in head.headers["authorization"] where !route.keyedHeaderNames.contains("authorization") {
+                fields.append(HTTPField(name: "Authorization", value: value))
+            }
+            if trusted {
+                for name in ["forwarded", "x-forwarded-host", "x-forwarded-proto"] {
+                    for value in head.headers[name] { fields.append(HTTPField(name: name, value: value)) }
+                }
+            }
+            if !isFill {
+                for name in HeaderRules.clientPreconditions.sorted() {
+                    for value in head.headers[name] { fields.append(HTTPField(name: name, value: value)) }
+                }
+            }
         }
-        for value in head.headers["authorization"] { fields.append(HTTPField(name: "Authorization", value: value)) }
-        if exchange.route.preserveHost { fields.append(HTTPField(name: "Host", value: exchange.host)) }
+        if route.preserveHost { fields.append(HTTPField(name: "Host", value: exchange.host)) }
         fields.append(contentsOf: forwardingFields(exchange))
         return fields
     }
@@ -469,9 +508,6 @@ extension ProxyEngine {
         if configuration.trustedProxies.contains(peer) {
             let chain = head.headers["x-forwarded-for"].joined(separator: ", ")
             fields.append(HTTPField(name: "X-Forwarded-For", value: chain.isEmpty ? peer : "\(chain), \(peer)"))
-            for name in ["forwarded", "x-forwarded-host", "x-forwarded-proto"] {
-                for value in head.headers[name] { fields.append(HTTPField(name: name, value: value)) }
-            }
         } else if !peer.isEmpty {
             fields.append(HTTPField(name: "X-Forwarded-For", value: peer))
         }

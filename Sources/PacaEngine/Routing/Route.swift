@@ -21,6 +21,17 @@ public enum QueryKeyRule: Sendable, Equatable {
     }
 }
 
+/// Which client request fields reach the origin on a cacheable request (DESIGN.md §3, "What
+/// reaches the origin").
+public enum ForwardMode: String, Sendable, Equatable, CaseIterable {
+    /// Every end-to-end field but the poisoning vectors from untrusted peers (the default, as
+    /// nginx and Varnish do); the origin's `Vary` keys the variants.
+    case all
+    /// Only the keyed fields, `forward_headers` and `Authorization`: the strict mode for origins
+    /// that vary on request fields without saying so in `Vary`.
+    case keyed
+}
+
 /// An origin server, split from its URL once.
 public struct Origin: Sendable, Equatable {
     /// `http` or `https`.
@@ -83,6 +94,8 @@ public final class Route: Sendable {
     public let stripCookies: Bool
     /// Key and forward the client's `Host` instead of the origin's authority.
     public let preserveHost: Bool
+    /// Which request fields a cacheable request forwards. Default `.all`.
+    public let forward: ForwardMode
     /// Limit for connecting to the origin. Default 5 s.
     public let connectTimeout: Duration
     /// Limit for a whole origin exchange. Default 30 s.
@@ -110,6 +123,7 @@ public final class Route: Sendable {
         forwardHeaders: [String] = [],
         stripCookies: Bool = false,
         preserveHost: Bool = false,
+        forward: ForwardMode = .all,
         connectTimeout: Duration = .seconds(5),
         timeout: Duration = .seconds(30),
         cacheStatus: Bool = true,
@@ -127,6 +141,7 @@ public final class Route: Sendable {
         self.forwardHeaders = forwardHeaders.map { $0.lowercased() }
         self.stripCookies = stripCookies
         self.preserveHost = preserveHost
+        self.forward = forward
         self.connectTimeout = connectTimeout
         self.timeout = timeout
         self.cacheStatus = cacheStatus
@@ -134,14 +149,19 @@ public final class Route: Sendable {
         self.convertHead = convertHead
         let keyed = Array(Set(self.keyHeaders + self.forwardHeaders)).sorted()
         self.keyedHeaderNames = keyed
-        self.fingerprint = Self.fingerprint(origin: origin, keyQuery: keyQuery, keyedHeaderNames: keyed, preserveHost: preserveHost)
+        self.fingerprint = Self.fingerprint(
+            origin: origin, keyQuery: keyQuery, keyedHeaderNames: keyed, preserveHost: preserveHost, forward: forward)
     }
 
     /// Request header names that are part of the key (`key.headers` and `forward_headers`),
     /// lower-cased and sorted; computed once.
     public let keyedHeaderNames: [String]
 
-    private static func fingerprint(origin: Origin, keyQuery: QueryKeyRule, keyedHeaderNames: [String], preserveHost: Bool) -> String {
+    private static func fingerprint(
+        origin: Origin, keyQuery: QueryKeyRule, keyedHeaderNames: [String], preserveHost: Bool, forward: ForwardMode
+    )
+        -> String
+    {
         var text = "\(origin.schemeAndAuthority)\(origin.basePath)|"
         switch keyQuery {
         case .all: text += "q*"
@@ -150,6 +170,9 @@ public final class Route: Sendable {
         }
         text += "|h" + keyedHeaderNames.joined(separator: ",")
         text += preserveHost ? "|ph" : ""
+        // The strict mode sends the origin less, so its answers are not interchangeable with
+        // those fetched with every field.
+        text += forward == .keyed ? "|fk" : ""
         return FNV1a.hex(text)
     }
 }

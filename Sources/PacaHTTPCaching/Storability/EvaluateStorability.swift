@@ -9,7 +9,9 @@
 ///    overrides the response's `no-store`, §5.2.2.3);
 /// 4. unqualified `private` (`.isPrivate`);
 /// 5. `Authorization` in the request without `public`, `s-maxage` or `must-revalidate` in the
-///    response (§3.5) and without the route exception `"authorization"` (`.authorization`);
+///    response (§3.5) and without the route exception `"authorization"` (`.authorization`); when
+///    it is stored, only the origin's explicit lifetime counts (no route `ttl`, no heuristic, no
+///    route stale windows), so `must-revalidate` without one means revalidate on every use;
 /// 6. `Vary: *` (`.varyStar`);
 /// 7. `Set-Cookie` without the route exception `"set-cookie"` (`.setCookie`);
 /// 8. `bodyBytes > policy.maxBodyBytes` (`.tooLarge`);
@@ -43,10 +45,17 @@ public func evaluateStorability(
     if request.noStore { return .doNotStore(.noStore) }
     if cc.noStore && !(cc.mustUnderstand && understood) { return .doNotStore(.noStore) }
     if cc.isPrivate { return .doNotStore(.isPrivate) }
-    if requestHeaders.contains("authorization"),
-        !(cc.isPublic || cc.sMaxAge != nil || cc.mustRevalidate || ignore.contains("authorization"))
-    {
-        return .doNotStore(.authorization)
+    var policy = policy
+    if requestHeaders.contains("authorization"), !ignore.contains("authorization") {
+        guard cc.isPublic || cc.sMaxAge != nil || cc.mustRevalidate else { return .doNotStore(.authorization) }
+        // §3.5 lets the origin share an answer to an authorized request; only the origin may say
+        // for how long. A route `ttl` (in any ttl_source) or a heuristic never stands in for an
+        // explicit lifetime, and route stale windows never serve it to others: with
+        // `must-revalidate` and no lifetime it is revalidated on every use (DESIGN.md §3).
+        policy.ttl = nil
+        policy.heuristicFraction = 0
+        policy.staleWhileRevalidate = nil
+        policy.staleIfError = nil
     }
     if varyFieldNames(responseHeaders) == nil { return .doNotStore(.varyStar) }
     if responseHeaders.contains("set-cookie") && !ignore.contains("set-cookie") { return .doNotStore(.setCookie) }
