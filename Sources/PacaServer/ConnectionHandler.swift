@@ -108,11 +108,22 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if queue.count >= configuration.maxPipelinedRequests || closed {
+        // Backpressure (as NIO's BackPressureHandler): while what we wrote has not drained, read
+        // no more requests, so a client that sends and never reads costs its socket buffers and
+        // at most `maxPipelinedRequests` queued requests.
+        if queue.count >= configuration.maxPipelinedRequests || closed || !context.channel.isWritable {
             readWithheld = true
             return
         }
         context.read()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            processQueue(context: context)
+            flushIfNeeded(context: context)
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -153,7 +164,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     private func processQueue(context: ChannelHandlerContext) {
-        while !responding, !closed, let next = queue.popFirst() {
+        // Answers wait while the socket is full; `channelWritabilityChanged` resumes them.
+        while !responding, !closed, context.channel.isWritable, let next = queue.popFirst() {
             switch next {
             case .reject(let response):
                 write(response, keepAlive: false, context: context, thenClose: true)
@@ -191,8 +203,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 }
             }
         }
+        if !context.channel.isWritable { flushIfNeeded(context: context) }
         closeIfDone(context: context)
-        if readWithheld, queue.count < configuration.maxPipelinedRequests, !closed {
+        if readWithheld, queue.count < configuration.maxPipelinedRequests, !closed, context.channel.isWritable {
             readWithheld = false
             context.read()
         }

@@ -70,6 +70,29 @@ struct ConnectionHandlerTests {
         _ = try? channel.finish()
     }
 
+    @Test("while the socket is not writable no answer is written and no request is read; writability resumes both")
+    func backpressure() throws {
+        let responder = ScriptedResponder(deferredPaths: [])
+        let channel = try Self.channel(responder)
+        let reads = ReadCounter()
+        try channel.pipeline.syncOperations.addHandler(reads, position: .first)
+        channel.isWritable = false
+        channel.pipeline.fireChannelWritabilityChanged()
+        try channel.writeInbound(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n"))
+        let readsBefore = reads.count
+        channel.read()
+        #expect(reads.count == readsBefore)
+        #expect(try Self.output(channel).isEmpty)
+
+        channel.isWritable = true
+        channel.pipeline.fireChannelWritabilityChanged()
+        let text = try Self.output(channel)
+        #expect(text.components(separatedBy: "HTTP/1.1 200 OK").count == 3)
+        // The withheld read is issued again once the answers have gone out.
+        #expect(reads.count == readsBefore + 1)
+        _ = try? channel.finish()
+    }
+
     @Test("request bodies are assembled and handed over whole")
     func bodies() throws {
         let channel = try Self.channel(ScriptedResponder(deferredPaths: []))
@@ -115,5 +138,16 @@ struct ConnectionHandlerTests {
         let (head, body) = ResponseEncoding.encode(ProxyResponse(status: .ok, body: large), keepAlive: true, allocator: .init())
         #expect(head.readableBytes < 100)
         #expect(body == large)
+    }
+}
+
+/// Counts the `read()` calls that reach the channel.
+final class ReadCounter: ChannelOutboundHandler {
+    typealias OutboundIn = Any
+    var count = 0
+
+    func read(context: ChannelHandlerContext) {
+        count += 1
+        context.read()
     }
 }
