@@ -41,4 +41,10 @@ static inline CURLMcode paca_curl_multi_setopt_long(CURLM *handle, CURLMoption o
     return curl_multi_setopt(handle, option, value);
 }
 
+// Macros Swift cannot import as typed constants.
+static inline size_t paca_curl_writefunc_pause(void) { return CURL_WRITEFUNC_PAUSE; }
+static inline size_t paca_curl_readfunc_pause(void) { return CURL_READFUNC_PAUSE; }
+static inline size_t paca_curl_readfunc_abort(void) { return CURL_READFUNC_ABORT; }
+static inline int paca_curlpause_cont(void) { return CURLPAUSE_CONT; }
+
 #endif

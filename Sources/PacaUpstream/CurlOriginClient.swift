@@ -8,8 +8,11 @@ import Synchronization
 
 /// The origin client: one `curl_multi` loop on its own thread drives every transfer, so no NIO
 /// event loop ever waits on the network. Connections to each origin are kept alive and reused by
-/// the multi handle's connection cache. Completions are handed back as `EventLoopPromise`s, which
-/// run their callbacks on the requesting connection's loop.
+/// the multi handle's connection cache. The head of an answer is handed back through an
+/// `EventLoopPromise`; its body streams through a `BodyStream` with backpressure: when the
+/// consumer (the client's socket, a disk write) falls a window behind, the transfer is paused
+/// (`CURL_WRITEFUNC_PAUSE`) and continued (`curl_easy_pause`) once it has caught up. Request bodies
+/// stream the same way from an `UploadStream` (`CURL_READFUNC_PAUSE`).
 public final class CurlOriginClient: OriginClient {
     /// Settings of the client as a whole (per-request limits travel with each `OriginRequest`).
     public struct Configuration: Sendable {
@@ -17,30 +20,35 @@ public final class CurlOriginClient: OriginClient {
         public var maxCachedConnections: Int
         /// Most connections to one host at once; 0 is no limit. Default 0.
         public var maxConnectionsPerHost: Int
+        /// Bytes of a response body one transfer may have in flight towards its consumer before
+        /// it is paused. Default 256 KiB.
+        public var bodyWindow: Int
 
         /// Creates a configuration with the defaults above.
-        public init(maxCachedConnections: Int = 256, maxConnectionsPerHost: Int = 0) {
+        public init(maxCachedConnections: Int = 256, maxConnectionsPerHost: Int = 0, bodyWindow: Int = 256 << 10) {
             self.maxCachedConnections = maxCachedConnections
             self.maxConnectionsPerHost = maxConnectionsPerHost
+            self.bodyWindow = bodyWindow
         }
     }
 
-    private struct Inbox {
+    /// What other threads ask of the transfer thread.
+    struct Inbox {
         var pending: [Transfer] = []
+        var resumes: [Transfer] = []
+        var cancels: [Transfer] = []
         var stopping = false
     }
 
-    private final class InboxBox: Sendable {
+    final class InboxBox: Sendable {
         let state = Mutex(Inbox())
     }
 
     private let inboxBox = InboxBox()
-    /// The multi handle is used only on `thread`, except `curl_multi_wakeup`, which libcurl
-    /// documents as callable from any thread.
     private let multi: MultiHandle
     private let clock: any WallClock
     private let logger: Logger
-    private let stopped = InboxBox()
+    private let configuration: Configuration
 
     /// Starts the client and its transfer thread.
     public init(
@@ -50,6 +58,7 @@ public final class CurlOriginClient: OriginClient {
         self.multi = MultiHandle()
         self.clock = clock
         self.logger = logger
+        self.configuration = configuration
         _ = paca_curl_multi_setopt_long(multi.pointer, CURLMOPT_MAXCONNECTS, configuration.maxCachedConnections)
         _ = paca_curl_multi_setopt_long(multi.pointer, CURLMOPT_MAX_HOST_CONNECTIONS, configuration.maxConnectionsPerHost)
         let thread = Thread { [multi, inboxBox, clock] in
@@ -63,18 +72,34 @@ public final class CurlOriginClient: OriginClient {
         shutdown()
     }
 
-    /// Sends `request`; the future completes on `eventLoop` with the whole response or an
-    /// `OriginError`.
-    public func fetch(_ request: OriginRequest, on eventLoop: any EventLoop) -> EventLoopFuture<OriginResponse> {
-        let promise = eventLoop.makePromise(of: OriginResponse.self)
-        let transfer = Transfer(request: request, promise: promise)
+    /// Sends `request`; the future completes on `eventLoop` with the head or an `OriginError`,
+    /// and the body follows through the response's stream.
+    public func stream(_ request: OriginRequest, on eventLoop: any EventLoop) -> EventLoopFuture<OriginStreamingResponse> {
+        let promise = eventLoop.makePromise(of: OriginStreamingResponse.self)
+        let body = BodyStream(eventLoop: eventLoop, window: configuration.bodyWindow)
+        let transfer = Transfer(request: request, promise: promise, body: body, clock: clock)
+        let inbox = inboxBox
+        let multi = self.multi
+        let resume: @Sendable () -> Void = { [weak transfer] in
+            guard let transfer else { return }
+            inbox.state.withLock { $0.resumes.append(transfer) }
+            multi.wakeup()
+        }
+        body.setProducerHooks(
+            onResume: resume,
+            onCancel: { [weak transfer] in
+                guard let transfer else { return }
+                inbox.state.withLock { $0.cancels.append(transfer) }
+                multi.wakeup()
+            })
+        request.upload?.setOnData(resume)
         let accepted = inboxBox.state.withLock { inbox -> Bool in
             guard !inbox.stopping else { return false }
             inbox.pending.append(transfer)
             return true
         }
         if accepted {
-            curl_multi_wakeup(multi.pointer)
+            multi.wakeup()
         } else {
             promise.fail(OriginError.shutDown)
         }
@@ -83,13 +108,12 @@ public final class CurlOriginClient: OriginClient {
 
     /// Fails transfers still in flight with `OriginError.shutDown` and stops the thread.
     public func shutdown() {
-        let first = stopped.state.withLock { state -> Bool in
-            defer { state.stopping = true }
-            return !state.stopping
+        let first = inboxBox.state.withLock { inbox -> Bool in
+            defer { inbox.stopping = true }
+            return !inbox.stopping
         }
         guard first else { return }
-        inboxBox.state.withLock { $0.stopping = true }
-        curl_multi_wakeup(multi.pointer)
+        multi.wakeup()
     }
 
     /// The loop that owns the multi handle; runs until `shutdown`.
@@ -100,13 +124,19 @@ public final class CurlOriginClient: OriginClient {
 
         func run() {
             var active: [UnsafeMutableRawPointer: Transfer] = [:]
+            var lastSweep = Monotonic.nanoseconds()
             while true {
-                let (incoming, stopping) = inbox.state.withLock { inbox -> ([Transfer], Bool) in
-                    defer { inbox.pending.removeAll(keepingCapacity: true) }
-                    return (inbox.pending, inbox.stopping)
+                let (incoming, resumes, cancels, stopping) = inbox.state.withLock {
+                    inbox -> ([Transfer], [Transfer], [Transfer], Bool) in
+                    defer {
+                        inbox.pending.removeAll(keepingCapacity: true)
+                        inbox.resumes.removeAll(keepingCapacity: true)
+                        inbox.cancels.removeAll(keepingCapacity: true)
+                    }
+                    return (inbox.pending, inbox.resumes, inbox.cancels, inbox.stopping)
                 }
                 if stopping {
-                    for transfer in incoming { transfer.promise.fail(OriginError.shutDown) }
+                    for transfer in incoming { transfer.fail(OriginError.shutDown) }
                     for (easy, transfer) in active {
                         curl_multi_remove_handle(multi.pointer, easy)
                         transfer.finish(.failure(OriginError.shutDown))
@@ -122,6 +152,16 @@ public final class CurlOriginClient: OriginClient {
                         transfer.finish(.failure(OriginError.protocolError("cannot start transfer")))
                     }
                 }
+                for transfer in cancels {
+                    guard let easy = transfer.easy, active[easy] === transfer else { continue }
+                    active[easy] = nil
+                    curl_multi_remove_handle(multi.pointer, easy)
+                    transfer.finish(.failure(OriginError.protocolError("cancelled by the consumer")))
+                }
+                for transfer in resumes {
+                    guard let easy = transfer.easy, active[easy] === transfer else { continue }
+                    transfer.resume()
+                }
                 var running: Int32 = 0
                 curl_multi_perform(multi.pointer, &running)
                 var left: Int32 = 0
@@ -133,29 +173,57 @@ public final class CurlOriginClient: OriginClient {
                         transfer.complete(code: code, now: clock.now())
                     }
                 }
+                let now = Monotonic.nanoseconds()
+                if now - lastSweep >= 50_000_000 {
+                    lastSweep = now
+                    for (easy, transfer) in active where transfer.isIdleTooLong(now: now) {
+                        active[easy] = nil
+                        curl_multi_remove_handle(multi.pointer, easy)
+                        transfer.finish(.failure(transfer.timeoutError))
+                    }
+                }
                 var ready: Int32 = 0
-                curl_multi_poll(multi.pointer, nil, 0, 1000, &ready)
+                curl_multi_poll(multi.pointer, nil, 0, active.isEmpty ? 1000 : 100, &ready)
             }
         }
     }
 }
 
+/// A monotonic clock for transfer timeouts (wall time may jump).
+enum Monotonic {
+    static func nanoseconds() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+    }
+}
+
 /// The multi handle, shared between the client (for wake-ups) and its loop.
-private final class MultiHandle: @unchecked Sendable {
-    // Safe: after init, only the transfer thread uses `pointer`, apart from curl_multi_wakeup,
-    // which libcurl allows from any thread; `cleanup` runs on the transfer thread as it exits.
-    let pointer: UnsafeMutableRawPointer
-    private var cleaned = false
+private final class MultiHandle: Sendable {
+    // `pointer` is used only on the transfer thread after init, apart from curl_multi_wakeup,
+    // which libcurl allows from any thread but not after curl_multi_cleanup: `cleaned` (under its
+    // lock) orders the two, so a wake-up never touches a freed handle.
+    nonisolated(unsafe) let pointer: UnsafeMutableRawPointer
+    private let cleaned = Mutex(false)
 
     init() {
         guard let pointer = curl_multi_init() else { fatalError("curl_multi_init failed: out of memory") }
         self.pointer = pointer
     }
 
+    func wakeup() {
+        cleaned.withLock { cleaned in
+            guard !cleaned else { return }
+            curl_multi_wakeup(pointer)
+        }
+    }
+
     func cleanup() {
-        guard !cleaned else { return }
-        cleaned = true
-        curl_multi_cleanup(pointer)
+        cleaned.withLock { cleaned in
+            guard !cleaned else { return }
+            cleaned = true
+            curl_multi_cleanup(pointer)
+        }
     }
 }
 
@@ -172,26 +240,41 @@ private enum CurlGlobal {
 
 /// One exchange: the easy handle and what has arrived so far. Touched only on the transfer
 /// thread once submitted.
-private final class Transfer: @unchecked Sendable {
+final class Transfer: @unchecked Sendable {
     // Safe: created on a caller's thread, then handed to the transfer thread through the
-    // inbox's lock and used only there; `promise` is itself thread-safe.
+    // inbox's lock and used only there; `promise` and `body` are themselves thread-safe.
     let request: OriginRequest
-    let promise: EventLoopPromise<OriginResponse>
+    let promise: EventLoopPromise<OriginStreamingResponse>
+    let body: BodyStream
+    let clock: any WallClock
     private(set) var easy: UnsafeMutableRawPointer?
     private var headerList: UnsafeMutablePointer<curl_slist>?
     private var requestTime: UnixMillis = 0
+    private let allocator = ByteBufferAllocator()
     var status = 0
     var headers: [HTTPField] = []
-    var body = ByteBuffer()
+    var headDelivered = false
+    var received = 0
     var exceededLimit = false
+    /// Receiving is paused because the consumer is a window behind.
+    var receivePaused = false
+    /// Sending is paused because the client has not sent more of the request body yet.
+    var sendPaused = false
+    /// Monotonic time of the last progress (start, a byte either way, a resume).
+    var lastActivity: UInt64 = 0
+    let idleLimit: UInt64
 
-    init(request: OriginRequest, promise: EventLoopPromise<OriginResponse>) {
+    init(request: OriginRequest, promise: EventLoopPromise<OriginStreamingResponse>, body: BodyStream, clock: any WallClock) {
         self.request = request
         self.promise = promise
+        self.body = body
+        self.clock = clock
+        self.idleLimit = UInt64(max(1, request.totalTimeout.milliseconds)) * 1_000_000
     }
 
     func start(now: UnixMillis) {
         requestTime = now
+        lastActivity = Monotonic.nanoseconds()
         guard let easy = curl_easy_init() else { return }
         self.easy = easy
         let me = Unmanaged.passUnretained(self).toOpaque()
@@ -200,9 +283,14 @@ private final class Transfer: @unchecked Sendable {
         _ = paca_curl_easy_setopt_long(easy, CURLOPT_PATH_AS_IS, 1)
         _ = paca_curl_easy_setopt_long(easy, CURLOPT_TCP_NODELAY, 1)
         _ = paca_curl_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
+        _ = paca_curl_easy_setopt_long(easy, CURLOPT_BUFFERSIZE, 64 << 10)
         _ = paca_curl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, max(1, Int(request.connectTimeout.milliseconds)))
-        _ = paca_curl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, max(1, Int(request.totalTimeout.milliseconds)))
-        _ = paca_curl_easy_setopt_off_t(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(request.maxResponseBytes))
+        // No CURLOPT_TIMEOUT: a body may take as long as the client takes to read it. The loop
+        // fails a transfer that makes no progress for `totalTimeout` while neither side is
+        // paused by us (as nginx's proxy_read_timeout / proxy_send_timeout).
+        if request.maxResponseBytes < Int.max {
+            _ = paca_curl_easy_setopt_off_t(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(request.maxResponseBytes))
+        }
         request.url.withCString { _ = paca_curl_easy_setopt_pointer(easy, CURLOPT_URL, $0) }
         // Origins are reached directly: an http_proxy in the environment must not reroute them.
         "".withCString { _ = paca_curl_easy_setopt_pointer(easy, CURLOPT_PROXY, $0) }
@@ -219,14 +307,13 @@ private final class Transfer: @unchecked Sendable {
             if lower == "accept" { sawAccept = true }
             if lower == "content-type" { sawContentType = true }
             // `Host` is sent as given (preserve_host); libcurl uses it instead of the URL's.
-            if lower == "content-length" || lower == "expect" { continue }
+            if lower == "content-length" || lower == "expect" || lower == "transfer-encoding" { continue }
             appendHeader(field.value.isEmpty ? "\(field.name);" : "\(field.name): \(field.value)")
         }
         // Remove what libcurl would add on its own, so the origin sees only what the client sent.
         appendHeader("Expect:")
         if !sawAccept { appendHeader("Accept:") }
         if !sawContentType { appendHeader("Content-Type:") }
-        _ = paca_curl_easy_setopt_pointer(easy, CURLOPT_HTTPHEADER, headerList)
 
         let method = request.method.uppercased()
         switch method {
@@ -237,31 +324,86 @@ private final class Transfer: @unchecked Sendable {
         default:
             method.withCString { _ = paca_curl_easy_setopt_pointer(easy, CURLOPT_CUSTOMREQUEST, $0) }
         }
-        if let requestBody = request.body, method != "GET", method != "HEAD" {
-            _ = paca_curl_easy_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(requestBody.readableBytes))
-            requestBody.withUnsafeReadableBytes { bytes in
-                _ = paca_curl_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1))
+        if let upload = request.upload, method != "GET", method != "HEAD" {
+            _ = paca_curl_easy_setopt_long(easy, CURLOPT_POST, 1)
+            _ = paca_curl_easy_setopt_data_callback(easy, CURLOPT_READFUNCTION, transferReadCallback)
+            _ = paca_curl_easy_setopt_pointer(easy, CURLOPT_READDATA, me)
+            if let length = upload.contentLength {
+                _ = paca_curl_easy_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(length))
+            } else {
+                // Unknown length: libcurl sends it chunked.
+                _ = paca_curl_easy_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, -1)
+                appendHeader("Transfer-Encoding: chunked")
             }
         } else if method == "POST" || method == "PUT" || method == "PATCH" {
             _ = paca_curl_easy_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, 0)
             "".withCString { _ = paca_curl_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, $0) }
         }
+        _ = paca_curl_easy_setopt_pointer(easy, CURLOPT_HTTPHEADER, headerList)
     }
 
     private func appendHeader(_ line: String) {
         headerList = line.withCString { curl_slist_append(headerList, $0) }
     }
 
-    func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        if body.readableBytes + bytes.count > request.maxResponseBytes {
+    /// Continues a paused transfer (both directions; a side with nothing to do pauses again).
+    func resume() {
+        guard let easy, receivePaused || sendPaused else { return }
+        receivePaused = false
+        sendPaused = false
+        lastActivity = Monotonic.nanoseconds()
+        curl_easy_pause(easy, paca_curlpause_cont())
+    }
+
+    /// Whether the transfer has made no progress for too long while not paused by us.
+    func isIdleTooLong(now: UInt64) -> Bool {
+        guard !receivePaused, !sendPaused else { return false }
+        return now > lastActivity && now - lastActivity > idleLimit
+    }
+
+    var timeoutError: OriginError {
+        .timedOut(
+            headDelivered ? "no data from origin for \(request.totalTimeout)" : "no answer from origin within \(request.totalTimeout)")
+    }
+
+    func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Int {
+        if !headDelivered { deliverHead() }
+        if received + bytes.count > request.maxResponseBytes {
             exceededLimit = true
-            return false
+            return 0
         }
-        body.writeBytes(bytes)
-        return true
+        if body.isCancelled { return 0 }
+        guard body.hasRoom() else {
+            receivePaused = true
+            return paca_curl_writefunc_pause()
+        }
+        var buffer = allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        body.write(buffer)
+        received += bytes.count
+        lastActivity = Monotonic.nanoseconds()
+        return bytes.count
+    }
+
+    func sendBody(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        guard let upload = request.upload else { return 0 }
+        switch upload.read(into: buffer) {
+        case .bytes(let count):
+            lastActivity = Monotonic.nanoseconds()
+            return count
+        case .wouldBlock:
+            sendPaused = true
+            return paca_curl_readfunc_pause()
+        case .end:
+            return 0
+        case .failed:
+            return paca_curl_readfunc_abort()
+        }
     }
 
     func receiveHeaderLine(_ bytes: UnsafeRawBufferPointer) {
+        guard !headDelivered else { return }  // trailers
+        lastActivity = Monotonic.nanoseconds()
         var count = bytes.count
         while count > 0, bytes[count - 1] == 0x0A || bytes[count - 1] == 0x0D { count -= 1 }
         let line = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[..<count]), as: UTF8.self)
@@ -272,7 +414,11 @@ private final class Transfer: @unchecked Sendable {
             if parts.count >= 2, let code = Int(parts[1]) { status = code }
             return
         }
-        guard !line.isEmpty else { return }
+        guard !line.isEmpty else {
+            // The end of a header block: a final one completes the head.
+            if status >= 200 { deliverHead() }
+            return
+        }
         if let first = line.first, first == " " || first == "\t", !headers.isEmpty {
             // obs-fold: RFC 9112 §5.2 lets a proxy replace it with a space.
             headers[headers.count - 1].value += " " + line.trimmingSpaces()
@@ -284,10 +430,17 @@ private final class Transfer: @unchecked Sendable {
         headers.append(HTTPField(name: name, value: value))
     }
 
+    private func deliverHead() {
+        guard !headDelivered else { return }
+        headDelivered = true
+        promise.succeed(
+            OriginStreamingResponse(status: status, headers: headers, body: body, requestTime: requestTime, responseTime: clock.now()))
+    }
+
     func complete(code: CURLcode, now: UnixMillis) {
-        if code == CURLE_OK {
-            let response = OriginResponse(status: status, headers: headers, body: body, requestTime: requestTime, responseTime: now)
-            finish(.success(response))
+        if code == CURLE_OK, status >= 200 {
+            deliverHead()
+            finish(.success(()))
             return
         }
         let detail = String(cString: curl_easy_strerror(code))
@@ -298,13 +451,20 @@ private final class Transfer: @unchecked Sendable {
             error = .connectFailed(detail)
         } else if code == CURLE_OPERATION_TIMEDOUT {
             error = .timedOut(detail)
+        } else if code == CURLE_OK {
+            error = .protocolError("no final status from origin")
         } else {
             error = .protocolError(detail)
         }
         finish(.failure(error))
     }
 
-    func finish(_ result: Result<OriginResponse, any Error>) {
+    /// Fails a transfer that never started.
+    func fail(_ error: OriginError) {
+        finish(.failure(error))
+    }
+
+    func finish(_ result: Result<Void, OriginError>) {
         if let easy {
             curl_easy_cleanup(easy)
             self.easy = nil
@@ -313,7 +473,18 @@ private final class Transfer: @unchecked Sendable {
             curl_slist_free_all(headerList)
             self.headerList = nil
         }
-        promise.completeWith(result)
+        switch result {
+        case .success:
+            body.finish(.success(()))
+        case .failure(let error):
+            if headDelivered {
+                body.finish(.failure(error))
+            } else {
+                headDelivered = true
+                promise.fail(error)
+            }
+            request.upload?.finish(success: false)
+        }
     }
 }
 
@@ -322,7 +493,15 @@ private let transferWriteCallback: paca_curl_data_callback = { buffer, size, cou
     let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
     let total = size * count
     guard let buffer, total > 0 else { return total }
-    return transfer.receiveBody(UnsafeRawBufferPointer(start: buffer, count: total)) ? total : 0
+    return transfer.receiveBody(UnsafeRawBufferPointer(start: buffer, count: total))
+}
+
+private let transferReadCallback: paca_curl_data_callback = { buffer, size, count, userdata in
+    guard let userdata else { return paca_curl_readfunc_abort() }
+    let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
+    let total = size * count
+    guard let buffer, total > 0 else { return 0 }
+    return transfer.sendBody(into: UnsafeMutableRawBufferPointer(start: buffer, count: total))
 }
 
 private let transferHeaderCallback: paca_curl_data_callback = { buffer, size, count, userdata in

@@ -9,8 +9,8 @@ public struct OriginRequest: Sendable {
     public var url: String
     /// Header fields to send; hop-by-hop fields must already be gone.
     public var headers: [HTTPField]
-    /// The body to send, if any.
-    public var body: ByteBuffer?
+    /// The body to send, if any, streamed as the client sends it.
+    public var upload: UploadStream?
     /// Limit for establishing the connection.
     public var connectTimeout: Duration
     /// Limit for the whole exchange.
@@ -18,20 +18,23 @@ public struct OriginRequest: Sendable {
     /// Largest response body accepted; a larger one fails with `OriginError.responseTooLarge`.
     public var maxResponseBytes: Int
 
-    /// Creates a request. Defaults: 5 s to connect, 30 s in all, 64 MiB of response body.
+    /// Creates a request. Defaults: 5 s to connect; 30 s for the answer's head and at most that
+    /// long without a byte while the body flows (time the client spends not reading does not
+    /// count); no limit on the response body. `body` is sent whole; `upload` streams.
     public init(
         method: String,
         url: String,
         headers: [HTTPField] = [],
         body: ByteBuffer? = nil,
+        upload: UploadStream? = nil,
         connectTimeout: Duration = .seconds(5),
         totalTimeout: Duration = .seconds(30),
-        maxResponseBytes: Int = 64 << 20
+        maxResponseBytes: Int = .max
     ) {
         self.method = method
         self.url = url
         self.headers = headers
-        self.body = body
+        self.upload = upload ?? body.map(UploadStream.complete)
         self.connectTimeout = connectTimeout
         self.totalTimeout = totalTimeout
         self.maxResponseBytes = maxResponseBytes
@@ -58,6 +61,36 @@ public struct OriginResponse: Sendable {
         self.body = body
         self.requestTime = requestTime
         self.responseTime = responseTime
+    }
+}
+
+/// An origin's answer as it arrives: the head now, the body as a stream with backpressure.
+public struct OriginStreamingResponse: Sendable {
+    /// The status code.
+    public var status: Int
+    /// Header fields as received (hop-by-hop fields still present).
+    public var headers: [HTTPField]
+    /// The body, consumed on the requesting event loop.
+    public var body: BodyStream
+    /// Wall time the request was sent.
+    public var requestTime: UnixMillis
+    /// Wall time the head was complete.
+    public var responseTime: UnixMillis
+
+    /// Creates a response.
+    public init(status: Int, headers: [HTTPField], body: BodyStream, requestTime: UnixMillis, responseTime: UnixMillis) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.requestTime = requestTime
+        self.responseTime = responseTime
+    }
+
+    /// The body's length from a single valid `Content-Length`, when the origin sent one.
+    public var contentLength: Int? {
+        let values = headers.values("content-length")
+        guard let first = values.first, values.allSatisfy({ $0 == first }) else { return nil }
+        return Int(first.trimmingSpaces()).flatMap { $0 >= 0 ? $0 : nil }
     }
 }
 
@@ -88,6 +121,35 @@ public enum OriginError: Error, Sendable, Equatable {
 
 /// Fetches from origins. Completes on `eventLoop`; never blocks it.
 public protocol OriginClient: Sendable {
-    /// Sends `request` and completes with the whole response.
-    func fetch(_ request: OriginRequest, on eventLoop: any EventLoop) -> EventLoopFuture<OriginResponse>
+    /// Sends `request`; the future completes with the head once it has arrived, and the body
+    /// follows through the response's `BodyStream` (consumed on `eventLoop`).
+    func stream(_ request: OriginRequest, on eventLoop: any EventLoop) -> EventLoopFuture<OriginStreamingResponse>
+}
+
+extension OriginClient {
+    /// Sends `request` and completes with the whole response (for small answers: tests, tools).
+    public func fetch(_ request: OriginRequest, on eventLoop: any EventLoop) -> EventLoopFuture<OriginResponse> {
+        stream(request, on: eventLoop).flatMap { head in
+            let promise = eventLoop.makePromise(of: OriginResponse.self)
+            let collected = NIOLoopBoundBox(ByteBuffer(), eventLoop: eventLoop)
+            head.body.start(
+                onPart: { part in
+                    var part = part
+                    collected.value.writeBuffer(&part)
+                    return eventLoop.makeSucceededVoidFuture()
+                },
+                onEnd: { result in
+                    switch result {
+                    case .success:
+                        promise.succeed(
+                            OriginResponse(
+                                status: head.status, headers: head.headers, body: collected.value, requestTime: head.requestTime,
+                                responseTime: head.responseTime))
+                    case .failure(let error):
+                        promise.fail(error)
+                    }
+                })
+            return promise.futureResult
+        }
+    }
 }
