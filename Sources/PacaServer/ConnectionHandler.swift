@@ -3,8 +3,10 @@ import NIOCore
 import NIOHTTP1
 import PacaCore
 
-/// One connection: assembles requests from NIO's decoded parts, answers them strictly in order
-/// (a pipelined request waits for the one before it), pauses reading when too many are queued,
+/// One connection: hands each request to the responder once its head is in (its body streams on
+/// through an `UploadStream`), answers strictly in order (a pipelined request waits for the one
+/// before it), writes streamed bodies part by part as the socket drains, pauses reading when too
+/// many requests are queued, the socket is full or an upload is a window ahead of its origin,
 /// and turns protocol errors into a final 400/413/431 followed by closing the connection.
 final class ConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
@@ -23,7 +25,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// Where the request being received stands.
     private enum Receiving {
         case idle
-        case body(ProxyRequest)
+        /// The head is in and queued; its body parts go to `upload` (counted against the limit).
+        case body(UploadStream?, received: Int)
         /// The request was refused mid-way; its remaining parts are dropped.
         case discarding
     }
@@ -33,12 +36,20 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private let logger: Logger
     private var receiving = Receiving.idle
     private var queue = CircularBuffer<Pending>(initialCapacity: 4)
+    /// A response is being produced or its streamed body written; later ones wait.
     private var responding = false
     private var quiescing = false
     private var closed = false
     private var readWithheld = false
+    /// The current upload is a window ahead of the origin transfer: read no more until it drains.
+    private var uploadFull = false
     private var needsFlush = false
     private var peer = ""
+    /// The streamed body being written, cancelled if the connection goes away.
+    private var streaming: (any StreamingBody)?
+    /// An upload refused mid-way (too large, malformed): its request's answer becomes this one,
+    /// and the connection closes after it.
+    private var failedUpload: (upload: UploadStream, answer: ProxyResponse)?
 
     init(configuration: HTTPServer.Configuration, responder: any ProxyResponder, logger: Logger) {
         self.configuration = configuration
@@ -53,6 +64,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         closed = true
+        streaming?.cancel()
+        streaming = nil
+        if case .body(let upload, _) = receiving { upload?.finish(success: false) }
+        receiving = .idle
         context.fireChannelInactive()
     }
 
@@ -60,7 +75,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             guard case .idle = receiving else { return }
-            if let declared = head.headers.first(name: "content-length").flatMap(Int.init), declared > configuration.maxBodyBytes {
+            let declared = head.headers.first(name: "content-length").flatMap(Int.init)
+            if let declared, declared > configuration.maxBodyBytes {
                 reject(context, .plain(.payloadTooLarge, "request body larger than \(configuration.maxBodyBytes) bytes", close: true))
                 return
             }
@@ -74,31 +90,72 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 }
             }
             context.triggerUserOutboundEvent(HeadTimeoutHandler.HeadReceived(), promise: nil)
-            receiving = .body(ProxyRequest(head: head, body: nil, peer: peer))
-        case .body(var chunk):
-            guard case .body(var request) = receiving else { return }
-            let size = (request.body?.readableBytes ?? 0) + chunk.readableBytes
+            let hasBody = (declared ?? 0) > 0 || head.headers.contains(name: "transfer-encoding")
+            let upload = hasBody ? UploadStream(contentLength: declared) : nil
+            if let upload {
+                let loop = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                let eventLoop = context.eventLoop
+                upload.setOnDrained {
+                    eventLoop.execute {
+                        let (handler, context) = loop.value
+                        handler.uploadDrained(context: context)
+                    }
+                }
+            }
+            receiving = .body(upload, received: 0)
+            queue.append(.request(ProxyRequest(head: head, upload: upload, peer: peer)))
+            processQueue(context: context)
+        case .body(let chunk):
+            guard case .body(let upload, let received) = receiving else { return }
+            let size = received + chunk.readableBytes
             guard size <= configuration.maxBodyBytes else {
-                reject(context, .plain(.payloadTooLarge, "request body larger than \(configuration.maxBodyBytes) bytes", close: true))
+                failUpload(context, .plain(.payloadTooLarge, "request body larger than \(configuration.maxBodyBytes) bytes", close: true))
                 return
             }
-            receiving = .idle  // drop the reference so the body buffer is uniquely held while appending
-            if request.body == nil {
-                request.body = chunk
-            } else {
-                request.body!.writeBuffer(&chunk)
-            }
-            receiving = .body(request)
+            receiving = .body(upload, received: size)
+            if let upload, !upload.write(chunk) { uploadFull = true }
         case .end:
             context.triggerUserOutboundEvent(HeadTimeoutHandler.RequestComplete(), promise: nil)
             switch receiving {
-            case .body(let request):
+            case .body(let upload, _):
+                upload?.finish(success: true)
                 receiving = .idle
-                queue.append(.request(request))
-                processQueue(context: context)
             case .idle, .discarding:
                 break
             }
+        }
+    }
+
+    /// Refuses the request whose body is arriving: the body stops (the origin transfer aborts, so
+    /// the origin never sees a complete request) and its answer becomes `answer`.
+    private func failUpload(_ context: ChannelHandlerContext, _ answer: ProxyResponse) {
+        guard case .body(let upload, _) = receiving else {
+            reject(context, answer)
+            return
+        }
+        receiving = .discarding
+        guard let upload else {
+            reject(context, answer)
+            return
+        }
+        upload.finish(success: false)
+        failedUpload = (upload, answer)
+    }
+
+    /// A request was answered: if its body is still arriving, the rest is read and dropped.
+    private func detachUpload(_ upload: UploadStream?, context: ChannelHandlerContext) {
+        guard let upload, case .body(let current?, let received) = receiving, current === upload else { return }
+        receiving = .body(nil, received: received)
+        upload.finish(success: false)
+        uploadDrained(context: context)
+    }
+
+    /// The origin transfer caught up with the upload: read the client again.
+    private func uploadDrained(context: ChannelHandlerContext) {
+        uploadFull = false
+        if readWithheld, !closed, queue.count < configuration.maxPipelinedRequests, context.channel.isWritable {
+            readWithheld = false
+            context.read()
         }
     }
 
@@ -111,7 +168,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         // Backpressure (as NIO's BackPressureHandler): while what we wrote has not drained, read
         // no more requests, so a client that sends and never reads costs its socket buffers and
         // at most `maxPipelinedRequests` queued requests.
-        if queue.count >= configuration.maxPipelinedRequests || closed || !context.channel.isWritable {
+        if queue.count >= configuration.maxPipelinedRequests || closed || uploadFull || !context.channel.isWritable {
             readWithheld = true
             return
         }
@@ -131,7 +188,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
             quiescing = true
             closeIfDone(context: context)
         } else if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .all {
-            if !responding, queue.isEmpty, case .idle = receiving { close(context) }
+            if !responding, queue.isEmpty, case .idle = receiving {
+                close(context)
+            } else if streaming != nil {
+                // Nothing written for the idle timeout while a body streams: the client stopped
+                // reading. Closing cancels the origin transfer behind it.
+                close(context)
+            }
         } else {
             context.fireUserInboundEventTriggered(event)
         }
@@ -140,14 +203,14 @@ final class ConnectionHandler: ChannelDuplexHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let parserError = error as? HTTPParserError {
             if case .headerOverflow = parserError {
-                reject(context, .plain(.requestHeaderFieldsTooLarge, "request header fields too large", close: true))
+                failUpload(context, .plain(.requestHeaderFieldsTooLarge, "request header fields too large", close: true))
             } else {
-                reject(context, .plain(.badRequest, "malformed request", close: true))
+                failUpload(context, .plain(.badRequest, "malformed request", close: true))
             }
         } else if error is ByteToMessageDecoderError.PayloadTooLargeError {
-            reject(context, .plain(.requestHeaderFieldsTooLarge, "request header fields too large", close: true))
+            failUpload(context, .plain(.requestHeaderFieldsTooLarge, "request header fields too large", close: true))
         } else if error is NIOHTTPDecoderError || error is ByteToMessageDecoderError {
-            reject(context, .plain(.badRequest, "malformed request", close: true))
+            failUpload(context, .plain(.badRequest, "malformed request", close: true))
         } else {
             // I/O errors: nothing useful can be written.
             close(context)
@@ -168,20 +231,23 @@ final class ConnectionHandler: ChannelDuplexHandler {
         while !responding, !closed, context.channel.isWritable, let next = queue.popFirst() {
             switch next {
             case .reject(let response):
-                write(response, keepAlive: false, context: context, thenClose: true)
+                _ = send(response, version: .http1_1, keepAlive: false, context: context)
                 return
             case .request(let request):
                 let keepAlive = request.head.isKeepAlive && !quiescing
+                if let upload = request.upload, let failed = failedUpload, failed.upload === upload {
+                    // Refused before it was dispatched: the origin never hears of it.
+                    _ = send(failed.answer, version: request.head.version, keepAlive: false, upload: upload, context: context)
+                    return
+                }
                 switch responder.respond(to: request, on: context.eventLoop) {
                 case .immediate(let response):
-                    let keep = keepAlive && !response.closeConnection
-                    write(response, keepAlive: keep, context: context, thenClose: !keep)
-                    if !keep { return }
+                    guard send(response, version: request.head.version, keepAlive: keepAlive, upload: request.upload, context: context)
+                    else { return }
                 case .deferred(let future):
                     responding = true
                     future.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
                         self.responding = false
-                        guard !self.closed else { return }
                         let response: ProxyResponse
                         switch result {
                         case .success(let value): response = value
@@ -189,10 +255,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
                             self.logger.error("responder failed", metadata: ["error": "\(error)"])
                             response = .plain(.internalServerError, "internal error")
                         }
+                        guard !self.closed else {
+                            response.stream?.cancel()
+                            return
+                        }
                         // A stop that began while the origin was asked closes after this answer.
-                        let keep = keepAlive && !response.closeConnection && !self.quiescing
-                        self.write(response, keepAlive: keep, context: context, thenClose: !keep)
-                        if keep {
+                        let keep = keepAlive && !self.quiescing
+                        if self.send(response, version: request.head.version, keepAlive: keep, upload: request.upload, context: context) {
                             // Outside a read burst no channelReadComplete will flush what the
                             // queue answers next, so flush here.
                             self.processQueue(context: context)
@@ -205,16 +274,94 @@ final class ConnectionHandler: ChannelDuplexHandler {
         }
         if !context.channel.isWritable { flushIfNeeded(context: context) }
         closeIfDone(context: context)
-        if readWithheld, queue.count < configuration.maxPipelinedRequests, !closed, context.channel.isWritable {
+        if readWithheld, queue.count < configuration.maxPipelinedRequests, !closed, !uploadFull, context.channel.isWritable {
             readWithheld = false
             context.read()
         }
     }
 
-    /// Writes one response; with `thenClose`, flushes and closes once it is on the wire.
-    private func write(_ response: ProxyResponse, keepAlive: Bool, context: ChannelHandlerContext, thenClose: Bool = false) {
-        let (head, body) = ResponseEncoding.encode(response, keepAlive: keepAlive, allocator: context.channel.allocator)
-        guard thenClose else {
+    /// Writes one response. Returns `true` when the next one may follow now; `false` when the
+    /// connection closes after it, or its streamed body is still being written (the queue goes on
+    /// when it ends).
+    private func send(
+        _ response: ProxyResponse, version: HTTPVersion, keepAlive: Bool, upload: UploadStream? = nil, context: ChannelHandlerContext
+    ) -> Bool {
+        if let upload, let failed = failedUpload, failed.upload === upload {
+            failedUpload = nil
+            response.stream?.cancel()
+            write(failed.answer, keepAlive: false, context: context)
+            return false
+        }
+        var keep = keepAlive && !response.closeConnection
+        guard let stream = response.stream else {
+            detachUpload(upload, context: context)
+            write(response, keepAlive: keep, context: context)
+            return keep
+        }
+        let wantsBody = !response.omitBody && ResponseEncoding.permitsBody(response.status)
+        let chunked = version.major > 1 || (version.major == 1 && version.minor >= 1)
+        let framed = wantsBody && response.streamLength == nil
+        // An HTTP/1.0 client cannot take chunks: the body ends with the connection.
+        if framed, !chunked { keep = false }
+        guard wantsBody else {
+            detachUpload(upload, context: context)
+            stream.cancel()
+            write(response, keepAlive: keep, chunked: chunked, context: context)
+            return keep
+        }
+        let (head, _) = ResponseEncoding.encode(response, keepAlive: keep, chunked: chunked, allocator: context.channel.allocator)
+        context.write(wrapOutboundOut(head), promise: nil)
+        context.flush()
+        needsFlush = false
+        responding = true
+        streaming = stream
+        let chunkedFraming = framed && chunked
+        let eventLoop = context.eventLoop
+        stream.start(
+            onPart: { part in
+                guard !self.closed else { return eventLoop.makeSucceededVoidFuture() }
+                guard chunkedFraming else { return context.writeAndFlush(self.wrapOutboundOut(part)) }
+                var size = context.channel.allocator.buffer(capacity: 12)
+                size.writeString(String(part.readableBytes, radix: 16))
+                size.writeStaticString("\r\n")
+                context.write(self.wrapOutboundOut(size), promise: nil)
+                context.write(self.wrapOutboundOut(part), promise: nil)
+                return context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(staticString: "\r\n")))
+            },
+            onEnd: { result in
+                self.streaming = nil
+                self.responding = false
+                guard !self.closed else { return }
+                self.detachUpload(upload, context: context)
+                switch result {
+                case .success:
+                    if chunkedFraming { context.write(self.wrapOutboundOut(ByteBuffer(staticString: "0\r\n\r\n")), promise: nil) }
+                    if keep {
+                        self.needsFlush = true
+                        self.processQueue(context: context)
+                        self.flushIfNeeded(context: context)
+                    } else {
+                        self.closed = true
+                        context.writeAndFlush(self.wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
+                            context.close(promise: nil)
+                        }
+                    }
+                case .failure(let error):
+                    // The origin broke off: the client must see a truncated answer, never a
+                    // complete-looking one, so the connection ends without the last chunk.
+                    self.logger.warning("origin body broke off", metadata: ["error": "\(error)"])
+                    self.closed = true
+                    context.flush()
+                    context.close(promise: nil)
+                }
+            })
+        return false
+    }
+
+    /// Writes one response; when `keepAlive` is off, flushes and closes once it is on the wire.
+    private func write(_ response: ProxyResponse, keepAlive: Bool, chunked: Bool = false, context: ChannelHandlerContext) {
+        let (head, body) = ResponseEncoding.encode(response, keepAlive: keepAlive, chunked: chunked, allocator: context.channel.allocator)
+        guard !keepAlive else {
             context.write(wrapOutboundOut(head), promise: nil)
             if let body { context.write(wrapOutboundOut(body), promise: nil) }
             needsFlush = true

@@ -25,11 +25,15 @@ enum ResponseEncoding {
     }
 
     /// Encodes `response`. Returns the head (with the body when small) and the body to write
-    /// after it, if any.
-    static func encode(_ response: ProxyResponse, keepAlive: Bool, allocator: ByteBufferAllocator) -> (ByteBuffer, ByteBuffer?) {
+    /// after it, if any. A streamed body of unknown length is announced as `chunked` when
+    /// `chunked` allows it, else it is delimited by closing the connection.
+    static func encode(_ response: ProxyResponse, keepAlive: Bool, chunked: Bool = false, allocator: ByteBufferAllocator) -> (
+        ByteBuffer, ByteBuffer?
+    ) {
         let bodyAllowed = permitsBody(response.status)
-        let bodyLength = bodyAllowed ? (response.body?.readableBytes ?? 0) : 0
-        let inlineBody = !response.omitBody && bodyLength > 0 && bodyLength <= inlineBodyLimit
+        let streamed = response.stream != nil
+        let bodyLength = bodyAllowed ? (streamed ? response.streamLength : nil) ?? (response.body?.readableBytes ?? 0) : 0
+        let inlineBody = !streamed && !response.omitBody && bodyLength > 0 && bodyLength <= inlineBodyLimit
         var capacity = 128 + (response.headerBlock?.readableBytes ?? 0)
         for header in response.headers { capacity += header.name.utf8.count + header.value.utf8.count + 4 }
         if inlineBody { capacity += bodyLength }
@@ -63,7 +67,9 @@ enum ResponseEncoding {
         case nil:
             break
         }
-        if bodyAllowed {
+        if bodyAllowed, streamed, response.streamLength == nil {
+            if chunked { head.writeStaticString("Transfer-Encoding: chunked\r\n") }
+        } else if bodyAllowed {
             head.writeStaticString("Content-Length: ")
             head.writeDecimal(Int64(bodyLength))
             head.writeStaticString("\r\n")
@@ -72,7 +78,7 @@ enum ResponseEncoding {
             head.writeStaticString("Connection: close\r\n")
         }
         head.writeStaticString("\r\n")
-        guard !response.omitBody, bodyLength > 0, let body = response.body else { return (head, nil) }
+        guard !streamed, !response.omitBody, bodyLength > 0, let body = response.body else { return (head, nil) }
         if inlineBody {
             head.writeImmutableBuffer(body)
             return (head, nil)

@@ -482,6 +482,7 @@ final class Transfer: @unchecked Sendable {
             } else {
                 headDelivered = true
                 promise.fail(error)
+                body.finish(.failure(error))
             }
             request.upload?.finish(success: false)
         }

@@ -18,8 +18,14 @@ final class ScriptedResponder: ProxyResponder {
     }
 
     func respond(to request: ProxyRequest, on eventLoop: any EventLoop) -> ProxyResult {
-        let body = ByteBuffer(
-            string: "\(request.head.method.rawValue) \(request.head.uri) \(request.body.map { String(buffer: $0) } ?? "")")
+        if let upload = request.upload {
+            // The body streams in after the head: answer once it is all here.
+            return .deferred(
+                drain(upload, on: eventLoop).map { text in
+                    ProxyResponse(status: .ok, body: ByteBuffer(string: "\(request.head.method.rawValue) \(request.head.uri) \(text)"))
+                })
+        }
+        let body = ByteBuffer(string: "\(request.head.method.rawValue) \(request.head.uri) ")
         guard deferredPaths.contains(request.head.uri) else {
             return .immediate(ProxyResponse(status: .ok, body: body))
         }
@@ -109,6 +115,7 @@ struct ConnectionHandlerTests {
         try channel.writeInbound(ByteBuffer(string: "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n"))
         #expect(try Self.output(channel) == "HTTP/1.1 100 Continue\r\n\r\n")
         try channel.writeInbound(ByteBuffer(string: "ok"))
+        channel.embeddedEventLoop.run()
         #expect(try Self.output(channel).contains("POST /p ok"))
         _ = try? channel.finish()
     }
@@ -150,4 +157,25 @@ final class ReadCounter: ChannelOutboundHandler {
         count += 1
         context.read()
     }
+}
+
+/// Reads an upload to its end on `eventLoop`, waiting for parts as they arrive.
+func drain(_ upload: UploadStream, on eventLoop: any EventLoop) -> EventLoopFuture<String> {
+    let promise = eventLoop.makePromise(of: String.self)
+    let text = NIOLoopBoundBox("", eventLoop: eventLoop)
+    @Sendable func pump() {
+        var scratch = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let result = scratch.withUnsafeMutableBytes { upload.read(into: $0) }
+            switch result {
+            case .bytes(let count): text.value += String(decoding: scratch[..<count], as: UTF8.self)
+            case .wouldBlock: return
+            case .end: return promise.succeed(text.value)
+            case .failed: return promise.fail(OriginError.protocolError("upload failed"))
+            }
+        }
+    }
+    upload.setOnData { eventLoop.execute { pump() } }
+    eventLoop.execute { pump() }
+    return promise.futureResult
 }

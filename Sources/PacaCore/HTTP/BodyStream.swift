@@ -31,6 +31,7 @@ public final class BodyStream: @unchecked Sendable {
         var ended = false
         var onResume: (@Sendable () -> Void)?
         var onCancel: (@Sendable () -> Void)?
+        var readySignalled = false
     }
 
     /// What the consumer gave `start`.
@@ -41,11 +42,31 @@ public final class BodyStream: @unchecked Sendable {
 
     private let state = Mutex(State())
     private var consumer: Consumer?
+    private let ready: EventLoopPromise<Void>
 
     /// Creates a stream consumed on `eventLoop`.
     public init(eventLoop: any EventLoop, window: Int = 256 << 10) {
         self.eventLoop = eventLoop
         self.window = max(1, window)
+        self.ready = eventLoop.makePromise(of: Void.self)
+    }
+
+    deinit {
+        // A stream dropped before any part or end (its transfer never started) must not leak
+        // its readiness promise.
+        if !state.withLock({ $0.readySignalled }) { ready.fail(OriginError.shutDown) }
+    }
+
+    /// Completes when the first part has arrived or the body has ended: with the error when it
+    /// failed before any byte, so an answer can still become a clean 502 instead of a cut one.
+    public var firstPartOrEnd: EventLoopFuture<Void> { ready.futureResult }
+
+    private func signalReady(_ result: Result<Void, any Error>) {
+        let first = state.withLock { state -> Bool in
+            defer { state.readySignalled = true }
+            return !state.readySignalled
+        }
+        if first { ready.completeWith(result) }
     }
 
     /// A stream that already holds all of `body` (for answers that were buffered anyway).
@@ -88,6 +109,7 @@ public final class BodyStream: @unchecked Sendable {
             state.parts.append(part)
             return claimDelivery(&state)
         }
+        signalReady(.success(()))
         if schedule { scheduleDelivery() }
     }
 
@@ -98,6 +120,7 @@ public final class BodyStream: @unchecked Sendable {
             state.end = result
             return claimDelivery(&state)
         }
+        signalReady(result)
         if schedule { scheduleDelivery() }
     }
 
@@ -107,13 +130,9 @@ public final class BodyStream: @unchecked Sendable {
         return true
     }
 
+    /// Always on a later tick, so a producer on the loop never re-enters its consumer.
     private func scheduleDelivery() {
-        if eventLoop.inEventLoop {
-            // Deliver on the next tick so a producer on the loop never re-enters its consumer.
-            eventLoop.execute { self.deliver() }
-        } else {
-            eventLoop.execute { self.deliver() }
-        }
+        eventLoop.execute { self.deliver() }
     }
 
     // MARK: - Consumer side (on `eventLoop`)
@@ -142,6 +161,7 @@ public final class BodyStream: @unchecked Sendable {
             state.outstanding = 0
             return state.end == nil ? state.onCancel : nil
         }
+        signalReady(.success(()))
         hook?()
     }
 

@@ -1,22 +1,36 @@
 public import NIOCore
 public import NIOHTTP1
 
-/// A complete client request, as the listener hands it to the responder.
+/// A client request, as the listener hands it to the responder: the head is complete, the body
+/// (if any) streams in through `upload` while the request is answered.
 public struct ProxyRequest: Sendable {
     /// Method, target, version and header fields.
     public var head: HTTPRequestHead
-    /// The request body, when it had one.
-    public var body: ByteBuffer?
+    /// The request body as it arrives, when the request has one.
+    public var upload: UploadStream?
     /// The peer's address, without the port (`127.0.0.1`, `::1`).
     public var peer: String
 
-    /// Creates a request.
-    public init(head: HTTPRequestHead, body: ByteBuffer? = nil, peer: String = "") {
+    /// Creates a request; a `body` is wrapped in a finished `UploadStream`.
+    public init(head: HTTPRequestHead, body: ByteBuffer? = nil, upload: UploadStream? = nil, peer: String = "") {
         self.head = head
-        self.body = body
+        self.upload = upload ?? body.map(UploadStream.complete)
         self.peer = peer
     }
 }
+
+/// A response body that streams: the listener starts it after writing the head and writes each
+/// part as it comes, or cancels it when the client does not want it (HEAD, 304) or went away.
+/// Exactly one of `start` and `cancel` is called first, on the response's event loop.
+public protocol StreamingBody: AnyObject, Sendable {
+    /// Delivers the parts in order; `onPart`'s future completes when the part is on the wire,
+    /// which is what lets the producer go on. `onEnd` follows the last part once.
+    func start(onPart: @escaping (ByteBuffer) -> EventLoopFuture<Void>, onEnd: @escaping (Result<Void, any Error>) -> Void)
+    /// The client does not want the body (any more).
+    func cancel()
+}
+
+extension BodyStream: StreamingBody {}
 
 /// The `Cache-Status` member of a response, kept structured so the listener can write the
 /// common hit form straight into the output buffer without building a string first.
@@ -39,6 +53,11 @@ public struct ProxyResponse: Sendable {
     public var headers: HTTPHeaders
     /// The body; `nil` for none.
     public var body: ByteBuffer?
+    /// A body that streams instead of `body`; written with `Content-Length: streamLength`, or
+    /// chunked when its length is unknown.
+    public var stream: (any StreamingBody)?
+    /// The length of `stream` when known.
+    public var streamLength: Int?
     /// Send the headers (with the body's `Content-Length`) but not the body: an answer to HEAD.
     public var omitBody: Bool
     /// Close the connection after this response.

@@ -146,20 +146,40 @@ extension ProxyEngine {
             maxResponseBytes: route.policy.maxBodyBytes)
         statistics.originFetches.increment()
         let originStart = NIODeadline.now()
-        return origin.fetch(request, on: eventLoop).map { response -> ProxyResponse in
+        return origin.stream(request, on: eventLoop).flatMap { head -> EventLoopFuture<ProxyResponse> in
             let originMillis = Double((NIODeadline.now() - originStart).nanoseconds) / 1_000_000
             if let stored = kind.stored {
-                if response.status == 304,
-                    notModifiedApplies(notModified: response.headers, storedETag: stored.etag, storedLastModified: stored.lastModified)
+                if head.status == 304,
+                    notModifiedApplies(notModified: head.headers, storedETag: stored.etag, storedLastModified: stored.lastModified)
                 {
-                    return self.refreshed(exchange, stored: stored, notModified: response, kind: kind, originMillis: originMillis)
+                    head.body.cancel()
+                    let notModified = OriginResponse(
+                        status: 304, headers: head.headers, body: ByteBuffer(), requestTime: head.requestTime,
+                        responseTime: head.responseTime)
+                    return eventLoop.makeSucceededFuture(
+                        self.refreshed(exchange, stored: stored, notModified: notModified, kind: kind, originMillis: originMillis))
                 }
-                if response.status >= 500, self.staleAllowedOnError(stored, exchange: exchange) {
-                    self.complete(exchange, kind, with: .failed(.protocolError("origin answered \(response.status)")))
-                    return self.serveStale(exchange, stored: stored, detail: "stale-if-error")
+                if head.status >= 500, self.staleAllowedOnError(stored, exchange: exchange) {
+                    head.body.cancel()
+                    self.complete(exchange, kind, with: .failed(.protocolError("origin answered \(head.status)")))
+                    return eventLoop.makeSucceededFuture(self.serveStale(exchange, stored: stored, detail: "stale-if-error"))
                 }
             }
-            return self.storeAndAnswer(exchange, response: response, kind: kind, originMillis: originMillis)
+            // A body that will be kept whole in L1 anyway is read whole first (bounded by L1's
+            // entry limit), so the answer knows exactly what was stored; anything larger or of
+            // unknown length streams to the client as it arrives.
+            if let length = head.contentLength, length <= self.memory.maxEntryBytes {
+                return self.collect(head, on: eventLoop).map { response in
+                    self.storeAndAnswer(exchange, response: response, kind: kind, originMillis: originMillis)
+                }
+            }
+            // Wait for the first byte (or the end), so an origin that breaks before sending any
+            // body still gets a clean 502 rather than a 200 cut short.
+            return head.body.firstPartOrEnd.map {
+                let response = self.streamAndStore(exchange, head: head, kind: kind, originMillis: originMillis)
+                if background { response.stream?.cancel() }  // nobody reads it: the fill goes on for the cache
+                return response
+            }
         }.flatMapErrorThrowing { error in
             let originError = error as? OriginError ?? .protocolError("\(error)")
             self.statistics.originErrors.increment()
@@ -167,6 +187,29 @@ extension ProxyEngine {
             if let stored = kind.stored { return self.staleOrError(exchange, stored: stored, error: originError) }
             return self.errorResponse(exchange, error: originError, collapsed: false)
         }
+    }
+
+    /// Reads a streamed answer whole (the caller knows it is small).
+    func collect(_ head: OriginStreamingResponse, on eventLoop: any EventLoop) -> EventLoopFuture<OriginResponse> {
+        let promise = eventLoop.makePromise(of: OriginResponse.self)
+        let collected = NIOLoopBoundBox(ByteBufferAllocator().buffer(capacity: head.contentLength ?? 0), eventLoop: eventLoop)
+        head.body.start(
+            onPart: { part in
+                collected.value.writeImmutableBuffer(part)
+                return eventLoop.makeSucceededVoidFuture()
+            },
+            onEnd: { result in
+                switch result {
+                case .success:
+                    promise.succeed(
+                        OriginResponse(
+                            status: head.status, headers: head.headers, body: collected.value, requestTime: head.requestTime,
+                            responseTime: head.responseTime))
+                case .failure(let error):
+                    promise.fail(error)
+                }
+            })
+        return promise.futureResult
     }
 
     /// Completes the fill `kind` leads, if any.
@@ -238,6 +281,15 @@ extension ProxyEngine {
         return response
     }
 
+    /// The `EntryTiming` of a storage plan for a streamed answer.
+    func timing(_ plan: StoragePlan, response: OriginStreamingResponse) -> EntryTiming {
+        timing(
+            plan,
+            response: OriginResponse(
+                status: response.status, headers: [], body: ByteBuffer(), requestTime: response.requestTime,
+                responseTime: response.responseTime))
+    }
+
     /// The `EntryTiming` of a storage plan.
     func timing(_ plan: StoragePlan, response: OriginResponse) -> EntryTiming {
         EntryTiming(
@@ -256,21 +308,34 @@ extension ProxyEngine {
         return names.sorted()
     }
 
+    /// The origin's response fields as the client gets them, with the route's keyed request
+    /// fields added to `Vary` (DESIGN.md §3), for the client and every shared cache downstream,
+    /// on misses and hits alike.
+    func clientResponseFields(_ origin: [HTTPField], responseTime: UnixMillis, route: Route) -> [HTTPField] {
+        var clientFields = HeaderRules.responseFields(from: origin, responseTime: responseTime)
+        guard !route.keyedHeaderNames.isEmpty else { return clientFields }
+        let listed = Set(clientFields.listMembers("vary").map { $0.lowercased() })
+        guard !listed.contains("*") else { return clientFields }
+        let missing = route.keyedHeaderNames.filter { !listed.contains($0) }
+        if !missing.isEmpty {
+            let vary = (clientFields.values("vary") + missing).joined(separator: ", ")
+            clientFields = clientFields.removing(["vary"]) + [HTTPField(name: "Vary", value: vary)]
+        }
+        return clientFields
+    }
+
+    /// The `detail` and hit-for-miss consequence of a store that did not land in L1.
+    private func notStoredDetail(_ outcome: TieredCache.StoreOutcome) -> String? {
+        switch outcome {
+        case .stored: nil
+        case .cold, .refused: "cold"
+        case .tooLarge: NotStorableReason.tooLarge.rawValue
+        }
+    }
+
     private func storeAndAnswer(_ exchange: Exchange, response: OriginResponse, kind: FetchKind, originMillis: Double) -> ProxyResponse {
         let route = exchange.route
-        var clientFields = HeaderRules.responseFields(from: response.headers, responseTime: response.responseTime)
-        if !route.keyedHeaderNames.isEmpty {
-            // The route keys these request fields: say so in `Vary` (DESIGN.md §3), for the client
-            // and every shared cache downstream, on misses and hits alike.
-            let listed = Set(clientFields.listMembers("vary").map { $0.lowercased() })
-            if !listed.contains("*") {
-                let missing = route.keyedHeaderNames.filter { !listed.contains($0) }
-                if !missing.isEmpty {
-                    let vary = (clientFields.values("vary") + missing).joined(separator: ", ")
-                    clientFields = clientFields.removing(["vary"]) + [HTTPField(name: "Vary", value: vary)]
-                }
-            }
-        }
+        let clientFields = clientResponseFields(response.headers, responseTime: response.responseTime, route: route)
         let decision = evaluateStorability(
             method: "GET", requestHeaders: exchange.requestFields, status: response.status, responseHeaders: response.headers,
             bodyBytes: response.body.readableBytes, policy: route.policy, requestTimeMillis: response.requestTime,
@@ -281,22 +346,26 @@ extension ProxyEngine {
         var storedEntry: CacheEntry?
         var detail: String?
         var ttl: Int64?
+        // Refused by admission is no reason to skip coalescing next time (DESIGN.md §3).
+        var admissionOnly = false
         switch decision {
         case .store(let plan):
             let timing = timing(plan, response: response)
             let names = variantNames(responseHeaders: response.headers, route: route) ?? []
             if purgedSince(exchange.primaryKey, response.requestTime) {
                 detail = "purged"
-            } else if let entry = store(
-                exchange, response: response, fields: clientFields.removing(plan.strippedFieldNames), plan: plan, timing: timing,
-                varyNames: names)
-            {
-                stored = true
-                storedEntry = entry
-                statistics.stored.increment()
-                complete(exchange, kind, with: .stored(entry))
             } else {
-                detail = NotStorableReason.tooLarge.rawValue
+                let (entry, outcome) = store(
+                    exchange, response: response, fields: clientFields.removing(plan.strippedFieldNames), plan: plan, timing: timing,
+                    varyNames: names)
+                detail = notStoredDetail(outcome)
+                admissionOnly = outcome == .cold || outcome == .refused
+                if let entry, outcome.isStored {
+                    stored = true
+                    storedEntry = entry
+                    statistics.stored.increment()
+                    complete(exchange, kind, with: .stored(entry))
+                }
             }
             let now = clock.now()
             ttl = timing.remainingFreshness(at: now) / 1000
@@ -307,7 +376,7 @@ extension ProxyEngine {
         }
         if !stored {
             statistics.notStored.increment()
-            rememberHitForMiss(exchange.key, now: response.responseTime)
+            if !admissionOnly { rememberHitForMiss(exchange.key, now: response.responseTime) }
             complete(exchange, kind, with: .uncacheable)
         } else if kind.hitForMiss {
             forgetHitForMiss(exchange.key)
@@ -335,15 +404,10 @@ extension ProxyEngine {
                 exchange, entry: storedEntry, ttlMillis: storedEntry.timing.remainingFreshness(at: now), now: now, outcome: outcome,
                 cacheStatus: headers.first(name: CacheStatusField.name) ?? "")
         }
-        // The client's own validators were not sent upstream (only keyed fields are): evaluate
-        // them against the fresh answer, as against a stored one (RFC 9110 §13.2.2).
+        // The client's own validators were not sent upstream: evaluate them against the fresh
+        // answer, as against a stored one (RFC 9110 §13.2.2).
         var status = HTTPResponseStatus(statusCode: response.status)
-        if response.status == 200,
-            requestHeaders.contains(name: "if-none-match") || requestHeaders.contains(name: "if-modified-since"),
-            shouldAnswerNotModified(
-                requestHeaders: exchange.requestFields, etag: response.headers.first("etag"),
-                lastModified: response.headers.first("last-modified"), date: response.headers.first("date"))
-        {
+        if response.status == 200, clientConditionMatches(exchange, headers: response.headers) {
             status = .notModified
         }
         let sentBytes =
@@ -356,24 +420,129 @@ extension ProxyEngine {
             status: status, headers: headers, body: status == .notModified ? nil : response.body, omitBody: exchange.isHead)
     }
 
-    /// Puts a storable response into L1, under its variant key when it varies (with the marker
-    /// at the primary key); `nil` when L1 refuses it (too large).
+    /// Whether the client's own `If-None-Match`/`If-Modified-Since` match an answer's validators.
+    func clientConditionMatches(_ exchange: Exchange, headers: [HTTPField]) -> Bool {
+        let requestHeaders = exchange.request.head.headers
+        guard requestHeaders.contains(name: "if-none-match") || requestHeaders.contains(name: "if-modified-since") else { return false }
+        return shouldAnswerNotModified(
+            requestHeaders: exchange.requestFields, etag: headers.first("etag"), lastModified: headers.first("last-modified"),
+            date: headers.first("date"))
+    }
+
+    /// An answer too large for L1, or of unknown length, passes to the client as it arrives; when
+    /// it may be stored, a copy is kept on the way (in memory up to L1's entry limit) and stored
+    /// at its end, which is when the requests waiting on this fill get it.
+    private func streamAndStore(_ exchange: Exchange, head: OriginStreamingResponse, kind: FetchKind, originMillis: Double)
+        -> ProxyResponse
+    {
+        let route = exchange.route
+        let clientFields = clientResponseFields(head.headers, responseTime: head.responseTime, route: route)
+        let decision = evaluateStorability(
+            method: "GET", requestHeaders: exchange.requestFields, status: head.status, responseHeaders: head.headers,
+            bodyBytes: head.contentLength ?? 0, policy: route.policy, requestTimeMillis: head.requestTime,
+            responseTimeMillis: head.responseTime)
+        var headers = HeaderRules.httpHeaders(clientFields)
+        var sink: (any BodySink)?
+        var detail: String?
+        var ttl: Int64?
+        var onStored: ((any BodySink) -> Void)?
+        switch decision {
+        case .store(let plan):
+            let timing = timing(plan, response: head)
+            let now = clock.now()
+            ttl = timing.remainingFreshness(at: now) / 1000
+            headers.replaceOrAdd(name: "Age", value: String(timing.currentAge(at: now) / 1000))
+            if purgedSince(exchange.primaryKey, head.requestTime) {
+                detail = "purged"
+            } else if head.contentLength == nil {
+                sink = MemorySink(limit: memory.maxEntryBytes, expectedLength: nil)
+                let fields = clientFields.removing(plan.strippedFieldNames)
+                let names = variantNames(responseHeaders: head.headers, route: route) ?? []
+                onStored = { sink in
+                    guard let memorySink = sink as? MemorySink, !self.purgedSince(exchange.primaryKey, head.requestTime) else {
+                        self.complete(exchange, kind, with: .uncacheable)
+                        return
+                    }
+                    let response = OriginResponse(
+                        status: head.status, headers: head.headers, body: memorySink.body, requestTime: head.requestTime,
+                        responseTime: head.responseTime)
+                    let (entry, outcome) = self.store(
+                        exchange, response: response, fields: fields, plan: plan, timing: timing, varyNames: names)
+                    if let entry, outcome.isStored {
+                        self.statistics.stored.increment()
+                        self.complete(exchange, kind, with: .stored(entry))
+                    } else {
+                        self.complete(exchange, kind, with: .uncacheable)
+                    }
+                }
+            } else {
+                detail = NotStorableReason.tooLarge.rawValue
+            }
+        case .doNotStore(let reason):
+            detail = reason.rawValue
+            if let age = head.headers.first("age") { headers.replaceOrAdd(name: "Age", value: age) }
+        }
+        if sink == nil {
+            statistics.notStored.increment()
+            rememberHitForMiss(exchange.key, now: head.responseTime)
+            complete(exchange, kind, with: .uncacheable)
+        } else if kind.hitForMiss {
+            forgetHitForMiss(exchange.key)
+        }
+        if route.cacheStatus {
+            let value: String
+            if kind.hitForMiss && sink == nil {
+                value = CacheStatusField.bypass(detail: "hit-for-miss", status: head.status)
+            } else {
+                value = CacheStatusField.forward(
+                    kind.forward, status: head.status, stored: sink != nil, ttlSeconds: sink != nil ? ttl : nil, detail: detail)
+            }
+            headers.add(name: CacheStatusField.name, value: value)
+        }
+        let hadSink = sink != nil
+        let fill = FillBody(source: head.body, sink: sink) { result, sink in
+            guard hadSink else { return }
+            guard case .success = result, let sink, !sink.failed, let onStored else {
+                self.statistics.notStored.increment()
+                self.complete(exchange, kind, with: .uncacheable)
+                return
+            }
+            onStored(sink)
+        }
+        var status = HTTPResponseStatus(statusCode: head.status)
+        if head.status == 200, clientConditionMatches(exchange, headers: head.headers) { status = .notModified }
+        let outcome: AccessLogRecord.CacheOutcome = kind.stored == nil ? .miss : .revalidated
+        let sentBytes = exchange.isHead || status == .notModified || head.status == 204 ? 0 : head.contentLength ?? 0
+        accessLog?.append(
+            record(
+                exchange, status: Int(status.code), bytes: sentBytes, cache: outcome, ttl: ttl.map { Int($0) }, collapsed: false,
+                originMillis: originMillis))
+        var response = ProxyResponse(status: status, headers: headers, omitBody: exchange.isHead)
+        response.stream = fill
+        response.streamLength = head.contentLength
+        return response
+    }
+
+    /// Puts a storable response into the tiers, under its variant key when it varies (with the
+    /// marker at the primary key); says where it went (`nil` entry when L1 refused it outright).
     private func store(
         _ exchange: Exchange, response: OriginResponse, fields: [HTTPField], plan: StoragePlan, timing: EntryTiming, varyNames: [String]
-    ) -> CacheEntry? {
+    ) -> (CacheEntry?, TieredCache.StoreOutcome) {
         let now = clock.now()
         if varyNames.isEmpty {
             let entry = CacheEntry(
                 key: exchange.primaryKey, status: response.status, headers: fields, body: exactSized(response.body), timing: timing,
                 etag: plan.etag, lastModified: plan.lastModified)
-            return cache.store(entry) ? entry : nil
+            let outcome = cache.storeOutcome(entry)
+            return (outcome == .tooLarge ? nil : entry, outcome)
         }
         let variantKey = CacheEntry.variantKey(
             primaryKey: exchange.primaryKey, secondaryKey: secondaryKey(varyNames: varyNames, requestHeaders: exchange.requestFields))
         let entry = CacheEntry(
             key: variantKey, status: response.status, headers: fields, body: exactSized(response.body), timing: timing,
             etag: plan.etag, lastModified: plan.lastModified)
-        guard cache.store(entry) else { return nil }
+        let outcome = cache.storeOutcome(entry)
+        guard outcome.isStored else { return (nil, outcome) }
         var variants: [String] = []
         var expiry = timing.storageExpiry
         if let marker = memory.peek(exchange.primaryKey), marker.isVaryMarker, marker.varyNames == varyNames {
@@ -385,7 +554,7 @@ extension ProxyEngine {
             cache.remove(variants.removeFirst())
         }
         cache.store(CacheEntry.varyMarker(key: exchange.primaryKey, varyNames: varyNames, variantKeys: variants, expiry: expiry, now: now))
-        return entry
+        return (entry, outcome)
     }
 
     /// A body whose buffer is no larger than needed, so L1 counts what it holds (DESIGN.md §3:
@@ -414,16 +583,19 @@ extension ProxyEngine {
             method: head.method.rawValue,
             url: originURL(route: route, path: exchange.target.path, query: exchange.target.query ?? ""),
             headers: fields,
-            body: exchange.request.body,
+            upload: head.method == .GET || head.method == .HEAD ? nil : exchange.request.upload,
             connectTimeout: route.connectTimeout,
             totalTimeout: route.timeout,
             maxResponseBytes: route.policy.maxBodyBytes)
         statistics.originFetches.increment()
         let originStart = NIODeadline.now()
-        return origin.fetch(request, on: eventLoop).map { response -> ProxyResponse in
+        return origin.stream(request, on: eventLoop).flatMap { response in
+            // As on a fill: a body that breaks before its first byte is a clean 502.
+            response.body.firstPartOrEnd.map { response }
+        }.map { response -> ProxyResponse in
             let originMillis = Double((NIODeadline.now() - originStart).nanoseconds) / 1_000_000
             if case .method = reason {
-                self.invalidateAfterUnsafe(exchange, response: response)
+                self.invalidateAfterUnsafe(exchange, status: response.status, headers: response.headers, now: response.responseTime)
             }
             var headers = HeaderRules.httpHeaders(HeaderRules.responseFields(from: response.headers, responseTime: response.responseTime))
             if let age = response.headers.first("age") { headers.replaceOrAdd(name: "Age", value: age) }
@@ -439,10 +611,12 @@ extension ProxyEngine {
             if case .method = reason { cache = .pass } else { cache = .bypass }
             self.accessLog?.append(
                 self.record(
-                    exchange, status: response.status, bytes: exchange.isHead ? 0 : response.body.readableBytes, cache: cache,
+                    exchange, status: response.status, bytes: exchange.isHead ? 0 : response.contentLength ?? 0, cache: cache,
                     ttl: nil, collapsed: false, originMillis: originMillis))
-            return ProxyResponse(
-                status: HTTPResponseStatus(statusCode: response.status), headers: headers, body: response.body, omitBody: exchange.isHead)
+            var answer = ProxyResponse(status: HTTPResponseStatus(statusCode: response.status), headers: headers, omitBody: exchange.isHead)
+            answer.stream = response.body
+            answer.streamLength = response.contentLength
+            return answer
         }.flatMapErrorThrowing { error in
             self.statistics.originErrors.increment()
             return self.errorResponse(exchange, error: error as? OriginError ?? .protocolError("\(error)"), collapsed: false)

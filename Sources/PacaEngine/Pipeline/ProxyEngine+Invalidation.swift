@@ -5,13 +5,13 @@ import PacaHTTPCaching
 extension ProxyEngine {
     /// RFC 9111 §4.4: a non-error answer to an unsafe method invalidates the target URI and the
     /// same-host URIs in `Location` and `Content-Location`.
-    func invalidateAfterUnsafe(_ exchange: Exchange, response: OriginResponse) {
+    func invalidateAfterUnsafe(_ exchange: Exchange, status: Int, headers: [HTTPField], now: UnixMillis) {
         let targets = invalidationTargets(
-            method: exchange.request.head.method.rawValue, status: response.status, requestPath: exchange.request.head.uri,
+            method: exchange.request.head.method.rawValue, status: status, requestPath: exchange.request.head.uri,
             requestAuthority: exchange.request.head.headers.first(name: "host") ?? "",
-            location: response.headers.first("location"), contentLocation: response.headers.first("content-location"))
+            location: headers.first("location"), contentLocation: headers.first("content-location"))
         for target in targets {
-            invalidate(target: target, clientHost: exchange.request.head.headers.first(name: "host"), now: response.responseTime)
+            invalidate(target: target, clientHost: exchange.request.head.headers.first(name: "host"), now: now)
         }
     }
 

@@ -90,18 +90,39 @@ public final class TieredCache: Sendable {
         return nil
     }
 
+    /// Where `storeOutcome(_:)` put an entry.
+    public enum StoreOutcome: Sendable, Equatable {
+        /// In L1 (and queued for the tiers below).
+        case stored
+        /// L1's admission refused it ("cold"); queued for the tiers below.
+        case cold
+        /// L1's admission refused it and there is no tier below: stored nowhere.
+        case refused
+        /// Larger than L1's entry limit: stored nowhere.
+        case tooLarge
+
+        /// Whether some tier keeps it.
+        public var isStored: Bool { self == .stored || self == .cold }
+    }
+
     /// Stores a fill: L1 now (when admitted), the lower tiers through the write-behind queue.
     /// Returns whether some tier keeps it: L1 took it, or L1's admission refused it ("cold")
     /// and a lower tier takes it. An entry larger than L1's entry limit is stored nowhere.
     @discardableResult
     public func store(_ entry: CacheEntry) -> Bool {
+        storeOutcome(entry).isStored
+    }
+
+    /// `store(_:)`, saying where the entry went.
+    public func storeOutcome(_ entry: CacheEntry) -> StoreOutcome {
         let result = memory.insert(entry) { [weak self] evicted in self?.demote(evicted) }
         if result != .stored { counters.rejected.wrappingAdd(1, ordering: .relaxed) }
-        guard result != .tooLarge else { return false }
+        guard result != .tooLarge else { return .tooLarge }
         for tier in lowerTiers {
             writeBehind.enqueue { await tier.set(entry) }
         }
-        return result == .stored || !lowerTiers.isEmpty
+        if result == .stored { return .stored }
+        return lowerTiers.isEmpty ? .refused : .cold
     }
 
     /// Removes `key` from every tier (L1 now, the others queued).
