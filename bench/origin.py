@@ -216,7 +216,7 @@ def main() -> None:
                     self.wfile.write(piece)
                     sent += len(piece)
                     state[1] = sent
-                    if rate:
+                    if rate and sent < total:
                         ahead = sent / rate - (time.monotonic() - start)
                         if ahead > 0:
                             time.sleep(ahead)

@@ -25,6 +25,7 @@ import select
 import shutil
 import signal
 import socket
+import stat
 import statistics
 import struct
 import subprocess
@@ -62,7 +63,7 @@ class Watchdog(BaseException):
 def fmt_bytes(n: float | None) -> str:
     if n is None:
         return "?"
-    if abs(n) >= 10 * MiB or n % MiB == 0 and n:
+    if abs(n) >= MiB:
         return f"{n / MiB:.1f} MiB"
     return f"{n / KiB:.1f} KiB"
 
@@ -179,20 +180,19 @@ def rss_kib(pid: int) -> int | None:
     return total if found else None
 
 
-class RssSampler:
-    """Samples rss_kib(pid) every `interval` seconds on a thread."""
+class Sampler:
+    """Samples measure() every `interval` seconds on a thread (None: not sampled)."""
 
-    def __init__(self, pid: int | None, interval: float = 0.05):
-        self.pid, self.interval = pid, interval
+    def __init__(self, measure, interval: float):
+        self.measure, self.interval = measure, interval
         self.samples: list[tuple[float, int]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
-        if pid:
-            self._thread.start()
+        self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            v = rss_kib(self.pid)
+            v = self.measure()
             if v is not None:
                 self.samples.append((time.time(), v))
             self._stop.wait(self.interval)
@@ -214,6 +214,11 @@ class RssSampler:
         return max(w) if w else None
 
 
+def RssSampler(pid: int | None, interval: float = 0.05) -> Sampler:
+    """VmRSS (KiB) of pid and its children, every 50 ms."""
+    return Sampler((lambda: rss_kib(pid)) if pid else (lambda: None), interval)
+
+
 def du_bytes(paths: list[str]) -> int:
     total = 0
     for root in paths:
@@ -224,6 +229,35 @@ def du_bytes(paths: list[str]) -> int:
                 except OSError:
                     pass
     return total
+
+
+def open_deleted_bytes(pid: int | None) -> int:
+    """Disk blocks of files that pid (or a child) holds open after unlinking them: nginx's
+    request and response temp files are unlinked as soon as they are created."""
+    if not pid:
+        return 0
+    seen, total = set(), 0
+    for p in tree_pids(pid):
+        try:
+            fds = os.listdir(f"/proc/{p}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if not os.readlink(f"/proc/{p}/fd/{fd}").endswith(" (deleted)"):
+                    continue
+                st = os.stat(f"/proc/{p}/fd/{fd}")
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_blocks * 512
+    return total
+
+
+def DiskSampler(t: "Target") -> Sampler:
+    """Bytes on disk under the target's cache/temp directories plus its open unlinked files."""
+    return Sampler(lambda: du_bytes(t.disk) + open_deleted_bytes(t.pid), 0.25)
 
 
 def wait_disk_settled(paths: list[str], quiet: float = 1.5, limit: float = 30) -> float:
@@ -373,7 +407,8 @@ class Session:
         try:
             ensure_tools(self.args)
             argv = [sys.executable, os.path.join(HERE, "origin.py"), "--port", str(self.origin_port),
-                    "--log", self.origin_log, "--max-seconds", str(int(self.args.max_seconds) + 60)]
+                    "--log", self.origin_log, "--progress-interval", "0.1",
+                    "--max-seconds", str(int(self.args.max_seconds) + 60)]
             proc = self.procs.start("origin", argv)
             wait_port(self.origin_port, proc, "origin", self.procs)
         except BaseException:
@@ -674,6 +709,15 @@ class Upload(Response):
         self.sent = 0
         self.sent_sha256 = None
         self.send_error = None
+        self.progress: list[tuple[float, int]] = []  # (time, bytes sent so far)
+
+    def sent_at(self, t: float) -> int:
+        best = 0
+        for ts, n in self.progress:
+            if ts > t:
+                break
+            best = n
+        return best
 
 
 def http_upload(port: int, path: str, nbytes: int, seed: str, *, method: str = "PUT",
@@ -702,6 +746,7 @@ def http_upload(port: int, path: str, nbytes: int, seed: str, *, method: str = "
                 s.sendall(piece)
                 digest.update(piece)
                 u.sent += len(piece)
+                u.progress.append((time.time(), u.sent))
         except OSError as e:
             u.send_error = f"{type(e).__name__}: {e}"
         u.t_body_done = time.time()
@@ -830,7 +875,7 @@ def probe_never_read(args) -> int:
             for size in args.sizes:
                 tag = f"nr-{size}"
                 t = sess.start(kind, tag)
-                path = f"/blob/{size}/ttl=3600/id={sess.run_id}-{tag}"
+                path = f"/blob/{size}/ttl=3600/id={sess.run_id}-{t.name}-{tag}"
                 sampler = RssSampler(t.pid)
                 try:
                     hit, w = warm(t.port, path, size)
@@ -880,9 +925,21 @@ def probe_big_body(args) -> int:
         for kind in sess.targets():
             t = sess.start(kind, "bb")
             sampler = RssSampler(t.pid)
+            disk = DiskSampler(t)
+
+            def disk_figs(t0: float, t1: float) -> dict:
+                before, peak, end = disk.median(t0 - 1.0, t0), disk.peak(t0, t1), disk.median(t1 - 0.3, t1)
+                if before is None or peak is None:
+                    return {}
+                return {"disk_peak_growth_mib": mib(peak - before), "disk_growth_mib": mib((end or peak) - before)}
+
+            def disk_text(d: dict) -> str:
+                if not d:
+                    return ""
+                return f"; disk peak +{d['disk_peak_growth_mib']:.1f} MiB, kept +{d['disk_growth_mib']:.1f} MiB"
             try:
                 rate = f"/rate={args.origin_rate}" if args.origin_rate else ""
-                path = f"/blob/{size}/ttl=3600{rate}/id={sess.run_id}"
+                path = f"/blob/{size}/ttl=3600{rate}/id={sess.run_id}-{t.name}"
                 expected = None
                 for phase in ("miss", "again"):
                     time.sleep(1.2)
@@ -892,6 +949,7 @@ def probe_big_body(args) -> int:
                     r = http_get(t.port, path, max_seconds=args.max_transfer)
                     time.sleep(0.5)
                     figs = rss_figures(sampler, t0, time.time())
+                    figs.update(disk_figs(t0, time.time()))
                     new = [q for q in sess.origin_requests(path) if q not in before]
                     res = {"target": t.name, "phase": f"get-{phase}", "bytes_expected": size, "status": r.status,
                            "bytes": r.bytes, "complete": r.complete, "error": r.error,
@@ -909,11 +967,12 @@ def probe_big_body(args) -> int:
                             expected = done["sha256"]
                         if done and start and r.t_first_body:
                             lead = done["t"] - r.t_first_body
+                            share = sent_at(o, r.t_first_body) / size
                             res.update(origin_send_s=round(done["t"] - start["t"], 3), first_byte_before_origin_done_s=round(lead, 3),
-                                       streamed=lead > 0)
+                                       origin_share_sent_at_first_byte=round(share, 4), streamed=share < 0.5)
                             line += (f"; first byte after {res['client_ttfb_s']:.2f} s, origin sent for "
-                                     f"{res['origin_send_s']:.2f} s: first byte {abs(lead):.2f} s "
-                                     f"{'BEFORE' if lead > 0 else 'after'} the origin finished")
+                                     f"{res['origin_send_s']:.2f} s and had sent {share:.0%} when the client got its first byte"
+                                     f" ({abs(lead):.2f} s {'before' if lead > 0 else 'after'} it finished)")
                         streamed_ok = res.get("streamed")
                     else:
                         streamed_ok = None
@@ -922,7 +981,7 @@ def probe_big_body(args) -> int:
                     res.update(sha256=r.sha256, sha256_ok=sha_ok)
                     ok = None if figs["rss_growth_mib"] is None else figs["rss_growth_mib"] < args.target_mib
                     res.update(target_growth_mib=args.target_mib, within_target=ok)
-                    line += f"; sha256 {'ok' if sha_ok else 'MISMATCH'}; {res['cache_status']}; {rss_text(figs)}  "
+                    line += f"; sha256 {'ok' if sha_ok else 'MISMATCH'}; {res['cache_status']}; {rss_text(figs)}{disk_text(figs)}  "
                     line += report.verdict(t.name, ok, f"growth < {args.target_mib:g} MiB")
                     if phase == "miss":
                         line += " " + report.verdict(t.name, streamed_ok, "streamed")
@@ -936,13 +995,14 @@ def probe_big_body(args) -> int:
 
                 # upload
                 time.sleep(1.2)
-                upath = f"/upload/id={sess.run_id}"
+                upath = f"/upload/id={sess.run_id}-{t.name}"
                 before = sess.origin_requests(upath)
                 t0 = time.time()
                 note(f"{t.name}: {args.upload_method} {fmt_bytes(size)}")
                 u = http_upload(t.port, upath, size, "paca", method=args.upload_method, max_seconds=args.max_transfer)
                 time.sleep(0.5)
                 figs = rss_figures(sampler, t0, time.time())
+                figs.update(disk_figs(t0, time.time()))
                 new = [q for q in sess.origin_requests(upath) if q not in before]
                 res = {"target": t.name, "phase": "upload", "bytes_expected": size, "status": u.status, "sent": u.sent,
                        "send_error": u.send_error, "error": u.error,
@@ -960,23 +1020,26 @@ def probe_big_body(args) -> int:
                         sha_ok = done["sha256"] == u.sent_sha256 and done["bytes"] == size
                     if first and u.t_body_done:
                         lead = u.t_body_done - first["t"]
-                        streamed_ok = lead > 0
-                        res.update(origin_first_byte_before_client_done_s=round(lead, 3), streamed=streamed_ok)
-                        line += (f"; client sent for {res['client_send_s']:.2f} s, origin got its first byte "
-                                 f"{abs(lead):.2f} s {'BEFORE' if lead > 0 else 'after'} the client finished")
+                        share = u.sent_at(first["t"]) / size
+                        streamed_ok = share < 0.5
+                        res.update(origin_first_byte_before_client_done_s=round(lead, 3),
+                                   client_share_sent_at_origin_first_byte=round(share, 4), streamed=streamed_ok)
+                        line += (f"; client sent for {res['client_send_s']:.2f} s and had sent {share:.0%} when the origin got "
+                                 f"its first byte ({abs(lead):.2f} s {'before' if lead > 0 else 'after'} the client finished)")
                     if done:
                         res["origin_received"] = done["bytes"]
                 else:
                     line += "; the origin never saw the request"
                 ok = None if figs["rss_growth_mib"] is None else figs["rss_growth_mib"] < args.target_mib
                 res.update(sha256_ok=sha_ok, target_growth_mib=args.target_mib, within_target=ok)
-                line += f"; sha256 at origin {'ok' if sha_ok else 'MISMATCH'}; {rss_text(figs)}  "
+                line += f"; sha256 at origin {'ok' if sha_ok else 'MISMATCH'}; {rss_text(figs)}{disk_text(figs)}  "
                 line += report.verdict(t.name, ok, f"growth < {args.target_mib:g} MiB") + " " + \
                     report.verdict(t.name, streamed_ok, "streamed")
                 report.add(res)
                 print(line, flush=True)
             finally:
                 sampler.stop()
+                disk.stop()
                 sess.stop(t)
     return report.finish({"size": size, "origin_rate": args.origin_rate, "upload_method": args.upload_method})
 
@@ -1004,24 +1067,26 @@ def probe_slow_client(args) -> int:
             for variant in args.variants:
                 t = sess.start(kind, f"sc-{variant}")
                 opt = "nostore=1" if variant == "no-store" else "ttl=3600"
-                path = f"/blob/{size}/{opt}/id={sess.run_id}-{variant}"
+                path = f"/blob/{size}/{opt}/id={sess.run_id}-{t.name}-{variant}"
                 sampler = RssSampler(t.pid)
+                disk = DiskSampler(t)
                 try:
                     time.sleep(1.2)
-                    disk0 = du_bytes(t.disk)
+                    disk0 = disk.median(time.time() - 1.0, time.time()) or 0
                     t0 = time.time()
                     note(f"{t.name} {variant}: reading {fmt_bytes(size)} at {fmt_bytes(args.client_rate)}/s for {args.seconds:g} s")
                     r = http_get(t.port, path, rate=args.client_rate, rcvbuf=args.rcvbuf, stop_after=args.seconds,
                                  max_seconds=args.seconds + 30)
                     t_close = r.t_end
-                    disk_close = du_bytes(t.disk)
                     time.sleep(args.after)
                     t_after = time.time()
                     figs = rss_figures(sampler, t0, t_after)
                     reqs = sess.origin_requests(path)
                     o = sess.origin_transfer(reqs[0]) if reqs else {"progress": []}
+                    disk_peak = disk.peak(t0, t_close) or disk0
                 finally:
                     sampler.stop()
+                    disk.stop()
                     sess.stop(t)
                 origin_sent = sent_at(o, t_close)
                 done = o.get("send_done")
@@ -1048,14 +1113,14 @@ def probe_slow_client(args) -> int:
                        "origin_sent_at_client_close": origin_sent, "origin_finished_before_close": finished_early,
                        "held_between_mib": mib(held), "origin_paused": paused, "origin_after_close": after,
                        "origin_timeline": [{"s": s, "sent": n} for s, n in timeline],
-                       "proxy_disk_growth_mib": mib(disk_close - disk0), **figs,
+                       "proxy_disk_peak_growth_mib": mib(disk_peak - disk0), **figs,
                        "target_growth_mib": args.target_mib, "within_target": ok}
                 report.add(res)
                 tl = " ".join(f"{s:g}s:{n / MiB:.0f}" for s, n in timeline)
                 print(f"{t.name:6} {variant:9} {fmt_bytes(size)} read at {fmt_bytes(args.client_rate)}/s for {args.seconds:g} s: "
                       f"client got {fmt_bytes(r.bytes)} (HTTP {r.status}); origin had sent {fmt_bytes(origin_sent)} "
                       f"by then ({fmt_bytes(held)} held in between; MiB sent at {tl}); origin {after}; "
-                      f"proxy disk +{fmt_bytes(disk_close - disk0)}; {rss_text(figs)}  "
+                      f"proxy disk peak +{fmt_bytes(disk_peak - disk0)}; {rss_text(figs)}  "
                       f"{report.verdict(t.name, paused, 'origin paused')} "
                       f"{report.verdict(t.name, ok, f'growth < {args.target_mib:g} MiB')}", flush=True)
     return report.finish({"size": size, "client_rate": args.client_rate, "seconds": args.seconds,
