@@ -941,7 +941,7 @@ def probe_big_body(args) -> int:
                 rate = f"/rate={args.origin_rate}" if args.origin_rate else ""
                 path = f"/blob/{size}/ttl=3600{rate}/id={sess.run_id}-{t.name}"
                 expected = None
-                for phase in ("miss", "again"):
+                for phase in [p for p in ("miss", "again") if p in args.phases]:
                     time.sleep(1.2)
                     before = sess.origin_requests(path)
                     t0 = time.time()
@@ -993,7 +993,8 @@ def probe_big_body(args) -> int:
                         waited = wait_disk_settled(t.disk)
                         note(f"{t.name}: cache on disk settled after {waited:.1f} s ({fmt_bytes(du_bytes(t.disk))})")
 
-                # upload
+                if "upload" not in args.phases:
+                    continue
                 time.sleep(1.2)
                 upath = f"/upload/id={sess.run_id}-{t.name}"
                 before = sess.origin_requests(upath)
@@ -1041,7 +1042,8 @@ def probe_big_body(args) -> int:
                 sampler.stop()
                 disk.stop()
                 sess.stop(t)
-    return report.finish({"size": size, "origin_rate": args.origin_rate, "upload_method": args.upload_method})
+    return report.finish({"size": size, "origin_rate": args.origin_rate, "upload_method": args.upload_method,
+                          "phases": args.phases})
 
 
 # ------------------------------------------------------------------ probe 3: slow-client
@@ -1178,6 +1180,8 @@ def main() -> int:
     common(p, 300)
     p.add_argument("--size", type=size_arg, default=1 << 30, help="body size (default 1G)")
     p.add_argument("--origin-rate", default="128M", help="origin send rate for the GET, bytes/s with K/M/G ('' = unlimited)")
+    p.add_argument("--phases", default=["miss", "again", "upload"], type=lambda s: [x for x in s.split(",") if x],
+                   help="which of miss,again,upload to run (default all; again needs miss)")
     p.add_argument("--upload-method", default="PUT", choices=["PUT", "POST"])
     p.add_argument("--max-transfer", type=float, default=90, help="seconds allowed per transfer")
     p.add_argument("--target-mib", type=float, default=64)
@@ -1205,8 +1209,12 @@ def main() -> int:
         for v in args.variants:
             if v not in ("no-store", "cacheable"):
                 ap.error(f"unknown variant {v!r}")
-    if args.probe == "big-body" and args.origin_rate:
-        blobs.parse_size(args.origin_rate)
+    if args.probe == "big-body":
+        if args.origin_rate:
+            blobs.parse_size(args.origin_rate)
+        for ph in args.phases:
+            if ph not in ("miss", "again", "upload"):
+                ap.error(f"unknown phase {ph!r}")
     probe = {"never-read": probe_never_read, "big-body": probe_big_body, "slow-client": probe_slow_client}[args.probe]
     try:
         return probe(args)
