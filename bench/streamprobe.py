@@ -38,6 +38,7 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no bench/__pycache__ from the import below
 import origin as blobs  # noqa: E402  (the data generator and size parser)
 
 MiB = 1 << 20
