@@ -92,7 +92,21 @@ public enum EntryCodec {
     /// Serialises `entry` with its body as given; `bodyEncoding` records how that body is
     /// encoded (default identity). The result is one contiguous buffer ending in a CRC-32C.
     public static func encode(_ entry: CacheEntry, bodyEncoding: BodyEncoding = .identity) -> ByteBuffer {
-        precondition(entry.body.readableBytes <= Int(UInt32.max), "body larger than 4 GiB")
+        var buffer = encodeHead(
+            entry, bodyLength: entry.body.readableBytes, bodyEncoding: bodyEncoding, extraCapacity: entry.body.readableBytes + 4)
+        buffer.writeImmutableBuffer(entry.body)
+        let crc = buffer.withUnsafeReadableBytes { CRC32C.checksum($0) }
+        buffer.writeInteger(crc)
+        return buffer
+    }
+
+    /// The prefix and header section of `entry`'s encoding for a body of `bodyLength` bytes that
+    /// is written after it (`entry.body` is ignored): a large body is streamed to an L2 file
+    /// behind this head, then the CRC-32C over head and body closes it.
+    public static func encodeHead(
+        _ entry: CacheEntry, bodyLength: Int, bodyEncoding: BodyEncoding = .identity, extraCapacity: Int = 0
+    ) -> ByteBuffer {
+        precondition(bodyLength <= Int(UInt32.max), "body larger than 4 GiB")
         var flags: UInt8 = bodyEncoding == .gzip ? Flag.gzip : 0
         if entry.timing.mustRevalidate { flags |= Flag.mustRevalidate }
         if entry.timing.alwaysRevalidate { flags |= Flag.alwaysRevalidate }
@@ -103,9 +117,8 @@ public enum EntryCodec {
         for field in entry.headers { headerLength += 8 + field.name.utf8.count + field.value.utf8.count }
         if let etag = entry.etag { headerLength += 4 + etag.utf8.count }
         if let lastModified = entry.lastModified { headerLength += 4 + lastModified.utf8.count }
-        let bodyLength = entry.body.readableBytes
 
-        var buffer = ByteBufferAllocator().buffer(capacity: prefixLength + headerLength + bodyLength + 4)
+        var buffer = ByteBufferAllocator().buffer(capacity: prefixLength + headerLength + extraCapacity)
         buffer.writeBytes([magic.0, magic.1, magic.2, magic.3, version, flags, 0, 0])
         buffer.writeInteger(UInt32(headerLength))
         buffer.writeInteger(UInt32(bodyLength))
@@ -127,11 +140,25 @@ public enum EntryCodec {
         if let etag = entry.etag { writeString(etag, to: &buffer) }
         if let lastModified = entry.lastModified { writeString(lastModified, to: &buffer) }
         assert(buffer.readableBytes == prefixLength + headerLength)
-
-        buffer.writeImmutableBuffer(entry.body)
-        let crc = buffer.withUnsafeReadableBytes { CRC32C.checksum($0) }
-        buffer.writeInteger(crc)
         return buffer
+    }
+
+    /// The entry described by the head of an encoding (its first `summaryLength(prefix:)`
+    /// bytes), with an empty body, and where its body lies: for serving a large body from its
+    /// file without reading it into memory. Verifies the key, not the checksum.
+    public static func decodeHead(_ buffer: ByteBuffer, expectedKey: String?) throws(EntryCodecError) -> (
+        entry: DecodedEntry, bodyOffset: Int, bodyLength: Int
+    ) {
+        let (flags, headerLength, bodyLength) = try readPrefix(buffer)
+        guard var section = buffer.getSlice(at: buffer.readerIndex + prefixLength, length: headerLength) else { throw .truncated }
+        let header = try parseHeader(&section, flags: flags)
+        if let expectedKey, header.key != expectedKey { throw .keyMismatch }
+        let entry = CacheEntry(
+            key: header.key, status: header.status, headers: header.fields, body: ByteBuffer(), timing: header.timing,
+            etag: header.etag, lastModified: header.lastModified)
+        return (
+            DecodedEntry(entry: entry, bodyEncoding: flags & Flag.gzip != 0 ? .gzip : .identity), prefixLength + headerLength, bodyLength
+        )
     }
 
     /// Parses and verifies `buffer`, which must hold exactly one encoding: magic, version,

@@ -1,5 +1,6 @@
 import NIOCore
 import PacaCore
+import PacaStorage
 
 /// Keeps a copy of a streamed body for the cache: in memory (for L1, up to a limit) or in an L2
 /// file as it passes.
@@ -36,6 +37,26 @@ final class MemorySink: BodySink {
     func abort() {
         failed = true
         body = ByteBuffer()
+    }
+}
+
+/// Writes a body into an L2 file as it passes (DESIGN.md §3: large objects go to disk the way
+/// nginx caches them).
+final class DiskSink: BodySink {
+    let writer: DiskEntryWriter
+
+    init(writer: DiskEntryWriter) {
+        self.writer = writer
+    }
+
+    func append(_ part: ByteBuffer) -> EventLoopFuture<Void>? {
+        writer.append(part)
+    }
+
+    var failed: Bool { writer.failed }
+
+    func abort() {
+        writer.abort()
     }
 }
 

@@ -53,6 +53,11 @@ extension ProxyEngine {
                 switch outcome {
                 case .some(.stored(let entry)) where self.entryServes(entry, exchange: exchange):
                     return eventLoop.makeSucceededFuture(self.collapsedResponse(exchange, entry: entry, reason: kind.forward))
+                case .some(.storedBelow):
+                    switch self.afterMemoryMiss(exchange, reason: kind.forward, on: eventLoop) {
+                    case .immediate(let response): return eventLoop.makeSucceededFuture(response)
+                    case .deferred(let future): return future
+                    }
                 case .some(.failed(let error)):
                     if let stored = kind.stored {
                         return eventLoop.makeSucceededFuture(self.staleOrError(exchange, stored: stored, error: error))
@@ -475,6 +480,33 @@ extension ProxyEngine {
                         self.complete(exchange, kind, with: .uncacheable)
                     }
                 }
+            } else if let length = head.contentLength, let disk = cache.disk,
+                let writer = disk.beginWrite(
+                    largeEntryHead(
+                        exchange, head: head, fields: clientFields.removing(plan.strippedFieldNames), plan: plan, timing: timing),
+                    bodyLength: length, on: head.body.eventLoop)
+            {
+                // Too large for L1, within L2's entry limit: written to disk as it passes, as
+                // nginx caches large files; later hits stream from the file (`detail=l2`).
+                sink = DiskSink(writer: writer)
+                let names = variantNames(responseHeaders: head.headers, route: route) ?? []
+                onStored = { _ in
+                    writer.commit().whenSuccess { committed in
+                        let key = self.storageKey(exchange, varyNames: names)
+                        guard committed, !self.purgedSince(exchange.primaryKey, head.requestTime) else {
+                            if committed { self.cache.remove(key) }
+                            self.complete(exchange, kind, with: .uncacheable)
+                            return
+                        }
+                        // An older, smaller copy in L1 would shadow the new file.
+                        self.memory.remove(key)
+                        if !names.isEmpty {
+                            self.updateVaryMarker(exchange, varyNames: names, variantKey: key, expiry: timing.storageExpiry)
+                        }
+                        self.statistics.stored.increment()
+                        self.complete(exchange, kind, with: .storedBelow)
+                    }
+                }
             } else {
                 detail = NotStorableReason.tooLarge.rawValue
             }
@@ -528,7 +560,6 @@ extension ProxyEngine {
     private func store(
         _ exchange: Exchange, response: OriginResponse, fields: [HTTPField], plan: StoragePlan, timing: EntryTiming, varyNames: [String]
     ) -> (CacheEntry?, TieredCache.StoreOutcome) {
-        let now = clock.now()
         if varyNames.isEmpty {
             let entry = CacheEntry(
                 key: exchange.primaryKey, status: response.status, headers: fields, body: exactSized(response.body), timing: timing,
@@ -543,8 +574,15 @@ extension ProxyEngine {
             etag: plan.etag, lastModified: plan.lastModified)
         let outcome = cache.storeOutcome(entry)
         guard outcome.isStored else { return (nil, outcome) }
+        updateVaryMarker(exchange, varyNames: varyNames, variantKey: variantKey, expiry: timing.storageExpiry)
+        return (entry, outcome)
+    }
+
+    /// Lists `variantKey` in the vary marker at the primary key (creating it), keeping at most
+    /// `maxVariants`: the oldest variant goes first.
+    func updateVaryMarker(_ exchange: Exchange, varyNames: [String], variantKey: String, expiry: UnixMillis) {
         var variants: [String] = []
-        var expiry = timing.storageExpiry
+        var expiry = expiry
         if let marker = memory.peek(exchange.primaryKey), marker.isVaryMarker, marker.varyNames == varyNames {
             variants = marker.variantKeys.filter { $0 != variantKey }
             expiry = max(expiry, marker.timing.storageExpiry)
@@ -553,8 +591,25 @@ extension ProxyEngine {
         while variants.count > configuration.maxVariants {
             cache.remove(variants.removeFirst())
         }
-        cache.store(CacheEntry.varyMarker(key: exchange.primaryKey, varyNames: varyNames, variantKeys: variants, expiry: expiry, now: now))
-        return (entry, outcome)
+        cache.store(
+            CacheEntry.varyMarker(key: exchange.primaryKey, varyNames: varyNames, variantKeys: variants, expiry: expiry, now: clock.now()))
+    }
+
+    /// The key a response is stored under: the primary key, or its variant's key when it varies.
+    func storageKey(_ exchange: Exchange, varyNames: [String]) -> String {
+        guard !varyNames.isEmpty else { return exchange.primaryKey }
+        return CacheEntry.variantKey(
+            primaryKey: exchange.primaryKey, secondaryKey: secondaryKey(varyNames: varyNames, requestHeaders: exchange.requestFields))
+    }
+
+    /// The entry a large streamed answer is written to L2 under (its body follows in the file).
+    private func largeEntryHead(
+        _ exchange: Exchange, head: OriginStreamingResponse, fields: [HTTPField], plan: StoragePlan, timing: EntryTiming
+    ) -> CacheEntry {
+        let names = variantNames(responseHeaders: head.headers, route: exchange.route) ?? []
+        return CacheEntry(
+            key: storageKey(exchange, varyNames: names), status: head.status, headers: fields, body: ByteBuffer(), timing: timing,
+            etag: plan.etag, lastModified: plan.lastModified)
     }
 
     /// A body whose buffer is no larger than needed, so L1 counts what it holds (DESIGN.md §3:

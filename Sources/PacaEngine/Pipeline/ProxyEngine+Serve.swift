@@ -3,6 +3,7 @@ import NIOHTTP1
 import PacaAccessLog
 import PacaCore
 import PacaHTTPCaching
+import PacaStorage
 
 extension ProxyEngine {
     /// Answers from a stored entry: the stored header block and body, shared, plus `Age` and
@@ -10,8 +11,9 @@ extension ProxyEngine {
     /// for a `Range` request on a stored 200 (RFC 9110 §14).
     func serveStored(
         _ exchange: Exchange, entry: CacheEntry, ttlMillis: Int64, now: UnixMillis, outcome: AccessLogRecord.CacheOutcome,
-        cacheStatus: String? = nil, tier: String = "l1"
+        cacheStatus: String? = nil, tier: String = "l1", file: DiskFileBody? = nil
     ) -> ProxyResponse {
+        if let file { return serveStoredFile(exchange, file: file, ttlMillis: ttlMillis, now: now, outcome: outcome, tier: tier) }
         var headers = HTTPHeaders()
         let ttl = ttlMillis >= 0 ? ttlMillis / 1000 : -((-ttlMillis + 999) / 1000)
         var status = HTTPResponseStatus(statusCode: entry.status)
@@ -57,6 +59,41 @@ extension ProxyEngine {
         if exchange.route.cacheStatus {
             response.cacheStatus = cacheStatus.map(CacheStatusValue.text) ?? .hit(ttl: ttl, tier: tier)
         }
+        return response
+    }
+
+    /// Answers from a large L2 entry whose body streams from its file: the stored fields, `Age`
+    /// and `Cache-Status`, or 304 when the client's validators match. `Range` is answered with the
+    /// whole body (RFC 9110 §14.2 allows it).
+    func serveStoredFile(
+        _ exchange: Exchange, file: DiskFileBody, ttlMillis: Int64, now: UnixMillis, outcome: AccessLogRecord.CacheOutcome, tier: String
+    ) -> ProxyResponse {
+        let entry = file.entry
+        let ttl = ttlMillis >= 0 ? ttlMillis / 1000 : -((-ttlMillis + 999) / 1000)
+        var status = HTTPResponseStatus(statusCode: entry.status)
+        let requestHeaders = exchange.request.head.headers
+        var notModified = false
+        if requestHeaders.contains(name: "if-none-match") || requestHeaders.contains(name: "if-modified-since"),
+            shouldAnswerNotModified(
+                requestHeaders: exchange.requestFields, etag: entry.etag, lastModified: entry.lastModified,
+                date: entry.headers.first("date"))
+        {
+            status = .notModified
+            notModified = true
+        }
+        accessLog?.append(
+            record(
+                exchange, status: Int(status.code), bytes: exchange.isHead || notModified ? 0 : file.length, cache: outcome, tier: tier,
+                ttl: Int(ttl), collapsed: false, originMillis: nil))
+        var response = ProxyResponse(status: status, headerBlock: entry.headerBlock, omitBody: exchange.isHead)
+        if notModified {
+            file.cancel()
+        } else {
+            response.stream = file
+            response.streamLength = file.length
+        }
+        response.age = entry.timing.currentAge(at: now) / 1000
+        if exchange.route.cacheStatus { response.cacheStatus = .hit(ttl: ttl, tier: tier) }
         return response
     }
 }

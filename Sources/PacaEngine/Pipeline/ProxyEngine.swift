@@ -43,6 +43,8 @@ public final class ProxyEngine: ProxyResponder {
     enum FillOutcome: Sendable {
         /// Stored: serve this entry if it is the variant you need.
         case stored(CacheEntry)
+        /// Stored in L2 only (too large for L1): look it up there.
+        case storedBelow
         /// The answer may not be shared: fetch on your own.
         case uncacheable
         /// The origin failed: answer with this error.
@@ -180,22 +182,34 @@ public final class ProxyEngine: ProxyResponder {
 
     /// Applies RFC 9111 to a stored entry found in `tier`: serve it (fresh, or stale where
     /// allowed, refreshing in the background for stale-while-revalidate) or revalidate it.
-    func decide(_ exchange: Exchange, entry: CacheEntry, tier: String, now: UnixMillis, on eventLoop: any EventLoop) -> Decided {
+    /// A large L2 entry (`file`) is served from its file; one that must be revalidated is fetched
+    /// anew instead (its body is not in memory to keep on a 304).
+    func decide(
+        _ exchange: Exchange, entry: CacheEntry, tier: String, now: UnixMillis, file: DiskFileBody? = nil, on eventLoop: any EventLoop
+    ) -> Decided {
         switch lookupDecision(entry: entry, exchange: exchange, now: now) {
         case .fresh(let remaining):
             statistics.hits.increment()
-            return .serve(serveStored(exchange, entry: entry, ttlMillis: remaining, now: now, outcome: .hit, tier: tier))
+            return .serve(serveStored(exchange, entry: entry, ttlMillis: remaining, now: now, outcome: .hit, tier: tier, file: file))
         case .staleWhileRevalidate(let stale):
             statistics.hits.increment()
             statistics.staleServed.increment()
-            refreshInBackground(exchange, stored: entry, on: eventLoop)
-            return .serve(serveStored(exchange, entry: entry, ttlMillis: -stale, now: now, outcome: .stale, tier: tier))
+            if file == nil { refreshInBackground(exchange, stored: entry, on: eventLoop) }
+            return .serve(serveStored(exchange, entry: entry, ttlMillis: -stale, now: now, outcome: .stale, tier: tier, file: file))
         case .staleAcceptable(let stale):
             statistics.hits.increment()
             statistics.staleServed.increment()
-            return .serve(serveStored(exchange, entry: entry, ttlMillis: -stale, now: now, outcome: .stale, tier: tier))
+            return .serve(serveStored(exchange, entry: entry, ttlMillis: -stale, now: now, outcome: .stale, tier: tier, file: file))
         case .revalidate:
-            if exchange.directives?.onlyIfCached == true { return .serve(onlyIfCached(exchange)) }
+            if exchange.directives?.onlyIfCached == true {
+                file?.cancel()
+                return .serve(onlyIfCached(exchange))
+            }
+            if let file {
+                file.cancel()
+                statistics.misses.increment()
+                return .later(miss(exchange, reason: "stale", on: eventLoop))
+            }
             statistics.revalidations.increment()
             let reason = exchange.clientForcesRevalidation && entry.timing.remainingFreshness(at: now) > 0 ? "request" : "stale"
             return .later(revalidate(exchange, stored: entry, reason: reason, on: eventLoop))
@@ -214,23 +228,28 @@ public final class ProxyEngine: ProxyResponder {
         let requestFields = exchange.requestFields
         let now = exchange.startTime
         promise.completeWithTask { [cache] in
-            guard let first = await cache.getLower(primaryKey, now: now) else { return nil }
-            guard first.entry.isVaryMarker else { return LowerLookup(entry: first.entry, tier: first.tier, variantKey: nil) }
+            guard let first = await cache.getLowerForServing(primaryKey, now: now, on: eventLoop) else { return nil }
+            guard case .entry(let marker) = first.hit, marker.isVaryMarker else { return LowerLookup(first.hit, tier: first.tier) }
             let variantKey = CacheEntry.variantKey(
-                primaryKey: primaryKey, secondaryKey: secondaryKey(varyNames: first.entry.varyNames, requestHeaders: requestFields))
-            let variant = await cache.getLower(variantKey, now: now)
-            return LowerLookup(entry: variant?.entry, tier: variant?.tier ?? first.tier, variantKey: variantKey)
+                primaryKey: primaryKey, secondaryKey: secondaryKey(varyNames: marker.varyNames, requestHeaders: requestFields))
+            guard let variant = await cache.getLowerForServing(variantKey, now: now, on: eventLoop) else {
+                return LowerLookup(entry: nil, tier: first.tier, variantKey: variantKey)
+            }
+            var found = LowerLookup(variant.hit, tier: variant.tier)
+            found.variantKey = variantKey
+            return found
         }
         return .deferred(
             promise.futureResult.hop(to: eventLoop).flatMap { found -> EventLoopFuture<ProxyResponse> in
                 var exchange = exchange
                 if let variantKey = found?.variantKey { exchange.key = variantKey }
                 if let found, let entry = found.entry, !self.purgedSince(exchange.primaryKey, entry.timing.requestTime) {
-                    switch self.decide(exchange, entry: entry, tier: found.tier, now: self.clock.now(), on: eventLoop) {
+                    switch self.decide(exchange, entry: entry, tier: found.tier, now: self.clock.now(), file: found.file, on: eventLoop) {
                     case .serve(let response): return eventLoop.makeSucceededFuture(response)
                     case .later(let future): return future
                     }
                 }
+                found?.file?.cancel()
                 if exchange.directives?.onlyIfCached == true { return eventLoop.makeSucceededFuture(self.onlyIfCached(exchange)) }
                 self.statistics.misses.increment()
                 return self.miss(exchange, reason: found?.variantKey != nil ? "vary-miss" : reason, on: eventLoop)
@@ -242,6 +261,23 @@ public final class ProxyEngine: ProxyResponder {
         var entry: CacheEntry?
         var tier: String
         var variantKey: String?
+        /// The body's file, for a large L2 entry (`entry` is then its head).
+        var file: DiskFileBody?
+
+        init(entry: CacheEntry?, tier: String, variantKey: String? = nil) {
+            self.entry = entry
+            self.tier = tier
+            self.variantKey = variantKey
+        }
+
+        init(_ hit: TieredCache.LowerHit, tier: String) {
+            switch hit {
+            case .entry(let entry): self.init(entry: entry, tier: tier)
+            case .file(let file):
+                self.init(entry: file.entry, tier: tier)
+                self.file = file
+            }
+        }
     }
 
     /// RFC 9111 §5.2.1.7: nothing usable is stored, so 504.

@@ -39,15 +39,15 @@ public final class DiskCache: CacheTier {
     /// How often `run()` removes expired entries.
     public let sweepInterval: Duration
 
-    private let clock: any WallClock
+    let clock: any WallClock
     private let sweepClock: any Clock<Duration>
-    private let logger: Logger
-    private let pool: NIOThreadPool
-    private let state = Mutex(State())
-    private let temporaryCounter = Atomic<Int>(0)
+    let logger: Logger
+    let pool: NIOThreadPool
+    let state = Mutex(State())
+    let temporaryCounter = Atomic<Int>(0)
 
     /// Everything mutable, guarded by `state`.
-    private struct State {
+    struct State {
         var index = DiskIndex()
         /// The start-up scan has visited every file (or stopped for shutdown).
         var scanFinished = false
@@ -244,7 +244,7 @@ public final class DiskCache: CacheTier {
 
     // MARK: - Reads
 
-    private enum LookupPlan {
+    enum LookupPlan {
         case miss
         case expired(FileID)
         case read(FileID, indexed: Bool)
@@ -291,7 +291,7 @@ public final class DiskCache: CacheTier {
     }
 
     /// Decides under the lock whether a lookup needs the disk.
-    private func plan(_ key: String, now: UnixMillis) -> LookupPlan {
+    func plan(_ key: String, now: UnixMillis) -> LookupPlan {
         let id = FileID(key: key)
         return state.withLock { state -> LookupPlan in
             if let record = state.index.peek(id) {
@@ -310,7 +310,7 @@ public final class DiskCache: CacheTier {
         }
     }
 
-    private func record(_ hit: Bool, since started: ContinuousClock.Instant) {
+    func record(_ hit: Bool, since started: ContinuousClock.Instant) {
         let micros = Self.micros(ContinuousClock.now - started)
         state.withLock { state in
             if hit { state.hits += 1 } else { state.misses += 1 }
@@ -365,7 +365,7 @@ public final class DiskCache: CacheTier {
         return decoded
     }
 
-    private func discardCorrupt(_ id: FileID, path: String, reason: String) {
+    func discardCorrupt(_ id: FileID, path: String, reason: String) {
         DiskFiles.remove(path)
         state.withLock { state in
             state.index.remove(id)
@@ -417,7 +417,7 @@ public final class DiskCache: CacheTier {
     }
 
     /// Drops least-recently-used records until the budget holds; the caller unlinks the files.
-    private func evictOverBudget(_ state: inout State, keeping keep: FileID?) -> [FileID] {
+    func evictOverBudget(_ state: inout State, keeping keep: FileID?) -> [FileID] {
         var victims: [FileID] = []
         while state.index.totalBytes > maxBytes, let victim = state.index.removeLeastRecent(keeping: keep) {
             victims.append(victim)
@@ -427,7 +427,7 @@ public final class DiskCache: CacheTier {
         return victims
     }
 
-    private func countError(_ error: DiskIOError, write: Bool) {
+    func countError(_ error: DiskIOError, write: Bool) {
         let first = state.withLock { state in
             state.errors += 1
             if write {
@@ -526,7 +526,7 @@ public final class DiskCache: CacheTier {
 
     // MARK: - Helpers
 
-    private func path(for id: FileID) -> String {
+    func path(for id: FileID) -> String {
         let (first, second) = id.levelDirectories
         return "\(directory)/\(first)/\(second)/\(id.name)"
     }

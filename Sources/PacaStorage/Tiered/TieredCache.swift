@@ -1,5 +1,5 @@
 public import Logging
-import NIOCore
+public import NIOCore
 public import PacaCore
 import Synchronization
 
@@ -86,6 +86,43 @@ public final class TieredCache: Sendable {
             guard let entry = await tier.get(key, now: now) else { continue }
             promote(entry, from: index)
             return (entry, tier.name)
+        }
+        return nil
+    }
+
+    /// What a lower tier had for serving.
+    public enum LowerHit: Sendable {
+        /// A whole entry (promoted as `getLower` does).
+        case entry(CacheEntry)
+        /// A large L2 entry, verified, whose body is sent from its file (never promoted: it is
+        /// over L1's entry limit).
+        case file(DiskFileBody)
+    }
+
+    /// The L2 tier, when there is one.
+    public var disk: DiskCache? {
+        lowerTiers.lazy.compactMap { $0 as? DiskCache }.first
+    }
+
+    /// `getLower` for the proxy: an L2 entry too large for L1 comes back as a file to stream,
+    /// not read into memory.
+    public func getLowerForServing(_ key: String, now: UnixMillis, on eventLoop: any EventLoop) async -> (hit: LowerHit, tier: String)? {
+        for (index, tier) in lowerTiers.enumerated() {
+            if let disk = tier as? DiskCache {
+                let found = try? await disk.getForServing(key, now: now, inlineLimit: memory.maxEntryBytes, on: eventLoop).get()
+                switch found {
+                case .entry(let entry):
+                    promote(entry, from: index)
+                    return (.entry(entry), tier.name)
+                case .file(let file):
+                    return (.file(file), tier.name)
+                case nil:
+                    continue
+                }
+            }
+            guard let entry = await tier.get(key, now: now) else { continue }
+            promote(entry, from: index)
+            return (.entry(entry), tier.name)
         }
         return nil
     }
