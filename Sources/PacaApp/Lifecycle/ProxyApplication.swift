@@ -107,7 +107,7 @@ public final class ProxyApplication: Sendable {
         await sweep?.value
         upstream?.shutdown()
         await cache.shutdown()
-        accessLog?.shutdown()
+        await accessLog?.shutdown()
         if ownsGroup { try? await group.shutdownGracefully() }
     }
 
