@@ -145,7 +145,12 @@ let package = Package(
         .testTarget(name: "PacaAccessLogTests", dependencies: ["PacaAccessLog", "PacaCore"], swiftSettings: strict),
         .testTarget(
             name: "PacaEngineTests",
-            dependencies: ["PacaEngine", "PacaCore", "PacaStorage"],
+            dependencies: [
+                "PacaEngine", "PacaCore", "PacaStorage", "PacaHTTPCaching",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -6,12 +6,18 @@ import Synchronization
 /// batch under a short lock; a background thread formats and writes batches every
 /// `flushInterval` (default 200 ms), so no request waits on the disk. When the batch is full
 /// (default 100,000 records) new records are dropped and counted, never waited on.
+/// `shutdown()` suspends (never blocks its thread) until the writer thread has written every
+/// record appended before it and closed the file.
 public final class AccessLogWriter: Sendable {
     private struct State {
         var batch: [AccessLogRecord] = []
         var dropped = 0
         var written = 0
         var stopping = false
+        /// The writer thread has written its last batch and closed the file.
+        var finished = false
+        /// `shutdown()` callers waiting for `finished`.
+        var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     private let state = Mutex(State())
@@ -20,7 +26,6 @@ public final class AccessLogWriter: Sendable {
     private let maxPending: Int
     private let flushInterval: Duration
     private let logger: Logger
-    private let done = DispatchSemaphore(value: 0)
 
     /// Opens (creating, appending) `path` and starts the writer thread. Throws when the file
     /// cannot be opened.
@@ -35,7 +40,9 @@ public final class AccessLogWriter: Sendable {
         guard let handle = FileHandle(forWritingAtPath: path) ?? Self.create(path) else {
             throw AccessLogError.cannotOpen(path)
         }
-        handle.seekToEndOfFile()
+        // A pipe or terminal (`/dev/stdout` under a process supervisor) cannot seek; it is
+        // appended to all the same.
+        _ = try? handle.seekToEnd()
         self.path = path
         self.maxPending = maxPending
         self.flushInterval = flushInterval
@@ -77,18 +84,27 @@ public final class AccessLogWriter: Sendable {
         write(records)
     }
 
-    /// Flushes and stops the writer thread.
-    public func shutdown() {
-        let already = state.withLock { state -> Bool in
-            defer { state.stopping = true }
-            return state.stopping
+    /// Stops the writer thread and returns once every record appended before the call is
+    /// written and the file is closed. Suspends rather than blocking: the writer thread resumes
+    /// the caller. Every caller waits for the same end; after it, calls return at once.
+    public func shutdown() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let (finished, first) = state.withLock { state -> (Bool, Bool) in
+                if state.finished { return (true, false) }
+                state.shutdownWaiters.append(continuation)
+                defer { state.stopping = true }
+                return (false, !state.stopping)
+            }
+            if finished {
+                continuation.resume()
+            } else if first {
+                // `stopping` was set before taking the condition's lock, and the loop reads it
+                // under that lock, so this wake-up is never missed.
+                signal.lock()
+                signal.signal()
+                signal.unlock()
+            }
         }
-        guard !already else { return }
-        signal.lock()
-        signal.signal()
-        signal.unlock()
-        // (`stopping` was set before taking the lock, and the loop reads it under the lock.)
-        done.wait()
     }
 
     private let handleBox = Mutex<FileHandle?>(nil)
@@ -129,7 +145,12 @@ public final class AccessLogWriter: Sendable {
             try? handle?.close()
             handle = nil
         }
-        done.signal()
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.finished = true
+            defer { state.shutdownWaiters = [] }
+            return state.shutdownWaiters
+        }
+        for waiter in waiters { waiter.resume() }
     }
 }
 

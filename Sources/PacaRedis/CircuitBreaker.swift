@@ -6,7 +6,10 @@ public import PacaCore
 /// After `failureThreshold` consecutive failures it opens for `openDuration`: every operation is
 /// skipped. When that time has passed, the next operation is let through as the single probe
 /// (half-open) while the others keep being skipped; the probe's success closes the breaker, its
-/// failure opens it again.
+/// failure opens it again. A probe that ends without a verdict (it was refused as `overloaded`,
+/// or the pool was shutting down) must be reported with `probeAbandoned(now:)`, which lets the
+/// next operation probe: otherwise the breaker would stay half-open, skipping everything, for
+/// good.
 public struct CircuitBreaker: Sendable, Equatable {
     /// Where the breaker stands.
     public enum State: Sendable, Equatable {
@@ -100,6 +103,14 @@ public struct CircuitBreaker: Sendable, Equatable {
             // Late failures of operations started before the breaker opened change nothing.
             return nil
         }
+    }
+
+    /// Reports that the probe ended without saying anything about Redis (refused by a full
+    /// queue, or the pool shut down): the breaker stays open but is due at once, so the next
+    /// operation becomes the probe. Does nothing unless a probe is in flight.
+    public mutating func probeAbandoned(now: UnixMillis) {
+        guard case .halfOpen = state else { return }
+        state = .open(until: now)
     }
 
     /// `closed`, `open` or `half-open`.

@@ -299,7 +299,11 @@ public final class RedisTier: CacheTier {
         } catch {
             let transition: CircuitBreaker.Transition? = state.withLock { state in
                 state.errors += 1
-                return Self.tripsBreaker(error) ? state.breaker.recordFailure(now: clock.now()) : nil
+                if Self.tripsBreaker(error) { return state.breaker.recordFailure(now: clock.now()) }
+                // No verdict on Redis: a probe that ends so must free the half-open state, or
+                // every later operation would be skipped.
+                if permission == .probe { state.breaker.probeAbandoned(now: clock.now()) }
+                return nil
             }
             log(transition, error: error)
             return .failure(error)

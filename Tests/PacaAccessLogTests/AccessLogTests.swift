@@ -192,14 +192,14 @@ struct RFC3339Tests {
 @Suite("AccessLogWriter")
 struct AccessLogWriterTests {
     @Test("shutdown writes every queued record, in order, creating the directory")
-    func shutdownFlushes() throws {
+    func shutdownFlushes() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("logs/nested/access.log").path
         // A short interval: shutdown can wait up to one interval for the writer thread to wake.
         let writer = try AccessLogWriter(path: path, flushInterval: .milliseconds(20))
         for index in 0..<3 { writer.append(record(url: "/r\(index)")) }
-        writer.shutdown()
+        await writer.shutdown()
 
         let written = try lines(of: path)
         #expect(written.count == 4, "three lines, each ending in a newline")
@@ -208,22 +208,90 @@ struct AccessLogWriterTests {
         #expect(urls == ["/r0", "/r1", "/r2"])
         #expect(writer.counts.written == 3)
         #expect(writer.counts.dropped == 0)
-        writer.shutdown()  // a second shutdown returns at once
+        await writer.shutdown()  // a second shutdown returns at once
     }
 
     @Test("a log is appended to, never truncated")
-    func appends() throws {
+    func appends() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("access.log").path
         try Data("{\"earlier\":true}\n".utf8).write(to: URL(fileURLWithPath: path))
         let writer = try AccessLogWriter(path: path, flushInterval: .milliseconds(20))
         writer.append(record())
-        writer.shutdown()
+        await writer.shutdown()
         let written = try lines(of: path)
         #expect(written.count == 3)
         #expect(written.first == "{\"earlier\":true}")
         #expect(try parse(written[1])["url"] as? String == "/api/users/7?page=2")
+    }
+
+    @Test("concurrent shutdowns all return only once every appended line is written")
+    func concurrentShutdowns() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("access.log").path
+        let writer = try AccessLogWriter(path: path, flushInterval: .seconds(3600))
+        for index in 0..<5000 { writer.append(record(url: "/r\(index)")) }
+        await withTaskGroup(of: Int.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    await writer.shutdown()
+                    return writer.counts.written
+                }
+            }
+            for await written in group { #expect(written == 5000) }
+        }
+        #expect(try lines(of: path).count == 5001)
+    }
+
+    @Test("shutdown suspends instead of blocking its thread while the writer thread finishes")
+    func shutdownDoesNotBlockItsThread() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // The log is a FIFO far larger than a pipe's buffer, so the writer thread can finish only
+        // once someone reads. The reader starts when a task on the same single thread as the
+        // shutdown gets to run: that happens at once if shutdown suspends, and never while it
+        // blocks the thread. (The reader gives up waiting after 10 s, so the blocking case
+        // fails instead of hanging.)
+        let path = directory.appendingPathComponent("access.fifo").path
+        #expect(mkfifo(path, 0o600) == 0)
+        let reader = open(path, O_RDONLY | O_NONBLOCK)
+        #expect(reader >= 0)
+        defer { close(reader) }
+        let writer = try AccessLogWriter(path: path, flushInterval: .seconds(3600))
+        let count = 2000
+        for index in 0..<count { writer.append(record(url: "/r\(index)")) }
+        _ = fcntl(reader, F_SETFL, fcntl(reader, F_GETFL) & ~O_NONBLOCK)
+
+        let gate = DispatchSemaphore(value: 0)
+        let drained = Task.detached {
+            await withCheckedContinuation { (continuation: CheckedContinuation<(bytes: [UInt8], openedInTime: Bool), Never>) in
+                Thread {
+                    let openedInTime = gate.wait(timeout: .now() + .seconds(10)) == .success
+                    var bytes: [UInt8] = []
+                    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+                    while true {
+                        let got = chunk.withUnsafeMutableBytes { read(reader, $0.baseAddress, $0.count) }
+                        if got <= 0 { break }  // end of file: the writer closed its end
+                        bytes.append(contentsOf: chunk[0..<got])
+                    }
+                    continuation.resume(returning: (bytes, openedInTime))
+                }.start()
+            }
+        }
+        let thread = OneThreadExecutor()
+        // Enqueued first, so it runs first on the one thread.
+        let stopping = Task(executorPreference: thread) { await writer.shutdown() }
+        let opening = Task(executorPreference: thread) { _ = gate.signal() }
+
+        let (bytes, openedInTime) = await drained.value
+        await stopping.value
+        await opening.value
+        #expect(openedInTime, "the shutdown held its thread until the writer finished")
+        let lineCount = String(decoding: bytes, as: UTF8.self).split(separator: "\n").count
+        #expect(lineCount == count)
+        #expect(writer.counts.written == count)
     }
 
     @Test(
@@ -265,5 +333,37 @@ struct AccessLogWriterTests {
             _ = try AccessLogWriter(path: file.appendingPathComponent("access.log").path)
         }
         #expect(AccessLogError.cannotOpen("/x/y.log").description == "cannot open access log /x/y.log for writing")
+    }
+}
+
+/// A task executor with one thread that runs jobs in the order they were enqueued. The thread
+/// parks on its condition when idle and lives until the test process ends.
+private final class OneThreadExecutor: TaskExecutor, @unchecked Sendable {
+    // `jobs` is guarded by `condition`.
+    private let condition = NSCondition()
+    private var jobs: [UnownedJob] = []
+
+    init() {
+        let thread = Thread { [self] in self.runJobs() }
+        thread.name = "test-one-thread-executor"
+        thread.start()
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        condition.lock()
+        jobs.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func runJobs() {
+        while true {
+            condition.lock()
+            while jobs.isEmpty { condition.wait() }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job.runSynchronously(on: asUnownedTaskExecutor())
+        }
     }
 }

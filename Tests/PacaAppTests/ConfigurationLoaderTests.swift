@@ -160,6 +160,16 @@ struct ConfigurationLoaderTests {
             note: "access_log enabled not a boolean", json: #"{"access_log": {"enabled": 1}, "routes": [\#(minimalRoute())]}"#,
             path: "$.access_log.enabled"),
         .init(
+            note: "limits unknown field", json: #"{"limits": {"max_keys": 5}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.limits.max_keys"),
+        .init(
+            note: "limits purge records zero", json: #"{"limits": {"max_purge_records": 0}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.limits.max_purge_records"),
+        .init(
+            note: "limits hit-for-miss keys not whole",
+            json: #"{"limits": {"max_hit_for_miss_keys": "many"}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.limits.max_hit_for_miss_keys"),
+        .init(
             note: "trusted_proxies not strings", json: #"{"trusted_proxies": [1], "routes": [\#(minimalRoute())]}"#,
             path: "$.trusted_proxies[0]"),
     ]
@@ -255,6 +265,17 @@ struct ConfigurationLoaderTests {
         #expect(!route.convertHead)
     }
 
+    @Test("limits bound the hit-for-miss and purge memories separately")
+    func limits() throws {
+        let config = try load(
+            #"{"limits": {"max_hit_for_miss_keys": 500, "max_purge_records": 250000}, "routes": [\#(minimalRoute())]}"#)
+        #expect(config.limits.maxHitForMissKeys == 500)
+        #expect(config.limits.maxPurgeRecords == 250_000)
+        let onlyOne = try load(#"{"limits": {"max_purge_records": 7}, "routes": [\#(minimalRoute())]}"#)
+        #expect(onlyOne.limits.maxHitForMissKeys == 10_000)
+        #expect(onlyOne.limits.maxPurgeRecords == 7)
+    }
+
     @Test("defaults when a section is absent")
     func defaults() throws {
         let config = try load(#"{"routes": [\#(minimalRoute())]}"#)
@@ -272,6 +293,8 @@ struct ConfigurationLoaderTests {
         #expect(config.prewarm.interval == .seconds(60))
         #expect(config.prewarm.maxRequestsPerSecond == 20)
         #expect(config.trustedProxies.isEmpty)
+        #expect(config.limits.maxHitForMissKeys == 10_000)
+        #expect(config.limits.maxPurgeRecords == 100_000)
         #expect(config.warnings.isEmpty)
         let route = try #require(config.routes.first)
         #expect(route.name == "route0")

@@ -14,10 +14,12 @@ final class ProxyHarness: Sendable {
     let port: Int
     let directory: String
 
-    /// `config` is a routes.json document in which `ORIGIN` stands for `origin.url`.
-    static func start(origin: TestOrigin?, config: String, originURL: String? = nil, directory reuse: String? = nil) async throws
-        -> ProxyHarness
-    {
+    /// `config` is a routes.json document in which `ORIGIN` stands for `origin.url`; `sweepClock`
+    /// paces L2's expiry sweep (default the real clock).
+    static func start(
+        origin: TestOrigin?, config: String, originURL: String? = nil, directory reuse: String? = nil,
+        sweepClock: any Clock<Duration> = ContinuousClock()
+    ) async throws -> ProxyHarness {
         let directory = reuse ?? NSTemporaryDirectory() + "paca-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let text = config.replacingOccurrences(of: "ORIGIN", with: originURL ?? origin?.url ?? "http://127.0.0.1:1")
@@ -26,7 +28,7 @@ final class ProxyHarness: Sendable {
         let configuration = try ConfigurationLoader.load(path: file)
         let clock = ManualWallClock(start: UnixMillis(Date().timeIntervalSince1970 * 1000))
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let app = try ProxyApplication(configuration: configuration, group: group, clock: clock)
+        let app = try ProxyApplication(configuration: configuration, group: group, clock: clock, sweepClock: sweepClock)
         let address = try await app.start()
         return ProxyHarness(app: app, clock: clock, group: group, port: address.port!, directory: directory)
     }

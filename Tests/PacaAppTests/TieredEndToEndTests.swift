@@ -1,5 +1,7 @@
 import Foundation
 import NIOCore
+import PacaCore
+import PacaStorage
 import PacaTestSupport
 import Testing
 
@@ -12,6 +14,37 @@ struct TieredEndToEndTests {
         try await TestOrigin { seen in
             TestOrigin.Reply(headers: [("Cache-Control", "max-age=600"), ("ETag", "\"e\"")], body: "body of \(seen.uri)")
         }
+    }
+
+    @Test("the running application sweeps expired L2 entries once per sweep interval")
+    func expirySweepRuns() async throws {
+        let sweepClock = ManualClock()
+        let harness = try await ProxyHarness.start(origin: nil, config: Self.config, sweepClock: sweepClock)
+        let disk = try #require(harness.app.cache.lowerTiers.first as? DiskCache)
+        await disk.waitForIndex()
+        let now = harness.clock.now()
+        for (key, lifetime) in [("v1|short", Int64(1000)), ("v1|long", Int64(3_600_000))] {
+            await disk.set(
+                CacheEntry(
+                    key: key, status: 200, headers: [], body: ByteBuffer(string: key),
+                    timing: EntryTiming(
+                        requestTime: now, responseTime: now, correctedInitialAge: 0, freshnessLifetime: lifetime,
+                        storageExpiry: now + lifetime)))
+        }
+        #expect(await disk.statistics().entries == 2)
+
+        // The sweep started with the application and waits for its interval.
+        await sweepClock.waitForSleeper()
+        harness.clock.advance(by: .seconds(2))
+        #expect(await disk.statistics().entries == 2, "nothing is swept before the interval")
+        sweepClock.advance(by: disk.sweepInterval)
+        // It sleeps again only once the sweep has finished.
+        await sweepClock.waitForSleeper()
+        #expect(await disk.statistics().entries == 1)
+        #expect(!FileManager.default.fileExists(atPath: disk.filePath(for: "v1|short")))
+        #expect(FileManager.default.fileExists(atPath: disk.filePath(for: "v1|long")))
+        // Shutdown cancels the sweep (it would hang on the manual clock otherwise).
+        await harness.shutdown()
     }
 
     @Test("an entry survives a restart as an l2 hit, and is promoted to l1 on that hit")

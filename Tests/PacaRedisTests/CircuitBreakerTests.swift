@@ -8,12 +8,15 @@ struct CircuitBreakerTests {
         case ask(at: UnixMillis, expect: CircuitBreaker.Permission)
         case success(at: UnixMillis, expect: CircuitBreaker.Transition?)
         case failure(at: UnixMillis, expect: CircuitBreaker.Transition?)
+        /// The probe ended without a verdict (overloaded, shut down).
+        case abandoned(at: UnixMillis)
 
         var description: String {
             switch self {
             case .ask(let at, let expect): "ask@\(at) -> \(expect)"
             case .success(let at, let expect): "success@\(at) -> \(String(describing: expect))"
             case .failure(let at, let expect): "failure@\(at) -> \(String(describing: expect))"
+            case .abandoned(let at): "abandoned@\(at)"
             }
         }
     }
@@ -30,6 +33,8 @@ struct CircuitBreakerTests {
                 #expect(breaker.recordSuccess(now: at) == expect, "step \(step): \(event)", sourceLocation: sourceLocation)
             case .failure(let at, let expect):
                 #expect(breaker.recordFailure(now: at) == expect, "step \(step): \(event)", sourceLocation: sourceLocation)
+            case .abandoned(let at):
+                breaker.probeAbandoned(now: at)
             }
         }
         #expect(breaker.state == finalState, sourceLocation: sourceLocation)
@@ -76,6 +81,40 @@ struct CircuitBreakerTests {
                 .ask(at: 7000, expect: .probe), .failure(at: 7050, expect: .reopened(until: 12050)),
                 .ask(at: 12049, expect: .skip), .ask(at: 12050, expect: .probe),
             ], finalState: .halfOpen)
+    }
+
+    @Test("a probe that ends without a verdict lets the next operation probe at once")
+    func abandonedProbeReleasesHalfOpen() {
+        run(
+            [
+                .failure(at: 0, expect: nil), .failure(at: 0, expect: nil), .failure(at: 0, expect: .opened(until: 5000, failures: 3)),
+                .ask(at: 5000, expect: .probe), .ask(at: 5001, expect: .skip),
+                .abandoned(at: 5002),
+                // Not stuck: the next operation probes, and its answer decides as usual.
+                .ask(at: 5003, expect: .probe), .ask(at: 5004, expect: .skip),
+                .success(at: 5005, expect: .closed), .ask(at: 5006, expect: .proceed),
+            ], finalState: .closed)
+    }
+
+    @Test("after an abandoned probe, the next probe's failure reopens for a full openDuration")
+    func abandonedThenFailedProbe() {
+        run(
+            [
+                .failure(at: 0, expect: nil), .failure(at: 0, expect: nil), .failure(at: 0, expect: .opened(until: 5000, failures: 3)),
+                .ask(at: 6000, expect: .probe), .abandoned(at: 6001), .abandoned(at: 6002),
+                .ask(at: 6003, expect: .probe), .failure(at: 6004, expect: .reopened(until: 11004)),
+                .ask(at: 11003, expect: .skip),
+            ], finalState: .open(until: 11004))
+    }
+
+    @Test("probeAbandoned changes nothing when no probe is in flight")
+    func abandonedOutsideHalfOpen() {
+        run([.abandoned(at: 1), .ask(at: 2, expect: .proceed)], finalState: .closed)
+        run(
+            [
+                .failure(at: 0, expect: nil), .failure(at: 0, expect: nil), .failure(at: 0, expect: .opened(until: 5000, failures: 3)),
+                .abandoned(at: 10), .ask(at: 11, expect: .skip),
+            ], finalState: .open(until: 5000))
     }
 
     @Test("state names are what breakerState reports")

@@ -103,4 +103,28 @@ struct RedisFaultTests {
         await tier.shutdown()
         await server.stop()
     }
+
+    @Test("a probe that ends without a verdict (the pool shut down) does not leave the breaker half-open")
+    func abandonedProbeDoesNotStick() async throws {
+        let port = ClosedPort()
+        let clock = ManualWallClock()
+        let recorder = LogRecorder()
+        let configuration = try RedisTier.Configuration(
+            url: "redis://127.0.0.1:\(port.port)", timeout: .milliseconds(250), poolSize: 1, failureThreshold: 1,
+            openDuration: .seconds(5))
+        let tier = RedisTier(configuration: configuration, clock: clock, logger: recorder.logger)
+        // A refused connection opens the breaker (threshold 1).
+        #expect(await tier.get("k", now: clock.now()) == nil)
+        #expect(tier.breakerState == "open")
+
+        // With the pool shut down, the probe is refused with `.shutDown`: no verdict on Redis.
+        await tier.shutdown()
+        clock.advance(by: .seconds(5))
+        #expect(await tier.get("k", now: clock.now()) == nil)
+        #expect(tier.breakerState == "open", "not stuck half-open")
+        // The next operation is let through as a probe again instead of being skipped for good.
+        #expect(await tier.get("k", now: clock.now()) == nil)
+        #expect(recorder.count(.info, containing: "half-open") == 2)
+        #expect(tier.breakerState == "open")
+    }
 }

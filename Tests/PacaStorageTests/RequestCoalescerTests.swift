@@ -127,6 +127,45 @@ struct RequestCoalescerTests {
         coalescer.complete(key: "k", token: leader, with: "done")
     }
 
+    @Test("10,000 waiters join one key and every one gets the leader's outcome")
+    func tenThousandWaiters() async throws {
+        let coalescer = RequestCoalescer<String>()
+        let leader = try #require(token(coalescer.join(key: "hot", on: loop)))
+        let futures = (0..<10_000).compactMap { _ in future(coalescer.join(key: "hot", on: loop)) }
+        #expect(futures.count == 10_000, "all within the default bound")
+        #expect(kind(coalescer.join(key: "hot", on: loop)) == .alone, "the 10,001st waiter fetches alone")
+        let outcomes = Outcomes()
+        for future in futures { outcomes.watch(future) }
+        coalescer.complete(key: "hot", token: leader, with: "origin answer")
+        #expect(outcomes.all.count == 10_000)
+        #expect(outcomes.all.allSatisfy { $0 == "origin answer" })
+        #expect(coalescer.inFlight == 0)
+    }
+
+    @Test("many keys joined from many threads at once: one leader each, every waiter completed")
+    func concurrentKeys() throws {
+        let coalescer = RequestCoalescer<String>()
+        let keys = (0..<512).map { "key-\($0)" }
+        let roles = Mutex<[String: [RequestCoalescer<String>.Role]]>([:])
+        DispatchQueue.concurrentPerform(iterations: keys.count * 8) { index in
+            let key = keys[index % keys.count]
+            let role = coalescer.join(key: key, on: loop)
+            roles.withLock { $0[key, default: []].append(role) }
+        }
+        #expect(coalescer.inFlight == keys.count)
+        let outcomes = Outcomes()
+        for key in keys {
+            let joined = try #require(roles.withLock { $0[key] })
+            let leaders = joined.compactMap(token)
+            #expect(leaders.count == 1, "\(key)")
+            for role in joined { if let future = future(role) { outcomes.watch(future) } }
+            coalescer.complete(key: key, token: try #require(leaders.first), with: key)
+        }
+        #expect(outcomes.all.count == keys.count * 7)
+        #expect(Set(outcomes.all) == Set(keys))
+        #expect(coalescer.inFlight == 0)
+    }
+
     @Test("the default bound is 10,000 waiters")
     func defaultMaxWaiters() {
         #expect(RequestCoalescer<String>().maxWaiters == 10_000)

@@ -105,6 +105,32 @@ struct TieredCacheTests {
         #expect(l2.keys.contains("shared"))
     }
 
+    @Test("past 100,000 keys hit once in L3, only the least recently hit is forgotten, not all")
+    func lowerHitMemoryEvictsOldest() async throws {
+        let l2 = RecordingTier(name: "l2")
+        let l3 = RecordingTier(name: "l3")
+        // L1 large enough that nothing is evicted (and so demoted to L2) during the test.
+        let clock = ManualWallClock()
+        let cache = TieredCache(configuration: .init(memoryMaxBytes: 1 << 30, memoryPolicy: .lru, lowerTiers: [l2, l3]), clock: clock)
+        let timing = EntryTiming(
+            requestTime: clock.now(), responseTime: clock.now(), correctedInitialAge: 0, freshnessLifetime: 60_000,
+            storageExpiry: clock.now() + 60_000)
+        let count = 100_001
+        for index in 0..<count {
+            await l3.set(CacheEntry(key: "k\(index)", status: 200, headers: [], body: ByteBuffer(string: "v"), timing: timing))
+        }
+        for index in 0..<count {
+            #expect(await cache.getLower("k\(index)", now: clock.now())?.tier == "l3")
+        }
+        // The newest first hit is still remembered: its second hit copies it to L2.
+        #expect(await cache.getLower("k\(count - 1)", now: clock.now())?.tier == "l3")
+        #expect(await cache.getLower("k\(count - 2)", now: clock.now())?.tier == "l3")
+        // The oldest was forgotten to make room: this is a first hit again.
+        #expect(await cache.getLower("k0", now: clock.now())?.tier == "l3")
+        await cache.flushWrites()
+        #expect(l2.keys == ["k\(count - 1)", "k\(count - 2)"])
+    }
+
     @Test("entries evicted from L1 are demoted to L2 when they are not there yet")
     func demotion() async throws {
         let l2 = RecordingTier(name: "l2")

@@ -16,6 +16,7 @@ let benchmarks: @Sendable () -> Void = {
     diskBenchmarks()
     redisBenchmarks()
     admissionBenchmarks()
+    coalescerBenchmarks()
 
     let keys = (0..<10_000).map { "v1|http://127.0.0.1:9000|/api/users/\($0)?id=\($0)&page=1|0123456789abcdef" }
 

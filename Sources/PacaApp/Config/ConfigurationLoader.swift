@@ -28,7 +28,8 @@ public enum ConfigurationLoader {
         let baseDirectory = (file as NSString).deletingLastPathComponent
         let root = try ObjectReader(file: file, path: "$", value: document)
         try root.allowOnly([
-            "listen", "admin", "storage", "access_log", "prewarm", "routes", "server", "trusted_proxies", "$schema", "comment",
+            "listen", "admin", "storage", "access_log", "prewarm", "routes", "server", "limits", "trusted_proxies", "$schema",
+            "comment",
         ])
         var warnings: [String] = []
 
@@ -53,6 +54,13 @@ public enum ConfigurationLoader {
             if let value = try limits.duration("idle_timeout") { server.idleTimeout = value }
             if let value = try limits.integer("max_pipelined_requests", range: 1...1024) { server.maxPipelinedRequests = value }
             if let value = try limits.duration("shutdown_grace") { server.shutdownGracePeriod = value }
+        }
+
+        var limits = PacaConfiguration.Limits()
+        if let section = try root.object("limits") {
+            try section.allowOnly(["max_hit_for_miss_keys", "max_purge_records"])
+            limits.maxHitForMissKeys = try section.integer("max_hit_for_miss_keys", range: 1...10_000_000) ?? limits.maxHitForMissKeys
+            limits.maxPurgeRecords = try section.integer("max_purge_records", range: 1...10_000_000) ?? limits.maxPurgeRecords
         }
 
         var admin: PacaConfiguration.Admin?
@@ -143,7 +151,7 @@ public enum ConfigurationLoader {
         }
 
         return PacaConfiguration(
-            file: file, server: server, eventLoops: eventLoops, admin: admin, memory: memory, disk: disk, redis: redis,
+            file: file, server: server, eventLoops: eventLoops, limits: limits, admin: admin, memory: memory, disk: disk, redis: redis,
             accessLogPath: accessLogPath,
             prewarm: prewarm, trustedProxies: trusted, routes: routes, warnings: warnings)
     }

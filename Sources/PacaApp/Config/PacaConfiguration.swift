@@ -5,6 +5,16 @@ public import PacaStorage
 
 /// Everything `routes.json` says, resolved and validated (DESIGN.md §1, "routes.json").
 public struct PacaConfiguration: Sendable {
+    /// Bounds on the engine's memories of keys (`limits`); each forgets its least recently used
+    /// key when full.
+    public struct Limits: Sendable, Equatable {
+        /// Keys remembered as hit-for-miss. Default 10,000.
+        public var maxHitForMissKeys = 10_000
+        /// Purge times remembered, so that a fill sent before a purge is not stored. Default
+        /// 100,000.
+        public var maxPurgeRecords = 100_000
+    }
+
     /// The admin listener (`admin`).
     public struct Admin: Sendable, Equatable {
         /// `host:port`. Default `127.0.0.1:9090`.
@@ -59,6 +69,8 @@ public struct PacaConfiguration: Sendable {
     public var server: HTTPServer.Configuration
     /// Event-loop threads; `nil` is one per core the process may run on.
     public var eventLoops: Int?
+    /// Bounds on the engine's per-key memories.
+    public var limits: Limits
     /// The admin listener, when configured.
     public var admin: Admin?
     /// L1.

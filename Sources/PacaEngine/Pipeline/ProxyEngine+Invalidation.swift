@@ -1,6 +1,7 @@
 import PacaAccessLog
 import PacaCore
 import PacaHTTPCaching
+import PacaStorage
 
 extension ProxyEngine {
     /// RFC 9111 §4.4: a non-error answer to an unsafe method invalidates the target URI and the
@@ -37,42 +38,36 @@ extension ProxyEngine {
 
     // MARK: - Bounded memories
 
+    // Both maps forget their least recently used keys one at a time when full, never all at
+    // once, and neither can evict the other's entries.
+
     func rememberPurge(_ key: String, at time: UnixMillis) {
         purgedAt.withLock { purged in
-            if purged.count >= Self.maxRemembered {
-                // Fills outlive no route timeout by much: anything older than 10 minutes is moot.
-                purged = purged.filter { $0.value > time - 600_000 }
-                if purged.count >= Self.maxRemembered { purged.removeAll() }
-            }
-            purged[key] = time
+            // Two purges of one key: the later time is the one that matters.
+            let latest = max(time, purged.peek(key) ?? time)
+            purged.set(latest, for: key)
         }
     }
 
     /// Whether `key` was purged after a fill sent at `requestTime`.
     func purgedSince(_ key: String, _ requestTime: UnixMillis) -> Bool {
-        purgedAt.withLock { ($0[key] ?? .min) >= requestTime }
+        purgedAt.withLock { ($0.get(key) ?? .min) >= requestTime }
     }
 
     func rememberHitForMiss(_ key: String, now: UnixMillis) {
         let until = now + configuration.hitForMissDuration.milliseconds
-        hitForMiss.withLock { remembered in
-            if remembered.count >= Self.maxRemembered {
-                remembered = remembered.filter { $0.value > now }
-                if remembered.count >= Self.maxRemembered { remembered.removeAll() }
-            }
-            remembered[key] = until
-        }
+        _ = hitForMiss.withLock { $0.set(until, for: key) }
     }
 
     func forgetHitForMiss(_ key: String) {
-        _ = hitForMiss.withLock { $0.removeValue(forKey: key) }
+        _ = hitForMiss.withLock { $0.removeValue(for: key) }
     }
 
     func isHitForMiss(_ key: String, now: UnixMillis) -> Bool {
         hitForMiss.withLock { remembered in
-            guard let until = remembered[key] else { return false }
+            guard let until = remembered.get(key) else { return false }
             if until <= now {
-                remembered[key] = nil
+                remembered.removeValue(for: key)
                 return false
             }
             return true

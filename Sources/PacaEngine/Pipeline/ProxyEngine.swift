@@ -25,17 +25,27 @@ public final class ProxyEngine: ProxyResponder {
         public var hitForMissDuration: Duration
         /// Most variants kept per URL. Default 16.
         public var maxVariants: Int
+        /// Most keys remembered as hit-for-miss; past it the least recently used is forgotten
+        /// (that key then waits on a fill again). Default 10,000.
+        public var maxHitForMissKeys: Int
+        /// Most purge times remembered (one per invalidated URL, so that a fill sent before the
+        /// purge is not stored); past it the least recently used is forgotten. Separate from
+        /// hit-for-miss, so uncacheable traffic never evicts a purge. Default 100,000.
+        public var maxPurgeRecords: Int
 
         /// Creates a configuration.
         public init(
             routes: RouteTable, trustedProxies: Set<String> = [], maxRequestBodyBytes: Int = 10 << 20,
-            hitForMissDuration: Duration = .seconds(30), maxVariants: Int = 16
+            hitForMissDuration: Duration = .seconds(30), maxVariants: Int = 16, maxHitForMissKeys: Int = 10_000,
+            maxPurgeRecords: Int = 100_000
         ) {
             self.routes = routes
             self.trustedProxies = trustedProxies
             self.maxRequestBodyBytes = maxRequestBodyBytes
             self.hitForMissDuration = hitForMissDuration
             self.maxVariants = maxVariants
+            self.maxHitForMissKeys = maxHitForMissKeys
+            self.maxPurgeRecords = maxPurgeRecords
         }
     }
 
@@ -60,12 +70,11 @@ public final class ProxyEngine: ProxyResponder {
     let accessLog: AccessLogWriter?
     let logger: Logger
     let coalescer = RequestCoalescer<FillOutcome>()
-    /// Keys recently answered uncacheably, until when (bounded).
-    let hitForMiss = Mutex<[String: UnixMillis]>([:])
-    /// Primary keys recently invalidated, and when; a fill sent before that time is not stored.
-    let purgedAt = Mutex<[String: UnixMillis]>([:])
-    /// Bound on `hitForMiss` and `purgedAt`.
-    static let maxRemembered = 10_000
+    /// Keys recently answered uncacheably, until when (at most `maxHitForMissKeys`).
+    let hitForMiss: Mutex<BoundedLRUMap<String, UnixMillis>>
+    /// Primary keys recently invalidated, and when; a fill sent before that time is not stored
+    /// (at most `maxPurgeRecords`).
+    let purgedAt: Mutex<BoundedLRUMap<String, UnixMillis>>
     /// Counters for stats and tests.
     public let statistics = EngineStatistics()
 
@@ -85,6 +94,8 @@ public final class ProxyEngine: ProxyResponder {
         self.clock = clock
         self.accessLog = accessLog
         self.logger = logger
+        self.hitForMiss = Mutex(BoundedLRUMap(capacity: max(1, configuration.maxHitForMissKeys)))
+        self.purgedAt = Mutex(BoundedLRUMap(capacity: max(1, configuration.maxPurgeRecords)))
     }
 
     /// Everything the later stages need to know about one request.

@@ -28,31 +28,49 @@ public final class RequestCoalescer<Outcome: Sendable>: Sendable {
 
     private struct State {
         var fills: [String: Fill] = [:]
-        var nextToken: UInt64 = 0
     }
 
-    private let state = Mutex(State())
+    /// One lock and its fills; a key always maps to the same shard.
+    private final class Shard: Sendable {
+        let state = Mutex(State())
+    }
+
+    /// Fills are spread over shards by the key's hash, so requests for different keys rarely
+    /// wait on one another's lock. Tokens come from one counter, so each fill's token is unique.
+    private let shards: [Shard]
+    private let nextToken = Atomic<UInt64>(0)
     /// Most waiters one fill takes. Default 10,000.
     public let maxWaiters: Int
+
+    /// Locks per coalescer.
+    private static var shardCount: Int { 64 }
 
     /// Creates a coalescer.
     public init(maxWaiters: Int = 10_000) {
         self.maxWaiters = maxWaiters
+        self.shards = (0..<Self.shardCount).map { _ in Shard() }
     }
 
-    /// Joins the fill for `key`, starting one when there is none.
+    private func shard(for key: String) -> Shard {
+        shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
+    }
+
+    private func newToken() -> Token {
+        Token(value: nextToken.wrappingAdd(1, ordering: .relaxed).newValue)
+    }
+
+    /// Joins the fill for `key`, starting one when there is none. O(1) amortized: a follower's
+    /// promise is appended to the fill's waiters in place, never by copying them.
     public func join(key: String, on eventLoop: any EventLoop) -> Role {
-        state.withLock { state -> Role in
-            guard var fill = state.fills[key] else {
-                state.nextToken &+= 1
-                let token = Token(value: state.nextToken)
+        shard(for: key).state.withLock { state -> Role in
+            guard let index = state.fills.index(forKey: key) else {
+                let token = newToken()
                 state.fills[key] = Fill(token: token)
                 return .leader(token)
             }
-            guard fill.waiters.count < maxWaiters else { return .alone }
+            guard state.fills.values[index].waiters.count < maxWaiters else { return .alone }
             let promise = eventLoop.makePromise(of: Outcome.self)
-            fill.waiters.append(promise)
-            state.fills[key] = fill
+            state.fills.values[index].waiters.append(promise)
             return .follower(promise.futureResult)
         }
     }
@@ -60,10 +78,9 @@ public final class RequestCoalescer<Outcome: Sendable>: Sendable {
     /// Starts a fill for `key` only if none is in flight (a background refresh): the token, or
     /// `nil` when another fill already runs.
     public func lead(key: String) -> Token? {
-        state.withLock { state -> Token? in
+        shard(for: key).state.withLock { state -> Token? in
             guard state.fills[key] == nil else { return nil }
-            state.nextToken &+= 1
-            let token = Token(value: state.nextToken)
+            let token = newToken()
             state.fills[key] = Fill(token: token)
             return token
         }
@@ -72,10 +89,9 @@ public final class RequestCoalescer<Outcome: Sendable>: Sendable {
     /// Ends the fill `token` for `key` and hands `outcome` to everyone waiting on it. Does
     /// nothing when that fill was abandoned.
     public func complete(key: String, token: Token, with outcome: Outcome) {
-        let waiters = state.withLock { state -> [EventLoopPromise<Outcome>] in
-            guard let fill = state.fills[key], fill.token == token else { return [] }
-            state.fills[key] = nil
-            return fill.waiters
+        let waiters = shard(for: key).state.withLock { state -> [EventLoopPromise<Outcome>] in
+            guard let index = state.fills.index(forKey: key), state.fills.values[index].token == token else { return [] }
+            return state.fills.remove(at: index).value.waiters
         }
         for waiter in waiters { waiter.succeed(outcome) }
     }
@@ -83,12 +99,12 @@ public final class RequestCoalescer<Outcome: Sendable>: Sendable {
     /// Detaches the fill for `key` (a purge arrived): later requests start a new fill, and the
     /// current waiters get `outcome` now.
     public func abandon(key: String, with outcome: Outcome) {
-        let waiters = state.withLock { $0.fills.removeValue(forKey: key)?.waiters ?? [] }
+        let waiters = shard(for: key).state.withLock { $0.fills.removeValue(forKey: key)?.waiters ?? [] }
         for waiter in waiters { waiter.succeed(outcome) }
     }
 
-    /// Fills in progress.
+    /// Fills in progress (summed over the shards, so only a snapshot under concurrent use).
     public var inFlight: Int {
-        state.withLock { $0.fills.count }
+        shards.reduce(0) { total, shard in total + shard.state.withLock { $0.fills.count } }
     }
 }

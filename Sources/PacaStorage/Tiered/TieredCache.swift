@@ -21,17 +21,21 @@ public final class TieredCache: Sendable {
         public var lowerTiers: [any CacheTier]
         /// Writes queued for the lower tiers before new ones are dropped. Default 10,000.
         public var writeBehindCapacity: Int
+        /// Keys remembered as hit once in a tier below L2, so that their second hit copies them
+        /// up; past it the least recently hit is forgotten. Default 100,000.
+        public var maxLowerHitsRemembered: Int
 
         /// Creates a configuration with the defaults above.
         public init(
             memoryMaxBytes: Int = 100 << 20, memoryPolicy: EvictionPolicy = .tinyLFU, memoryMaxEntryBytes: Int? = nil,
-            lowerTiers: [any CacheTier] = [], writeBehindCapacity: Int = 10_000
+            lowerTiers: [any CacheTier] = [], writeBehindCapacity: Int = 10_000, maxLowerHitsRemembered: Int = 100_000
         ) {
             self.memoryMaxBytes = memoryMaxBytes
             self.memoryPolicy = memoryPolicy
             self.memoryMaxEntryBytes = memoryMaxEntryBytes
             self.lowerTiers = lowerTiers
             self.writeBehindCapacity = writeBehindCapacity
+            self.maxLowerHitsRemembered = maxLowerHitsRemembered
         }
     }
 
@@ -44,8 +48,9 @@ public final class TieredCache: Sendable {
     let writeBehind: WriteBehindQueue
     let counters = Counters()
     let l1Latency = LatencyRecorder()
-    /// L3 hits seen once, so the second one copies the entry into L2 (bounded).
-    let lowerHitsSeen = Mutex<Set<String>>([])
+    /// L3 hits seen once, so the second one copies the entry into L2 (at most
+    /// `maxLowerHitsRemembered`, least recently hit forgotten first).
+    let lowerHitsSeen: Mutex<BoundedLRUMap<String, Void>>
 
     final class Counters: Sendable {
         let hits = Atomic<Int>(0)
@@ -67,6 +72,7 @@ public final class TieredCache: Sendable {
         self.clock = clock
         self.logger = logger
         self.writeBehind = WriteBehindQueue(capacity: configuration.writeBehindCapacity)
+        self.lowerHitsSeen = Mutex(BoundedLRUMap(capacity: max(1, configuration.maxLowerHitsRemembered)))
     }
 
     /// Whether there is anything under L1.
@@ -195,9 +201,8 @@ public final class TieredCache: Sendable {
         // one-off reads from a shared Redis do not churn the local disk.
         guard index > 0 else { return }
         let second = lowerHitsSeen.withLock { seen -> Bool in
-            if seen.remove(entry.key) != nil { return true }
-            if seen.count >= 100_000 { seen.removeAll() }
-            seen.insert(entry.key)
+            if seen.removeValue(for: entry.key) != nil { return true }
+            seen.set((), for: entry.key)
             return false
         }
         guard second else { return }
