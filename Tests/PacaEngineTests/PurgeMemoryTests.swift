@@ -37,6 +37,10 @@ private final class ScriptedOrigin: OriginClient {
             OriginResponse(status: status, headers: headers, body: ByteBuffer(), requestTime: now, responseTime: now))
     }
 
+    func stream(_ request: OriginRequest, on eventLoop: any EventLoop) -> EventLoopFuture<OriginStreamingResponse> {
+        fetch(request, on: eventLoop).map { $0.streaming(on: eventLoop) }
+    }
+
     /// Answers the held GET with a response any cache may store for a minute.
     func release() {
         guard let held = held.withLock({ $0 }) else { return }

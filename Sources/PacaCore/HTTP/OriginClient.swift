@@ -64,6 +64,18 @@ public struct OriginResponse: Sendable {
     }
 }
 
+extension OriginResponse {
+    /// This whole response as a streamed one (its `Content-Length` set to the body's size): for
+    /// origins in memory, such as test doubles.
+    public func streaming(on eventLoop: any EventLoop) -> OriginStreamingResponse {
+        var fields = headers.filter { $0.name.lowercased() != "content-length" }
+        fields.append(HTTPField(name: "Content-Length", value: String(body.readableBytes)))
+        return OriginStreamingResponse(
+            status: status, headers: fields, body: BodyStream.complete(body, on: eventLoop), requestTime: requestTime,
+            responseTime: responseTime)
+    }
+}
+
 /// An origin's answer as it arrives: the head now, the body as a stream with backpressure.
 public struct OriginStreamingResponse: Sendable {
     /// The status code.
