@@ -44,6 +44,41 @@ public final class CurlOriginClient: OriginClient {
         let state = Mutex(Inbox())
     }
 
+    /// Pauses of origin transfers because their consumer fell a window behind (a slow client,
+    /// a slow disk), and the callers waiting for a count of them.
+    private final class PauseCounter: Sendable {
+        let state = Mutex<(count: Int, waiters: [(Int, CheckedContinuation<Void, Never>)])>((0, []))
+
+        func record() {
+            let ready = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+                state.count += 1
+                let count = state.count
+                let ready = state.waiters.filter { $0.0 <= count }.map(\.1)
+                state.waiters.removeAll { $0.0 <= count }
+                return ready
+            }
+            for waiter in ready { waiter.resume() }
+        }
+    }
+
+    private let pauseCounter = PauseCounter()
+
+    /// How many times a transfer was paused because its consumer was a window behind.
+    public var pauses: Int { pauseCounter.state.withLock { $0.count } }
+
+    /// Returns once `count` pauses have happened in all (for stats and tests; the caller bounds
+    /// the wait).
+    public func waitForPauses(_ count: Int) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = pauseCounter.state.withLock { state -> Bool in
+                if state.count >= count { return true }
+                state.waiters.append((count, continuation))
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+
     private let inboxBox = InboxBox()
     private let multi: MultiHandle
     private let clock: any WallClock
@@ -77,7 +112,8 @@ public final class CurlOriginClient: OriginClient {
     public func stream(_ request: OriginRequest, on eventLoop: any EventLoop) -> EventLoopFuture<OriginStreamingResponse> {
         let promise = eventLoop.makePromise(of: OriginStreamingResponse.self)
         let body = BodyStream(eventLoop: eventLoop, window: configuration.bodyWindow)
-        let transfer = Transfer(request: request, promise: promise, body: body, clock: clock)
+        let counter = pauseCounter
+        let transfer = Transfer(request: request, promise: promise, body: body, clock: clock, onPause: { counter.record() })
         let inbox = inboxBox
         let multi = self.multi
         let resume: @Sendable () -> Void = { [weak transfer] in
@@ -263,8 +299,13 @@ final class Transfer: @unchecked Sendable {
     /// Monotonic time of the last progress (start, a byte either way, a resume).
     var lastActivity: UInt64 = 0
     let idleLimit: UInt64
+    let onPause: @Sendable () -> Void
 
-    init(request: OriginRequest, promise: EventLoopPromise<OriginStreamingResponse>, body: BodyStream, clock: any WallClock) {
+    init(
+        request: OriginRequest, promise: EventLoopPromise<OriginStreamingResponse>, body: BodyStream, clock: any WallClock,
+        onPause: @escaping @Sendable () -> Void
+    ) {
+        self.onPause = onPause
         self.request = request
         self.promise = promise
         self.body = body
@@ -375,6 +416,7 @@ final class Transfer: @unchecked Sendable {
         if body.isCancelled { return 0 }
         guard body.hasRoom() else {
             receivePaused = true
+            onPause()
             return paca_curl_writefunc_pause()
         }
         var buffer = allocator.buffer(capacity: bytes.count)

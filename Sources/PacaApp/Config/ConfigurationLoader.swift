@@ -95,9 +95,13 @@ public enum ConfigurationLoader {
                 memory.maxEntryBytes = try l1.bytes("max_entry_bytes")
             }
             if let l2 = try storage.object("l2") {
-                try l2.allowOnly(["path", "max_bytes"])
+                try l2.allowOnly(["path", "max_bytes", "max_entry_bytes"])
                 guard let path = try l2.nonEmptyString("path") else { throw l2.error("path", "is required") }
-                disk = .init(path: resolve(path, against: baseDirectory), maxBytes: try l2.bytes("max_bytes") ?? 1 << 30)
+                let maxBytes = try l2.bytes("max_bytes") ?? 1 << 30
+                let maxEntryBytes = try l2.bytes("max_entry_bytes") ?? min(maxBytes / 8, 4 << 30 - 1)
+                guard maxEntryBytes <= maxBytes else { throw l2.error("max_entry_bytes", "must not exceed max_bytes") }
+                guard maxEntryBytes < 4 << 30 else { throw l2.error("max_entry_bytes", "must be below 4GB (the L2 file format's limit)") }
+                disk = .init(path: resolve(path, against: baseDirectory), maxBytes: maxBytes, maxEntryBytes: maxEntryBytes)
             }
             if let l3 = try storage.object("l3") {
                 try l3.allowOnly(["url", "namespace", "timeout", "password_env", "max_entry_bytes"])

@@ -39,6 +39,9 @@ public struct PacaConfiguration: Sendable {
         public var path: String
         /// Budget. Default 1 GB.
         public var maxBytes: Int
+        /// Largest entry written to L2 (a larger answer streams through uncached). Default an
+        /// eighth of `maxBytes`, so one object cannot push out most of the cache.
+        public var maxEntryBytes: Int
     }
 
     /// The Redis tier (`storage.l3`).

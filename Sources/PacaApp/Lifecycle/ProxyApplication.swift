@@ -7,7 +7,7 @@ public import PacaEngine
 import PacaRedis
 import PacaServer
 public import PacaStorage
-import PacaUpstream
+public import PacaUpstream
 import Synchronization
 
 /// `paca serve`: wires configuration, L1, the origin client, the access log, the engine and the
@@ -27,6 +27,8 @@ public final class ProxyApplication: Sendable {
     /// The task running `disk.run()`.
     private let sweeper = Mutex<Task<Void, Never>?>(nil)
     private let upstream: CurlOriginClient?
+    /// The libcurl origin client, unless the application was given another one.
+    public var originClient: CurlOriginClient? { upstream }
     private let accessLog: AccessLogWriter?
     private let group: any EventLoopGroup
     private let ownsGroup: Bool
@@ -54,7 +56,9 @@ public final class ProxyApplication: Sendable {
         }
         var lowerTiers: [any CacheTier] = []
         disk = try configuration.disk.map { settings in
-            try DiskCache(directory: settings.path, maxBytes: settings.maxBytes, clock: clock, sweepClock: sweepClock, logger: logger)
+            try DiskCache(
+                directory: settings.path, maxBytes: settings.maxBytes, maxEntryBytes: settings.maxEntryBytes, clock: clock,
+                sweepClock: sweepClock, logger: logger)
         }
         if let disk { lowerTiers.append(disk) }
         if let redis = configuration.redis {
