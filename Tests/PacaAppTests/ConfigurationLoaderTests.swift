@@ -301,7 +301,7 @@ struct ConfigurationLoaderTests {
         #expect(route.methods == nil)
         #expect(route.cache)
         #expect(route.policy.ttl == nil)
-        #expect(route.policy.maxBodyBytes == 64 << 20)
+        #expect(route.policy.maxBodyBytes == .max)
         #expect(route.keyQuery == .all)
         #expect(route.connectTimeout == .seconds(5))
         #expect(route.timeout == .seconds(30))

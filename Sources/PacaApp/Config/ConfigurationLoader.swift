@@ -207,7 +207,7 @@ public enum ConfigurationLoader {
             ttl: ttl, ttlSource: ttlSource, maxTTL: try seconds("max_ttl"),
             staleWhileRevalidate: try seconds("stale_while_revalidate"), staleIfError: try seconds("stale_if_error"),
             ignore: Set((try reader.stringArray("ignore") ?? []).map { $0.lowercased() }),
-            maxBodyBytes: try reader.bytes("max_body_bytes") ?? 64 << 20)
+            maxBodyBytes: try reader.bytes("max_body_bytes") ?? .max)
 
         var keyQuery = QueryKeyRule.all
         var keyHeaders: [String] = []
