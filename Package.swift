@@ -94,10 +94,19 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "PacaAdmin",
+            dependencies: [
+                "PacaCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "PacaApp",
             dependencies: [
                 "PacaCore", "PacaHTTPCaching", "PacaStorage", "PacaUpstream", "PacaAccessLog",
-                "PacaEngine", "PacaServer", "PacaRedis",
+                "PacaEngine", "PacaServer", "PacaRedis", "PacaAdmin",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -156,6 +165,11 @@ let package = Package(
         .testTarget(
             name: "PacaServerTests",
             dependencies: ["PacaServer", .product(name: "NIOEmbedded", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PacaAdminTests",
+            dependencies: ["PacaAdmin", "PacaCore", .product(name: "NIOEmbedded", package: "swift-nio")],
             swiftSettings: strict
         ),
         .testTarget(
