@@ -85,12 +85,33 @@ public final class CurlOriginClient: OriginClient {
     private let logger: Logger
     private let configuration: Configuration
 
+    /// What happened to the multi handle, for tests of the shutdown ordering.
+    enum MultiHandleEvent: Sendable, Equatable {
+        /// A wake-up was asked for, before it takes the lock (where a thread may be preempted).
+        case wakeupRequested
+        /// `curl_multi_wakeup` ran.
+        case wakeup
+        /// A wake-up came after `curl_multi_cleanup` and touched nothing.
+        case wakeupAfterCleanup
+        /// `curl_multi_cleanup` ran.
+        case cleanup
+    }
+
     /// Starts the client and its transfer thread.
-    public init(
+    public convenience init(
         configuration: Configuration = .init(), clock: any WallClock = SystemWallClock(), logger: Logger = Logger(label: "paca.upstream")
     ) {
+        self.init(configuration: configuration, clock: clock, logger: logger, multiHandleObserver: nil)
+    }
+
+    /// Starts the client; `multiHandleObserver` is told of each wake-up and the cleanup of the
+    /// multi handle, in their order (a test seam).
+    init(
+        configuration: Configuration = .init(), clock: any WallClock = SystemWallClock(), logger: Logger = Logger(label: "paca.upstream"),
+        multiHandleObserver: (@Sendable (MultiHandleEvent) -> Void)?
+    ) {
         CurlGlobal.initializeOnce()
-        self.multi = MultiHandle()
+        self.multi = MultiHandle(observer: multiHandleObserver)
         self.clock = clock
         self.logger = logger
         self.configuration = configuration
@@ -241,16 +262,25 @@ private final class MultiHandle: Sendable {
     // lock) orders the two, so a wake-up never touches a freed handle.
     nonisolated(unsafe) let pointer: UnsafeMutableRawPointer
     private let cleaned = Mutex(false)
+    /// Told of each wake-up asked for, then (under the lock, so in the order they happened) of
+    /// what the wake-up did and of the cleanup. A test seam; `nil` in use.
+    private let observer: (@Sendable (CurlOriginClient.MultiHandleEvent) -> Void)?
 
-    init() {
+    init(observer: (@Sendable (CurlOriginClient.MultiHandleEvent) -> Void)?) {
         guard let pointer = curl_multi_init() else { fatalError("curl_multi_init failed: out of memory") }
         self.pointer = pointer
+        self.observer = observer
     }
 
     func wakeup() {
+        observer?(.wakeupRequested)
         cleaned.withLock { cleaned in
-            guard !cleaned else { return }
+            guard !cleaned else {
+                observer?(.wakeupAfterCleanup)
+                return
+            }
             curl_multi_wakeup(pointer)
+            observer?(.wakeup)
         }
     }
 
@@ -259,6 +289,7 @@ private final class MultiHandle: Sendable {
             guard !cleaned else { return }
             cleaned = true
             curl_multi_cleanup(pointer)
+            observer?(.cleanup)
         }
     }
 }

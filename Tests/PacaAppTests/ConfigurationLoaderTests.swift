@@ -170,6 +170,25 @@ struct ConfigurationLoaderTests {
             json: #"{"limits": {"max_hit_for_miss_keys": "many"}, "routes": [\#(minimalRoute())]}"#,
             path: "$.limits.max_hit_for_miss_keys"),
         .init(
+            note: "limits variants zero", json: #"{"limits": {"max_variants": 0}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.limits.max_variants"),
+        .init(
+            note: "limits variants too many", json: #"{"limits": {"max_variants": 1001}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.limits.max_variants"),
+        .init(
+            note: "limits variants not whole", json: #"{"limits": {"max_variants": 2.5}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.limits.max_variants"),
+        .init(
+            note: "limits waiters zero", json: #"{"limits": {"max_waiters_per_key": 0}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.limits.max_waiters_per_key"),
+        .init(
+            note: "limits waiters too many",
+            json: #"{"limits": {"max_waiters_per_key": 1000001}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.limits.max_waiters_per_key"),
+        .init(
+            note: "limits waiters a string", json: #"{"limits": {"max_waiters_per_key": "lots"}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.limits.max_waiters_per_key"),
+        .init(
             note: "trusted_proxies not strings", json: #"{"trusted_proxies": [1], "routes": [\#(minimalRoute())]}"#,
             path: "$.trusted_proxies[0]"),
     ]
@@ -276,6 +295,23 @@ struct ConfigurationLoaderTests {
         #expect(onlyOne.limits.maxPurgeRecords == 7)
     }
 
+    @Test("limits bound the variants per URL and the waiters per key, at both ends of their ranges")
+    func variantAndWaiterLimits() throws {
+        let config = try load(#"{"limits": {"max_variants": 2, "max_waiters_per_key": 3}, "routes": [\#(minimalRoute())]}"#)
+        #expect(config.limits.maxVariants == 2)
+        #expect(config.limits.maxWaitersPerKey == 3)
+        let widest = try load(
+            #"{"limits": {"max_variants": 1000, "max_waiters_per_key": 1000000}, "routes": [\#(minimalRoute())]}"#)
+        #expect(widest.limits.maxVariants == 1000)
+        #expect(widest.limits.maxWaitersPerKey == 1_000_000)
+        let narrowest = try load(#"{"limits": {"max_variants": 1, "max_waiters_per_key": 1}, "routes": [\#(minimalRoute())]}"#)
+        #expect(narrowest.limits.maxVariants == 1)
+        #expect(narrowest.limits.maxWaitersPerKey == 1)
+        // The others keep their defaults.
+        #expect(config.limits.maxHitForMissKeys == 10_000)
+        #expect(config.limits.maxPurgeRecords == 100_000)
+    }
+
     @Test("defaults when a section is absent")
     func defaults() throws {
         let config = try load(#"{"routes": [\#(minimalRoute())]}"#)
@@ -295,6 +331,8 @@ struct ConfigurationLoaderTests {
         #expect(config.trustedProxies.isEmpty)
         #expect(config.limits.maxHitForMissKeys == 10_000)
         #expect(config.limits.maxPurgeRecords == 100_000)
+        #expect(config.limits.maxVariants == 16)
+        #expect(config.limits.maxWaitersPerKey == 10_000)
         #expect(config.warnings.isEmpty)
         let route = try #require(config.routes.first)
         #expect(route.name == "route0")

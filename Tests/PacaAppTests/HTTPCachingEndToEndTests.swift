@@ -186,6 +186,40 @@ struct HTTPCachingEndToEndTests {
         #expect(origin.requestCount == 2)
     }
 
+    @Test("limits.max_variants: 2 keeps two variants per URL: a third pushes out the oldest")
+    func maxVariantsEvictsOldest() async throws {
+        let origin = try await TestOrigin { seen in
+            TestOrigin.Reply(
+                headers: [("Cache-Control", "max-age=60"), ("Vary", "Accept-Language")],
+                body: "lang=\(seen.header("accept-language") ?? "none")")
+        }
+        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll(#", "limits": { "max_variants": 2 }"#))
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
+
+        for language in ["en", "fr", "de"] {
+            let miss = try await proxy.get("/v", headers: [("Accept-Language", language)])
+            #expect(miss.body == "lang=\(language)")
+            #expect(miss.cacheStatus.contains("stored"), "\(language): \(miss.cacheStatus)")
+        }
+        #expect(origin.requestCount == 3)
+        // The two newest stay...
+        for language in ["fr", "de"] {
+            let hit = try await proxy.get("/v", headers: [("Accept-Language", language)])
+            #expect(hit.body == "lang=\(language)")
+            #expect(hit.cacheStatus.hasPrefix("paca; hit"), "\(language): \(hit.cacheStatus)")
+        }
+        #expect(origin.requestCount == 3)
+        // ...and the oldest, en, went when de came: it is fetched again.
+        let refetched = try await proxy.get("/v", headers: [("Accept-Language", "en")])
+        #expect(refetched.body == "lang=en")
+        #expect(refetched.cacheStatus.hasPrefix("paca; fwd=vary-miss"), "\(refetched.cacheStatus)")
+        #expect(origin.requestCount == 4)
+    }
+
     @Test("key.headers select variants even when the origin sends no Vary, and are added to Vary on misses and hits")
     func keyHeadersAddVary() async throws {
         let origin = try await TestOrigin { seen in

@@ -120,4 +120,48 @@ struct TieredEndToEndTests {
         #expect(early.cacheStatus.hasSuffix("detail=l2"))
         #expect(origin.requestCount == 40)
     }
+
+    @Test("a fill refused by L1's admission is stored in L2 only (stored; detail=cold) and later served as an l2 hit")
+    func admissionRefusalGoesToL2() async throws {
+        let body = String(repeating: "c", count: 20_000)
+        let origin = try await TestOrigin { _ in TestOrigin.Reply(headers: [("Cache-Control", "max-age=600")], body: body) }
+        defer { Task { await origin.shutdown() } }
+        let proxy = try await ProxyHarness.start(
+            origin: origin, config: catchAll(#", "storage": { "l1": { "max_bytes": "1MB" }, "l2": { "path": "l2" } }"#))
+        defer { Task { await proxy.shutdown() } }
+
+        // L1 (W-TinyLFU, one shard) filled with 16 KB entries looked up 6 times each until
+        // admission refuses one: less than one such entry's room is left, and a new key, looked
+        // up once, loses to all of them. A 20 KB answer (larger than the 10 KB window, a 32 KB
+        // buffer) needs an eviction, so admission judges it as it is stored, and refuses it.
+        let memory = proxy.app.memory
+        let now = proxy.clock.now()
+        var full = false
+        for index in 0..<100 where !full {
+            let key = "hot-\(index)"
+            for _ in 0..<6 { _ = memory.get(key, now: now) }
+            let timing = EntryTiming(
+                requestTime: now, responseTime: now, correctedInitialAge: 0, freshnessLifetime: 3_600_000,
+                storageExpiry: now + 3_600_000)
+            let entry = CacheEntry(
+                key: key, status: 200, headers: [], body: ByteBuffer(string: String(repeating: "h", count: 16_000)), timing: timing)
+            full = memory.insert(entry) == .rejected
+        }
+        #expect(full, "admission refused a hot entry: L1 is full")
+
+        let fill = try await proxy.get("/cold")
+        #expect(fill.body == body)
+        // The origin's Date is in whole seconds, so the age may be a second and the ttl 599.
+        let prefix = "paca; fwd=uri-miss; fwd-status=200; stored; ttl="
+        let suffix = "; detail=cold"
+        #expect(fill.cacheStatus.hasPrefix(prefix) && fill.cacheStatus.hasSuffix(suffix), "\(fill.cacheStatus)")
+        let ttl = Int(fill.cacheStatus.dropFirst(prefix.count).dropLast(suffix.count)) ?? 0
+        #expect((599...600).contains(ttl), "\(fill.cacheStatus)")
+        await proxy.app.cache.flushWrites()
+        let hit = try await proxy.get("/cold")
+        #expect(hit.body == body)
+        #expect(hit.cacheStatus.hasPrefix("paca; hit; ttl="), "\(hit.cacheStatus)")
+        #expect(hit.cacheStatus.hasSuffix("; detail=l2"), "\(hit.cacheStatus)")
+        #expect(origin.requestCount == 1)
+    }
 }

@@ -58,9 +58,11 @@ public enum ConfigurationLoader {
 
         var limits = PacaConfiguration.Limits()
         if let section = try root.object("limits") {
-            try section.allowOnly(["max_hit_for_miss_keys", "max_purge_records"])
+            try section.allowOnly(["max_hit_for_miss_keys", "max_purge_records", "max_variants", "max_waiters_per_key"])
             limits.maxHitForMissKeys = try section.integer("max_hit_for_miss_keys", range: 1...10_000_000) ?? limits.maxHitForMissKeys
             limits.maxPurgeRecords = try section.integer("max_purge_records", range: 1...10_000_000) ?? limits.maxPurgeRecords
+            limits.maxVariants = try section.integer("max_variants", range: 1...1000) ?? limits.maxVariants
+            limits.maxWaitersPerKey = try section.integer("max_waiters_per_key", range: 1...1_000_000) ?? limits.maxWaitersPerKey
         }
 
         var admin: PacaConfiguration.Admin?

@@ -5,14 +5,18 @@ public import PacaStorage
 
 /// Everything `routes.json` says, resolved and validated (DESIGN.md §1, "routes.json").
 public struct PacaConfiguration: Sendable {
-    /// Bounds on the engine's memories of keys (`limits`); each forgets its least recently used
-    /// key when full.
+    /// Bounds on the engine's tables that grow with traffic (`limits`): the memories of keys
+    /// forget their least recently used key when full, the variants of a URL their oldest.
     public struct Limits: Sendable, Equatable {
         /// Keys remembered as hit-for-miss. Default 10,000.
         public var maxHitForMissKeys = 10_000
         /// Purge times remembered, so that a fill sent before a purge is not stored. Default
         /// 100,000.
         public var maxPurgeRecords = 100_000
+        /// Variants kept per URL; a new one past it removes the oldest. Default 16.
+        public var maxVariants = 16
+        /// Requests waiting on one key's fill; past it a request fetches alone. Default 10,000.
+        public var maxWaitersPerKey = 10_000
     }
 
     /// The admin listener (`admin`).

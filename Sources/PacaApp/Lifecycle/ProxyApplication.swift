@@ -78,8 +78,9 @@ public final class ProxyApplication: Sendable {
         engine = ProxyEngine(
             configuration: .init(
                 routes: RouteTable(configuration.routes), trustedProxies: configuration.trustedProxies,
-                maxRequestBodyBytes: configuration.server.maxBodyBytes, maxHitForMissKeys: configuration.limits.maxHitForMissKeys,
-                maxPurgeRecords: configuration.limits.maxPurgeRecords),
+                maxRequestBodyBytes: configuration.server.maxBodyBytes, maxVariants: configuration.limits.maxVariants,
+                maxHitForMissKeys: configuration.limits.maxHitForMissKeys, maxPurgeRecords: configuration.limits.maxPurgeRecords,
+                maxWaitersPerKey: configuration.limits.maxWaitersPerKey),
             cache: cache, origin: origin ?? upstream!, clock: clock, accessLog: accessLog, logger: logger)
         server = HTTPServer(configuration: configuration.server, responder: engine, group: self.group, logger: logger)
     }

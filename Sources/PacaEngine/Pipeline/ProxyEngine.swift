@@ -23,8 +23,11 @@ public final class ProxyEngine: ProxyResponder {
         /// How long an uncacheable answer makes later requests for the key skip waiting on
         /// another's fetch (hit-for-miss). Default 30 s.
         public var hitForMissDuration: Duration
-        /// Most variants kept per URL. Default 16.
+        /// Most variants kept per URL; a new one past it removes the oldest. Default 16.
         public var maxVariants: Int
+        /// Most requests that wait on one key's fill; past it a request fetches alone. Default
+        /// 10,000.
+        public var maxWaitersPerKey: Int
         /// Most keys remembered as hit-for-miss; past it the least recently used is forgotten
         /// (that key then waits on a fill again). Default 10,000.
         public var maxHitForMissKeys: Int
@@ -37,7 +40,7 @@ public final class ProxyEngine: ProxyResponder {
         public init(
             routes: RouteTable, trustedProxies: Set<String> = [], maxRequestBodyBytes: Int = 10 << 20,
             hitForMissDuration: Duration = .seconds(30), maxVariants: Int = 16, maxHitForMissKeys: Int = 10_000,
-            maxPurgeRecords: Int = 100_000
+            maxPurgeRecords: Int = 100_000, maxWaitersPerKey: Int = 10_000
         ) {
             self.routes = routes
             self.trustedProxies = trustedProxies
@@ -46,6 +49,7 @@ public final class ProxyEngine: ProxyResponder {
             self.maxVariants = maxVariants
             self.maxHitForMissKeys = maxHitForMissKeys
             self.maxPurgeRecords = maxPurgeRecords
+            self.maxWaitersPerKey = maxWaitersPerKey
         }
     }
 
@@ -69,7 +73,8 @@ public final class ProxyEngine: ProxyResponder {
     let clock: any WallClock
     let accessLog: AccessLogWriter?
     let logger: Logger
-    let coalescer = RequestCoalescer<FillOutcome>()
+    /// One fill per key at a time; at most `maxWaitersPerKey` wait on it.
+    let coalescer: RequestCoalescer<FillOutcome>
     /// Keys recently answered uncacheably, until when (at most `maxHitForMissKeys`).
     let hitForMiss: Mutex<BoundedLRUMap<String, UnixMillis>>
     /// Primary keys recently invalidated, and when; a fill sent before that time is not stored
@@ -96,6 +101,7 @@ public final class ProxyEngine: ProxyResponder {
         self.logger = logger
         self.hitForMiss = Mutex(BoundedLRUMap(capacity: max(1, configuration.maxHitForMissKeys)))
         self.purgedAt = Mutex(BoundedLRUMap(capacity: max(1, configuration.maxPurgeRecords)))
+        self.coalescer = RequestCoalescer(maxWaiters: max(1, configuration.maxWaitersPerKey))
     }
 
     /// Everything the later stages need to know about one request.
