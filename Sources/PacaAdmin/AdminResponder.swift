@@ -76,7 +76,8 @@ public final class AdminResponder: ProxyResponder {
             return .immediate(Self.json(.ok, backend.routesJSON()))
         case (.GET, "/dashboard"):
             var response = Self.text(.ok, Dashboard.html, contentType: "text/html; charset=utf-8", newline: false)
-            response.headers.add(name: "Content-Security-Policy", value: "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'")
+            response.headers.add(
+                name: "Content-Security-Policy", value: "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'")
             return .immediate(response)
         case (.POST, "/purge"), (.POST, "/reload"):
             guard let type = head.headers.first(name: "content-type")?.lowercased(), type.hasPrefix("application/json") else {
@@ -90,7 +91,8 @@ public final class AdminResponder: ProxyResponder {
                         if body.readableBytes == 0, !isPurge {
                             object = [:]
                         } else {
-                            guard let parsed = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] else {
+                            guard let parsed = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]
+                            else {
                                 return Self.text(.badRequest, "the body is not a JSON object")
                             }
                             object = parsed

@@ -70,7 +70,6 @@ public enum ConfigurationLoader {
             try section.allowOnly(["listen", "token_env"])
             let (adminHost, adminPort) = try address(section, "listen", default: ("127.0.0.1", 9090))
             admin = .init(listen: "\(adminHost):\(adminPort)", tokenEnvironmentVariable: try section.nonEmptyString("token_env"))
-            warnings.append("admin: the admin listener is not available in this build yet; the section is validated and ignored")
         }
 
         var memory = PacaConfiguration.MemoryTier()

@@ -1,7 +1,9 @@
+import Foundation
 public import Logging
 public import NIOCore
 import NIOPosix
 import PacaAccessLog
+public import PacaAdmin
 public import PacaCore
 public import PacaEngine
 import PacaRedis
@@ -13,8 +15,13 @@ import Synchronization
 /// `paca serve`: wires configuration, L1, the origin client, the access log, the engine and the
 /// listener together, and takes them down in reverse order.
 public final class ProxyApplication: Sendable {
-    /// The resolved configuration.
+    /// The configuration the application started with.
     public let configuration: PacaConfiguration
+    /// The configuration in force (after reloads).
+    private let current: ConfigurationState
+    /// The admin API, when `admin` is configured.
+    private let adminServer: HTTPServer?
+    private let admin: ApplicationAdmin?
     /// The tiers.
     public let cache: TieredCache
     /// The memory tier.
@@ -46,6 +53,7 @@ public final class ProxyApplication: Sendable {
         logger: Logger = Logger(label: "paca")
     ) throws {
         self.configuration = configuration
+        self.current = ConfigurationState(configuration)
         self.logger = logger
         if let group {
             self.group = group
@@ -83,6 +91,57 @@ public final class ProxyApplication: Sendable {
                 maxWaitersPerKey: configuration.limits.maxWaitersPerKey),
             cache: cache, origin: origin ?? upstream!, clock: clock, accessLog: accessLog, logger: logger)
         server = HTTPServer(configuration: configuration.server, responder: engine, group: self.group, logger: logger)
+        if let settings = configuration.admin {
+            let (host, port) = Self.split(settings.listen)
+            var token: String?
+            if let variable = settings.tokenEnvironmentVariable {
+                guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else {
+                    throw ApplicationError.adminToken("admin.token_env names \(variable), which is not set")
+                }
+                token = value
+            }
+            let security: AdminSecurity
+            do {
+                security = try AdminSecurity(token: token, listenHost: host, port: port)
+            } catch {
+                throw ApplicationError.adminToken(error.description)
+            }
+            let telemetry = Telemetry(engine: engine, cache: cache)
+            let engine = self.engine
+            let current = self.current
+            let reloader = Reloader(file: configuration.file, state: current, engine: engine)
+            let admin = ApplicationAdmin(
+                telemetry: telemetry, purge: { body in await Self.purge(body, engine: engine) }, reload: { reloader.reload() },
+                routes: { Self.routesJSON(current.value) })
+            self.admin = admin
+            var adminConfiguration = HTTPServer.Configuration(host: host, port: port, maxBodyBytes: AdminResponder.maxBodyBytes)
+            adminConfiguration.maxConnections = 256
+            adminServer = HTTPServer(
+                configuration: adminConfiguration, responder: AdminResponder(security: security, backend: admin), group: self.group,
+                logger: logger)
+        } else {
+            admin = nil
+            adminServer = nil
+        }
+    }
+
+    /// Re-reads the configuration file and swaps in its routes (`POST /reload`, `SIGHUP`).
+    public func reload() -> Result<String, AdminError> {
+        Reloader(file: configuration.file, state: current, engine: engine).reload()
+    }
+
+    /// The configuration in force (the start-up one until a reload swaps it).
+    public var currentConfiguration: PacaConfiguration { current.value }
+
+    /// The admin listener's port (after `start`), when there is one.
+    public var adminPort: Int? { adminServer?.port }
+
+    /// `host:port` → its parts.
+    static func split(_ listen: String) -> (String, Int) {
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else { return (listen, 9090) }
+        var host = String(listen[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host, port)
     }
 
     /// Binds the listener and starts L2's expiry sweep; returns the listener's address.
@@ -90,6 +149,7 @@ public final class ProxyApplication: Sendable {
     public func start() async throws -> SocketAddress {
         for warning in configuration.warnings { logger.warning("\(warning)") }
         let address = try await server.start()
+        if let adminServer { try await adminServer.start() }
         if let disk {
             sweeper.withLock { task in
                 guard task == nil else { return }
@@ -105,7 +165,10 @@ public final class ProxyApplication: Sendable {
     /// Graceful stop: no new connections, requests in flight finish, then the L2 sweep, the
     /// origin client, the tiers, the access log and the event loops stop.
     public func shutdown() async {
+        // Load balancers see 503 on /healthz while requests in flight finish.
+        admin?.startDraining()
         await server.shutdown()
+        await adminServer?.shutdown()
         // The sweep uses L2's threads: it ends before the tiers shut down.
         let sweep = sweeper.withLock { $0.take() }
         sweep?.cancel()

@@ -112,3 +112,13 @@ public final class CacheEntry: Sendable {
             + headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 32 } + 256
     }
 }
+
+extension CacheEntry {
+    /// A copy that is stale from `now` on (a soft purge): its freshness ends at its current age,
+    /// so the next use revalidates or is served stale-while-revalidate; everything else is kept.
+    public func markedStale(at now: UnixMillis) -> CacheEntry {
+        var timing = self.timing
+        timing.freshnessLifetime = min(timing.freshnessLifetime, max(0, timing.currentAge(at: now) - 1))
+        return CacheEntry(key: key, status: status, headers: headers, body: body, timing: timing, etag: etag, lastModified: lastModified)
+    }
+}

@@ -270,7 +270,7 @@ extension ProxyEngine {
         }
         var entry = stored
         var storedNow = false
-        if case .store(let plan) = decision, !purgedSince(exchange.primaryKey, notModified.requestTime) {
+        if case .store(let plan) = decision, !purgedSince(exchange.primaryKey, notModified.requestTime, key: stored.key, fields: merged) {
             entry = CacheEntry(
                 key: stored.key, status: stored.status, headers: merged.removing(plan.strippedFieldNames), body: stored.body,
                 timing: timing(plan, response: notModified), etag: plan.etag ?? stored.etag,
@@ -357,7 +357,7 @@ extension ProxyEngine {
         case .store(let plan):
             let timing = timing(plan, response: response)
             let names = variantNames(responseHeaders: response.headers, route: route) ?? []
-            if purgedSince(exchange.primaryKey, response.requestTime) {
+            if purgedSince(exchange.primaryKey, response.requestTime, key: storageKey(exchange, varyNames: names), fields: clientFields) {
                 detail = "purged"
             } else {
                 let (entry, outcome) = store(
@@ -457,14 +457,20 @@ extension ProxyEngine {
             let now = clock.now()
             ttl = timing.remainingFreshness(at: now) / 1000
             headers.replaceOrAdd(name: "Age", value: String(timing.currentAge(at: now) / 1000))
-            if purgedSince(exchange.primaryKey, head.requestTime) {
+            if purgedSince(
+                exchange.primaryKey, head.requestTime,
+                key: storageKey(exchange, varyNames: variantNames(responseHeaders: head.headers, route: route) ?? []), fields: clientFields)
+            {
                 detail = "purged"
             } else if head.contentLength == nil {
                 sink = MemorySink(limit: memory.maxEntryBytes, expectedLength: nil)
                 let fields = clientFields.removing(plan.strippedFieldNames)
                 let names = variantNames(responseHeaders: head.headers, route: route) ?? []
                 onStored = { sink in
-                    guard let memorySink = sink as? MemorySink, !self.purgedSince(exchange.primaryKey, head.requestTime) else {
+                    guard let memorySink = sink as? MemorySink,
+                        !self.purgedSince(
+                            exchange.primaryKey, head.requestTime, key: self.storageKey(exchange, varyNames: names), fields: fields)
+                    else {
                         self.complete(exchange, kind, with: .uncacheable)
                         return
                     }
@@ -493,11 +499,12 @@ extension ProxyEngine {
                 onStored = { _ in
                     writer.commit().whenSuccess { committed in
                         let key = self.storageKey(exchange, varyNames: names)
-                        guard committed, !self.purgedSince(exchange.primaryKey, head.requestTime) else {
+                        guard committed, !self.purgedSince(exchange.primaryKey, head.requestTime, key: key, fields: clientFields) else {
                             if committed { self.cache.remove(key) }
                             self.complete(exchange, kind, with: .uncacheable)
                             return
                         }
+                        self.noteStorageExpiry(timing.storageExpiry)
                         // An older, smaller copy in L1 would shadow the new file.
                         self.memory.remove(key)
                         if !names.isEmpty {
@@ -560,6 +567,7 @@ extension ProxyEngine {
     private func store(
         _ exchange: Exchange, response: OriginResponse, fields: [HTTPField], plan: StoragePlan, timing: EntryTiming, varyNames: [String]
     ) -> (CacheEntry?, TieredCache.StoreOutcome) {
+        noteStorageExpiry(timing.storageExpiry)
         if varyNames.isEmpty {
             let entry = CacheEntry(
                 key: exchange.primaryKey, status: response.status, headers: fields, body: exactSized(response.body), timing: timing,
@@ -630,7 +638,7 @@ extension ProxyEngine {
         statistics.passes.increment()
         let route = exchange.route
         let head = exchange.request.head
-        let trusted = configuration.trustedProxies.contains(exchange.request.peer)
+        let trusted = trustedProxies.contains(exchange.request.peer)
         var fields = HeaderRules.endToEndRequestFields(head.headers, trustedPeer: trusted)
         fields.append(contentsOf: forwardingFields(exchange))
         if route.preserveHost, let host = head.headers.first(name: "host") { fields.append(HTTPField(name: "Host", value: host)) }
@@ -699,7 +707,7 @@ extension ProxyEngine {
     func cacheableRequestFields(_ exchange: Exchange, isFill: Bool) -> [HTTPField] {
         let head = exchange.request.head
         let route = exchange.route
-        let trusted = configuration.trustedProxies.contains(exchange.request.peer)
+        let trusted = trustedProxies.contains(exchange.request.peer)
         var fields: [HTTPField] = []
         switch route.forward {
         case .all:
@@ -734,7 +742,7 @@ extension ProxyEngine {
         let head = exchange.request.head
         let peer = exchange.request.peer
         var fields: [HTTPField] = []
-        if configuration.trustedProxies.contains(peer) {
+        if trustedProxies.contains(peer) {
             let chain = head.headers["x-forwarded-for"].joined(separator: ", ")
             fields.append(HTTPField(name: "X-Forwarded-For", value: chain.isEmpty ? peer : "\(chain), \(peer)"))
         } else if !peer.isEmpty {

@@ -21,7 +21,7 @@ extension ProxyEngine {
     /// longer store (it was sent before the purge) and new requests do not join it.
     @discardableResult
     func invalidate(target: String, clientHost: String?, now: UnixMillis) -> Int {
-        guard let parsed = try? RequestTarget.parse(target), let route = configuration.routes.route(for: parsed.path) else { return 0 }
+        guard let parsed = try? RequestTarget.parse(target), let route = routes.route(for: parsed.path) else { return 0 }
         let host = route.preserveHost ? (clientHost?.lowercased() ?? route.origin.authority) : route.origin.authority
         let keyed = CacheKeyBuilder.keyedQuery(parsed.query, rule: route.keyQuery)
         let primary = CacheKeyBuilder.key(route: route, host: host, path: parsed.path, keyedQuery: keyed)
@@ -42,16 +42,13 @@ extension ProxyEngine {
     // once, and neither can evict the other's entries.
 
     func rememberPurge(_ key: String, at time: UnixMillis) {
-        purgedAt.withLock { purged in
-            // Two purges of one key: the later time is the one that matters.
-            let latest = max(time, purged.peek(key) ?? time)
-            purged.set(latest, for: key)
-        }
+        bans.recordKey(key, at: time)
     }
 
-    /// Whether `key` was purged after a fill sent at `requestTime`.
-    func purgedSince(_ key: String, _ requestTime: UnixMillis) -> Bool {
-        purgedAt.withLock { ($0.get(key) ?? .min) >= requestTime }
+    /// Whether a ban made after a fill sent at `requestTime` names it: a URL purge of
+    /// `primaryKey`, or a pattern, regex or tag ban matching `key` with its fields.
+    func purgedSince(_ primaryKey: String, _ requestTime: UnixMillis, key: String? = nil, fields: [HTTPField] = []) -> Bool {
+        bans.blocksFill(key: key ?? primaryKey, primaryKey: primaryKey, fields: fields, requestTime: requestTime)
     }
 
     func rememberHitForMiss(_ key: String, now: UnixMillis) {

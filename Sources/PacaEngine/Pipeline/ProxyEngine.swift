@@ -1,3 +1,4 @@
+import Atomics
 public import Logging
 public import NIOCore
 import NIOHTTP1
@@ -66,6 +67,20 @@ public final class ProxyEngine: ProxyResponder {
     }
 
     let configuration: Configuration
+    /// What a reload may change (routes, trusted proxies), swapped as one reference: a request
+    /// reads it with one atomic load and keeps what it read to its end.
+    let reloadable: ManagedAtomic<ReloadableSettings>
+
+    /// The routes in force.
+    var routes: RouteTable { reloadable.load(ordering: .acquiring).routes }
+    /// The trusted proxies in force.
+    var trustedProxies: Set<String> { reloadable.load(ordering: .acquiring).trustedProxies }
+
+    /// Swaps in new routes and trusted proxies (a configuration reload). Requests in flight finish
+    /// with the route they matched; the next ones use the new table.
+    public func reload(routes: RouteTable, trustedProxies: Set<String>) {
+        reloadable.store(ReloadableSettings(routes: routes, trustedProxies: trustedProxies), ordering: .releasing)
+    }
     /// The tiers; `memory` is its L1, used synchronously on the hit path.
     let cache: TieredCache
     let memory: MemoryCache
@@ -79,7 +94,20 @@ public final class ProxyEngine: ProxyResponder {
     let hitForMiss: Mutex<BoundedLRUMap<String, UnixMillis>>
     /// Primary keys recently invalidated, and when; a fill sent before that time is not stored
     /// (at most `maxPurgeRecords`).
-    let purgedAt: Mutex<BoundedLRUMap<String, UnixMillis>>
+    /// The bans in force: purges by URL, pattern, regex or tag, with their times (DESIGN.md §3).
+    public let bans: BanList
+    /// The latest storage expiry of any entry stored so far: a ban made now can expire then.
+    let longestStorageExpiry = Atomic<Int64>(0)
+
+    /// Raises `longestStorageExpiry` to `expiry`.
+    func noteStorageExpiry(_ expiry: UnixMillis) {
+        var current = longestStorageExpiry.load(ordering: .relaxed)
+        while expiry > current {
+            let (exchanged, original) = longestStorageExpiry.compareExchange(expected: current, desired: expiry, ordering: .relaxed)
+            if exchanged { return }
+            current = original
+        }
+    }
     /// Counters for stats and tests.
     public let statistics = EngineStatistics()
 
@@ -93,6 +121,7 @@ public final class ProxyEngine: ProxyResponder {
         logger: Logger = Logger(label: "paca.engine")
     ) {
         self.configuration = configuration
+        self.reloadable = ManagedAtomic(ReloadableSettings(routes: configuration.routes, trustedProxies: configuration.trustedProxies))
         self.cache = cache
         self.memory = cache.memory
         self.origin = origin
@@ -100,7 +129,7 @@ public final class ProxyEngine: ProxyResponder {
         self.accessLog = accessLog
         self.logger = logger
         self.hitForMiss = Mutex(BoundedLRUMap(capacity: max(1, configuration.maxHitForMissKeys)))
-        self.purgedAt = Mutex(BoundedLRUMap(capacity: max(1, configuration.maxPurgeRecords)))
+        self.bans = BanList(maxKeyBans: max(1, configuration.maxPurgeRecords))
         self.coalescer = RequestCoalescer(maxWaiters: max(1, configuration.maxWaitersPerKey))
     }
 
@@ -142,7 +171,7 @@ public final class ProxyEngine: ProxyResponder {
         } catch {
             return .immediate(.plain(.badRequest, "bad request target", close: true))
         }
-        guard let route = configuration.routes.route(for: target.path) else {
+        guard let route = routes.route(for: target.path) else {
             logLocal(request, status: 404, route: "", start: now, uptime: startUptime)
             return .immediate(.plain(.notFound, "no route for \(target.path)"))
         }
@@ -244,12 +273,22 @@ public final class ProxyEngine: ProxyResponder {
         let primaryKey = exchange.primaryKey
         let requestFields = exchange.requestFields
         let now = exchange.startTime
+        // Entries read from below pass the ban list before they are used or promoted: a purge
+        // made after their fetch drops them (or, soft, marks them stale).
+        let bans = self.bans
+        let filter: @Sendable (CacheEntry) -> CacheEntry? = { entry in
+            switch bans.verdict(key: entry.key, primaryKey: primaryKey, fields: entry.headers, fetchedAt: entry.timing.requestTime) {
+            case .none: entry
+            case .stale: entry.markedStale(at: now)
+            case .drop: nil
+            }
+        }
         promise.completeWithTask { [cache] in
-            guard let first = await cache.getLowerForServing(primaryKey, now: now, on: eventLoop) else { return nil }
+            guard let first = await cache.getLowerForServing(primaryKey, now: now, on: eventLoop, filter: filter) else { return nil }
             guard case .entry(let marker) = first.hit, marker.isVaryMarker else { return LowerLookup(first.hit, tier: first.tier) }
             let variantKey = CacheEntry.variantKey(
                 primaryKey: primaryKey, secondaryKey: secondaryKey(varyNames: marker.varyNames, requestHeaders: requestFields))
-            guard let variant = await cache.getLowerForServing(variantKey, now: now, on: eventLoop) else {
+            guard let variant = await cache.getLowerForServing(variantKey, now: now, on: eventLoop, filter: filter) else {
                 return LowerLookup(entry: nil, tier: first.tier, variantKey: variantKey)
             }
             var found = LowerLookup(variant.hit, tier: variant.tier)
@@ -260,7 +299,7 @@ public final class ProxyEngine: ProxyResponder {
             promise.futureResult.hop(to: eventLoop).flatMap { found -> EventLoopFuture<ProxyResponse> in
                 var exchange = exchange
                 if let variantKey = found?.variantKey { exchange.key = variantKey }
-                if let found, let entry = found.entry, !self.purgedSince(exchange.primaryKey, entry.timing.requestTime) {
+                if let found, let entry = found.entry {
                     switch self.decide(exchange, entry: entry, tier: found.tier, now: self.clock.now(), file: found.file, on: eventLoop) {
                     case .serve(let response): return eventLoop.makeSucceededFuture(response)
                     case .later(let future): return future
@@ -364,8 +403,20 @@ public final class ProxyEngine: ProxyResponder {
     /// The client as logged: the peer, or with a trusted peer the rightmost untrusted
     /// `X-Forwarded-For` entry.
     func clientAddress(_ request: ProxyRequest) -> String {
-        guard configuration.trustedProxies.contains(request.peer) else { return request.peer }
+        let trustedProxies = self.trustedProxies
+        guard trustedProxies.contains(request.peer) else { return request.peer }
         let chain = request.head.headers["x-forwarded-for"].flatMap { $0.split(separator: ",") }.map { String($0.trimmingSpaces()) }
-        return chain.reversed().first { !configuration.trustedProxies.contains($0) } ?? request.peer
+        return chain.reversed().first { !trustedProxies.contains($0) } ?? request.peer
+    }
+}
+
+/// The part of the engine's settings a reload swaps.
+final class ReloadableSettings: AtomicReference, Sendable {
+    let routes: RouteTable
+    let trustedProxies: Set<String>
+
+    init(routes: RouteTable, trustedProxies: Set<String>) {
+        self.routes = routes
+        self.trustedProxies = trustedProxies
     }
 }

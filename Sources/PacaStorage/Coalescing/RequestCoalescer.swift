@@ -103,6 +103,21 @@ public final class RequestCoalescer<Outcome: Sendable>: Sendable {
         for waiter in waiters { waiter.succeed(outcome) }
     }
 
+    /// Detaches every fill whose key `predicate` picks (a purge by pattern); returns how many.
+    @discardableResult
+    public func abandon(where predicate: (String) -> Bool, with outcome: Outcome) -> Int {
+        var count = 0
+        for shard in shards {
+            let waiters = shard.state.withLock { state -> [EventLoopPromise<Outcome>] in
+                let keys = state.fills.keys.filter(predicate)
+                count += keys.count
+                return keys.flatMap { state.fills.removeValue(forKey: $0)?.waiters ?? [] }
+            }
+            for waiter in waiters { waiter.succeed(outcome) }
+        }
+        return count
+    }
+
     /// Fills in progress (summed over the shards, so only a snapshot under concurrent use).
     public var inFlight: Int {
         shards.reduce(0) { total, shard in total + shard.state.withLock { $0.fills.count } }

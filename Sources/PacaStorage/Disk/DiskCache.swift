@@ -159,6 +159,12 @@ public final class DiskCache: CacheTier {
         return ids.count
     }
 
+    /// How many entries have a full key `predicate` picks (after the start-up scan).
+    public func count(where predicate: @escaping @Sendable (String) -> Bool) async -> Int {
+        await waitForIndex()
+        return state.withLock { $0.index.matching(predicate).count }
+    }
+
     /// Removes every entry file (temporary files of writes in flight excepted).
     public func removeAll() async {
         await waitForIndex()

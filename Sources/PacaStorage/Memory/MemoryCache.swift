@@ -140,6 +140,16 @@ public final class MemoryCache: Sendable {
         shards.reduce(0) { total, shard in total + shard.withLock { $0.removeAll(where: predicate) } }
     }
 
+    /// A purge over whole entries (keys, stored fields such as tags), one shard at a time:
+    /// removes every entry `predicate` picks, or with `replace` rewrites it in place (a soft purge
+    /// marks entries stale); with `dryRun` only counts. Returns how many were picked.
+    @discardableResult
+    public func purge(where predicate: (CacheEntry) -> Bool, replace: ((CacheEntry) -> CacheEntry)? = nil, dryRun: Bool = false) -> Int {
+        shards.reduce(0) { total, shard in
+            total + shard.withLock { $0.purge(where: predicate, replace: replace, dryRun: dryRun) }
+        }
+    }
+
     /// Removes entries whose storage lifetime has passed; returns how many.
     @discardableResult
     public func removeExpired(now: UnixMillis) -> Int {

@@ -144,6 +144,24 @@ struct ShardStore: ~Copyable {
         return victims.count
     }
 
+    /// Removes (or, with `replace`, rewrites in place) every entry `predicate` picks; returns how
+    /// many it picked. A rewrite keeps the entry's place and cost (a soft purge marks it stale).
+    mutating func purge(where predicate: (CacheEntry) -> Bool, replace: ((CacheEntry) -> CacheEntry)?, dryRun: Bool) -> Int {
+        var picked: [Int32] = []
+        for (_, slotIndex) in index {
+            if let entry = slots[Int(slotIndex)].entry, predicate(entry) { picked.append(slotIndex) }
+        }
+        guard !dryRun else { return picked.count }
+        for slotIndex in picked {
+            if let replace, let entry = slots[Int(slotIndex)].entry {
+                slots[Int(slotIndex)].entry = replace(entry)
+            } else {
+                remove(slot: slotIndex)
+            }
+        }
+        return picked.count
+    }
+
     /// Removes entries whose storage lifetime ended at or before `now`; returns how many.
     mutating func removeExpired(now: UnixMillis) -> Int {
         var expired: [Int32] = []

@@ -112,23 +112,41 @@ public final class TieredCache: Sendable {
 
     /// `getLower` for the proxy: an L2 entry too large for L1 comes back as a file to stream,
     /// not read into memory.
-    public func getLowerForServing(_ key: String, now: UnixMillis, on eventLoop: any EventLoop) async -> (hit: LowerHit, tier: String)? {
+    /// `filter` sees every entry found before it is promoted: it returns the entry to use (as is,
+    /// or marked stale), or `nil` to drop it from that tier (a purge's ban).
+    public func getLowerForServing(
+        _ key: String, now: UnixMillis, on eventLoop: any EventLoop, filter: @escaping @Sendable (CacheEntry) -> CacheEntry? = { $0 }
+    ) async -> (hit: LowerHit, tier: String)? {
         for (index, tier) in lowerTiers.enumerated() {
             if let disk = tier as? DiskCache {
                 let found = try? await disk.getForServing(key, now: now, inlineLimit: memory.maxEntryBytes, on: eventLoop).get()
                 switch found {
                 case .entry(let entry):
-                    promote(entry, from: index)
-                    return (.entry(entry), tier.name)
+                    guard let kept = filter(entry) else {
+                        await tier.remove(key)
+                        continue
+                    }
+                    promote(kept, from: index)
+                    return (.entry(kept), tier.name)
                 case .file(let file):
+                    // A large file is served as it is or not at all: a banned one is refetched.
+                    guard let kept = filter(file.entry), kept.timing == file.entry.timing else {
+                        file.cancel()
+                        await tier.remove(key)
+                        continue
+                    }
                     return (.file(file), tier.name)
                 case nil:
                     continue
                 }
             }
             guard let entry = await tier.get(key, now: now) else { continue }
-            promote(entry, from: index)
-            return (.entry(entry), tier.name)
+            guard let kept = filter(entry) else {
+                await tier.remove(key)
+                continue
+            }
+            promote(kept, from: index)
+            return (.entry(kept), tier.name)
         }
         return nil
     }
