@@ -78,7 +78,8 @@ public struct AdminSecurity: Sendable {
 
     func hostAllowed(_ value: String) -> Bool {
         let (name, port) = Self.split(value.lowercased())
-        if let port, port != self.port { return false }
+        // Port 0 binds a free port (tests, ephemeral listeners): the name check still holds.
+        if let port, self.port != 0, port != self.port { return false }
         if allowedHosts.contains("*") {
             // Bound to every address: an IP literal is one of ours; a name is only `localhost`.
             return allowedHosts.contains(name) || name.allSatisfy { $0.isNumber || $0 == "." } || name.hasPrefix("[")

@@ -351,14 +351,17 @@ extension ProxyEngine {
         var storedEntry: CacheEntry?
         var detail: String?
         var ttl: Int64?
-        // Refused by admission is no reason to skip coalescing next time (DESIGN.md §3).
+        // Refused by admission (or purged in flight) is no reason to skip coalescing next time
+        // (DESIGN.md §3).
         var admissionOnly = false
         switch decision {
         case .store(let plan):
             let timing = timing(plan, response: response)
             let names = variantNames(responseHeaders: response.headers, route: route) ?? []
             if purgedSince(exchange.primaryKey, response.requestTime, key: storageKey(exchange, varyNames: names), fields: clientFields) {
+                // Purged while in flight: not stored, but no reason to stop coalescing later.
                 detail = "purged"
+                admissionOnly = true
             } else {
                 let (entry, outcome) = store(
                     exchange, response: response, fields: clientFields.removing(plan.strippedFieldNames), plan: plan, timing: timing,
@@ -451,6 +454,7 @@ extension ProxyEngine {
         var detail: String?
         var ttl: Int64?
         var onStored: ((any BodySink) -> Void)?
+        var purged = false
         switch decision {
         case .store(let plan):
             let timing = timing(plan, response: head)
@@ -462,6 +466,7 @@ extension ProxyEngine {
                 key: storageKey(exchange, varyNames: variantNames(responseHeaders: head.headers, route: route) ?? []), fields: clientFields)
             {
                 detail = "purged"
+                purged = true
             } else if head.contentLength == nil {
                 sink = MemorySink(limit: memory.maxEntryBytes, expectedLength: nil)
                 let fields = clientFields.removing(plan.strippedFieldNames)
@@ -523,7 +528,7 @@ extension ProxyEngine {
         }
         if sink == nil {
             statistics.notStored.increment()
-            rememberHitForMiss(exchange.key, now: head.responseTime)
+            if !purged { rememberHitForMiss(exchange.key, now: head.responseTime) }
             complete(exchange, kind, with: .uncacheable)
         } else if kind.hitForMiss {
             forgetHitForMiss(exchange.key)
