@@ -108,6 +108,19 @@ public final class StreamingOrigin: Sendable {
         }
     }
 
+    /// Returns once `count` requests have arrived.
+    public func waitForRequests(_ count: Int) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let check: @Sendable (Progress) -> Bool = { $0.requests >= count }
+            let now = box.state.withLock { state -> Bool in
+                if check(state) { return true }
+                state.waiters.append((check, continuation))
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+
     /// Lets a held body go on.
     public func release() {
         let hook = box.state.withLock { state -> (@Sendable () -> Void)? in
