@@ -20,7 +20,7 @@ public final class RedisTier: CacheTier {
 
     private let clock: any WallClock
     private let logger: Logger
-    private let pool: RedisConnectionPool
+    let pool: RedisConnectionPool
     private let state: Mutex<TierState>
     private let keyPrefix: String
     private let scanPattern: String

@@ -33,6 +33,10 @@ public final class ProxyApplication: Sendable {
     private let disk: DiskCache?
     /// The task running `disk.run()`.
     private let sweeper = Mutex<Task<Void, Never>?>(nil)
+    /// Shares bans through L3, when there is one.
+    private let banSync: BanSync?
+    /// The task running `banSync.run`.
+    private let banSyncTask = Mutex<Task<Void, Never>?>(nil)
     private let upstream: CurlOriginClient?
     /// The libcurl origin client, unless the application was given another one.
     public var originClient: CurlOriginClient? { upstream }
@@ -63,6 +67,7 @@ public final class ProxyApplication: Sendable {
             self.ownsGroup = true
         }
         var lowerTiers: [any CacheTier] = []
+        var redisTier: RedisTier?
         disk = try configuration.disk.map { settings in
             try DiskCache(
                 directory: settings.path, maxBytes: settings.maxBytes, maxEntryBytes: settings.maxEntryBytes, clock: clock,
@@ -73,7 +78,8 @@ public final class ProxyApplication: Sendable {
             let settings = try RedisTier.Configuration(
                 url: redis.url, passwordEnvironmentVariable: redis.passwordEnvironmentVariable, namespace: redis.namespace,
                 timeout: redis.timeout, maxEntryBytes: redis.maxEntryBytes)
-            lowerTiers.append(RedisTier(configuration: settings, clock: clock, logger: logger))
+            redisTier = RedisTier(configuration: settings, clock: clock, logger: logger)
+            lowerTiers.append(redisTier!)
         }
         cache = TieredCache(
             configuration: .init(
@@ -91,6 +97,13 @@ public final class ProxyApplication: Sendable {
                 maxWaitersPerKey: configuration.limits.maxWaitersPerKey),
             cache: cache, origin: origin ?? upstream!, clock: clock, accessLog: accessLog, logger: logger)
         server = HTTPServer(configuration: configuration.server, responder: engine, group: self.group, logger: logger)
+        if let redisTier {
+            let sync = BanSync(redis: redisTier, engine: engine, clock: clock, logger: logger)
+            banSync = sync
+            engine.setBanPublisher { ban in sync.publishInBackground(ban) }
+        } else {
+            banSync = nil
+        }
         if let settings = configuration.admin {
             let (host, port) = Self.split(settings.listen)
             var token: String?
@@ -111,7 +124,13 @@ public final class ProxyApplication: Sendable {
             let current = self.current
             let reloader = Reloader(file: configuration.file, state: current, engine: engine)
             let admin = ApplicationAdmin(
-                telemetry: telemetry, purge: { body in await Self.purge(body, engine: engine) }, reload: { reloader.reload() },
+                telemetry: telemetry,
+                purge: { [banSync] body in
+                    let result = await Self.purge(body, engine: engine)
+                    // The answer means the ban is in the shared set: other nodes will apply it.
+                    await banSync?.waitUntilPublished()
+                    return result
+                }, reload: { reloader.reload() },
                 routes: { Self.routesJSON(current.value) })
             self.admin = admin
             var adminConfiguration = HTTPServer.Configuration(host: host, port: port, maxBodyBytes: AdminResponder.maxBodyBytes)
@@ -133,6 +152,18 @@ public final class ProxyApplication: Sendable {
     /// The configuration in force (the start-up one until a reload swaps it).
     public var currentConfiguration: PacaConfiguration { current.value }
 
+    /// Reads the bans other nodes made since the last read and applies them now (it also
+    /// happens every second); returns how many were new. For tests and `SIGHUP`.
+    @discardableResult
+    public func syncBans() async -> Int {
+        await banSync?.sync() ?? 0
+    }
+
+    /// Returns once the bans made here have been written to the shared set (L3).
+    public func waitUntilBansShared() async {
+        await banSync?.waitUntilPublished()
+    }
+
     /// The admin listener's port (after `start`), when there is one.
     public var adminPort: Int? { adminServer?.port }
 
@@ -150,6 +181,12 @@ public final class ProxyApplication: Sendable {
         for warning in configuration.warnings { logger.warning("\(warning)") }
         let address = try await server.start()
         if let adminServer { try await adminServer.start() }
+        if let banSync {
+            banSyncTask.withLock { task in
+                guard task == nil else { return }
+                task = Task { await banSync.run(interval: .seconds(1)) }
+            }
+        }
         if let disk {
             sweeper.withLock { task in
                 guard task == nil else { return }
@@ -169,6 +206,9 @@ public final class ProxyApplication: Sendable {
         admin?.startDraining()
         await server.shutdown()
         await adminServer?.shutdown()
+        let syncTask = banSyncTask.withLock { $0.take() }
+        syncTask?.cancel()
+        await syncTask?.value
         // The sweep uses L2's threads: it ends before the tiers shut down.
         let sweep = sweeper.withLock { $0.take() }
         sweep?.cancel()

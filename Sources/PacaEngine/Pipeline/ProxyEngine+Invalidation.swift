@@ -1,3 +1,4 @@
+import Foundation
 import PacaAccessLog
 import PacaCore
 import PacaHTTPCaching
@@ -31,6 +32,10 @@ extension ProxyEngine {
         }
         cache.removeFamily(primary)
         rememberPurge(primary, at: now)
+        publish(
+            Ban(
+                id: UUID().uuidString, target: .url(primaryKey: primary), at: now, soft: false,
+                expires: max(now, longestStorageExpiry.load(ordering: .relaxed)) + 1))
         coalescer.abandon(key: primary, with: .uncacheable)
         statistics.invalidations.increment()
         return removed

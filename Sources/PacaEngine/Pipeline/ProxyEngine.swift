@@ -96,6 +96,8 @@ public final class ProxyEngine: ProxyResponder {
     /// (at most `maxPurgeRecords`).
     /// The bans in force: purges by URL, pattern, regex or tag, with their times (DESIGN.md §3).
     public let bans: BanList
+    /// Told of every ban made here (to share it with other nodes through L3).
+    let banPublisher = Mutex<(@Sendable (Ban) -> Void)?>(nil)
     /// The latest storage expiry of any entry stored so far: a ban made now can expire then.
     let longestStorageExpiry = Atomic<Int64>(0)
 

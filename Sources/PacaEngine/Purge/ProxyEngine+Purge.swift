@@ -110,8 +110,39 @@ extension ProxyEngine {
             }
             statistics.invalidations.increment()
             bans.expire(now: now)
+            publish(ban)
         }
         return report
+    }
+
+    /// Applies a ban made on another node (read from the shared ban set): recorded, L1 purged at
+    /// once (soft: marked stale), fills in flight abandoned; L2 and L3 are checked on read.
+    /// Returns `false` for a ban already known.
+    @discardableResult
+    public func applyRemoteBan(_ ban: Ban) -> Bool {
+        // Another node's clock may run behind ours: what we fetched before we learned of the ban
+        // counts as older than it, so skew can cost a refetch but never serve a purged entry.
+        var ban = ban
+        ban.at = max(ban.at, clock.now())
+        guard let matcher = try? BanMatcher(ban), (try? bans.add(ban)) == true else { return false }
+        if ban.soft {
+            memory.purge(
+                where: { !$0.isVaryMarker && matcher.matches(key: $0.key, fields: $0.headers) }, replace: { $0.markedStale(at: ban.at) })
+        } else {
+            memory.purge(where: { matcher.matches(key: $0.key, fields: $0.headers) })
+        }
+        coalescer.abandon(where: { matcher.matches(key: $0, fields: []) }, with: .uncacheable)
+        return true
+    }
+
+    /// Sets what is told of every ban made here (admin purges and unsafe methods), so it can be
+    /// shared with other nodes.
+    public func setBanPublisher(_ publisher: @escaping @Sendable (Ban) -> Void) {
+        banPublisher.withLock { $0 = publisher }
+    }
+
+    func publish(_ ban: Ban) {
+        banPublisher.withLock { $0 }?(ban)
     }
 
     /// The primary key of a URL given to a purge (`/path?query` or `http://host/path?query`),
