@@ -31,7 +31,10 @@ public final class BodyStream: @unchecked Sendable {
         var ended = false
         var onResume: (@Sendable () -> Void)?
         var onCancel: (@Sendable () -> Void)?
-        var readySignalled = false
+        /// Set at the first part or the end.
+        var ready: Result<Void, any Error>?
+        /// Made only when someone asks for `firstPartOrEnd` before it is ready.
+        var readyPromise: EventLoopPromise<Void>?
     }
 
     /// What the consumer gave `start`.
@@ -42,31 +45,40 @@ public final class BodyStream: @unchecked Sendable {
 
     private let state = Mutex(State())
     private var consumer: Consumer?
-    private let ready: EventLoopPromise<Void>
 
     /// Creates a stream consumed on `eventLoop`.
     public init(eventLoop: any EventLoop, window: Int = 256 << 10) {
         self.eventLoop = eventLoop
         self.window = max(1, window)
-        self.ready = eventLoop.makePromise(of: Void.self)
     }
 
     deinit {
-        // A stream dropped before any part or end (its transfer never started) must not leak
-        // its readiness promise.
-        if !state.withLock({ $0.readySignalled }) { ready.fail(OriginError.shutDown) }
+        // A stream dropped before any part or end (its transfer never started) must not leave
+        // a waiter hanging.
+        let waiting = state.withLock { $0.ready == nil ? $0.readyPromise : nil }
+        waiting?.fail(OriginError.shutDown)
     }
 
     /// Completes when the first part has arrived or the body has ended: with the error when it
     /// failed before any byte, so an answer can still become a clean 502 instead of a cut one.
-    public var firstPartOrEnd: EventLoopFuture<Void> { ready.futureResult }
+    public var firstPartOrEnd: EventLoopFuture<Void> {
+        state.withLock { state in
+            if let ready = state.ready { return eventLoop.makeCompletedFuture(ready) }
+            if let promise = state.readyPromise { return promise.futureResult }
+            let promise = eventLoop.makePromise(of: Void.self)
+            state.readyPromise = promise
+            return promise.futureResult
+        }
+    }
 
     private func signalReady(_ result: Result<Void, any Error>) {
-        let first = state.withLock { state -> Bool in
-            defer { state.readySignalled = true }
-            return !state.readySignalled
+        let waiting = state.withLock { state -> EventLoopPromise<Void>? in
+            guard state.ready == nil else { return nil }
+            state.ready = result
+            defer { state.readyPromise = nil }
+            return state.readyPromise
         }
-        if first { ready.completeWith(result) }
+        waiting?.completeWith(result)
     }
 
     /// A stream that already holds all of `body` (for answers that were buffered anyway).
