@@ -120,7 +120,7 @@ let package = Package(
         .executableTarget(
             name: "paca",
             dependencies: [
-                "PacaApp", "PacaCore",
+                "PacaApp", "PacaCore", "PacaUpstream", "PacaHTTPCaching",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

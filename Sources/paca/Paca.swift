@@ -12,7 +12,7 @@ struct Paca: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "paca",
         abstract: "A caching reverse proxy for slow HTTP APIs.",
-        subcommands: [Serve.self, DemoOriginCommand.self, CheckConfig.self])
+        subcommands: [Serve.self, DemoOriginCommand.self, CheckConfig.self, PurgeCommand.self])
 }
 
 /// Prints one line on standard error.
@@ -88,7 +88,18 @@ struct Serve: AsyncParsableCommand {
         print(
             "paca: serving on http://\(address.ipAddress ?? configuration.server.host):\(address.port ?? 0) with \(configuration.routes.count) route(s); Ctrl-C stops"
         )
+        // SIGHUP reloads the configuration file (as POST /reload does).
+        signal(SIGHUP, SIG_IGN)
+        let hangUp = DispatchSource.makeSignalSource(signal: SIGHUP, queue: DispatchQueue(label: "paca.reload"))
+        hangUp.setEventHandler {
+            switch application.reload() {
+            case .success: print("paca: SIGHUP: configuration reloaded from \(configuration.file)")
+            case .failure(let error): printError("SIGHUP: reload refused: \(error.message)")
+            }
+        }
+        hangUp.resume()
         let signalName = await waitForTerminationSignal()
+        hangUp.cancel()
         print("paca: \(signalName): finishing requests in flight")
         await application.shutdown()
         print("paca: stopped")

@@ -301,3 +301,34 @@ struct AdminPurgeTests {
         #expect(routes.body.contains("/only/*"))
     }
 }
+
+@Suite("paca purge, the admin API's command-line client", .timeLimit(.minutes(1)))
+struct PurgeCommandTests {
+    @Test("paca purge PATTERN, --tag and --dry-run report per tier; a refused purge exits 1 with the reason")
+    func purgeCommand() async throws {
+        let origin = try await TestOrigin { _ in
+            TestOrigin.Reply(headers: [("Cache-Control", "max-age=600"), ("Surrogate-Key", "t")], body: "x")
+        }
+        let proxy = try await ProxyHarness.start(origin: origin, config: AdminPurgeTests.config(disk: false))
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
+        let admin = "http://127.0.0.1:\(try #require(proxy.app.adminPort))"
+
+        _ = try await proxy.get("/a/1")
+        _ = try await proxy.get("/a/2")
+        let dry = try await runPaca(["purge", "/a/*", "--dry-run", "--admin", admin], in: proxy.directory)
+        #expect(dry.status == 0, "\(dry.error)")
+        #expect(dry.output.contains("would purge: l1 2"))
+        let real = try await runPaca(["purge", "--tag", "t", "--admin", admin], in: proxy.directory)
+        #expect(real.output.contains("purged: l1 2"))
+        let refused = try await runPaca(["purge", "no-slash", "--admin", admin], in: proxy.directory)
+        #expect(refused.status == 1)
+        #expect(refused.error.contains("pattern must start with"))
+        let unreachable = try await runPaca(["purge", "/x", "--admin", "http://127.0.0.1:1"], in: proxy.directory)
+        #expect(unreachable.status == 1)
+        #expect(unreachable.error.contains("cannot reach the admin API"))
+    }
+}

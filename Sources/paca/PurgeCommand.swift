@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import NIOPosix
+import PacaCore
+import PacaHTTPCaching
+import PacaUpstream
+
+/// `paca purge`: a thin client of `POST /purge` on the admin API.
+struct PurgeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "purge",
+        abstract: "Purge cached entries through the admin API.",
+        discussion: """
+            PATTERN is the routes.json match glob over path?query ("/api/users/*"). Or name a tag,
+            a URL (every variant of it) or a regex instead. Entries are removed from L1 and L2 at
+            once and dropped from L3 (and other nodes) when next read.
+            """)
+
+    @Argument(help: "A glob over path?query, such as \"/api/users/*\".")
+    var pattern: String?
+
+    @Option(help: "Purge the entries stored with this Surrogate-Key / Cache-Tag.")
+    var tag: String?
+
+    @Option(help: "Purge every variant of this URL (a path or http:// URL).")
+    var url: String?
+
+    @Option(help: "Purge entries whose path?query matches this regex (anchored).")
+    var regex: String?
+
+    @Flag(help: "Mark entries stale instead of removing them (they are revalidated on next use).")
+    var soft = false
+
+    @Flag(name: .customLong("dry-run"), help: "Only count what would be purged.")
+    var dryRun = false
+
+    @Option(help: "The admin API.")
+    var admin = "http://127.0.0.1:9090"
+
+    @Option(name: .customLong("token-env"), help: "Environment variable holding the admin token.")
+    var tokenEnv = "PACA_ADMIN_TOKEN"
+
+    func run() async throws {
+        var body: [String: Any] = [:]
+        let given = [("pattern", pattern), ("tag", tag), ("url", url), ("regex", regex)].filter { $0.1 != nil }
+        guard given.count == 1, let (name, value) = given.first, let value else {
+            printError("give exactly one of PATTERN, --tag, --url, --regex")
+            throw ExitCode(64)
+        }
+        body[name] = value
+        if soft { body["soft"] = true }
+        if dryRun { body["dry_run"] = true }
+        let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
+        let response = try await AdminClient(base: admin, tokenEnvironmentVariable: tokenEnv)
+            .send("POST", "/purge", json: String(decoding: data, as: UTF8.self))
+        guard response.status == 200 else {
+            printError("purge refused (\(response.status)): \(response.text.trimmingCharacters(in: .whitespacesAndNewlines))")
+            throw ExitCode(1)
+        }
+        guard let report = try? JSONSerialization.jsonObject(with: Data(response.text.utf8)) as? [String: Any] else {
+            print(response.text)
+            return
+        }
+        let tiers = (report["tiers"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+        let onRead = (report["on_read"] as? [String] ?? [])
+        let verb = dryRun ? "would purge" : soft ? "marked stale" : "purged"
+        var line = "\(verb): \(tiers.joined(separator: ", "))"
+        if !onRead.isEmpty { line += "; \(onRead.joined(separator: ", ")) when next read" }
+        print(line)
+    }
+}
+
+/// A small client for the admin API, through libcurl (the same client the proxy uses).
+struct AdminClient {
+    let base: String
+    let token: String?
+
+    init(base: String, tokenEnvironmentVariable: String) {
+        var base = base
+        while base.hasSuffix("/") { base.removeLast() }
+        self.base = base
+        self.token = ProcessInfo.processInfo.environment[tokenEnvironmentVariable].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    struct Response {
+        var status: Int
+        var text: String
+    }
+
+    func send(_ method: String, _ path: String, json: String? = nil) async throws -> Response {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let client = CurlOriginClient()
+        defer { client.shutdown() }
+        var headers: [HTTPField] = []
+        if let token { headers.append(HTTPField(name: "Authorization", value: "Bearer \(token)")) }
+        if json != nil { headers.append(HTTPField(name: "Content-Type", value: "application/json")) }
+        let request = OriginRequest(
+            method: method, url: base + path, headers: headers, body: json.map { ByteBuffer(string: $0) }, connectTimeout: .seconds(3),
+            totalTimeout: .seconds(30))
+        do {
+            let response = try await client.fetch(request, on: group.next()).get()
+            return Response(status: response.status, text: String(buffer: response.body))
+        } catch let error as OriginError {
+            printError("cannot reach the admin API at \(base): \(error.message)")
+            throw ExitCode(1)
+        }
+    }
+}
