@@ -33,6 +33,8 @@ public struct AccessLogRecord: Sendable, Equatable {
     public var originMilliseconds: Double?
     /// The client (peer, or the rightmost untrusted `X-Forwarded-For` entry).
     public var client: String
+    /// A refresh paca made on its own (stale-while-revalidate), not a client's request.
+    public var background = false
 
     /// Creates a record.
     public init(
@@ -84,7 +86,7 @@ public struct AccessLogRecord: Sendable, Equatable {
         out.append(contentsOf: #","cache":""#.utf8)
         out.append(contentsOf: cache.rawValue.utf8)
         out.append(contentsOf: #"","tier":"#.utf8)
-        JSONText.appendString(tier, to: &out)
+        if tier.isEmpty { out.append(contentsOf: "null".utf8) } else { JSONText.appendString(tier, to: &out) }
         out.append(contentsOf: #","ttl":"#.utf8)
         if let ttl { JSONText.appendInteger(ttl, to: &out) } else { out.append(contentsOf: "null".utf8) }
         out.append(contentsOf: (collapsed ? #","collapsed":true,"key":"# : #","collapsed":false,"key":"#).utf8)
@@ -95,6 +97,7 @@ public struct AccessLogRecord: Sendable, Equatable {
         out.append(contentsOf: (originMilliseconds.map(JSONText.fixed3) ?? "null").utf8)
         out.append(contentsOf: #","client":"#.utf8)
         JSONText.appendString(client, to: &out)
+        if background { out.append(contentsOf: #","background":true"#.utf8) }
         out.append(UInt8(ascii: "}"))
     }
 }

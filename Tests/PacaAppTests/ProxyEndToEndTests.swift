@@ -367,6 +367,43 @@ struct ProxyEndToEndTests {
         #expect(records[0]["key"] as? String == records[1]["key"] as? String)
     }
 
+    @Test("a varied entry logs one key on its miss and its hits; tier is null on a miss; a background refresh says so")
+    func accessLogKeysAreStable() async throws {
+        let origin = try await TestOrigin { seen in
+            TestOrigin.Reply(
+                headers: [("Cache-Control", "max-age=10, stale-while-revalidate=60"), ("Vary", "Accept-Language")],
+                body: "in \(seen.header("accept-language") ?? "-")")
+        }
+        let proxy = try await ProxyHarness.start(
+            origin: origin,
+            config: catchAll(#", "access_log": { "path": "logs/access.log" }"#, routeExtra: #", "key": { "headers": ["X-Tenant"] }"#))
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
+
+        _ = try await proxy.get("/api/users/30", headers: [("Accept-Language", "fr"), ("X-Tenant", "a")])
+        _ = try await proxy.get("/api/users/30", headers: [("Accept-Language", "fr"), ("X-Tenant", "a")])
+        _ = try await proxy.get("/api/users/30", headers: [("Accept-Language", "en"), ("X-Tenant", "a")])
+        proxy.clock.advance(by: .seconds(20))
+        _ = try await proxy.get("/api/users/30", headers: [("Accept-Language", "fr"), ("X-Tenant", "a")])
+        await origin.waitForRequests(3)
+        proxy.app.flushAccessLog()
+        let text = try String(contentsOfFile: proxy.directory + "/logs/access.log", encoding: .utf8)
+        let records = try text.split(separator: "\n").map {
+            try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        let fr = records.filter { ($0["background"] as? Bool) != true && $0["cache"] as? String != nil }
+        #expect(fr[0]["cache"] as? String == "miss")
+        #expect(fr[0]["tier"] is NSNull)
+        #expect(fr[1]["cache"] as? String == "hit")
+        #expect(fr[0]["key"] as? String == fr[1]["key"] as? String)
+        #expect(fr[2]["key"] as? String != fr[0]["key"] as? String)  // another variant, another entry
+        #expect(fr[3]["cache"] as? String == "stale")
+        #expect(fr[3]["key"] as? String == fr[0]["key"] as? String)
+    }
+
     @Test("a graceful stop lets a request in flight finish")
     func gracefulShutdown() async throws {
         let origin = try await TestOrigin { _ in TestOrigin.Reply(body: "finished", delay: .milliseconds(300)) }

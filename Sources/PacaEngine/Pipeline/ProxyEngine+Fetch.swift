@@ -24,6 +24,8 @@ extension ProxyEngine {
         var stored: CacheEntry?
         /// Skipped coalescing because the key is hit-for-miss.
         var hitForMiss = false
+        /// A stale-while-revalidate refresh nobody waits on (logged as such).
+        var background = false
     }
 
     // MARK: - Miss
@@ -126,7 +128,9 @@ extension ProxyEngine {
         statistics.backgroundRefreshes.increment()
         var background = exchange
         background.directives = nil
-        _ = fetch(background, kind: FetchKind(forward: "stale", token: token, stored: stored), on: eventLoop, background: true)
+        var kind = FetchKind(forward: "stale", token: token, stored: stored)
+        kind.background = true
+        _ = fetch(background, kind: kind, on: eventLoop, background: true)
     }
 
     // MARK: - Fetch and store
@@ -420,10 +424,16 @@ extension ProxyEngine {
         }
         let sentBytes =
             exchange.isHead || status == .notModified || response.status == 204 ? 0 : response.body.readableBytes
-        accessLog?.append(
-            record(
+        if let accessLog {
+            // The key the entry is (or would be) stored under, so a miss and the later hits of
+            // one entry log one key, variants included.
+            var logged = record(
                 exchange, status: Int(status.code), bytes: sentBytes, cache: outcome, ttl: ttl.map { Int($0) }, collapsed: false,
-                originMillis: originMillis))
+                originMillis: originMillis)
+            logged.key = storageKey(exchange, varyNames: variantNames(responseHeaders: response.headers, route: route) ?? [])
+            logged.background = kind.background
+            accessLog.append(logged)
+        }
         return ProxyResponse(
             status: status, headers: headers, body: status == .notModified ? nil : response.body, omitBody: exchange.isHead)
     }
@@ -557,10 +567,14 @@ extension ProxyEngine {
         if head.status == 200, clientConditionMatches(exchange, headers: head.headers) { status = .notModified }
         let outcome: AccessLogRecord.CacheOutcome = kind.stored == nil ? .miss : .revalidated
         let sentBytes = exchange.isHead || status == .notModified || head.status == 204 ? 0 : head.contentLength ?? 0
-        accessLog?.append(
-            record(
+        if let accessLog {
+            var logged = record(
                 exchange, status: Int(status.code), bytes: sentBytes, cache: outcome, ttl: ttl.map { Int($0) }, collapsed: false,
-                originMillis: originMillis))
+                originMillis: originMillis)
+            logged.key = storageKey(exchange, varyNames: variantNames(responseHeaders: head.headers, route: route) ?? [])
+            logged.background = kind.background
+            accessLog.append(logged)
+        }
         var response = ProxyResponse(status: status, headers: headers, omitBody: exchange.isHead)
         response.stream = fill
         response.streamLength = head.contentLength

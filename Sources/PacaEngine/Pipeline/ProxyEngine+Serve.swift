@@ -48,10 +48,12 @@ extension ProxyEngine {
             }
         }
         if let accessLog {
-            accessLog.append(
-                record(
-                    exchange, status: Int(status.code), bytes: exchange.isHead ? 0 : body?.readableBytes ?? 0, cache: outcome,
-                    tier: tier, ttl: Int(ttl), collapsed: false, originMillis: nil))
+            var logged = record(
+                exchange, status: Int(status.code), bytes: exchange.isHead ? 0 : body?.readableBytes ?? 0, cache: outcome,
+                tier: outcome == .hit || outcome == .stale ? tier : "", ttl: Int(ttl), collapsed: false, originMillis: nil)
+            // The entry's own key: one entry logs one key, whether it was a miss or a hit.
+            logged.key = entry.key
+            accessLog.append(logged)
         }
         var response = ProxyResponse(
             status: status, headerBlock: entry.headerBlock, headers: headers, body: body, omitBody: exchange.isHead)
@@ -81,10 +83,13 @@ extension ProxyEngine {
             status = .notModified
             notModified = true
         }
-        accessLog?.append(
-            record(
+        if let accessLog {
+            var logged = record(
                 exchange, status: Int(status.code), bytes: exchange.isHead || notModified ? 0 : file.length, cache: outcome, tier: tier,
-                ttl: Int(ttl), collapsed: false, originMillis: nil))
+                ttl: Int(ttl), collapsed: false, originMillis: nil)
+            logged.key = entry.key
+            accessLog.append(logged)
+        }
         var response = ProxyResponse(status: status, headerBlock: entry.headerBlock, omitBody: exchange.isHead)
         if notModified {
             file.cancel()
