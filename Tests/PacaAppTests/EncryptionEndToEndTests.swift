@@ -159,6 +159,30 @@ struct EncryptionEndToEndTests {
         await redis.stop()
     }
 
+    @Test("an answer too large for L1 on an encrypting route is not streamed into L2: it passes uncached (detail=too-large)")
+    func largeAnswersPass() async throws {
+        let origin = try await TestOrigin { _ in
+            TestOrigin.Reply(headers: [("Cache-Control", "max-age=600")], body: String(repeating: Self.bodyMarker, count: 400))
+        }
+        let config = catchAll(
+            #", "storage": { "l1": { "max_bytes": "8MB", "max_entry_bytes": "4KB" }, "l2": { "path": "l2" }, "#
+                + #""encryption": { "key_env": "\#(Self.variable)", "key_id": "k1" } }"#,
+            routeExtra: #", "encrypt": true"#)
+        let proxy = try await ProxyHarness.start(origin: origin, config: config, environment: [Self.variable: Self.keyOne])
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
+        let response = try await proxy.get("/big")
+        #expect(response.body.count == Self.bodyMarker.count * 400)
+        #expect(response.cacheStatus.contains("detail=too-large"))
+        await proxy.app.cache.flushWrites()
+        #expect(Self.l2Files(proxy.directory).isEmpty)
+        _ = try await proxy.get("/big")
+        #expect(origin.requestCount == 2)
+    }
+
     @Test("a missing or malformed key stops the start with a clear error")
     func keyErrors() async throws {
         let config = catchAll(
