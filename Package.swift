@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         // System libraries: a modulemap and a header of static inline wrappers each.
@@ -47,6 +48,16 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // The only module that imports swift-crypto: AES-GCM sealing of entries at rest.
+        .target(
+            name: "PacaSealing",
+            dependencies: [
+                "PacaCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
@@ -108,7 +119,7 @@ let package = Package(
             name: "PacaApp",
             dependencies: [
                 "PacaCore", "PacaHTTPCaching", "PacaStorage", "PacaUpstream", "PacaAccessLog",
-                "PacaEngine", "PacaServer", "PacaRedis", "PacaAdmin",
+                "PacaEngine", "PacaServer", "PacaRedis", "PacaAdmin", "PacaSealing",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -142,10 +153,10 @@ let package = Package(
         ),
         .testTarget(name: "PacaCoreTests", dependencies: ["PacaCore"], swiftSettings: strict),
         .testTarget(name: "PacaHTTPCachingTests", dependencies: ["PacaHTTPCaching"], swiftSettings: strict),
-        .testTarget(name: "PacaStorageTests", dependencies: ["PacaStorage", "PacaCore"], swiftSettings: strict),
+        .testTarget(name: "PacaStorageTests", dependencies: ["PacaStorage", "PacaCore", "PacaSealing"], swiftSettings: strict),
         .testTarget(
             name: "PacaRedisTests",
-            dependencies: ["PacaRedis", "PacaCore", "PacaTestSupport"],
+            dependencies: ["PacaRedis", "PacaCore", "PacaSealing", "PacaTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -176,7 +187,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PacaAppTests",
-            dependencies: ["PacaApp", "PacaCore", "PacaTestSupport", "paca"],
+            dependencies: ["PacaApp", "PacaCore", "PacaRedis", "PacaSealing", "PacaTestSupport", "paca"],
             swiftSettings: strict
         ),
     ]

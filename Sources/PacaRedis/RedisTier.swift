@@ -17,6 +17,9 @@ public final class RedisTier: CacheTier {
     public let name = "l3"
     /// The configuration the tier was created with.
     public let configuration: Configuration
+    /// Seals entries marked `encryptAtRest` and opens sealed values; without one such entries
+    /// are not sent and sealed values are misses.
+    public let sealer: (any EntrySealer)?
 
     private let clock: any WallClock
     private let logger: Logger
@@ -47,13 +50,16 @@ public final class RedisTier: CacheTier {
     /// Creates the tier and starts its connection threads; the first connection warns once when
     /// the server's `maxmemory-policy` is `noeviction` (which makes a full Redis refuse writes
     /// instead of evicting old entries). Nothing is awaited here: a server that is down is found
-    /// out by the first operations, which fail fast and open the breaker.
+    /// out by the first operations, which fail fast and open the breaker. `sealer` is the key for
+    /// entries marked `encryptAtRest` (default none: they are not stored).
     public init(
         configuration: Configuration,
         clock: any WallClock = SystemWallClock(),
+        sealer: (any EntrySealer)? = nil,
         logger: Logger = Logger(label: "paca.redis")
     ) {
         self.configuration = configuration
+        self.sealer = sealer
         self.clock = clock
         self.logger = logger
         self.state = Mutex(
@@ -154,8 +160,9 @@ public final class RedisTier: CacheTier {
         return found
     }
 
-    /// `SET <key> <codec bytes> PX <remaining storage lifetime>`; nothing is sent for an entry
-    /// already past its storage lifetime or larger than `maxEntryBytes` once encoded.
+    /// `SET <key> <codec bytes> PX <remaining storage lifetime>`, sealed for an `encryptAtRest`
+    /// entry; nothing is sent for an entry already past its storage lifetime, larger than
+    /// `maxEntryBytes` once encoded, or to be sealed without a sealer.
     public func set(_ entry: CacheEntry) async {
         await set([entry])
     }
@@ -170,7 +177,13 @@ public final class RedisTier: CacheTier {
         for entry in entries {
             let remaining = entry.timing.storageExpiry &- now
             guard remaining > 0 else { continue }
-            let value = EntryCodec.encode(entry)
+            let value: ByteBuffer
+            if entry.encryptAtRest {
+                guard let sealer, let sealed = EntryCodec.encodeSealed(entry, sealer: sealer) else { continue }
+                value = sealed
+            } else {
+                value = EntryCodec.encode(entry)
+            }
             guard value.readableBytes <= configuration.maxEntryBytes else {
                 oversized += 1
                 continue
@@ -351,12 +364,16 @@ public final class RedisTier: CacheTier {
         switch reply {
         case .bulk(let buffer):
             do throws(EntryCodecError) {
-                let decoded = try EntryCodec.decode(buffer, expectedKey: key)
+                let decoded = try EntryCodec.decode(buffer, expectedKey: key, sealer: sealer)
                 // L3 values are written with identity bodies; a gzip body came from a writer
                 // this tier cannot serve without re-coding.
                 guard decoded.bodyEncoding == .identity, decoded.entry.timing.storageExpiry > now else { return nil }
                 return decoded.entry
             } catch .keyMismatch {
+                return nil
+            } catch .keyUnavailable {
+                // Sealed under another key id (rotated, or another node's): a miss; the value is
+                // left for the nodes that hold that key, and the next fill here replaces it.
                 return nil
             } catch {
                 state.withLock { $0.corrupt += 1 }

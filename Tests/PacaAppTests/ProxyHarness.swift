@@ -15,10 +15,11 @@ final class ProxyHarness: Sendable {
     let directory: String
 
     /// `config` is a routes.json document in which `ORIGIN` stands for `origin.url`; `sweepClock`
-    /// paces L2's expiry sweep (default the real clock).
+    /// paces L2's expiry sweep (default the real clock); `environment` adds variables the
+    /// configuration reads (an encryption key) over the process's own.
     static func start(
         origin: TestOrigin?, config: String, originURL: String? = nil, directory reuse: String? = nil,
-        sweepClock: any Clock<Duration> = ContinuousClock()
+        sweepClock: any Clock<Duration> = ContinuousClock(), environment: [String: String] = [:]
     ) async throws -> ProxyHarness {
         let directory = reuse ?? NSTemporaryDirectory() + "paca-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -28,7 +29,16 @@ final class ProxyHarness: Sendable {
         let configuration = try ConfigurationLoader.load(path: file)
         let clock = ManualWallClock(start: UnixMillis(Date().timeIntervalSince1970 * 1000))
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let app = try ProxyApplication(configuration: configuration, group: group, clock: clock, sweepClock: sweepClock)
+        let app: ProxyApplication
+        do {
+            app = try ProxyApplication(
+                configuration: configuration, group: group, clock: clock, sweepClock: sweepClock,
+                environment: { environment[$0] ?? ProcessInfo.processInfo.environment[$0] })
+        } catch {
+            try? await group.shutdownGracefully()
+            if reuse == nil { try? FileManager.default.removeItem(atPath: directory) }
+            throw error
+        }
         let address = try await app.start()
         return ProxyHarness(app: app, clock: clock, group: group, port: address.port!, directory: directory)
     }

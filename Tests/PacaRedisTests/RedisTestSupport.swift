@@ -26,12 +26,13 @@ func makeEntry(
 /// A tier on `server` with test-friendly settings.
 func makeTier(
     _ server: RedisServer, namespace: String = "paca", clock: ManualWallClock = ManualWallClock(), timeout: Duration = .milliseconds(250),
-    poolSize: Int = 2, maxEntryBytes: Int = 1 << 20, failureThreshold: Int = 3, logger: Logger = Logger(label: "test.redis")
+    poolSize: Int = 2, maxEntryBytes: Int = 1 << 20, failureThreshold: Int = 3, sealer: (any EntrySealer)? = nil,
+    logger: Logger = Logger(label: "test.redis")
 ) throws -> RedisTier {
     let configuration = try RedisTier.Configuration(
         url: server.url, namespace: namespace, timeout: timeout, poolSize: poolSize, maxEntryBytes: maxEntryBytes,
         failureThreshold: failureThreshold, openDuration: .seconds(5))
-    return RedisTier(configuration: configuration, clock: clock, logger: logger)
+    return RedisTier(configuration: configuration, clock: clock, sealer: sealer, logger: logger)
 }
 
 /// Collects log messages in memory.

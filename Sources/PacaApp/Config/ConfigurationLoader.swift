@@ -75,8 +75,20 @@ public enum ConfigurationLoader {
         var memory = PacaConfiguration.MemoryTier()
         var disk: PacaConfiguration.DiskTier?
         var redis: PacaConfiguration.RedisTier?
+        var encryption: PacaConfiguration.Encryption?
         if let storage = try root.object("storage") {
-            try storage.allowOnly(["l1", "l2", "l3"])
+            try storage.allowOnly(["l1", "l2", "l3", "encryption"])
+            if let section = try storage.object("encryption") {
+                try section.allowOnly(["key_env", "key_id"])
+                guard let variable = try section.nonEmptyString("key_env") else {
+                    throw section.error("key_env", "is required: the environment variable holding the 32-byte key")
+                }
+                guard let keyID = try section.nonEmptyString("key_id") else {
+                    throw section.error("key_id", "is required: a name for the key, written into every sealed entry")
+                }
+                guard keyID.utf8.count <= 255 else { throw section.error("key_id", "must be at most 255 bytes") }
+                encryption = .init(keyEnvironmentVariable: variable, keyID: keyID)
+            }
             if let l1 = try storage.object("l1") {
                 try l1.allowOnly(["max_bytes", "policy", "max_entry_bytes"])
                 if let value = try l1.bytes("max_bytes") {
@@ -147,6 +159,9 @@ public enum ConfigurationLoader {
         for (index, value) in routeValues.enumerated() {
             let reader = try ObjectReader(file: file, path: "$.routes[\(index)]", value: value)
             let route = try parseRoute(reader, index: index)
+            if route.encrypt, encryption == nil {
+                throw reader.error("encrypt", "needs storage.encryption (key_env and key_id) to seal the route's entries")
+            }
             guard names.insert(route.name).inserted else { throw reader.error("name", "duplicate route name \"\(route.name)\"") }
             if let earlier = routes.first(where: { shadows($0.match.pattern, route.match.pattern) }) {
                 warnings.append(
@@ -155,17 +170,19 @@ public enum ConfigurationLoader {
             routes.append(route)
         }
 
-        return PacaConfiguration(
+        var configuration = PacaConfiguration(
             file: file, server: server, eventLoops: eventLoops, limits: limits, admin: admin, memory: memory, disk: disk, redis: redis,
             accessLogPath: accessLogPath,
             prewarm: prewarm, trustedProxies: trusted, routes: routes, warnings: warnings)
+        configuration.encryption = encryption
+        return configuration
     }
 
     static let routeFields: Set<String> = [
         "name", "match", "origin", "methods", "cache", "ttl", "ttl_source", "max_ttl", "key", "stale_while_revalidate",
         "stale_if_error", "connect_timeout", "timeout", "max_body_bytes", "forward_headers", "strip_cookies", "preserve_host",
         "forward",
-        "ignore", "cache_status", "honor_client_no_cache", "convert_head", "comment",
+        "ignore", "cache_status", "honor_client_no_cache", "convert_head", "encrypt", "comment",
     ]
 
     static func parseRoute(_ reader: ObjectReader, index: Int) throws(ConfigurationError) -> Route {
@@ -244,7 +261,7 @@ public enum ConfigurationLoader {
             forward: forward, connectTimeout: try reader.duration("connect_timeout") ?? .seconds(5),
             timeout: try reader.duration("timeout") ?? .seconds(30),
             cacheStatus: try reader.bool("cache_status") ?? true, honorClientNoCache: try reader.bool("honor_client_no_cache") ?? true,
-            convertHead: try reader.bool("convert_head") ?? true)
+            convertHead: try reader.bool("convert_head") ?? true, encrypt: try reader.bool("encrypt") ?? false)
     }
 
     /// `host:port`, `[v6]:port` or `:port`.

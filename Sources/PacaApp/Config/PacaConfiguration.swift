@@ -62,6 +62,23 @@ public struct PacaConfiguration: Sendable {
         public var maxEntryBytes: Int
     }
 
+    /// Encryption at rest (`storage.encryption`): the key that seals the L2 and L3 entries of
+    /// routes with `encrypt: true`.
+    public struct Encryption: Sendable, Equatable {
+        /// The environment variable holding the 32-byte key (64 hex digits or base64); read at
+        /// start-up, never stored in the configuration.
+        public var keyEnvironmentVariable: String
+        /// The id written into every sealed entry; a new key needs a new id, so that entries
+        /// sealed with the old one are misses.
+        public var keyID: String
+
+        /// Creates the settings.
+        public init(keyEnvironmentVariable: String, keyID: String) {
+            self.keyEnvironmentVariable = keyEnvironmentVariable
+            self.keyID = keyID
+        }
+    }
+
     /// The prewarmer (`prewarm`).
     public struct Prewarm: Sendable, Equatable {
         public var enabled = false
@@ -86,6 +103,8 @@ public struct PacaConfiguration: Sendable {
     public var disk: DiskTier?
     /// L3, when configured.
     public var redis: RedisTier?
+    /// Encryption at rest, when configured (required by any route with `encrypt: true`).
+    public var encryption: Encryption? = nil
     /// Access-log path, when logging is on.
     public var accessLogPath: String?
     /// Prewarming.

@@ -7,6 +7,7 @@ public import PacaAdmin
 public import PacaCore
 public import PacaEngine
 import PacaRedis
+import PacaSealing
 import PacaServer
 public import PacaStorage
 public import PacaUpstream
@@ -47,13 +48,15 @@ public final class ProxyApplication: Sendable {
 
     /// Builds the application. `origin` and `clock` replace the real ones in tests, and
     /// `sweepClock` the clock that paces L2's expiry sweep (default `ContinuousClock`); `group`
-    /// defaults to one event loop per core.
+    /// defaults to one event loop per core. `environment` reads the variables the configuration
+    /// names (the encryption key), default (`nil`) the process's environment.
     public init(
         configuration: PacaConfiguration,
         group: (any EventLoopGroup)? = nil,
         origin: (any OriginClient)? = nil,
         clock: any WallClock = SystemWallClock(),
         sweepClock: any Clock<Duration> = ContinuousClock(),
+        environment: ((String) -> String?)? = nil,
         logger: Logger = Logger(label: "paca")
     ) throws {
         self.configuration = configuration
@@ -66,19 +69,21 @@ public final class ProxyApplication: Sendable {
             self.group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops ?? ProcessorAffinity.usableProcessors())
             self.ownsGroup = true
         }
+        let sealer = try Self.sealer(
+            configuration.encryption, environment: environment ?? { ProcessInfo.processInfo.environment[$0] })
         var lowerTiers: [any CacheTier] = []
         var redisTier: RedisTier?
         disk = try configuration.disk.map { settings in
             try DiskCache(
                 directory: settings.path, maxBytes: settings.maxBytes, maxEntryBytes: settings.maxEntryBytes, clock: clock,
-                sweepClock: sweepClock, logger: logger)
+                sweepClock: sweepClock, sealer: sealer, logger: logger)
         }
         if let disk { lowerTiers.append(disk) }
         if let redis = configuration.redis {
             let settings = try RedisTier.Configuration(
                 url: redis.url, passwordEnvironmentVariable: redis.passwordEnvironmentVariable, namespace: redis.namespace,
                 timeout: redis.timeout, maxEntryBytes: redis.maxEntryBytes)
-            redisTier = RedisTier(configuration: settings, clock: clock, logger: logger)
+            redisTier = RedisTier(configuration: settings, clock: clock, sealer: sealer, logger: logger)
             lowerTiers.append(redisTier!)
         }
         cache = TieredCache(
@@ -166,6 +171,22 @@ public final class ProxyApplication: Sendable {
 
     /// The admin listener's port (after `start`), when there is one.
     public var adminPort: Int? { adminServer?.port }
+
+    /// The AES-GCM sealer of `storage.encryption`, its key read from the environment variable
+    /// it names; a missing or malformed key stops the start (never a silent plaintext store).
+    static func sealer(_ encryption: PacaConfiguration.Encryption?, environment: (String) -> String?) throws -> (any EntrySealer)? {
+        guard let encryption else { return nil }
+        let variable = encryption.keyEnvironmentVariable
+        guard let text = environment(variable), !text.isEmpty else {
+            throw ApplicationError.encryptionKey(
+                "storage.encryption.key_env names \(variable), which is not set: give it a 32-byte key as 64 hex digits or base64")
+        }
+        do {
+            return try AESGCMSealer(keyID: encryption.keyID, text: text)
+        } catch {
+            throw ApplicationError.encryptionKey("storage.encryption.key_env: \(variable) is not a usable key: \(error)")
+        }
+    }
 
     /// `host:port` → its parts.
     static func split(_ listen: String) -> (String, Int) {

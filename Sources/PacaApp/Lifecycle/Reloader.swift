@@ -7,10 +7,13 @@ import Synchronization
 public enum ApplicationError: Error, CustomStringConvertible {
     /// The admin token is missing or unusable.
     case adminToken(String)
+    /// The encryption key (`storage.encryption`) is missing or unusable.
+    case encryptionKey(String)
 
     public var description: String {
         switch self {
         case .adminToken(let message): message
+        case .encryptionKey(let message): message
         }
     }
 }
@@ -47,7 +50,9 @@ struct Reloader: Sendable {
         let old = state.value
         var restart: [String] = []
         if next.server.host != old.server.host || next.server.port != old.server.port { restart.append("listen") }
-        if next.memory != old.memory || next.disk != old.disk || next.redis != old.redis { restart.append("storage") }
+        if next.memory != old.memory || next.disk != old.disk || next.redis != old.redis || next.encryption != old.encryption {
+            restart.append("storage")
+        }
         if next.admin != old.admin { restart.append("admin") }
         if next.accessLogPath != old.accessLogPath { restart.append("access_log") }
         if next.limits != old.limits { restart.append("limits") }

@@ -24,6 +24,15 @@ public enum EntryCodecError: Error, Sendable, Equatable {
     case keyMismatch
     /// Lengths or fields are inconsistent although the checksum matched, or trailing bytes follow.
     case malformed
+    /// A sealed entry whose key this reader does not hold: no sealer, or another key id (a
+    /// rotated key, another node's key). A miss, not damage.
+    case keyUnavailable(keyID: String)
+    /// A sealed entry that does not open with the key of its key id: the key changed without a
+    /// new id, or the bytes were tampered with (the checksum cannot tell the latter).
+    case authenticationFailed
+    /// `decodeHead` met a sealed entry: its clear head holds no fields and its body cannot be
+    /// served from the file; decode it whole instead.
+    case sealed
 }
 
 /// An entry as decoded, with its body exactly as stored.
@@ -70,7 +79,17 @@ public struct EntrySummary: Sendable, Equatable {
 /// checksum           CRC-32C u32 over everything before it
 /// ```
 /// Flags: bit 0 gzip body, bit 1 `mustRevalidate`, bit 2 `alwaysRevalidate`, bit 3 etag
-/// present, bit 4 lastModified present; other bits must be zero.
+/// present, bit 4 lastModified present, bit 5 sealed; other bits must be zero.
+///
+/// A sealed entry (`encodeSealed`, a route's `encrypt: true`) keeps in clear only what an index
+/// and a sweep need: the prefix, and a header section with the key, status 0, no fields, the
+/// seven times, and no validators. Its body is
+/// ```
+/// keyIDLength u8 | keyID (UTF-8) | sealer output over the whole plain encoding of the entry
+/// ```
+/// where the sealer authenticates everything before its output (prefix, clear header, key id),
+/// so a sealed body cannot be moved under another key or given another expiry. The checksum
+/// covers the outer bytes as usual, so damage is told from a foreign key before any opening.
 public enum EntryCodec {
     /// The format version this build writes and reads.
     public static let version: UInt8 = 1
@@ -86,7 +105,8 @@ public enum EntryCodec {
         static let alwaysRevalidate: UInt8 = 1 << 2
         static let etag: UInt8 = 1 << 3
         static let lastModified: UInt8 = 1 << 4
-        static let known: UInt8 = 0x1F
+        static let sealed: UInt8 = 1 << 5
+        static let known: UInt8 = 0x3F
     }
 
     /// Serialises `entry` with its body as given; `bodyEncoding` records how that body is
@@ -106,8 +126,44 @@ public enum EntryCodec {
     public static func encodeHead(
         _ entry: CacheEntry, bodyLength: Int, bodyEncoding: BodyEncoding = .identity, extraCapacity: Int = 0
     ) -> ByteBuffer {
+        encodeHead(entry, bodyLength: bodyLength, bodyEncoding: bodyEncoding, extraCapacity: extraCapacity, extraFlags: 0)
+    }
+
+    /// The sealed encoding of `entry` (see the type's documentation): the plain encoding, with
+    /// its body as given in `bodyEncoding`, sealed by `sealer` behind a clear head that names the
+    /// key, its times and `sealer.keyID`. `nil` when the key id is empty or longer than 255
+    /// bytes, or sealing fails; such an entry is not stored.
+    public static func encodeSealed(_ entry: CacheEntry, bodyEncoding: BodyEncoding = .identity, sealer: any EntrySealer)
+        -> ByteBuffer?
+    {
+        let keyID = Array(sealer.keyID.utf8)
+        guard (1...255).contains(keyID.count) else { return nil }
+        let inner = encode(entry, bodyEncoding: bodyEncoding)
+        let sealedLength = inner.readableBytes + sealer.overhead
+        let bodyLength = 1 + keyID.count + sealedLength
+        guard bodyLength <= Int(UInt32.max) else { return nil }
+        // Revalidation flags and validators stay inside; the clear head says only when the entry
+        // was fetched and when it leaves storage.
+        var timing = entry.timing
+        timing.mustRevalidate = false
+        timing.alwaysRevalidate = false
+        let clear = CacheEntry(key: entry.key, status: 0, headers: [], body: ByteBuffer(), timing: timing)
+        var buffer = encodeHead(
+            clear, bodyLength: bodyLength, bodyEncoding: .identity, extraCapacity: bodyLength + 4, extraFlags: Flag.sealed)
+        buffer.writeInteger(UInt8(keyID.count))
+        buffer.writeBytes(keyID)
+        guard let sealed = sealer.seal(inner, authenticating: buffer), sealed.readableBytes == sealedLength else { return nil }
+        buffer.writeImmutableBuffer(sealed)
+        let crc = buffer.withUnsafeReadableBytes { CRC32C.checksum($0) }
+        buffer.writeInteger(crc)
+        return buffer
+    }
+
+    private static func encodeHead(
+        _ entry: CacheEntry, bodyLength: Int, bodyEncoding: BodyEncoding, extraCapacity: Int, extraFlags: UInt8
+    ) -> ByteBuffer {
         precondition(bodyLength <= Int(UInt32.max), "body larger than 4 GiB")
-        var flags: UInt8 = bodyEncoding == .gzip ? Flag.gzip : 0
+        var flags: UInt8 = (bodyEncoding == .gzip ? Flag.gzip : 0) | extraFlags
         if entry.timing.mustRevalidate { flags |= Flag.mustRevalidate }
         if entry.timing.alwaysRevalidate { flags |= Flag.alwaysRevalidate }
         if entry.etag != nil { flags |= Flag.etag }
@@ -145,11 +201,13 @@ public enum EntryCodec {
 
     /// The entry described by the head of an encoding (its first `summaryLength(prefix:)`
     /// bytes), with an empty body, and where its body lies: for serving a large body from its
-    /// file without reading it into memory. Verifies the key, not the checksum.
+    /// file without reading it into memory. Verifies the key, not the checksum. Throws `.sealed`
+    /// for a sealed entry, whose body is never served from its file.
     public static func decodeHead(_ buffer: ByteBuffer, expectedKey: String?) throws(EntryCodecError) -> (
         entry: DecodedEntry, bodyOffset: Int, bodyLength: Int
     ) {
         let (flags, headerLength, bodyLength) = try readPrefix(buffer)
+        guard flags & Flag.sealed == 0 else { throw .sealed }
         guard var section = buffer.getSlice(at: buffer.readerIndex + prefixLength, length: headerLength) else { throw .truncated }
         let header = try parseHeader(&section, flags: flags)
         if let expectedKey, header.key != expectedKey { throw .keyMismatch }
@@ -164,7 +222,13 @@ public enum EntryCodec {
     /// Parses and verifies `buffer`, which must hold exactly one encoding: magic, version,
     /// lengths, the CRC-32C, and — when `expectedKey` is given — the full key. The returned
     /// body is a slice of `buffer` (no copy), still in its stored encoding.
-    public static func decode(_ buffer: ByteBuffer, expectedKey: String?) throws(EntryCodecError) -> DecodedEntry {
+    ///
+    /// A sealed entry is opened with `sealer` (default none) when its key id is `sealer.keyID`,
+    /// and comes back with `encryptAtRest` set; without the right key it throws
+    /// `.keyUnavailable`, and `.authenticationFailed` when it does not open.
+    public static func decode(_ buffer: ByteBuffer, expectedKey: String?, sealer: (any EntrySealer)? = nil) throws(EntryCodecError)
+        -> DecodedEntry
+    {
         let (flags, headerLength, bodyLength) = try readPrefix(buffer)
         let total = prefixLength + headerLength + bodyLength + 4
         guard buffer.readableBytes >= total else { throw .truncated }
@@ -182,11 +246,44 @@ public enum EntryCodec {
         else { throw .truncated }
         let header = try parseHeader(&section, flags: flags)
         if let expectedKey, header.key != expectedKey { throw .keyMismatch }
+        if flags & Flag.sealed != 0 {
+            return try open(body, header: header, before: buffer.getSlice(at: start, length: prefixLength + headerLength), sealer: sealer)
+        }
 
         let entry = CacheEntry(
             key: header.key, status: header.status, headers: header.fields, body: body, timing: header.timing,
             etag: header.etag, lastModified: header.lastModified)
         return DecodedEntry(entry: entry, bodyEncoding: flags & Flag.gzip != 0 ? .gzip : .identity)
+    }
+
+    /// Opens a sealed body: checks the key id, opens the plain encoding inside, which must be an
+    /// unsealed entry of the same key.
+    private static func open(_ body: ByteBuffer, header: Header, before head: ByteBuffer?, sealer: (any EntrySealer)?)
+        throws(EntryCodecError) -> DecodedEntry
+    {
+        var body = body
+        guard var authenticated = head, let count = body.readInteger(as: UInt8.self), count > 0,
+            let keyIDBytes = body.readSlice(length: Int(count))
+        else { throw .malformed }
+        guard let keyID = keyIDBytes.withUnsafeReadableBytes({ String(validating: $0, as: UTF8.self) }) else { throw .malformed }
+        guard let sealer, sealer.keyID == keyID else { throw .keyUnavailable(keyID: keyID) }
+        authenticated.writeInteger(count)
+        authenticated.writeImmutableBuffer(keyIDBytes)
+        guard let inner = sealer.open(body, authenticating: authenticated) else { throw .authenticationFailed }
+        // The inner encoding was authenticated: anything wrong with it is a writer's bug, reported
+        // as malformed rather than as damage at rest.
+        let decoded: DecodedEntry
+        do {
+            decoded = try decode(inner, expectedKey: header.key, sealer: nil)
+        } catch {
+            throw .malformed
+        }
+        let entry = decoded.entry
+        return DecodedEntry(
+            entry: CacheEntry(
+                key: entry.key, status: entry.status, headers: entry.headers, body: entry.body, timing: entry.timing, etag: entry.etag,
+                lastModified: entry.lastModified, encryptAtRest: true),
+            bodyEncoding: decoded.bodyEncoding)
     }
 
     /// How many leading bytes `summarize(_:)` needs, read from the first `prefixLength` bytes.

@@ -23,15 +23,17 @@ extension CacheEntry {
         headers.values(Self.variantField)
     }
 
-    /// A marker for `key` naming `varyNames`, listing `variantKeys`, kept until `expiry`.
-    public static func varyMarker(key: String, varyNames: [String], variantKeys: [String], expiry: UnixMillis, now: UnixMillis)
-        -> CacheEntry
-    {
+    /// A marker for `key` naming `varyNames`, listing `variantKeys`, kept until `expiry`; sealed
+    /// at rest when `encryptAtRest` (as its route's variants are).
+    public static func varyMarker(
+        key: String, varyNames: [String], variantKeys: [String], expiry: UnixMillis, now: UnixMillis, encryptAtRest: Bool = false
+    ) -> CacheEntry {
         var headers = [HTTPField(name: namesField, value: varyNames.joined(separator: ","))]
         headers.append(contentsOf: variantKeys.map { HTTPField(name: variantField, value: $0) })
         return CacheEntry(
             key: key, status: 0, headers: headers, body: ByteBuffer(),
-            timing: EntryTiming(requestTime: now, responseTime: now, correctedInitialAge: 0, freshnessLifetime: 0, storageExpiry: expiry))
+            timing: EntryTiming(requestTime: now, responseTime: now, correctedInitialAge: 0, freshnessLifetime: 0, storageExpiry: expiry),
+            encryptAtRest: encryptAtRest)
     }
 
     /// The key of the variant of `primaryKey` selected by `secondaryKey`.

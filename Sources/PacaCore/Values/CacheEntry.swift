@@ -77,6 +77,9 @@ public final class CacheEntry: Sendable {
     public let etag: String?
     /// `Last-Modified`, as sent, if any.
     public let lastModified: String?
+    /// L2 and L3 store this entry sealed (its route says `encrypt: true`); a tier without a
+    /// sealer does not store it at all. L1 holds it in plaintext either way. Default `false`.
+    public let encryptAtRest: Bool
 
     /// Creates an entry; encodes `headers` into `headerBlock` once.
     public init(
@@ -86,7 +89,8 @@ public final class CacheEntry: Sendable {
         body: ByteBuffer,
         timing: EntryTiming,
         etag: String? = nil,
-        lastModified: String? = nil
+        lastModified: String? = nil,
+        encryptAtRest: Bool = false
     ) {
         self.key = key
         self.status = status
@@ -95,6 +99,7 @@ public final class CacheEntry: Sendable {
         self.timing = timing
         self.etag = etag
         self.lastModified = lastModified
+        self.encryptAtRest = encryptAtRest
         var block = ByteBufferAllocator().buffer(capacity: headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 })
         for field in headers {
             block.writeString(field.name)
@@ -119,6 +124,8 @@ extension CacheEntry {
     public func markedStale(at now: UnixMillis) -> CacheEntry {
         var timing = self.timing
         timing.freshnessLifetime = min(timing.freshnessLifetime, max(0, timing.currentAge(at: now) - 1))
-        return CacheEntry(key: key, status: status, headers: headers, body: body, timing: timing, etag: etag, lastModified: lastModified)
+        return CacheEntry(
+            key: key, status: status, headers: headers, body: body, timing: timing, etag: etag, lastModified: lastModified,
+            encryptAtRest: encryptAtRest)
     }
 }

@@ -278,7 +278,7 @@ extension ProxyEngine {
             entry = CacheEntry(
                 key: stored.key, status: stored.status, headers: merged.removing(plan.strippedFieldNames), body: stored.body,
                 timing: timing(plan, response: notModified), etag: plan.etag ?? stored.etag,
-                lastModified: plan.lastModified ?? stored.lastModified)
+                lastModified: plan.lastModified ?? stored.lastModified, encryptAtRest: exchange.route.encrypt)
             storedNow = cache.store(entry)
         }
         complete(exchange, kind, with: storedNow ? .stored(entry) : .uncacheable)
@@ -590,7 +590,7 @@ extension ProxyEngine {
         if varyNames.isEmpty {
             let entry = CacheEntry(
                 key: exchange.primaryKey, status: response.status, headers: fields, body: exactSized(response.body), timing: timing,
-                etag: plan.etag, lastModified: plan.lastModified)
+                etag: plan.etag, lastModified: plan.lastModified, encryptAtRest: exchange.route.encrypt)
             let outcome = cache.storeOutcome(entry)
             return (outcome == .tooLarge ? nil : entry, outcome)
         }
@@ -598,7 +598,7 @@ extension ProxyEngine {
             primaryKey: exchange.primaryKey, secondaryKey: secondaryKey(varyNames: varyNames, requestHeaders: exchange.requestFields))
         let entry = CacheEntry(
             key: variantKey, status: response.status, headers: fields, body: exactSized(response.body), timing: timing,
-            etag: plan.etag, lastModified: plan.lastModified)
+            etag: plan.etag, lastModified: plan.lastModified, encryptAtRest: exchange.route.encrypt)
         let outcome = cache.storeOutcome(entry)
         guard outcome.isStored else { return (nil, outcome) }
         updateVaryMarker(exchange, varyNames: varyNames, variantKey: variantKey, expiry: timing.storageExpiry)
@@ -619,7 +619,9 @@ extension ProxyEngine {
             cache.remove(variants.removeFirst())
         }
         cache.store(
-            CacheEntry.varyMarker(key: exchange.primaryKey, varyNames: varyNames, variantKeys: variants, expiry: expiry, now: clock.now()))
+            CacheEntry.varyMarker(
+                key: exchange.primaryKey, varyNames: varyNames, variantKeys: variants, expiry: expiry, now: clock.now(),
+                encryptAtRest: exchange.route.encrypt))
     }
 
     /// The key a response is stored under: the primary key, or its variant's key when it varies.
@@ -636,7 +638,7 @@ extension ProxyEngine {
         let names = variantNames(responseHeaders: head.headers, route: exchange.route) ?? []
         return CacheEntry(
             key: storageKey(exchange, varyNames: names), status: head.status, headers: fields, body: ByteBuffer(), timing: timing,
-            etag: plan.etag, lastModified: plan.lastModified)
+            etag: plan.etag, lastModified: plan.lastModified, encryptAtRest: exchange.route.encrypt)
     }
 
     /// A body whose buffer is no larger than needed, so L1 counts what it holds (DESIGN.md §3:

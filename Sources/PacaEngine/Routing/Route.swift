@@ -106,6 +106,10 @@ public final class Route: Sendable {
     public let honorClientNoCache: Bool
     /// A cacheable HEAD miss is fetched as GET and stored. Default on.
     public let convertHead: Bool
+    /// L2 and L3 store this route's entries sealed (AES-GCM, `storage.encryption`); L1 keeps
+    /// them in plaintext. Part of the fingerprint, so sealed and plain entries never share a key.
+    /// Default off.
+    public let encrypt: Bool
     /// Digest of everything that shapes the key and the origin's answer (origin, key rules),
     /// the last component of every key of this route.
     public let fingerprint: String
@@ -128,7 +132,8 @@ public final class Route: Sendable {
         timeout: Duration = .seconds(30),
         cacheStatus: Bool = true,
         honorClientNoCache: Bool = true,
-        convertHead: Bool = true
+        convertHead: Bool = true,
+        encrypt: Bool = false
     ) {
         self.name = name
         self.match = Glob(match)
@@ -147,10 +152,12 @@ public final class Route: Sendable {
         self.cacheStatus = cacheStatus
         self.honorClientNoCache = honorClientNoCache
         self.convertHead = convertHead
+        self.encrypt = encrypt
         let keyed = Array(Set(self.keyHeaders + self.forwardHeaders)).sorted()
         self.keyedHeaderNames = keyed
         self.fingerprint = Self.fingerprint(
-            origin: origin, keyQuery: keyQuery, keyedHeaderNames: keyed, preserveHost: preserveHost, forward: forward)
+            origin: origin, keyQuery: keyQuery, keyedHeaderNames: keyed, preserveHost: preserveHost, forward: forward,
+            encrypt: encrypt)
     }
 
     /// Request header names that are part of the key (`key.headers` and `forward_headers`),
@@ -158,7 +165,7 @@ public final class Route: Sendable {
     public let keyedHeaderNames: [String]
 
     private static func fingerprint(
-        origin: Origin, keyQuery: QueryKeyRule, keyedHeaderNames: [String], preserveHost: Bool, forward: ForwardMode
+        origin: Origin, keyQuery: QueryKeyRule, keyedHeaderNames: [String], preserveHost: Bool, forward: ForwardMode, encrypt: Bool
     )
         -> String
     {
@@ -173,6 +180,10 @@ public final class Route: Sendable {
         // The strict mode sends the origin less, so its answers are not interchangeable with
         // those fetched with every field.
         text += forward == .keyed ? "|fk" : ""
+        // Sealed entries live under their own keys: turning `encrypt` on never serves (or
+        // promotes) an entry that was stored in plaintext, and turning it off never leaves a
+        // sealed entry that a node without the key would keep missing.
+        text += encrypt ? "|enc" : ""
         return FNV1a.hex(text)
     }
 }

@@ -270,8 +270,11 @@ public enum DiskServingHit: Sendable {
 extension DiskCache {
     /// Starts writing a large entry whose body (of `bodyLength` bytes) will follow: `entry`
     /// gives the key, fields and timing (its body is ignored). `nil` when the entry would be
-    /// larger than `maxEntryBytes` or is already expired.
+    /// larger than `maxEntryBytes` or is already expired, and for an `encryptAtRest` entry: a
+    /// sealed entry is sealed whole, so it is never streamed to disk (such an answer passes
+    /// uncached when L1 cannot hold it).
     public func beginWrite(_ entry: CacheEntry, bodyLength: Int, on eventLoop: any EventLoop) -> DiskEntryWriter? {
+        guard !entry.encryptAtRest else { return nil }
         let head = EntryCodec.encodeHead(entry, bodyLength: bodyLength)
         guard head.readableBytes + bodyLength + 4 <= maxEntryBytes, bodyLength <= Int(UInt32.max),
             entry.timing.storageExpiry > clock.now()
@@ -311,7 +314,8 @@ extension DiskCache {
 
     /// `get` for serving: an entry whose identity body is larger than `inlineLimit` is not read
     /// into memory; its checksum is verified by reading the file in parts, then its body is sent
-    /// from the open file. Smaller (and gzip-stored) entries come back whole, as from `get`.
+    /// from the open file. Smaller (and gzip-stored or sealed) entries come back whole, as from
+    /// `get`: a sealed file is never sent as it is (`EntryCodec.decodeHead` refuses it).
     public func getForServing(_ key: String, now: UnixMillis, inlineLimit: Int, on eventLoop: any EventLoop) -> EventLoopFuture<
         DiskServingHit?
     > {
@@ -342,7 +346,8 @@ extension DiskCache {
     private func readForServing(_ id: FileID, key: String, now: UnixMillis, indexed: Bool) -> CacheEntry? {
         // The same path `get` takes.
         let path = path(for: id)
-        guard let read = try? DiskFiles.read(path), let decoded = try? EntryCodec.decode(read.0, expectedKey: key) else {
+        guard let read = try? DiskFiles.read(path), let decoded = try? EntryCodec.decode(read.0, expectedKey: key, sealer: sealer)
+        else {
             return nil
         }
         guard decoded.entry.timing.storageExpiry > now else { return nil }

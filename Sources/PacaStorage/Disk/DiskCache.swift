@@ -38,6 +38,9 @@ public final class DiskCache: CacheTier {
     public let compressionThreshold: Int
     /// How often `run()` removes expired entries.
     public let sweepInterval: Duration
+    /// Seals entries marked `encryptAtRest` and opens sealed files; without one such entries are
+    /// not written and sealed files are misses.
+    public let sealer: (any EntrySealer)?
 
     let clock: any WallClock
     private let sweepClock: any Clock<Duration>
@@ -76,6 +79,7 @@ public final class DiskCache: CacheTier {
     ///   - clock: wall time, for expiry at start-up and when writing (default: the system clock).
     ///   - sweepClock: drives `run()` (default: `ContinuousClock`).
     ///   - threads: threads of the cache's own I/O pool (default 4).
+    ///   - sealer: the key for entries marked `encryptAtRest` (default none: they are not stored).
     /// - Throws: `DiskIOError` when the directories cannot be created.
     public init(
         directory: String,
@@ -86,6 +90,7 @@ public final class DiskCache: CacheTier {
         clock: any WallClock = SystemWallClock(),
         sweepClock: any Clock<Duration> = ContinuousClock(),
         threads: Int = 4,
+        sealer: (any EntrySealer)? = nil,
         logger: Logger = Logger(label: "paca.l2")
     ) throws {
         var directory = directory
@@ -95,6 +100,7 @@ public final class DiskCache: CacheTier {
         self.maxEntryBytes = min(self.maxBytes, maxEntryBytes ?? self.maxBytes / 8)
         self.compressionThreshold = compressionThreshold
         self.sweepInterval = sweepInterval
+        self.sealer = sealer
         self.clock = clock
         self.sweepClock = sweepClock
         self.logger = logger
@@ -341,10 +347,14 @@ public final class DiskCache: CacheTier {
         }
         var decoded: DecodedEntry
         do {
-            decoded = try EntryCodec.decode(buffer, expectedKey: key)
+            decoded = try EntryCodec.decode(buffer, expectedKey: key, sealer: sealer)
         } catch .keyMismatch {
             // A valid entry of another key under this name: a collision, not damage.
             if indexed { state.withLock { _ = $0.index.remove(id) } }
+            return nil
+        } catch .keyUnavailable {
+            // Sealed under a key this process does not hold (rotated): a miss; the next fill of
+            // the key replaces the file, and eviction or expiry remove it otherwise.
             return nil
         } catch {
             discardCorrupt(id, path: path, reason: "\(error)")
@@ -382,9 +392,10 @@ public final class DiskCache: CacheTier {
 
     // MARK: - Writes
 
-    /// Runs on the pool: compresses, encodes, writes to `tmp`, renames into place, indexes and
-    /// evicts.
+    /// Runs on the pool: compresses, encodes (sealing an `encryptAtRest` entry, which is dropped
+    /// without a sealer), writes to `tmp`, renames into place, indexes and evicts.
     private func write(_ entry: CacheEntry) {
+        if entry.encryptAtRest, sealer == nil { return }
         let id = FileID(key: entry.key)
         var stored = entry
         var encoding = BodyEncoding.identity
@@ -394,7 +405,13 @@ public final class DiskCache: CacheTier {
             stored = entry.replacingBody(compressed)
             encoding = .gzip
         }
-        let encoded = EntryCodec.encode(stored, bodyEncoding: encoding)
+        let encoded: ByteBuffer
+        if entry.encryptAtRest, let sealer {
+            guard let sealed = EntryCodec.encodeSealed(stored, bodyEncoding: encoding, sealer: sealer) else { return }
+            encoded = sealed
+        } else {
+            encoded = EntryCodec.encode(stored, bodyEncoding: encoding)
+        }
         guard encoded.readableBytes <= maxEntryBytes else { return }
 
         let temporary = "\(directory)/tmp/\(id.name).\(temporaryCounter.add(1, ordering: .relaxed).newValue)"
@@ -567,6 +584,7 @@ extension CacheEntry {
     /// A copy with `body` replaced; everything else, timing included, unchanged.
     func replacingBody(_ body: ByteBuffer) -> CacheEntry {
         CacheEntry(
-            key: key, status: status, headers: headers, body: body, timing: timing, etag: etag, lastModified: lastModified)
+            key: key, status: status, headers: headers, body: body, timing: timing, etag: etag, lastModified: lastModified,
+            encryptAtRest: encryptAtRest)
     }
 }
