@@ -35,7 +35,8 @@ public struct AdminSecurity: Sendable {
     let token: [UInt8]?
     /// Host names the listener answers to (lower-cased, without port).
     let allowedHosts: Set<String>
-    /// The listener's port (a `Host` must carry it or none).
+    /// The listener's port (a `Host` must carry it or none). Port 0 (chosen at bind, as in tests)
+    /// accepts any port: the host name is what stops DNS rebinding.
     let port: Int
 
     /// Checks the settings: a token of at least 16 bytes; no token only on loopback.
@@ -78,7 +79,7 @@ public struct AdminSecurity: Sendable {
 
     func hostAllowed(_ value: String) -> Bool {
         let (name, port) = Self.split(value.lowercased())
-        if let port, port != self.port { return false }
+        if let port, self.port != 0, port != self.port { return false }
         if allowedHosts.contains("*") {
             // Bound to every address: an IP literal is one of ours; a name is only `localhost`.
             return allowedHosts.contains(name) || name.allSatisfy { $0.isNumber || $0 == "." } || name.hasPrefix("[")

@@ -33,6 +33,11 @@ public final class ProxyApplication: Sendable {
     private let disk: DiskCache?
     /// The task running `disk.run()`.
     private let sweeper = Mutex<Task<Void, Never>?>(nil)
+    /// `/stats`, `/metrics` and the alerts.
+    let telemetry: Telemetry
+    /// The task that evaluates alerts every `alerts.interval`, from `start()` to `shutdown()`.
+    private let alertMonitor = Mutex<Task<Void, Never>?>(nil)
+    private let alertClock: any Clock<Duration>
     private let upstream: CurlOriginClient?
     /// The libcurl origin client, unless the application was given another one.
     public var originClient: CurlOriginClient? { upstream }
@@ -53,6 +58,7 @@ public final class ProxyApplication: Sendable {
         logger: Logger = Logger(label: "paca")
     ) throws {
         self.configuration = configuration
+        self.alertClock = ContinuousClock()
         self.current = ConfigurationState(configuration)
         self.logger = logger
         if let group {
@@ -69,11 +75,14 @@ public final class ProxyApplication: Sendable {
                 sweepClock: sweepClock, logger: logger)
         }
         if let disk { lowerTiers.append(disk) }
+        var breakerState: (@Sendable () -> String)?
         if let redis = configuration.redis {
             let settings = try RedisTier.Configuration(
                 url: redis.url, passwordEnvironmentVariable: redis.passwordEnvironmentVariable, namespace: redis.namespace,
                 timeout: redis.timeout, maxEntryBytes: redis.maxEntryBytes)
-            lowerTiers.append(RedisTier(configuration: settings, clock: clock, logger: logger))
+            let tier = RedisTier(configuration: settings, clock: clock, logger: logger)
+            breakerState = { tier.breakerState }
+            lowerTiers.append(tier)
         }
         cache = TieredCache(
             configuration: .init(
@@ -91,6 +100,10 @@ public final class ProxyApplication: Sendable {
                 maxWaitersPerKey: configuration.limits.maxWaitersPerKey),
             cache: cache, origin: origin ?? upstream!, clock: clock, accessLog: accessLog, logger: logger)
         server = HTTPServer(configuration: configuration.server, responder: engine, group: self.group, logger: logger)
+        let telemetry = Telemetry(
+            engine: engine, cache: cache, memoryBudget: configuration.memory.maxBytes, diskBudget: disk?.maxBytes,
+            breakerState: breakerState, alertThresholds: configuration.alerts, clock: clock, logger: logger)
+        self.telemetry = telemetry
         if let settings = configuration.admin {
             let (host, port) = Self.split(settings.listen)
             var token: String?
@@ -106,7 +119,6 @@ public final class ProxyApplication: Sendable {
             } catch {
                 throw ApplicationError.adminToken(error.description)
             }
-            let telemetry = Telemetry(engine: engine, cache: cache)
             let engine = self.engine
             let current = self.current
             let reloader = Reloader(file: configuration.file, state: current, engine: engine)
@@ -156,6 +168,20 @@ public final class ProxyApplication: Sendable {
                 task = Task { await disk.run() }
             }
         }
+        if configuration.alerts.enabled {
+            let telemetry = self.telemetry
+            let clock = alertClock
+            let interval = configuration.alerts.interval
+            alertMonitor.withLock { task in
+                guard task == nil else { return }
+                task = Task {
+                    while !Task.isCancelled {
+                        do { try await clock.sleep(for: interval) } catch { return }
+                        await telemetry.evaluateAlerts()
+                    }
+                }
+            }
+        }
         return address
     }
 
@@ -170,6 +196,9 @@ public final class ProxyApplication: Sendable {
         await server.shutdown()
         await adminServer?.shutdown()
         // The sweep uses L2's threads: it ends before the tiers shut down.
+        let monitor = alertMonitor.withLock { $0.take() }
+        monitor?.cancel()
+        await monitor?.value
         let sweep = sweeper.withLock { $0.take() }
         sweep?.cancel()
         await sweep?.value
