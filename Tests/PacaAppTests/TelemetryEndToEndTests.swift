@@ -124,6 +124,36 @@ struct TelemetryEndToEndTests {
         }
     }
 
+    @Test("paca stats prints tables from a running proxy's /stats, sending the token from --token-env")
+    func statsCommand() async throws {
+        let variable = "PACA_TEST_TOKEN_" + UUID().uuidString.replacingOccurrences(of: "-", with: "")
+        setenv(variable, "0123456789abcdef-stats-token", 1)
+        defer { unsetenv(variable) }
+        let origin = try await TestOrigin { _ in TestOrigin.Reply(headers: [("Cache-Control", "max-age=600")], body: "x") }
+        let config = catchAll(#", "admin": { "listen": "127.0.0.1:0", "token_env": "\#(variable)" }"#)
+        let harness = try await ProxyHarness.start(origin: origin, config: config)
+        for _ in 0..<4 { _ = try await harness.get("/a") }
+        let admin = "http://127.0.0.1:\(try #require(harness.app.adminPort))"
+
+        let run = try await runPaca(["stats", "--admin", admin, "--token-env", variable], in: harness.directory)
+        #expect(run.status == 0, "\(run.error)")
+        #expect(run.output.contains("requests 4  hit ratio 75.0%  hits 3  misses 1"), "\(run.output)")
+        #expect(run.output.contains("origin   fetches 1  errors 0"), "\(run.output)")
+        let lines = run.output.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true) }
+        #expect(lines.contains { $0.first == "l1" && $0.count >= 2 && $0[2] == "3" }, "l1 served 3: \(run.output)")
+        #expect(lines.contains { $0.first == "all" && $0[1] == "4" && $0[2] == "75.0%" }, "route all: \(run.output)")
+        #expect(run.output.contains("alerts   none"))
+
+        let refused = try await runPaca(["stats", "--admin", admin, "--token-env", variable + "_UNSET"], in: harness.directory)
+        #expect(refused.status == 1)
+        #expect(refused.error.contains("401"), "\(refused.error)")
+        let nothing = try await runPaca(["stats", "--admin", "http://127.0.0.1:1"], in: harness.directory)
+        #expect(nothing.status == 1)
+        #expect(nothing.error.hasPrefix("paca: cannot connect to the admin API at http://127.0.0.1:1"), "\(nothing.error)")
+        await harness.shutdown()
+        await origin.shutdown()
+    }
+
     @Test("the parser refuses what Prometheus would")
     func parserRefuses() {
         let bad = [
