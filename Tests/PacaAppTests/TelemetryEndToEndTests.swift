@@ -144,6 +144,12 @@ struct TelemetryEndToEndTests {
         #expect(lines.contains { $0.first == "all" && $0[1] == "4" && $0[2] == "75.0%" }, "route all: \(run.output)")
         #expect(run.output.contains("alerts   none"))
 
+        let adminPort = try #require(harness.app.adminPort)
+        let page = try await fetch(port: adminPort, group: harness.group, path: "/dashboard")
+        #expect(page.status == 200, "the static page loads without the token")
+        #expect(page.body.contains("sessionStorage") && page.body.contains("Authorization") && !page.body.contains("src=\"http"))
+        #expect(try await fetch(port: adminPort, group: harness.group, path: "/stats").status == 401)
+
         let refused = try await runPaca(["stats", "--admin", admin, "--token-env", variable + "_UNSET"], in: harness.directory)
         #expect(refused.status == 1)
         #expect(refused.error.contains("401"), "\(refused.error)")
