@@ -35,7 +35,8 @@ public struct AdminSecurity: Sendable {
     let token: [UInt8]?
     /// Host names the listener answers to (lower-cased, without port).
     let allowedHosts: Set<String>
-    /// The listener's port (a `Host` must carry it or none).
+    /// The listener's port (a `Host` must carry it or none). Port 0 (chosen at bind, as in tests)
+    /// accepts any port: the host name is what stops DNS rebinding.
     let port: Int
 
     /// Checks the settings: a token of at least 16 bytes; no token only on loopback.
@@ -62,14 +63,17 @@ public struct AdminSecurity: Sendable {
     }
 
     /// Whether `headers` may use `path`: `/healthz` needs nothing; everything else a matching
-    /// `Host`, a same-origin or absent `Origin`, and the token when one is set.
+    /// `Host`, a same-origin or absent `Origin`, and (except the static `/dashboard` page) the
+    /// token when one is set.
     public func verdict(path: String, headers: HTTPHeaders) -> Verdict {
         if path == "/healthz" { return .allowed }
         guard let host = headers.first(name: "host"), hostAllowed(host) else { return .forbidden("foreign Host") }
         if let origin = headers.first(name: "origin") {
             guard originAllowed(origin, host: host) else { return .forbidden("cross-site Origin") }
         }
-        guard let token else { return .allowed }
+        // The dashboard is a static page with no data in it: a browser cannot send a header when it
+        // navigates, so the page loads without the token and sends it with each /stats request.
+        guard let token, path != "/dashboard" else { return .allowed }
         guard let given = headers.first(name: "authorization"), given.count > 7, given.lowercased().hasPrefix("bearer ") else {
             return .unauthorized
         }

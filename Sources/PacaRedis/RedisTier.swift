@@ -245,7 +245,8 @@ public final class RedisTier: CacheTier {
         state.withLock { state in
             TierStatistics(
                 name: name, hits: state.hits, misses: state.misses, corrupt: state.corrupt, errors: state.errors,
-                p50Micros: state.latency.percentile(0.5), p99Micros: state.latency.percentile(0.99))
+                p50Micros: state.latency.percentile(0.5), p90Micros: state.latency.percentile(0.9),
+                p99Micros: state.latency.percentile(0.99))
         }
     }
 

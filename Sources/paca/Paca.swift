@@ -12,7 +12,7 @@ struct Paca: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "paca",
         abstract: "A caching reverse proxy for slow HTTP APIs.",
-        subcommands: [Serve.self, DemoOriginCommand.self, CheckConfig.self, PurgeCommand.self])
+        subcommands: [Serve.self, DemoOriginCommand.self, CheckConfig.self, PurgeCommand.self, StatsCommand.self])
 }
 
 /// Prints one line on standard error.
@@ -174,6 +174,46 @@ struct CheckConfig: AsyncParsableCommand {
             )
         }
         for warning in configuration.warnings { print("  warning: \(warning)") }
+    }
+}
+
+struct StatsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Show the proxy's statistics from its admin API.")
+
+    @Option(name: .long, help: "The admin API's base URL.")
+    var admin = "http://127.0.0.1:9090"
+
+    @Option(name: .long, help: "The environment variable that holds the admin token (sent when set).")
+    var tokenEnv = "PACA_ADMIN_TOKEN"
+
+    @Flag(name: .long, help: "Print the raw /stats JSON instead of tables.")
+    var json = false
+
+    func run() async throws {
+        let token = ProcessInfo.processInfo.environment[tokenEnv].flatMap { $0.isEmpty ? nil : $0 }
+        let response: AdminClient.Response
+        do {
+            response = try await AdminClient.request(
+                base: admin, path: "/stats", token: token, group: MultiThreadedEventLoopGroup.singleton)
+        } catch {
+            printError(error.description)
+            throw ExitCode(1)
+        }
+        guard response.status == 200 else {
+            let hint = response.status == 401 ? " (set \(tokenEnv) to the admin token)" : ""
+            printError("/stats answered \(response.status): \(response.body.trimmingCharacters(in: .whitespacesAndNewlines))\(hint)")
+            throw ExitCode(1)
+        }
+        if json {
+            print(response.body)
+            return
+        }
+        do {
+            print(try StatsTable.render(response.body))
+        } catch {
+            printError(error.description)
+            throw ExitCode(1)
+        }
     }
 }
 

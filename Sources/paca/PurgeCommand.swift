@@ -2,9 +2,7 @@ import ArgumentParser
 import Foundation
 import NIOCore
 import NIOPosix
-import PacaCore
-import PacaHTTPCaching
-import PacaUpstream
+import PacaApp
 
 /// `paca purge`: a thin client of `POST /purge` on the admin API.
 struct PurgeCommand: AsyncParsableCommand {
@@ -52,14 +50,22 @@ struct PurgeCommand: AsyncParsableCommand {
         if soft { body["soft"] = true }
         if dryRun { body["dry_run"] = true }
         let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
-        let response = try await AdminClient(base: admin, tokenEnvironmentVariable: tokenEnv)
-            .send("POST", "/purge", json: String(decoding: data, as: UTF8.self))
-        guard response.status == 200 else {
-            printError("purge refused (\(response.status)): \(response.text.trimmingCharacters(in: .whitespacesAndNewlines))")
+        let token = ProcessInfo.processInfo.environment[tokenEnv].flatMap { $0.isEmpty ? nil : $0 }
+        let response: AdminClient.Response
+        do {
+            response = try await AdminClient.request(
+                "POST", base: admin, path: "/purge", token: token, body: String(decoding: data, as: UTF8.self),
+                group: MultiThreadedEventLoopGroup.singleton)
+        } catch {
+            printError(error.description)
             throw ExitCode(1)
         }
-        guard let report = try? JSONSerialization.jsonObject(with: Data(response.text.utf8)) as? [String: Any] else {
-            print(response.text)
+        guard response.status == 200 else {
+            printError("purge refused (\(response.status)): \(response.body.trimmingCharacters(in: .whitespacesAndNewlines))")
+            throw ExitCode(1)
+        }
+        guard let report = try? JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any] else {
+            print(response.body)
             return
         }
         let tiers = (report["tiers"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
@@ -68,42 +74,5 @@ struct PurgeCommand: AsyncParsableCommand {
         var line = "\(verb): \(tiers.joined(separator: ", "))"
         if !onRead.isEmpty { line += "; \(onRead.joined(separator: ", ")) when next read" }
         print(line)
-    }
-}
-
-/// A small client for the admin API, through libcurl (the same client the proxy uses).
-struct AdminClient {
-    let base: String
-    let token: String?
-
-    init(base: String, tokenEnvironmentVariable: String) {
-        var base = base
-        while base.hasSuffix("/") { base.removeLast() }
-        self.base = base
-        self.token = ProcessInfo.processInfo.environment[tokenEnvironmentVariable].flatMap { $0.isEmpty ? nil : $0 }
-    }
-
-    struct Response {
-        var status: Int
-        var text: String
-    }
-
-    func send(_ method: String, _ path: String, json: String? = nil) async throws -> Response {
-        let group = MultiThreadedEventLoopGroup.singleton
-        let client = CurlOriginClient()
-        defer { client.shutdown() }
-        var headers: [HTTPField] = []
-        if let token { headers.append(HTTPField(name: "Authorization", value: "Bearer \(token)")) }
-        if json != nil { headers.append(HTTPField(name: "Content-Type", value: "application/json")) }
-        let request = OriginRequest(
-            method: method, url: base + path, headers: headers, body: json.map { ByteBuffer(string: $0) }, connectTimeout: .seconds(3),
-            totalTimeout: .seconds(30))
-        do {
-            let response = try await client.fetch(request, on: group.next()).get()
-            return Response(status: response.status, text: String(buffer: response.body))
-        } catch let error as OriginError {
-            printError("cannot reach the admin API at \(base): \(error.message)")
-            throw ExitCode(1)
-        }
     }
 }

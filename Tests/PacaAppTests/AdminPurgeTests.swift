@@ -329,6 +329,6 @@ struct PurgeCommandTests {
         #expect(refused.error.contains("pattern must start with"))
         let unreachable = try await runPaca(["purge", "/x", "--admin", "http://127.0.0.1:1"], in: proxy.directory)
         #expect(unreachable.status == 1)
-        #expect(unreachable.error.contains("cannot reach the admin API"))
+        #expect(unreachable.error.contains("cannot connect to the admin API"))
     }
 }

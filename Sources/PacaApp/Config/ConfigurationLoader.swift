@@ -28,8 +28,8 @@ public enum ConfigurationLoader {
         let baseDirectory = (file as NSString).deletingLastPathComponent
         let root = try ObjectReader(file: file, path: "$", value: document)
         try root.allowOnly([
-            "listen", "admin", "storage", "access_log", "prewarm", "routes", "server", "limits", "trusted_proxies", "$schema",
-            "comment",
+            "listen", "admin", "storage", "access_log", "prewarm", "routes", "server", "limits", "trusted_proxies", "alerts",
+            "$schema", "comment",
         ])
         var warnings: [String] = []
 
@@ -70,6 +70,24 @@ public enum ConfigurationLoader {
             try section.allowOnly(["listen", "token_env"])
             let (adminHost, adminPort) = try address(section, "listen", default: ("127.0.0.1", 9090))
             admin = .init(listen: "\(adminHost):\(adminPort)", tokenEnvironmentVariable: try section.nonEmptyString("token_env"))
+        }
+
+        var alerts = PacaConfiguration.Alerts()
+        if let section = try root.object("alerts") {
+            try section.allowOnly([
+                "enabled", "window", "interval", "min_hit_ratio", "min_requests", "max_tier_usage", "max_origin_error_ratio",
+                "min_origin_fetches",
+            ])
+            alerts.enabled = try section.bool("enabled") ?? alerts.enabled
+            alerts.window = try section.duration("window") ?? alerts.window
+            guard alerts.window >= .seconds(1) else { throw section.error("window", "must be at least 1s") }
+            alerts.interval = try section.duration("interval") ?? alerts.interval
+            guard alerts.interval >= .milliseconds(100) else { throw section.error("interval", "must be at least 100ms") }
+            alerts.minimumHitRatio = try section.ratio("min_hit_ratio") ?? alerts.minimumHitRatio
+            alerts.minimumRequests = try section.integer("min_requests", range: 1...1_000_000_000) ?? alerts.minimumRequests
+            alerts.maximumTierUsage = try section.ratio("max_tier_usage") ?? alerts.maximumTierUsage
+            alerts.maximumOriginErrorRatio = try section.ratio("max_origin_error_ratio") ?? alerts.maximumOriginErrorRatio
+            alerts.minimumOriginFetches = try section.integer("min_origin_fetches", range: 1...1_000_000_000) ?? alerts.minimumOriginFetches
         }
 
         var memory = PacaConfiguration.MemoryTier()
@@ -173,7 +191,7 @@ public enum ConfigurationLoader {
         var configuration = PacaConfiguration(
             file: file, server: server, eventLoops: eventLoops, limits: limits, admin: admin, memory: memory, disk: disk, redis: redis,
             accessLogPath: accessLogPath,
-            prewarm: prewarm, trustedProxies: trusted, routes: routes, warnings: warnings)
+            prewarm: prewarm, trustedProxies: trusted, routes: routes, warnings: warnings, alerts: alerts)
         configuration.encryption = encryption
         return configuration
     }

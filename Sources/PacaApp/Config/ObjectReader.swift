@@ -58,6 +58,21 @@ struct ObjectReader {
         return integer
     }
 
+    /// A ratio: a number from 0 to 1, or a percentage string such as `"70%"`.
+    func ratio(_ key: String) throws(ConfigurationError) -> Double? {
+        guard let value = fields[key], value != .null else { return nil }
+        let ratio: Double
+        switch value {
+        case .number(let number): ratio = number
+        case .string(let text) where text.hasSuffix("%"):
+            guard let percent = Double(text.dropLast()) else { throw error(key, "expected a percentage such as \"70%\", got \"\(text)\"") }
+            ratio = percent / 100
+        default: throw error(key, "expected a number from 0 to 1 or a percentage such as \"70%\", got \(value.typeName)")
+        }
+        guard (0...1).contains(ratio) else { throw error(key, "must be between 0 and 1 (0% and 100%)") }
+        return ratio
+    }
+
     /// A duration: `"50ms"`, `"60s"`, `"5m"`, `"1h"`, or a number of seconds.
     func duration(_ key: String) throws(ConfigurationError) -> Duration? {
         guard let value = fields[key], value != .null else { return nil }

@@ -116,4 +116,31 @@ public struct PacaConfiguration: Sendable {
     /// Things worth telling the operator that do not stop the start (shadowed routes, features
     /// not yet available).
     public var warnings: [String]
+    /// Alert thresholds (`alerts`).
+    public var alerts = Alerts()
+
+    /// When the alert monitor raises an alert (`alerts` in `routes.json`). A condition is judged
+    /// over the last `window` of traffic.
+    public struct Alerts: Sendable, Equatable {
+        /// Evaluate and log alerts at all. Default on.
+        public var enabled = true
+        /// The span over which ratios are computed. Default 5 minutes.
+        public var window: Duration = .seconds(300)
+        /// How often the monitor evaluates (and logs changes). Default 10 s.
+        public var interval: Duration = .seconds(10)
+        /// Alert when the hit ratio over the window falls below this. Default 0.70.
+        public var minimumHitRatio = 0.70
+        /// ...but only once the window holds at least this many cacheable lookups. Default 100.
+        public var minimumRequests = 100
+        /// Alert when L1 or L2 holds more than this share of its budget. Default 0.80.
+        public var maximumTierUsage = 0.80
+        /// Alert when origin failures exceed this share of origin fetches over the window.
+        /// Default 0.05.
+        public var maximumOriginErrorRatio = 0.05
+        /// ...but only once the window holds at least this many fetches. Default 20.
+        public var minimumOriginFetches = 20
+
+        /// The defaults.
+        public init() {}
+    }
 }

@@ -38,6 +38,11 @@ public final class ProxyApplication: Sendable {
     private let banSync: BanSync?
     /// The task running `banSync.run`.
     private let banSyncTask = Mutex<Task<Void, Never>?>(nil)
+    /// `/stats`, `/metrics` and the alerts.
+    let telemetry: Telemetry
+    /// The task that evaluates alerts every `alerts.interval`, from `start()` to `shutdown()`.
+    private let alertMonitor = Mutex<Task<Void, Never>?>(nil)
+    private let alertClock: any Clock<Duration>
     private let upstream: CurlOriginClient?
     /// The libcurl origin client, unless the application was given another one.
     public var originClient: CurlOriginClient? { upstream }
@@ -60,6 +65,7 @@ public final class ProxyApplication: Sendable {
         logger: Logger = Logger(label: "paca")
     ) throws {
         self.configuration = configuration
+        self.alertClock = ContinuousClock()
         self.current = ConfigurationState(configuration)
         self.logger = logger
         if let group {
@@ -79,12 +85,15 @@ public final class ProxyApplication: Sendable {
                 sweepClock: sweepClock, sealer: sealer, logger: logger)
         }
         if let disk { lowerTiers.append(disk) }
+        var breakerState: (@Sendable () -> String)?
         if let redis = configuration.redis {
             let settings = try RedisTier.Configuration(
                 url: redis.url, passwordEnvironmentVariable: redis.passwordEnvironmentVariable, namespace: redis.namespace,
                 timeout: redis.timeout, maxEntryBytes: redis.maxEntryBytes)
-            redisTier = RedisTier(configuration: settings, clock: clock, sealer: sealer, logger: logger)
-            lowerTiers.append(redisTier!)
+            let tier = RedisTier(configuration: settings, clock: clock, sealer: sealer, logger: logger)
+            breakerState = { tier.breakerState }
+            redisTier = tier
+            lowerTiers.append(tier)
         }
         cache = TieredCache(
             configuration: .init(
@@ -109,6 +118,10 @@ public final class ProxyApplication: Sendable {
         } else {
             banSync = nil
         }
+        let telemetry = Telemetry(
+            engine: engine, cache: cache, memoryBudget: configuration.memory.maxBytes, diskBudget: disk?.maxBytes,
+            breakerState: breakerState, alertThresholds: configuration.alerts, clock: clock, logger: logger)
+        self.telemetry = telemetry
         if let settings = configuration.admin {
             let (host, port) = Self.split(settings.listen)
             var token: String?
@@ -124,7 +137,6 @@ public final class ProxyApplication: Sendable {
             } catch {
                 throw ApplicationError.adminToken(error.description)
             }
-            let telemetry = Telemetry(engine: engine, cache: cache)
             let engine = self.engine
             let current = self.current
             let reloader = Reloader(file: configuration.file, state: current, engine: engine)
@@ -214,6 +226,20 @@ public final class ProxyApplication: Sendable {
                 task = Task { await disk.run() }
             }
         }
+        if configuration.alerts.enabled {
+            let telemetry = self.telemetry
+            let clock = alertClock
+            let interval = configuration.alerts.interval
+            alertMonitor.withLock { task in
+                guard task == nil else { return }
+                task = Task {
+                    while !Task.isCancelled {
+                        do { try await clock.sleep(for: interval) } catch { return }
+                        await telemetry.evaluateAlerts()
+                    }
+                }
+            }
+        }
         return address
     }
 
@@ -231,6 +257,9 @@ public final class ProxyApplication: Sendable {
         syncTask?.cancel()
         await syncTask?.value
         // The sweep uses L2's threads: it ends before the tiers shut down.
+        let monitor = alertMonitor.withLock { $0.take() }
+        monitor?.cancel()
+        await monitor?.value
         let sweep = sweeper.withLock { $0.take() }
         sweep?.cancel()
         await sweep?.value

@@ -1,55 +1,191 @@
 import Foundation
+import Logging
+import PacaCore
 import PacaEngine
 import PacaStorage
+import Synchronization
 
-/// What the proxy reports about itself: `/stats` (JSON) and `/metrics` (Prometheus text).
+/// What the proxy reports about itself: `/stats` (JSON), `/metrics` (Prometheus text) and the
+/// alerts, all read from the engine's atomics and the tiers' reports; nothing here runs on the
+/// hit path.
 final class Telemetry: Sendable {
     let engine: ProxyEngine
     let cache: TieredCache
+    /// L1's and L2's budgets, for the usage alerts.
+    let memoryBudget: Int
+    let diskBudget: Int?
+    /// L3's breaker state (`closed`, `open`, `half-open`), when L3 is configured.
+    let breakerState: (@Sendable () -> String)?
+    let clock: any WallClock
+    let logger: Logger
+    let startedAt: UnixMillis
+    private let alerts: Mutex<AlertEvaluator>
+    private let exporter = MetricsExporter()
 
-    init(engine: ProxyEngine, cache: TieredCache) {
+    init(
+        engine: ProxyEngine, cache: TieredCache, memoryBudget: Int, diskBudget: Int?, breakerState: (@Sendable () -> String)?,
+        alertThresholds: PacaConfiguration.Alerts, clock: any WallClock, logger: Logger
+    ) {
         self.engine = engine
         self.cache = cache
+        self.memoryBudget = memoryBudget
+        self.diskBudget = diskBudget
+        self.breakerState = breakerState
+        self.clock = clock
+        self.logger = logger
+        self.startedAt = clock.now()
+        var evaluator = AlertEvaluator(thresholds: alertThresholds)
+        _ = evaluator.evaluate(AlertEvaluator.Sample(at: startedAt))
+        self.alerts = Mutex(evaluator)
     }
 
-    /// `/stats`: the engine's counters and every tier's report.
-    func statsJSON() async -> String {
+    /// Everything read at one moment.
+    struct Reading {
+        var at: UnixMillis
+        var counters: EngineStatistics.Snapshot
+        var routes: [EngineStatistics.RouteSnapshot]
+        var cache: CacheStats
+        var breaker: String?
+        var bans: Int
+        var alerts: [AlertEvaluator.Alert: String]
+
+        var l2: TierStatistics? { cache.tiers.first { $0.name == "l2" } }
+        var l3: TierStatistics? { cache.tiers.first { $0.name == "l3" } }
+        var originDuration: LatencyHistogram.Snapshot { routes.reduce(LatencyHistogram.Snapshot()) { $0 + $1.originDuration } }
+        var requestDuration: LatencyHistogram.Snapshot { routes.reduce(LatencyHistogram.Snapshot()) { $0 + $1.requestDuration } }
+    }
+
+    /// Reads the counters and evaluates the alerts, logging each alert that starts (warning) or
+    /// ends (info).
+    func read() async -> Reading {
+        let cacheStats = await cache.stats()
         let counters = engine.statistics.snapshot()
-        let stats = await cache.stats()
-        let lookups = counters.hits + counters.misses
-        var tiers: [[String: Any]] = [
-            [
-                "name": "l1", "entries": stats.memory.entries, "bytes": stats.memory.bytes, "hits": stats.memory.hits,
-                "misses": stats.memory.misses,
+        let now = clock.now()
+        let breaker = breakerState?()
+        let l2 = cacheStats.tiers.first { $0.name == "l2" }
+        let sample = AlertEvaluator.Sample(
+            at: now, hits: counters.hits, misses: counters.misses, originFetches: counters.originFetches,
+            originErrors: counters.originErrors, l1: (cacheStats.memory.bytes, memoryBudget),
+            l2: l2.flatMap { tier in diskBudget.map { (tier.bytes, $0) } }, l3BreakerOpen: breaker == "open")
+        let (transitions, active) = alerts.withLock { evaluator in (evaluator.evaluate(sample), evaluator.active) }
+        for transition in transitions {
+            switch transition {
+            case .started(let alert, let detail):
+                logger.warning("alert started: \(alert.rawValue): \(detail)", metadata: ["alert": "\(alert.rawValue)"])
+            case .ended(let alert):
+                logger.info("alert ended: \(alert.rawValue)", metadata: ["alert": "\(alert.rawValue)"])
+            }
+        }
+        return Reading(
+            at: now, counters: counters, routes: engine.statistics.routeSnapshots(), cache: cacheStats, breaker: breaker,
+            bans: engine.bans.count.list + engine.bans.count.urls, alerts: active)
+    }
+
+    /// Evaluates the alerts now (the monitor's tick); returns the active ones.
+    @discardableResult
+    func evaluateAlerts() async -> [AlertEvaluator.Alert: String] {
+        await read().alerts
+    }
+
+    static func ratio(_ part: Int, _ whole: Int) -> Double {
+        whole == 0 ? 0 : Double(part) / Double(whole)
+    }
+
+    static func percentiles(_ snapshot: LatencyHistogram.Snapshot, scale: Double) -> [String: Any] {
+        func value(_ fraction: Double) -> Double { (snapshot.percentileMicros(fraction) / scale * 1000).rounded() / 1000 }
+        return ["p50": value(0.5), "p90": value(0.9), "p99": value(0.99), "count": snapshot.total]
+    }
+
+    /// `/stats`.
+    func statsJSON() async -> String {
+        let reading = await read()
+        let counters = reading.counters
+        let stats = reading.cache
+        var tiers: [String: Any] = [
+            "l1": [
+                "hits": stats.memory.hits, "misses": stats.memory.misses,
+                "hit_ratio": Self.ratio(stats.memory.hits, stats.memory.hits + stats.memory.misses),
+                "served": counters.tierHits["l1"] ?? 0, "entries": stats.memory.entries, "bytes": stats.memory.bytes,
+                "budget_bytes": memoryBudget, "evictions": stats.memory.evictions,
+                "latency_us": ["p50": stats.memoryP50Micros, "p90": stats.memoryP90Micros, "p99": stats.memoryP99Micros],
             ]
         ]
         for tier in stats.tiers {
-            tiers.append([
-                "name": tier.name, "entries": tier.entries, "bytes": tier.bytes, "hits": tier.hits, "misses": tier.misses,
-                "p50_us": tier.p50Micros, "p99_us": tier.p99Micros,
-            ])
+            var object: [String: Any] = [
+                "hits": tier.hits, "misses": tier.misses, "hit_ratio": Self.ratio(tier.hits, tier.hits + tier.misses),
+                "served": counters.tierHits[tier.name] ?? 0, "entries": tier.entries, "bytes": tier.bytes, "errors": tier.errors,
+                "evictions": tier.evictions, "latency_us": ["p50": tier.p50Micros, "p90": tier.p90Micros, "p99": tier.p99Micros],
+            ]
+            if tier.name == "l2", let diskBudget { object["budget_bytes"] = diskBudget }
+            if tier.name == "l3", let breaker = reading.breaker { object["breaker"] = breaker }
+            tiers[tier.name] = object
+        }
+        let routes: [[String: Any]] = reading.routes.map { route in
+            [
+                "name": route.name, "requests": route.requestDuration.total, "hits": route.hits, "misses": route.misses,
+                "passes": route.passes, "hit_ratio": Self.ratio(route.hits, route.hits + route.misses),
+                "latency_ms": Self.percentiles(route.requestDuration, scale: 1000),
+                "origin_latency_ms": Self.percentiles(route.originDuration, scale: 1000),
+            ]
         }
         let document: [String: Any] = [
-            "requests": counters.requests, "hits": counters.hits, "misses": counters.misses,
-            "hit_ratio": lookups == 0 ? 0 : Double(counters.hits) / Double(lookups), "passes": counters.passes,
-            "origin_fetches": counters.originFetches, "origin_errors": counters.originErrors, "collapsed": counters.collapsed,
-            "stored": counters.stored, "not_stored": counters.notStored, "stale_served": counters.staleServed,
-            "revalidations": counters.revalidations, "invalidations": counters.invalidations, "tiers": tiers,
+            "time_ms": reading.at, "uptime_s": Double(reading.at - startedAt) / 1000,
+            "requests": counters.requests, "hits": counters.hits, "misses": counters.misses, "passes": counters.passes,
+            "hit_ratio": Self.ratio(counters.hits, counters.hits + counters.misses),
+            "latency_ms": Self.percentiles(reading.requestDuration, scale: 1000),
+            "origin": [
+                "fetches": counters.originFetches, "errors": counters.originErrors, "errors_by_kind": counters.errorKinds,
+                "latency_ms": Self.percentiles(reading.originDuration, scale: 1000),
+            ],
+            "coalesced": counters.collapsed, "stored": counters.stored, "not_stored": counters.notStored,
+            "stale_served": counters.staleServed, "revalidations": counters.revalidations, "invalidations": counters.invalidations,
+            "background_refreshes": counters.backgroundRefreshes, "tiers": tiers, "routes": routes, "bans": reading.bans,
+            "alerts": reading.alerts.keys.sorted().map { ["name": $0.rawValue, "detail": reading.alerts[$0]!] },
         ]
-        let data = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])) ?? Data()
+        let data = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// `/metrics`: the same counters in the Prometheus text format.
+    /// `/metrics`: the Prometheus text exposition. Labels are only `route`, `tier`, `result`
+    /// (and `alert` on `paca_alert_active`), all from bounded sets.
     func metricsText() async -> String {
-        let counters = engine.statistics.snapshot()
-        var text = ""
-        for (name, value) in [
-            ("paca_requests_total", counters.requests), ("paca_hits_total", counters.hits), ("paca_misses_total", counters.misses),
-            ("paca_origin_fetches_total", counters.originFetches), ("paca_origin_errors_total", counters.originErrors),
-        ] {
-            text += "# TYPE \(name) counter\n\(name) \(value)\n"
+        let reading = await read()
+        let counters = reading.counters
+        let stats = reading.cache
+        return exporter.render { metrics in
+            metrics.counter("paca_requests_total", total: counters.requests)
+            for route in reading.routes {
+                let name = ("route", route.name)
+                metrics.counter("paca_route_requests_total", [name, ("result", "hit")], total: route.hits)
+                metrics.counter("paca_route_requests_total", [name, ("result", "miss")], total: route.misses)
+                metrics.counter("paca_route_requests_total", [name, ("result", "pass")], total: route.passes)
+                metrics.histogram("paca_request_duration_seconds", [name], route.requestDuration)
+                metrics.histogram("paca_origin_duration_seconds", [name], route.originDuration)
+            }
+            var tiers: [(String, hits: Int, misses: Int, entries: Int, bytes: Int)] = [
+                ("l1", stats.memory.hits, stats.memory.misses, stats.memory.entries, stats.memory.bytes)
+            ]
+            for tier in stats.tiers { tiers.append((tier.name, tier.hits, tier.misses, tier.entries, tier.bytes)) }
+            for tier in tiers {
+                let name = ("tier", tier.0)
+                metrics.counter("paca_tier_lookups_total", [name, ("result", "hit")], total: tier.hits)
+                metrics.counter("paca_tier_lookups_total", [name, ("result", "miss")], total: tier.misses)
+                metrics.counter("paca_tier_served_total", [name], total: counters.tierHits[tier.0] ?? 0)
+                metrics.gauge("paca_tier_entries", [name], value: Double(tier.entries))
+                metrics.gauge("paca_tier_bytes", [name], value: Double(tier.bytes))
+            }
+            metrics.gauge("paca_tier_budget_bytes", [("tier", "l1")], value: Double(memoryBudget))
+            if let diskBudget, reading.l2 != nil { metrics.gauge("paca_tier_budget_bytes", [("tier", "l2")], value: Double(diskBudget)) }
+            metrics.counter("paca_origin_fetches_total", total: counters.originFetches)
+            for (kind, count) in counters.errorKinds.sorted(by: { $0.key < $1.key }) {
+                metrics.counter("paca_origin_errors_total", [("result", kind)], total: count)
+            }
+            metrics.counter("paca_coalesced_requests_total", total: counters.collapsed)
+            metrics.counter("paca_stored_total", total: counters.stored)
+            metrics.gauge("paca_bans", value: Double(reading.bans))
+            for alert in AlertEvaluator.Alert.allCases {
+                metrics.gauge("paca_alert_active", [("alert", alert.rawValue)], value: reading.alerts[alert] == nil ? 0 : 1)
+            }
         }
-        return text
     }
 }

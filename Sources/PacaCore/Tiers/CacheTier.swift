@@ -62,13 +62,15 @@ public struct TierStatistics: Sendable, Equatable {
     public var errors: Int
     /// Median lookup latency in microseconds (0 when unknown).
     public var p50Micros: Int
+    /// 90th-percentile lookup latency in microseconds (0 when unknown).
+    public var p90Micros: Int
     /// 99th-percentile lookup latency in microseconds (0 when unknown).
     public var p99Micros: Int
 
     /// Creates statistics; every counter defaults to 0.
     public init(
         name: String, hits: Int = 0, misses: Int = 0, entries: Int = 0, bytes: Int = 0, evictions: Int = 0, corrupt: Int = 0,
-        errors: Int = 0, p50Micros: Int = 0, p99Micros: Int = 0
+        errors: Int = 0, p50Micros: Int = 0, p90Micros: Int = 0, p99Micros: Int = 0
     ) {
         self.name = name
         self.hits = hits
@@ -79,6 +81,7 @@ public struct TierStatistics: Sendable, Equatable {
         self.corrupt = corrupt
         self.errors = errors
         self.p50Micros = p50Micros
+        self.p90Micros = p90Micros
         self.p99Micros = p99Micros
     }
 }

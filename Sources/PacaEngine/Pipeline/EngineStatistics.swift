@@ -1,3 +1,5 @@
+import Atomics
+import PacaCore
 import Synchronization
 
 /// Engine-wide counters: one atomic increment each, never a lock on the hit path.
@@ -15,18 +17,126 @@ public final class EngineStatistics: Sendable {
     let revalidations = Atomic<Int>(0)
     let invalidations = Atomic<Int>(0)
     let notStored = Atomic<Int>(0)
+    /// Hits served per tier: l1, l2, l3 (any other lower tier counts as l3).
+    let tierHits = [ManagedAtomic<Int>(0), ManagedAtomic<Int>(0), ManagedAtomic<Int>(0)]
+    /// Origin failures by kind: connect, timeout, protocol, too-large, shut-down.
+    let errorKinds = (0..<OriginErrorKind.allCases.count).map { _ in ManagedAtomic<Int>(0) }
+    /// Per-route counters, by route name: an immutable table swapped whole when a route name is
+    /// first seen, so a lookup is one atomic load and a dictionary read.
+    private let routeTable = ManagedAtomic(RouteTableBox([:]))
+    /// Serialises the rare inserts into `routeTable` (never taken on a lookup).
+    private let routeInsert = Mutex(())
+
+    /// Most distinct route names counted; later names share `otherRoute`. Routes are finite, but
+    /// reloads can rename them.
+    public static let maxRoutes = 256
+    /// The route name that stands for every name past `maxRoutes`.
+    public static let otherRoute = "_other"
 
     init() {}
+
+    /// What kind of origin failure an `OriginError` is.
+    public enum OriginErrorKind: String, Sendable, CaseIterable {
+        case connect, timeout, `protocol`, tooLarge = "too_large", shutdown
+
+        init(_ error: OriginError) {
+            switch error {
+            case .connectFailed: self = .connect
+            case .timedOut: self = .timeout
+            case .protocolError: self = .protocol
+            case .responseTooLarge: self = .tooLarge
+            case .shutDown: self = .shutdown
+            }
+        }
+    }
+
+    /// One route's counters and latency histograms.
+    public final class RouteStatistics: Sendable {
+        /// The route's name.
+        public let name: String
+        let hits = ManagedAtomic(0)
+        let misses = ManagedAtomic(0)
+        let passes = ManagedAtomic(0)
+        /// Time from the request to the response head (a hit: the whole answer).
+        public let requestDuration = LatencyHistogram()
+        /// Time from sending to the origin to its response head.
+        public let originDuration = LatencyHistogram()
+
+        init(name: String) {
+            self.name = name
+        }
+    }
+
+    /// The counters of the route called `name`, created on first use.
+    @inline(__always)
+    public func route(_ name: String) -> RouteStatistics {
+        if let found = routeTable.load(ordering: .acquiring).routes[name] { return found }
+        return insertRoute(name)
+    }
+
+    private func insertRoute(_ name: String) -> RouteStatistics {
+        routeInsert.withLock { _ in
+            var routes = routeTable.load(ordering: .acquiring).routes
+            if let found = routes[name] { return found }
+            let key = routes.count < Self.maxRoutes ? name : Self.otherRoute
+            if let found = routes[key] { return found }
+            let created = RouteStatistics(name: key)
+            routes[key] = created
+            routeTable.store(RouteTableBox(routes), ordering: .releasing)
+            return created
+        }
+    }
+
+    /// A hit served from `tier` for `route`.
+    @inline(__always)
+    func hit(_ route: String, tier: String) {
+        hits.increment()
+        self.route(route).hits.wrappingIncrement(ordering: .relaxed)
+        let index =
+            switch tier {
+            case "l1": 0
+            case "l2": 1
+            default: 2
+            }
+        tierHits[index].wrappingIncrement(ordering: .relaxed)
+    }
+
+    /// A cacheable request of `route` that found nothing usable.
+    func miss(_ route: String) {
+        misses.increment()
+        self.route(route).misses.wrappingIncrement(ordering: .relaxed)
+    }
+
+    /// A request of `route` passed to the origin uncached.
+    func pass(_ route: String) {
+        passes.increment()
+        self.route(route).passes.wrappingIncrement(ordering: .relaxed)
+    }
+
+    /// An origin exchange of `route` that answered after `nanoseconds`.
+    func originAnswered(_ route: String, nanoseconds: Int64) {
+        self.route(route).originDuration.record(nanoseconds: nanoseconds)
+    }
+
+    /// An origin exchange that failed.
+    func originFailed(_ error: OriginError) {
+        originErrors.increment()
+        errorKinds[OriginErrorKind.allCases.firstIndex(of: OriginErrorKind(error))!].wrappingIncrement(ordering: .relaxed)
+    }
 
     /// A snapshot of the counters.
     public struct Snapshot: Sendable, Equatable {
         public var requests, hits, misses, passes, originFetches, originErrors, collapsed, stored, notStored, staleServed, revalidations,
             invalidations, backgroundRefreshes: Int
+        /// Hits served per tier, by name (`l1`, `l2`, `l3`).
+        public var tierHits: [String: Int] = [:]
+        /// Origin failures per kind (`connect`, `timeout`, `protocol`, `too_large`, `shutdown`).
+        public var errorKinds: [String: Int] = [:]
     }
 
     /// Reads every counter.
     public func snapshot() -> Snapshot {
-        Snapshot(
+        var snapshot = Snapshot(
             requests: requests.load(ordering: .relaxed), hits: hits.load(ordering: .relaxed),
             misses: misses.load(ordering: .relaxed), passes: passes.load(ordering: .relaxed),
             originFetches: originFetches.load(ordering: .relaxed), originErrors: originErrors.load(ordering: .relaxed),
@@ -34,6 +144,37 @@ public final class EngineStatistics: Sendable {
             notStored: notStored.load(ordering: .relaxed), staleServed: staleServed.load(ordering: .relaxed),
             revalidations: revalidations.load(ordering: .relaxed), invalidations: invalidations.load(ordering: .relaxed),
             backgroundRefreshes: backgroundRefreshes.load(ordering: .relaxed))
+        for (index, name) in ["l1", "l2", "l3"].enumerated() { snapshot.tierHits[name] = tierHits[index].load(ordering: .relaxed) }
+        for (index, kind) in OriginErrorKind.allCases.enumerated() {
+            snapshot.errorKinds[kind.rawValue] = errorKinds[index].load(ordering: .relaxed)
+        }
+        return snapshot
+    }
+
+    /// One route's counters and histograms as they are now.
+    public struct RouteSnapshot: Sendable, Equatable {
+        public var name: String
+        public var hits, misses, passes: Int
+        public var requestDuration, originDuration: LatencyHistogram.Snapshot
+    }
+
+    /// Every route seen so far, by name.
+    public func routeSnapshots() -> [RouteSnapshot] {
+        routeTable.load(ordering: .acquiring).routes.values.map { route in
+            RouteSnapshot(
+                name: route.name, hits: route.hits.load(ordering: .relaxed), misses: route.misses.load(ordering: .relaxed),
+                passes: route.passes.load(ordering: .relaxed), requestDuration: route.requestDuration.snapshot(),
+                originDuration: route.originDuration.snapshot())
+        }.sorted { $0.name < $1.name }
+    }
+}
+
+/// The per-route table, swapped whole.
+final class RouteTableBox: AtomicReference, Sendable {
+    let routes: [String: EngineStatistics.RouteStatistics]
+
+    init(_ routes: [String: EngineStatistics.RouteStatistics]) {
+        self.routes = routes
     }
 }
 

@@ -156,7 +156,9 @@ extension ProxyEngine {
         statistics.originFetches.increment()
         let originStart = NIODeadline.now()
         return origin.stream(request, on: eventLoop).flatMap { head -> EventLoopFuture<ProxyResponse> in
-            let originMillis = Double((NIODeadline.now() - originStart).nanoseconds) / 1_000_000
+            let originNanoseconds = (NIODeadline.now() - originStart).nanoseconds
+            self.statistics.originAnswered(exchange.route.name, nanoseconds: originNanoseconds)
+            let originMillis = Double(originNanoseconds) / 1_000_000
             if let stored = kind.stored {
                 if head.status == 304,
                     notModifiedApplies(notModified: head.headers, storedETag: stored.etag, storedLastModified: stored.lastModified)
@@ -191,7 +193,7 @@ extension ProxyEngine {
             }
         }.flatMapErrorThrowing { error in
             let originError = error as? OriginError ?? .protocolError("\(error)")
-            self.statistics.originErrors.increment()
+            self.statistics.originFailed(originError)
             self.complete(exchange, kind, with: .failed(originError))
             if let stored = kind.stored { return self.staleOrError(exchange, stored: stored, error: originError) }
             return self.errorResponse(exchange, error: originError, collapsed: false)
@@ -656,7 +658,7 @@ extension ProxyEngine {
     /// unkeyed cookie): everything but hop-by-hop fields reaches the origin. A non-error answer
     /// to an unsafe method invalidates what it names (RFC 9111 §4.4).
     func pass(_ exchange: Exchange, reason: PassReason, on eventLoop: any EventLoop) -> EventLoopFuture<ProxyResponse> {
-        statistics.passes.increment()
+        statistics.pass(exchange.route.name)
         let route = exchange.route
         let head = exchange.request.head
         let trusted = trustedProxies.contains(exchange.request.peer)
@@ -677,7 +679,9 @@ extension ProxyEngine {
             // As on a fill: a body that breaks before its first byte is a clean 502.
             response.body.firstPartOrEnd.map { response }
         }.map { response -> ProxyResponse in
-            let originMillis = Double((NIODeadline.now() - originStart).nanoseconds) / 1_000_000
+            let originNanoseconds = (NIODeadline.now() - originStart).nanoseconds
+            self.statistics.originAnswered(exchange.route.name, nanoseconds: originNanoseconds)
+            let originMillis = Double(originNanoseconds) / 1_000_000
             if case .method = reason {
                 self.invalidateAfterUnsafe(exchange, status: response.status, headers: response.headers, now: response.responseTime)
             }
@@ -702,8 +706,9 @@ extension ProxyEngine {
             answer.streamLength = response.contentLength
             return answer
         }.flatMapErrorThrowing { error in
-            self.statistics.originErrors.increment()
-            return self.errorResponse(exchange, error: error as? OriginError ?? .protocolError("\(error)"), collapsed: false)
+            let originError = error as? OriginError ?? .protocolError("\(error)")
+            self.statistics.originFailed(originError)
+            return self.errorResponse(exchange, error: originError, collapsed: false)
         }
     }
 

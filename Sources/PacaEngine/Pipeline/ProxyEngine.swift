@@ -177,6 +177,23 @@ public final class ProxyEngine: ProxyResponder {
             logLocal(request, status: 404, route: "", start: now, uptime: startUptime)
             return .immediate(.plain(.notFound, "no route for \(target.path)"))
         }
+        let result = respond(to: request, route: route, target: target, now: now, startUptime: startUptime, on: eventLoop)
+        // The request's duration: a hit's whole answer, or the time to a deferred answer's head.
+        let durations = statistics.route(route.name).requestDuration
+        switch result {
+        case .immediate:
+            durations.record(nanoseconds: (NIODeadline.now() - startUptime).nanoseconds)
+        case .deferred(let future):
+            future.whenComplete { _ in durations.record(nanoseconds: (NIODeadline.now() - startUptime).nanoseconds) }
+        }
+        return result
+    }
+
+    /// Answers a request that matched `route`.
+    private func respond(
+        to request: ProxyRequest, route: Route, target: RequestTarget, now: UnixMillis, startUptime: NIODeadline,
+        on eventLoop: any EventLoop
+    ) -> ProxyResult {
         let method = request.head.method
         if let methods = route.methods, !methods.contains(method.rawValue) {
             var response = ProxyResponse.plain(.methodNotAllowed, "method \(method.rawValue) not allowed on route \(route.name)")
@@ -237,15 +254,15 @@ public final class ProxyEngine: ProxyResponder {
     ) -> Decided {
         switch lookupDecision(entry: entry, exchange: exchange, now: now) {
         case .fresh(let remaining):
-            statistics.hits.increment()
+            statistics.hit(exchange.route.name, tier: tier)
             return .serve(serveStored(exchange, entry: entry, ttlMillis: remaining, now: now, outcome: .hit, tier: tier, file: file))
         case .staleWhileRevalidate(let stale):
-            statistics.hits.increment()
+            statistics.hit(exchange.route.name, tier: tier)
             statistics.staleServed.increment()
             if file == nil { refreshInBackground(exchange, stored: entry, on: eventLoop) }
             return .serve(serveStored(exchange, entry: entry, ttlMillis: -stale, now: now, outcome: .stale, tier: tier, file: file))
         case .staleAcceptable(let stale):
-            statistics.hits.increment()
+            statistics.hit(exchange.route.name, tier: tier)
             statistics.staleServed.increment()
             return .serve(serveStored(exchange, entry: entry, ttlMillis: -stale, now: now, outcome: .stale, tier: tier, file: file))
         case .revalidate:
@@ -255,7 +272,7 @@ public final class ProxyEngine: ProxyResponder {
             }
             if let file {
                 file.cancel()
-                statistics.misses.increment()
+                statistics.miss(exchange.route.name)
                 return .later(miss(exchange, reason: "stale", on: eventLoop))
             }
             statistics.revalidations.increment()
@@ -268,7 +285,7 @@ public final class ProxyEngine: ProxyResponder {
     func afterMemoryMiss(_ exchange: Exchange, reason: String, on eventLoop: any EventLoop) -> ProxyResult {
         guard cache.hasLowerTiers else {
             if exchange.directives?.onlyIfCached == true { return .immediate(onlyIfCached(exchange)) }
-            statistics.misses.increment()
+            statistics.miss(exchange.route.name)
             return .deferred(miss(exchange, reason: reason, on: eventLoop))
         }
         let promise = eventLoop.makePromise(of: LowerLookup?.self)
@@ -309,7 +326,7 @@ public final class ProxyEngine: ProxyResponder {
                 }
                 found?.file?.cancel()
                 if exchange.directives?.onlyIfCached == true { return eventLoop.makeSucceededFuture(self.onlyIfCached(exchange)) }
-                self.statistics.misses.increment()
+                self.statistics.miss(exchange.route.name)
                 return self.miss(exchange, reason: found?.variantKey != nil ? "vary-miss" : reason, on: eventLoop)
             })
     }

@@ -207,7 +207,8 @@ public final class DiskCache: CacheTier {
             TierStatistics(
                 name: name, hits: state.hits, misses: state.misses, entries: state.index.count,
                 bytes: state.index.totalBytes, evictions: state.evictions, corrupt: state.corrupt, errors: state.errors,
-                p50Micros: state.latency.percentile(0.5), p99Micros: state.latency.percentile(0.99))
+                p50Micros: state.latency.percentile(0.5), p90Micros: state.latency.percentile(0.9),
+                p99Micros: state.latency.percentile(0.99))
         }
     }
 

@@ -28,6 +28,7 @@ public struct CacheStats: Sendable, Equatable {
     public var memory: MemoryCache.Statistics
     /// L1 lookup latency percentiles (library API lookups), microseconds.
     public var memoryP50Micros: Int
+    public var memoryP90Micros: Int = 0
     public var memoryP99Micros: Int
     /// Each lower tier's own report.
     public var tiers: [TierStatistics]
@@ -119,8 +120,8 @@ extension TieredCache {
         for tier in lowerTiers { tiers.append(await tier.statistics()) }
         return CacheStats(
             hits: hits, misses: misses, hitRatio: hits + misses == 0 ? 0 : Double(hits) / Double(hits + misses),
-            memory: memory.statistics(), memoryP50Micros: l1Latency.percentile(0.5), memoryP99Micros: l1Latency.percentile(0.99),
-            tiers: tiers, promotions: counters.promotions.load(ordering: .relaxed),
+            memory: memory.statistics(), memoryP50Micros: l1Latency.percentile(0.5), memoryP90Micros: l1Latency.percentile(0.9),
+            memoryP99Micros: l1Latency.percentile(0.99), tiers: tiers, promotions: counters.promotions.load(ordering: .relaxed),
             demotions: counters.demotions.load(ordering: .relaxed), rejectedByMemory: counters.rejected.load(ordering: .relaxed),
             writesDropped: writeBehind.dropped)
     }
