@@ -150,7 +150,7 @@ public enum ConfigurationLoader {
         return PacaConfiguration(
             file: file, server: server, eventLoops: eventLoops, limits: limits, admin: admin, memory: memory, disk: disk, redis: redis,
             accessLogPath: accessLogPath,
-            prewarm: prewarm, trustedProxies: trusted, routes: routes, warnings: warnings)
+            prewarm: prewarm, trustedProxies: trusted, routes: routes, warnings: warnings + advisories(routes: routes, redis: redis))
     }
 
     static let routeFields: Set<String> = [
