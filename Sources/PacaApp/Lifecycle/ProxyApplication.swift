@@ -37,6 +37,8 @@ public final class ProxyApplication: Sendable {
     /// The libcurl origin client, unless the application was given another one.
     public var originClient: CurlOriginClient? { upstream }
     private let accessLog: AccessLogWriter?
+    /// L3, when configured: probed once by `start()`.
+    private let redis: RedisTier?
     private let group: any EventLoopGroup
     private let ownsGroup: Bool
     private let logger: Logger
@@ -73,7 +75,11 @@ public final class ProxyApplication: Sendable {
             let settings = try RedisTier.Configuration(
                 url: redis.url, passwordEnvironmentVariable: redis.passwordEnvironmentVariable, namespace: redis.namespace,
                 timeout: redis.timeout, maxEntryBytes: redis.maxEntryBytes)
-            lowerTiers.append(RedisTier(configuration: settings, clock: clock, logger: logger))
+            let tier = RedisTier(configuration: settings, clock: clock, logger: logger)
+            self.redis = tier
+            lowerTiers.append(tier)
+        } else {
+            self.redis = nil
         }
         cache = TieredCache(
             configuration: .init(
@@ -150,6 +156,7 @@ public final class ProxyApplication: Sendable {
         for warning in configuration.warnings { logger.warning("\(warning)") }
         let address = try await server.start()
         if let adminServer { try await adminServer.start() }
+        if let redis { await Self.probe(redis, logger: logger) }
         if let disk {
             sweeper.withLock { task in
                 guard task == nil else { return }
