@@ -277,12 +277,12 @@ struct StrictJSONParser {
         index < bytes.count && bytes[index] == byte
     }
 
-    /// The character at the index, quoted, for messages (`"}"`, `end of file`).
+    /// The character at the index, quoted, for messages (`'}'`, `end of file`).
     private func describeCurrent() -> String {
         guard index < bytes.count else { return "end of file" }
         let byte = bytes[index]
         if byte < 0x20 { return "control character 0x\(String(byte, radix: 16))" }
-        if byte < 0x80 { return "\"\(Character(Unicode.Scalar(byte)))\"" }
+        if byte < 0x80 { return "'\(Character(Unicode.Scalar(byte)))'" }
         return "a non-ASCII character"
     }
 
