@@ -3,8 +3,11 @@ SWIFT      ?= swift
 PACKAGES    = libcurl4-openssl-dev libhiredis-dev zlib1g-dev pkg-config curl
 TEST_PACKAGES = $(PACKAGES) redis-server
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PORT       ?= 8080
+ORIGIN_PORT ?= 9000
+PREFIX     ?= /usr/local
 
-.PHONY: run test build release deps test-deps bench clean check-config format lint
+.PHONY: run test build release install deps test-deps bench clean check-config format lint
 
 ## Install the system libraries paca links (only what is missing).
 deps:
@@ -19,9 +22,16 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-## Build release and start the proxy on :8080 in front of the demo origin on :9000.
+## Build release and start the proxy on :$(PORT) (default 8080) in front of the demo origin on
+## :$(ORIGIN_PORT) (default 9000): `make run PORT=8081 ORIGIN_PORT=9001`.
 run: release
-	@scripts/run-demo.sh
+	@PORT=$(PORT) ORIGIN_PORT=$(ORIGIN_PORT) scripts/run-demo.sh
+
+## Build release and copy the binary to $(PREFIX)/bin (default /usr/local/bin).
+install: release
+	@dest="$(DESTDIR)$(PREFIX)/bin"; \
+	if mkdir -p "$$dest" 2>/dev/null && [ -w "$$dest" ]; then sudo=; else sudo="$(SUDO)"; fi; \
+	$$sudo install -d "$$dest" && $$sudo install -m 755 .build/release/paca "$$dest/paca" && echo "installed $$dest/paca"
 
 ## Everything the tests need, then the whole suite.
 test: test-deps
@@ -42,4 +52,4 @@ lint:
 	$(SWIFT) format lint --strict --recursive Sources Tests Benchmarks/Benchmarks
 
 clean:
-	rm -rf .build .paca
+	rm -rf .build .paca .routes.demo.json

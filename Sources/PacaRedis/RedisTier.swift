@@ -331,10 +331,10 @@ public final class RedisTier: CacheTier {
         switch transition {
         case .opened(let until, let failures):
             metadata["failures"] = "\(failures)"
-            metadata["retry_at_ms"] = "\(until)"
+            metadata["retry_at"] = "\(RFC3339.format(millis: until))"
             logger.warning("L3 Redis circuit breaker open: skipping L3", metadata: metadata)
         case .reopened(let until):
-            metadata["retry_at_ms"] = "\(until)"
+            metadata["retry_at"] = "\(RFC3339.format(millis: until))"
             logger.warning("L3 Redis probe failed: circuit breaker open again", metadata: metadata)
         case .closed:
             logger.info("L3 Redis circuit breaker closed: L3 back in use", metadata: metadata)

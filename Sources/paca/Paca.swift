@@ -163,17 +163,7 @@ struct CheckConfig: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try loadConfiguration(file)
-        print(
-            "\(file): ok — listen \(configuration.server.host):\(configuration.server.port), L1 \(HumanUnits.formatBytes(configuration.memory.maxBytes)) \(configuration.memory.policy.rawValue)"
-        )
-        for route in configuration.routes {
-            let ttl = route.policy.ttl.map { "\($0)s" } ?? "none"
-            let methods = route.methods.map { $0.sorted().joined(separator: ",") } ?? "all"
-            print(
-                "  \(route.name): \(route.match.pattern) -> \(route.origin.schemeAndAuthority)\(route.origin.basePath)  cache=\(route.cache) ttl=\(ttl) ttl_source=\(route.policy.ttlSource.rawValue) methods=\(methods)"
-            )
-        }
-        for warning in configuration.warnings { print("  warning: \(warning)") }
+        for line in ConfigurationSummary.lines(configuration) { print(line) }
     }
 }
 

@@ -76,5 +76,8 @@ struct CommandLineTests {
         #expect(result.output.contains("api: /api/* -> http://127.0.0.1:9000"))
         #expect(result.output.contains("ttl=60s"))
         #expect(result.output.contains("hidden by the earlier route \"api\""))
+        #expect(result.output.contains("L2 disk: off"))
+        #expect(result.output.contains("max_ttl=none stale_while_revalidate=none stale_if_error=none"))
+        #expect(result.output.contains("key: query=all headers=none"))
     }
 }

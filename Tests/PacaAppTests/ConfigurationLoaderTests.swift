@@ -55,7 +55,9 @@ struct ConfigurationLoaderTests {
 
     @Test("a missing file is an error at $")
     func missingFile() {
-        #expect(throws: ConfigurationError(file: "/nonexistent/routes.json", path: "$", message: "cannot read file")) {
+        #expect(
+            throws: ConfigurationError(file: "/nonexistent/routes.json", path: "$", message: "cannot read file: No such file or directory")
+        ) {
             _ = try ConfigurationLoader.load(path: "/nonexistent/routes.json")
         }
     }

@@ -104,6 +104,26 @@ struct RedisFaultTests {
         await server.stop()
     }
 
+    @Test("the breaker's log lines say when L3 is retried as an RFC 3339 UTC time, not epoch milliseconds")
+    func breakerLogsReadableRetryTime() async throws {
+        let port = ClosedPort()
+        let clock = ManualWallClock(start: 1_767_225_600_000)  // 2026-01-01T00:00:00.000Z
+        let recorder = LogRecorder()
+        let configuration = try RedisTier.Configuration(
+            url: "redis://127.0.0.1:\(port.port)", timeout: .milliseconds(250), poolSize: 1, failureThreshold: 1,
+            openDuration: .seconds(5))
+        let tier = RedisTier(configuration: configuration, clock: clock, logger: recorder.logger)
+        #expect(await tier.get("k", now: clock.now()) == nil)
+        #expect(tier.breakerState == "open")
+        clock.advance(by: .seconds(5))
+        // The probe fails too: the breaker reopens for another five seconds.
+        #expect(await tier.get("k", now: clock.now()) == nil)
+        await tier.shutdown()
+        #expect(recorder.count(.warning, containing: "retry_at=2026-01-01T00:00:05.000Z") == 1, "\(recorder.all)")
+        #expect(recorder.count(.warning, containing: "retry_at=2026-01-01T00:00:10.000Z") == 1, "\(recorder.all)")
+        #expect(!recorder.all.joined().contains("retry_at_ms"))
+    }
+
     @Test("a probe that ends without a verdict (the pool shut down) does not leave the breaker half-open")
     func abandonedProbeDoesNotStick() async throws {
         let port = ClosedPort()

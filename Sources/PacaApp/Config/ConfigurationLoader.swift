@@ -11,20 +11,12 @@ import PacaStorage
 public enum ConfigurationLoader {
     /// Loads the file at `path`.
     public static func load(path: String) throws(ConfigurationError) -> PacaConfiguration {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigurationError(file: path, path: "$", message: "cannot read file")
-        }
-        return try parse(data, file: path)
+        try parse(readFile(path), file: path)
     }
 
     /// Parses a document; relative paths in it resolve against `file`'s directory.
     public static func parse(_ data: Data, file: String) throws(ConfigurationError) -> PacaConfiguration {
-        let document: JSONValue
-        do {
-            document = try JSONDecoder().decode(JSONValue.self, from: data)
-        } catch {
-            throw ConfigurationError(file: file, path: "$", message: "not valid JSON: \(describe(error))")
-        }
+        let document = try parseJSON(data, file: file)
         let baseDirectory = (file as NSString).deletingLastPathComponent
         let root = try ObjectReader(file: file, path: "$", value: document)
         try root.allowOnly([
@@ -191,7 +183,8 @@ public enum ConfigurationLoader {
         var configuration = PacaConfiguration(
             file: file, server: server, eventLoops: eventLoops, limits: limits, admin: admin, memory: memory, disk: disk, redis: redis,
             accessLogPath: accessLogPath,
-            prewarm: prewarm, trustedProxies: trusted, routes: routes, warnings: warnings, alerts: alerts)
+            prewarm: prewarm, trustedProxies: trusted, routes: routes, warnings: warnings + advisories(routes: routes, redis: redis),
+            alerts: alerts)
         configuration.encryption = encryption
         return configuration
     }
@@ -201,6 +194,18 @@ public enum ConfigurationLoader {
         "stale_if_error", "connect_timeout", "timeout", "max_body_bytes", "forward_headers", "strip_cookies", "preserve_host",
         "forward",
         "ignore", "cache_status", "honor_client_no_cache", "convert_head", "encrypt", "comment",
+    ]
+
+    /// The methods `methods` accepts (RFC 9110 §9 and PATCH): an unknown name is far more often a
+    /// typo (`GETT`) than an extension method, and a typo would answer 405 to every request.
+    static let standardMethods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
+    /// Registered extension methods (IANA's HTTP Method Registry: WebDAV, CalDAV, SSDP, cache
+    /// purges): accepted so a route can list them; anything else is taken for a typo.
+    static let extensionMethods: Set<String> = [
+        "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "SEARCH", "REPORT", "MKCALENDAR", "MKACTIVITY",
+        "CHECKOUT", "CHECKIN", "MERGE", "LABEL", "UPDATE", "VERSION-CONTROL", "BASELINE-CONTROL", "MKWORKSPACE", "ORDERPATCH",
+        "ACL", "BIND", "UNBIND", "REBIND", "LINK", "UNLINK", "UPDATEREDIRECTREF", "QUERY", "M-SEARCH", "NOTIFY", "SUBSCRIBE",
+        "UNSUBSCRIBE", "PURGE", "BAN",
     ]
 
     static func parseRoute(_ reader: ObjectReader, index: Int) throws(ConfigurationError) -> Route {
@@ -220,8 +225,9 @@ public enum ConfigurationLoader {
         var methods: Set<String>?
         if let list = try reader.stringArray("methods") {
             let upper = list.map { $0.uppercased() }
-            for method in upper where !method.allSatisfy({ $0.isLetter || $0 == "-" }) {
-                throw reader.error("methods", "\"\(method)\" is not a method name")
+            for method in upper where !standardMethods.contains(method) && !extensionMethods.contains(method) {
+                throw reader.error(
+                    "methods", "\"\(method)\" is not a standard HTTP method (expected one of \(standardMethods.joined(separator: ", ")))")
             }
             methods = Set(upper)
         }
@@ -306,13 +312,5 @@ public enum ConfigurationLoader {
             return later.hasPrefix(earlier.dropLast())
         }
         return false
-    }
-
-    static func describe(_ error: any Error) -> String {
-        if case DecodingError.dataCorrupted(let context) = error {
-            let underlying = (context.underlyingError as? NSError)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            return underlying ?? context.debugDescription
-        }
-        return "\(error)"
     }
 }

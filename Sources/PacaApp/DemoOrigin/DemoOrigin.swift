@@ -12,8 +12,10 @@ import PacaServer
 /// `paca demo-origin`: serves the files under `<fixtures>/origin` with the headers that
 /// `<fixtures>/origin/_headers.json` assigns, after an artificial latency. `/X` serves
 /// `origin/X`, else `origin/X.json`. Files are read once at start, so no request touches the disk.
-/// Answers `If-None-Match` with 304. Every answer carries `X-Origin-Request: N`, a counter, so
-/// tests and demos can see when the origin was asked.
+/// Answers `If-None-Match` with 304. `POST`, `PUT`, `PATCH` and `DELETE` under `/api/` are
+/// accepted (201 with a `Location`, or 204) and change nothing, so demos can show a write
+/// invalidating cached reads. Every answer carries `X-Origin-Request: N`, a counter, so tests and
+/// demos can see when the origin was asked.
 public final class DemoOrigin: Sendable {
     /// Settings.
     public struct Configuration: Sendable {
@@ -130,6 +132,10 @@ public final class DemoOrigin: Sendable {
         return documents
     }
 
+    /// Methods accepted on any path under `/api/`: `POST` answers `201 Created` with a
+    /// `Location` of `<path>/<request number>`, the others `204 No Content`. Nothing is stored.
+    static let writeMethods: [HTTPMethod] = [.POST, .PUT, .PATCH, .DELETE]
+
     static func stripJSON(_ path: String) -> String {
         path.hasSuffix(".json") ? String(path.dropLast(5)) : path
     }
@@ -200,7 +206,20 @@ final class DemoOriginHandler: ChannelInboundHandler {
         var body: ByteBuffer?
         // List pages are stored under their literal names (`products?page=2.json`).
         let found = documents[head.uri] ?? documents[path]
-        if let document = found, head.method == .GET || head.method == .HEAD {
+        if path.hasPrefix("/api/"), DemoOrigin.writeMethods.contains(head.method) {
+            // Writes are accepted and forgotten: enough for the proxy to show that a successful
+            // unsafe method invalidates what it names (the target and `Location`).
+            if head.method == .POST {
+                status = .created
+                let location = (path.hasSuffix("/") ? String(path.dropLast()) : path) + "/\(number)"
+                headers.add(name: "Location", value: location)
+                headers.add(name: "Content-Type", value: "application/json")
+                body = ByteBuffer(string: "{\"created\":\"\(location.replacingOccurrences(of: "\"", with: ""))\"}")
+                headers.add(name: "Content-Length", value: String(body!.readableBytes))
+            } else {
+                status = .noContent
+            }
+        } else if let document = found, head.method == .GET || head.method == .HEAD {
             headers.add(contentsOf: document.headers)
             if head.headers["if-none-match"].contains(where: { $0.contains(document.etag) || $0 == "*" }) {
                 status = .notModified
@@ -211,7 +230,7 @@ final class DemoOriginHandler: ChannelInboundHandler {
             }
         } else if found != nil {
             status = .methodNotAllowed
-            headers.add(name: "Allow", value: "GET, HEAD")
+            headers.add(name: "Allow", value: path.hasPrefix("/api/") ? "GET, HEAD, POST, PUT, PATCH, DELETE" : "GET, HEAD")
             headers.add(name: "Content-Length", value: "0")
         } else {
             status = .notFound

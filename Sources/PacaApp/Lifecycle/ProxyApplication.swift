@@ -47,6 +47,8 @@ public final class ProxyApplication: Sendable {
     /// The libcurl origin client, unless the application was given another one.
     public var originClient: CurlOriginClient? { upstream }
     private let accessLog: AccessLogWriter?
+    /// L3, when configured: probed once by `start()`.
+    private let redis: RedisTier?
     private let group: any EventLoopGroup
     private let ownsGroup: Bool
     private let logger: Logger
@@ -93,7 +95,10 @@ public final class ProxyApplication: Sendable {
             let tier = RedisTier(configuration: settings, clock: clock, sealer: sealer, logger: logger)
             breakerState = { tier.breakerState }
             redisTier = tier
+            self.redis = tier
             lowerTiers.append(tier)
+        } else {
+            self.redis = nil
         }
         cache = TieredCache(
             configuration: .init(
@@ -214,6 +219,7 @@ public final class ProxyApplication: Sendable {
         for warning in configuration.warnings { logger.warning("\(warning)") }
         let address = try await server.start()
         if let adminServer { try await adminServer.start() }
+        if let redis { await Self.probe(redis, logger: logger) }
         if let banSync {
             banSyncTask.withLock { task in
                 guard task == nil else { return }

@@ -2,6 +2,7 @@ import Foundation
 public import NIOCore
 public import PacaCore
 import PacaHTTPCaching
+import Synchronization
 
 /// A value in the library API: bytes plus string metadata.
 public struct CacheValue: Sendable, Equatable {
@@ -78,16 +79,24 @@ extension TieredCache {
     }
 
     /// Removes every key matching `pattern` (a `*` glob over keys) from every tier; returns how
-    /// many entries went (summed over tiers).
+    /// many distinct keys went. A key held by several tiers (in memory and on disk, say) counts
+    /// once, so two matching keys return 2 however many tiers held them.
     @discardableResult
     public func invalidate(pattern: String) async -> Int {
         let matcher = KeyGlob(pattern)
         await flushWrites()
-        var removed = memory.removeAll { matcher.matches($0) }
-        for tier in lowerTiers {
-            removed += await tier.removeAll { matcher.matches($0) }
+        // Tiers report counts, not keys: the predicate notes each key it accepts (and so removes).
+        let removed = Mutex<Set<String>>([])
+        let predicate: @Sendable (String) -> Bool = { key in
+            guard matcher.matches(key) else { return false }
+            removed.withLock { _ = $0.insert(key) }
+            return true
         }
-        return removed
+        _ = memory.removeAll(where: predicate)
+        for tier in lowerTiers {
+            _ = await tier.removeAll(where: predicate)
+        }
+        return removed.withLock { $0.count }
     }
 
     /// Empties every tier.
