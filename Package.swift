@@ -70,7 +70,12 @@ let package = Package(
         ),
         .target(
             name: "PacaAccessLog",
-            dependencies: ["PacaCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "PacaCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+            ],
             swiftSettings: strict
         ),
         .target(
@@ -82,6 +87,11 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "PacaReplay",
+            dependencies: ["PacaCore", "PacaAccessLog", "PacaEngine", "PacaStorage", "PacaHTTPCaching"],
             swiftSettings: strict
         ),
         .target(
@@ -120,7 +130,7 @@ let package = Package(
         .executableTarget(
             name: "paca",
             dependencies: [
-                "PacaApp", "PacaCore", "PacaUpstream", "PacaHTTPCaching",
+                "PacaApp", "PacaCore", "PacaUpstream", "PacaHTTPCaching", "PacaReplay", "PacaAccessLog", "PacaEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -153,7 +163,16 @@ let package = Package(
             dependencies: ["PacaUpstream", "PacaCore", "PacaTestSupport"],
             swiftSettings: strict
         ),
-        .testTarget(name: "PacaAccessLogTests", dependencies: ["PacaAccessLog", "PacaCore"], swiftSettings: strict),
+        .testTarget(
+            name: "PacaAccessLogTests",
+            dependencies: ["PacaAccessLog", "PacaCore", .product(name: "CompressNIO", package: "compress-nio")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PacaReplayTests",
+            dependencies: ["PacaReplay", "PacaAccessLog", "PacaEngine", "PacaStorage", "PacaCore"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "PacaEngineTests",
             dependencies: [
