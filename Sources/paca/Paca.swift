@@ -12,7 +12,7 @@ struct Paca: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "paca",
         abstract: "A caching reverse proxy for slow HTTP APIs.",
-        subcommands: [Serve.self, DemoOriginCommand.self, CheckConfig.self, PurgeCommand.self])
+        subcommands: [Serve.self, DemoOriginCommand.self, CheckConfig.self, PurgeCommand.self, SimulateCommand.self])
 }
 
 /// Prints one line on standard error.
