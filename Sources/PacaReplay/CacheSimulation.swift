@@ -70,7 +70,9 @@ public final class CacheSimulation {
     private let caches: [MemoryCacheSimulator]
     private var hits: [Int]
     private var hitBytes: [Int]
-    private var distinctSizes: [String: Int] = [:]
+    /// Each object's last size, by the 64-bit hash of its key (cheaper than the key itself; a
+    /// collision among a few billion keys is unlikely and would only miscount the distinct set).
+    private var distinctSizes: [UInt64: Int] = [:]
     private var clock: UnixMillis = 0
     private let emptyBody = ByteBuffer()
 
@@ -100,9 +102,10 @@ public final class CacheSimulation {
             uncacheable += 1
             return
         }
-        let previous = distinctSizes.updateValue(bytes, forKey: key)
+        let fullHash = FNV1a.hash(key)
+        let previous = distinctSizes.updateValue(bytes, forKey: fullHash)
         distinctBytes += bytes - (previous ?? 0)
-        let hash = Int(truncatingIfNeeded: FNV1a.hash(key))
+        let hash = Int(truncatingIfNeeded: fullHash)
         let now = clock
         var entry: CacheEntry?
         for index in caches.indices {
