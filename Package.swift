@@ -170,7 +170,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PacaReplayTests",
-            dependencies: ["PacaReplay", "PacaAccessLog", "PacaEngine", "PacaStorage", "PacaCore"],
+            dependencies: ["PacaReplay", "PacaAccessLog", "PacaEngine", "PacaStorage", "PacaCore", "PacaHTTPCaching"],
             swiftSettings: strict
         ),
         .testTarget(

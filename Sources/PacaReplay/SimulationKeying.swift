@@ -47,6 +47,8 @@ public struct SimulationKeying: Sendable {
         let key = CacheKeyBuilder.key(
             route: route, host: host, path: target.path, keyedQuery: CacheKeyBuilder.keyedQuery(target.query, rule: route.keyQuery))
         let routeTTL = routes == nil ? nil : route.policy.ttl.map { Int($0) }
-        return .cacheable(key: key, ttlSeconds: request.ttl.flatMap { $0 > 0 ? $0 : nil } ?? routeTTL)
+        // A logged ttl of 0 is a response without freshness (`max-age=0`): it never hits. A
+        // negative one (a stale hit) says nothing about the full lifetime: the route's applies.
+        return .cacheable(key: key, ttlSeconds: request.ttl.flatMap { $0 >= 0 ? $0 : nil } ?? routeTTL)
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import PacaAccessLog
 import PacaCore
 import PacaEngine
+import PacaHTTPCaching
 import PacaReplay
 import PacaStorage
 import Testing
@@ -50,6 +51,11 @@ private func simulate(_ requests: [LogRequest], _ configurations: [CacheSimulati
     let simulation = CacheSimulation(configurations: configurations, keying: SimulationKeying(routes: nil), options: options)
     for request in requests { simulation.record(request) }
     return simulation
+}
+
+private func ttlOf(_ decision: SimulationKeying.Decision) -> Int? {
+    guard case .cacheable(_, let ttl) = decision else { return -1 }
+    return ttl
 }
 
 @Suite struct CacheSimulationTests {
@@ -109,6 +115,12 @@ private func simulate(_ requests: [LogRequest], _ configurations: [CacheSimulati
         #expect(ttl == nil)
         let route = try #require(routes.route(for: "/api/users/7"))
         #expect(key == CacheKeyBuilder.key(route: route, host: "127.0.0.1:9000", path: "/api/users/7", keyedQuery: "page=2"))
+        let ttlRoute = RouteTable([Route(name: "all", match: "/*", origin: origin, policy: RoutePolicy(ttl: 30))])
+        let withTTL = SimulationKeying(routes: ttlRoute)
+        #expect(ttlOf(withTTL.decide(LogRequest(method: "GET", url: "/a", ttl: 120))) == 120)
+        #expect(ttlOf(withTTL.decide(LogRequest(method: "GET", url: "/a", ttl: 0))) == 0)
+        #expect(ttlOf(withTTL.decide(LogRequest(method: "GET", url: "/a", ttl: -5))) == 30)
+        #expect(ttlOf(withTTL.decide(LogRequest(method: "GET", url: "/a"))) == 30)
         #expect(keying.decide(LogRequest(method: "GET", url: "/api/cart/1")) == .uncacheable)
         #expect(keying.decide(LogRequest(method: "GET", url: "/nowhere")) == .uncacheable)
         #expect(keying.decide(LogRequest(method: "POST", url: "/api/users/7")) == .uncacheable)
