@@ -83,7 +83,12 @@ let package = Package(
         ),
         .target(
             name: "PacaAccessLog",
-            dependencies: ["PacaCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "PacaCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+            ],
             swiftSettings: strict
         ),
         .target(
@@ -95,6 +100,11 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "PacaReplay",
+            dependencies: ["PacaCore", "PacaAccessLog", "PacaEngine", "PacaStorage", "PacaHTTPCaching"],
             swiftSettings: strict
         ),
         .target(
@@ -135,7 +145,7 @@ let package = Package(
         .executableTarget(
             name: "paca",
             dependencies: [
-                "PacaApp", "PacaCore",
+                "PacaApp", "PacaCore", "PacaReplay", "PacaAccessLog", "PacaEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -168,7 +178,16 @@ let package = Package(
             dependencies: ["PacaUpstream", "PacaCore", "PacaTestSupport"],
             swiftSettings: strict
         ),
-        .testTarget(name: "PacaAccessLogTests", dependencies: ["PacaAccessLog", "PacaCore"], swiftSettings: strict),
+        .testTarget(
+            name: "PacaAccessLogTests",
+            dependencies: ["PacaAccessLog", "PacaCore", .product(name: "CompressNIO", package: "compress-nio")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PacaReplayTests",
+            dependencies: ["PacaReplay", "PacaAccessLog", "PacaEngine", "PacaStorage", "PacaCore", "PacaHTTPCaching"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "PacaEngineTests",
             dependencies: [

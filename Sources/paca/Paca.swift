@@ -12,7 +12,9 @@ struct Paca: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "paca",
         abstract: "A caching reverse proxy for slow HTTP APIs.",
-        subcommands: [Serve.self, DemoOriginCommand.self, CheckConfig.self, PurgeCommand.self, StatsCommand.self])
+        subcommands: [
+            Serve.self, DemoOriginCommand.self, CheckConfig.self, PurgeCommand.self, StatsCommand.self, SimulateCommand.self,
+        ])
 }
 
 /// Prints one line on standard error.

@@ -71,7 +71,8 @@ public enum RFC3339 {
         return (Int(m <= 2 ? y + 1 : y), Int(m), Int(d))
     }
 
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+    /// Days since 1970-01-01 of a proleptic Gregorian date (for log parsers).
+    public static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yoe = y - era * 400
