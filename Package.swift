@@ -167,7 +167,8 @@ let package = Package(
         ),
         .testTarget(name: "PacaCoreTests", dependencies: ["PacaCore"], swiftSettings: strict),
         .testTarget(name: "PacaHTTPCachingTests", dependencies: ["PacaHTTPCaching"], swiftSettings: strict),
-        .testTarget(name: "PacaStorageTests", dependencies: ["PacaStorage", "PacaCore", "PacaSealing"], swiftSettings: strict),
+        .testTarget(
+            name: "PacaStorageTests", dependencies: ["PacaStorage", "PacaCore", "PacaSealing", "PacaTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "PacaRedisTests",
             dependencies: ["PacaRedis", "PacaCore", "PacaSealing", "PacaTestSupport"],

@@ -3,6 +3,7 @@ import NIOPosix
 import PacaCore
 import PacaHTTPCaching
 import PacaStorage
+import PacaTestSupport
 import Synchronization
 import Testing
 
@@ -90,84 +91,6 @@ private func cache(
     _ directory: TemporaryDirectory, maxBytes: Int = 1 << 26, maxEntryBytes: Int? = nil, clock: ManualWallClock = ManualWallClock(start: t0)
 ) throws -> DiskCache {
     try DiskCache(directory: directory.path, maxBytes: maxBytes, maxEntryBytes: maxEntryBytes, clock: clock, threads: 2)
-}
-
-/// A clock that moves only when told: `sleep` suspends until `advance` passes its deadline, and
-/// `waitForSleeper` lets a test await the moment a task goes to sleep on it.
-private final class TestClock: Clock, Sendable {
-    struct Instant: InstantProtocol {
-        var offset: Duration
-        func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
-        func duration(to other: Instant) -> Duration { other.offset - offset }
-        static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.offset < rhs.offset }
-    }
-
-    private struct Sleeper {
-        var id: Int
-        var deadline: Instant
-        var continuation: CheckedContinuation<Void, any Error>
-    }
-
-    private struct State {
-        var now = Instant(offset: .zero)
-        var nextID = 0
-        var sleepers: [Sleeper] = []
-        var sleeperWaiters: [CheckedContinuation<Void, Never>] = []
-    }
-
-    private let state = Mutex(State())
-
-    var now: Instant { state.withLock { $0.now } }
-    var minimumResolution: Duration { .zero }
-
-    func sleep(until deadline: Instant, tolerance: Duration?) async throws {
-        let id = state.withLock { state in
-            defer { state.nextID += 1 }
-            return state.nextID
-        }
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let (due, waiters) = state.withLock { state -> (Bool, [CheckedContinuation<Void, Never>]) in
-                    if deadline <= state.now { return (true, []) }
-                    state.sleepers.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
-                    defer { state.sleeperWaiters = [] }
-                    return (false, state.sleeperWaiters)
-                }
-                if due { continuation.resume() }
-                for waiter in waiters { waiter.resume() }
-            }
-        } onCancel: {
-            let sleeper = state.withLock { state -> Sleeper? in
-                guard let index = state.sleepers.firstIndex(where: { $0.id == id }) else { return nil }
-                return state.sleepers.remove(at: index)
-            }
-            sleeper?.continuation.resume(throwing: CancellationError())
-        }
-    }
-
-    /// Returns once at least one task sleeps on this clock.
-    func waitForSleeper() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let asleep = state.withLock { state in
-                if !state.sleepers.isEmpty { return true }
-                state.sleeperWaiters.append(continuation)
-                return false
-            }
-            if asleep { continuation.resume() }
-        }
-    }
-
-    /// Moves time forward and wakes every sleeper whose deadline has come.
-    func advance(by duration: Duration) {
-        let due = state.withLock { state in
-            state.now = state.now.advanced(by: duration)
-            let now = state.now
-            let due = state.sleepers.filter { $0.deadline <= now }
-            state.sleepers.removeAll { $0.deadline <= now }
-            return due
-        }
-        for sleeper in due { sleeper.continuation.resume() }
-    }
 }
 
 @Suite("DiskCache")
@@ -414,7 +337,7 @@ struct DiskCacheTests {
         let directory = TemporaryDirectory()
         defer { directory.cleanup() }
         let wall = ManualWallClock(start: t0)
-        let sweepClock = TestClock()
+        let sweepClock = ManualClock()
         let l2 = try DiskCache(
             directory: directory.path, sweepInterval: .seconds(60), clock: wall, sweepClock: sweepClock, threads: 2)
         await l2.waitForIndex()

@@ -141,27 +141,30 @@ public protocol OriginClient: Sendable {
 extension OriginClient {
     /// Sends `request` and completes with the whole response (for small answers: tests, tools).
     public func fetch(_ request: OriginRequest, on eventLoop: any EventLoop) -> EventLoopFuture<OriginResponse> {
-        stream(request, on: eventLoop).flatMap { head in
-            let promise = eventLoop.makePromise(of: OriginResponse.self)
-            let collected = NIOLoopBoundBox(ByteBuffer(), eventLoop: eventLoop)
-            head.body.start(
-                onPart: { part in
-                    var part = part
-                    collected.value.writeBuffer(&part)
-                    return eventLoop.makeSucceededVoidFuture()
-                },
-                onEnd: { result in
-                    switch result {
-                    case .success:
-                        promise.succeed(
-                            OriginResponse(
-                                status: head.status, headers: head.headers, body: collected.value, requestTime: head.requestTime,
-                                responseTime: head.responseTime))
-                    case .failure(let error):
-                        promise.fail(error)
-                    }
-                })
-            return promise.futureResult
-        }
+        stream(request, on: eventLoop).flatMap { $0.collect(on: eventLoop) }
+    }
+}
+
+extension OriginStreamingResponse {
+    /// Reads the whole body (for small answers: the caller bounds the size).
+    public func collect(on eventLoop: any EventLoop) -> EventLoopFuture<OriginResponse> {
+        let promise = eventLoop.makePromise(of: OriginResponse.self)
+        let collected = NIOLoopBoundBox(ByteBufferAllocator().buffer(capacity: contentLength ?? 0), eventLoop: eventLoop)
+        body.start(
+            onPart: { part in
+                collected.value.writeImmutableBuffer(part)
+                return eventLoop.makeSucceededVoidFuture()
+            },
+            onEnd: { result in
+                switch result {
+                case .success:
+                    promise.succeed(
+                        OriginResponse(
+                            status: status, headers: headers, body: collected.value, requestTime: requestTime, responseTime: responseTime))
+                case .failure(let error):
+                    promise.fail(error)
+                }
+            })
+        return promise.futureResult
     }
 }

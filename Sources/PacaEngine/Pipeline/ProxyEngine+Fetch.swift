@@ -180,7 +180,7 @@ extension ProxyEngine {
             // entry limit), so the answer knows exactly what was stored; anything larger or of
             // unknown length streams to the client as it arrives.
             if let length = head.contentLength, length <= self.memory.maxEntryBytes {
-                return self.collect(head, on: eventLoop).map { response in
+                return head.collect(on: eventLoop).map { response in
                     self.storeAndAnswer(exchange, response: response, kind: kind, originMillis: originMillis)
                 }
             }
@@ -198,29 +198,6 @@ extension ProxyEngine {
             if let stored = kind.stored { return self.staleOrError(exchange, stored: stored, error: originError) }
             return self.errorResponse(exchange, error: originError, collapsed: false)
         }
-    }
-
-    /// Reads a streamed answer whole (the caller knows it is small).
-    func collect(_ head: OriginStreamingResponse, on eventLoop: any EventLoop) -> EventLoopFuture<OriginResponse> {
-        let promise = eventLoop.makePromise(of: OriginResponse.self)
-        let collected = NIOLoopBoundBox(ByteBufferAllocator().buffer(capacity: head.contentLength ?? 0), eventLoop: eventLoop)
-        head.body.start(
-            onPart: { part in
-                collected.value.writeImmutableBuffer(part)
-                return eventLoop.makeSucceededVoidFuture()
-            },
-            onEnd: { result in
-                switch result {
-                case .success:
-                    promise.succeed(
-                        OriginResponse(
-                            status: head.status, headers: head.headers, body: collected.value, requestTime: head.requestTime,
-                            responseTime: head.responseTime))
-                case .failure(let error):
-                    promise.fail(error)
-                }
-            })
-        return promise.futureResult
     }
 
     /// Completes the fill `kind` leads, if any.

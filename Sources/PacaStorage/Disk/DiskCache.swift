@@ -416,28 +416,15 @@ public final class DiskCache: CacheTier {
         guard encoded.readableBytes <= maxEntryBytes else { return }
 
         let temporary = "\(directory)/tmp/\(id.name).\(temporaryCounter.add(1, ordering: .relaxed).newValue)"
-        let final = path(for: id)
         let bytes: Int
         do {
             bytes = try DiskFiles.writeNew(temporary, encoded)
-            do {
-                try DiskFiles.moveIntoPlace(temporary, final)
-            } catch  where error.isNotFound {
-                let (first, second) = id.levelDirectories
-                try DiskFiles.makeDirectory("\(directory)/\(first)")
-                try DiskFiles.makeDirectory("\(directory)/\(first)/\(second)")
-                try DiskFiles.moveIntoPlace(temporary, final)
-            }
         } catch {
             DiskFiles.remove(temporary)
             countError(error, write: true)
             return
         }
-        let victims = state.withLock { state -> [FileID] in
-            state.index.upsert(id, key: entry.key, bytes: bytes, expiry: entry.timing.storageExpiry)
-            return evictOverBudget(&state, keeping: id)
-        }
-        for victim in victims { DiskFiles.remove(path(for: victim)) }
+        _ = install(temporary: temporary, key: entry.key, bytes: bytes, expiry: entry.timing.storageExpiry)
     }
 
     /// Drops least-recently-used records until the budget holds; the caller unlinks the files.
