@@ -65,6 +65,6 @@ JSON
     "$(echo "$report" | head -1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["tiers"])')" "$timing"
 }
 
-run_case l1 '{ "max_bytes": "1GB", "policy": "lru" }' "$L1_ENTRIES" 100
+run_case l1 '{ "max_bytes": "1GB", "policy": "lru" }' "$L1_ENTRIES" 100   # L1 and L2 (written through)
 # L1 entries limited to 1 KB: the 4 KiB answers stream into L2 only.
 run_case l2 '{ "max_bytes": "64MB", "max_entry_bytes": "1KB" }' "$L2_ENTRIES" 4K

@@ -47,7 +47,12 @@ public enum CacheKeyBuilder {
 
     /// The part of a key that purge patterns match: `path?keyed-query`.
     public static func purgeTarget(ofKey key: String) -> Substring? {
-        let parts = key.split(separator: "|", maxSplits: 3, omittingEmptySubsequences: false)
-        return parts.count >= 3 ? parts[2] : nil
+        // Between the second and third `|` (no array of parts: purges run this over every key).
+        guard let first = key.firstIndex(of: "|") else { return nil }
+        let afterFirst = key.index(after: first)
+        guard let second = key[afterFirst...].firstIndex(of: "|") else { return nil }
+        let start = key.index(after: second)
+        let end = key[start...].firstIndex(of: "|") ?? key.endIndex
+        return key[start..<end]
     }
 }

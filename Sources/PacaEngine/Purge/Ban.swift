@@ -65,7 +65,7 @@ struct BanMatcher: Sendable {
         switch ban.target {
         case .pattern:
             guard let target = CacheKeyBuilder.purgeTarget(ofKey: key) else { return false }
-            return glob?.matches(String(target)) ?? false
+            return glob?.matches(target) ?? false
         case .regex:
             guard let target = CacheKeyBuilder.purgeTarget(ofKey: key) else { return false }
             return regex?.matches(target) ?? false

@@ -73,15 +73,15 @@ extension ProxyEngine {
                 throw PurgeError(message: error.message)
             }
         }
-        // L1: count the entries (vary markers are bookkeeping, not entries), then act.
-        let memoryCount = memory.purge(where: { !$0.isVaryMarker && matcher.matches(key: $0.key, fields: $0.headers) }, dryRun: true)
-        if !dryRun {
-            if soft {
-                memory.purge(
-                    where: { !$0.isVaryMarker && matcher.matches(key: $0.key, fields: $0.headers) }, replace: { $0.markedStale(at: now) })
-            } else {
-                memory.purge(where: { matcher.matches(key: $0.key, fields: $0.headers) })
-            }
+        // L1 in one pass (vary markers are bookkeeping: removed with their URL, never counted or
+        // marked stale).
+        let memoryCount: Int
+        if soft {
+            memoryCount = memory.purge(
+                where: { !$0.isVaryMarker && matcher.matches(key: $0.key, fields: $0.headers) }, replace: { $0.markedStale(at: now) },
+                dryRun: dryRun)
+        } else {
+            memoryCount = memory.purge(where: { matcher.matches(key: $0.key, fields: $0.headers) }, dryRun: dryRun)
         }
         var report = PurgeReport(memory: memoryCount, disk: nil, onRead: [], fillsAbandoned: 0, ban: dryRun ? nil : ban)
         let keyOnly: @Sendable (String) -> Bool = { key in matcher.matches(key: key, fields: []) }
@@ -93,7 +93,7 @@ extension ProxyEngine {
                     report.disk = await disk.count(where: keyOnly)
                     if soft { report.onRead.append(disk.name) }
                 } else {
-                    report.disk = await disk.removeAll(where: keyOnly)
+                    report.disk = await disk.removeAll(where: keyOnly, waitingForFiles: false)
                 }
             } else {
                 report.onRead.append(tier.name)

@@ -142,7 +142,8 @@ public final class MemoryCache: Sendable {
 
     /// A purge over whole entries (keys, stored fields such as tags), one shard at a time:
     /// removes every entry `predicate` picks, or with `replace` rewrites it in place (a soft purge
-    /// marks entries stale); with `dryRun` only counts. Returns how many were picked.
+    /// marks entries stale); with `dryRun` only counts. Returns how many were picked, vary markers
+    /// (bookkeeping, not responses) not counted.
     @discardableResult
     public func purge(where predicate: (CacheEntry) -> Bool, replace: ((CacheEntry) -> CacheEntry)? = nil, dryRun: Bool = false) -> Int {
         shards.reduce(0) { total, shard in

@@ -148,10 +148,14 @@ struct ShardStore: ~Copyable {
     /// many it picked. A rewrite keeps the entry's place and cost (a soft purge marks it stale).
     mutating func purge(where predicate: (CacheEntry) -> Bool, replace: ((CacheEntry) -> CacheEntry)?, dryRun: Bool) -> Int {
         var picked: [Int32] = []
+        var counted = 0
         for (_, slotIndex) in index {
-            if let entry = slots[Int(slotIndex)].entry, predicate(entry) { picked.append(slotIndex) }
+            if let entry = slots[Int(slotIndex)].entry, predicate(entry) {
+                picked.append(slotIndex)
+                if !entry.isVaryMarker { counted += 1 }
+            }
         }
-        guard !dryRun else { return picked.count }
+        guard !dryRun else { return counted }
         for slotIndex in picked {
             if let replace, let entry = slots[Int(slotIndex)].entry {
                 slots[Int(slotIndex)].entry = replace(entry)
@@ -159,7 +163,7 @@ struct ShardStore: ~Copyable {
                 remove(slot: slotIndex)
             }
         }
-        return picked.count
+        return counted
     }
 
     /// Removes entries whose storage lifetime ended at or before `now`; returns how many.
