@@ -5,6 +5,7 @@ TEST_PACKAGES = $(PACKAGES) redis-server
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PORT       ?= 8080
 ORIGIN_PORT ?= 9000
+ADMIN_PORT ?= 9090
 PREFIX     ?= /usr/local
 
 .PHONY: run test build release install deps test-deps bench clean check-config format lint
@@ -23,9 +24,10 @@ release: deps
 	$(SWIFT) build -c release
 
 ## Build release and start the proxy on :$(PORT) (default 8080) in front of the demo origin on
-## :$(ORIGIN_PORT) (default 9000): `make run PORT=8081 ORIGIN_PORT=9001`.
+## :$(ORIGIN_PORT) (default 9000), admin API on :$(ADMIN_PORT) (default 9090):
+## `make run PORT=8081 ORIGIN_PORT=9001 ADMIN_PORT=9091`.
 run: release
-	@PORT=$(PORT) ORIGIN_PORT=$(ORIGIN_PORT) scripts/run-demo.sh
+	@PORT=$(PORT) ORIGIN_PORT=$(ORIGIN_PORT) ADMIN_PORT=$(ADMIN_PORT) scripts/run-demo.sh
 
 ## Build release and copy the binary to $(PREFIX)/bin (default /usr/local/bin).
 install: release

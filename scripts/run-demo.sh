@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
-# `make run [PORT=8080] [ORIGIN_PORT=9000]`: the demo origin on ORIGIN_PORT (50 ms latency) and
-# paca on PORT with routes.json, its listen address and origins moved to those ports.
+# `make run [PORT=8080] [ORIGIN_PORT=9000] [ADMIN_PORT=9090]`: the demo origin on ORIGIN_PORT
+# (50 ms latency) and paca on PORT with routes.json, its listen, admin and origin addresses moved
+# to those ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${PORT:-8080}
 origin_port=${ORIGIN_PORT:-9000}
-for value in "$port" "$origin_port"; do
+admin_port=${ADMIN_PORT:-9090}
+for value in "$port" "$origin_port" "$admin_port"; do
   [[ "$value" =~ ^[0-9]+$ ]] && (( value > 0 && value < 65536 )) || { echo "make run: \"$value\" is not a port number" >&2; exit 2; }
 done
 [ "$port" != "$origin_port" ] || { echo "make run: PORT and ORIGIN_PORT must differ" >&2; exit 2; }
 bin=${PACA_BIN:-.build/release/paca}  # PACA_BIN: another build, e.g. .build/debug/paca
 mkdir -p .paca
 config=routes.json
-if [ "$port" != 8080 ] || [ "$origin_port" != 9000 ]; then
+if [ "$port" != 8080 ] || [ "$origin_port" != 9000 ] || [ "$admin_port" != 9090 ]; then
   # Beside routes.json (not in .paca/), so its relative paths resolve to the same places.
   config=.routes.demo.json
-  sed -e "s/127\.0\.0\.1:8080/127.0.0.1:$port/g" -e "s/127\.0\.0\.1:9000/127.0.0.1:$origin_port/g" routes.json > "$config"
+  sed -e "s/127\.0\.0\.1:8080/127.0.0.1:$port/g" -e "s/127\.0\.0\.1:9000/127.0.0.1:$origin_port/g" \
+    -e "s/127\.0\.0\.1:9090/127.0.0.1:$admin_port/g" routes.json > "$config"
   grep -q "127.0.0.1:$port\"" "$config" || { echo "make run: routes.json has no \"listen\": \"127.0.0.1:8080\" to move to port $port" >&2; exit 2; }
 fi
 "$bin" demo-origin --fixtures fixtures --port "$origin_port" --latency 50ms &
@@ -30,5 +33,6 @@ done
 echo
 echo "  try:  curl -si http://127.0.0.1:$port/api/users/1 | grep -i -e cache-status -e age"
 echo "        (twice: the first is fwd=uri-miss; stored, the second a hit from l1)"
+echo "        $bin stats --admin http://127.0.0.1:$admin_port"
 echo
 "$bin" serve --config "$config"
