@@ -37,15 +37,15 @@ public enum ReplayHTMLReport {
         guard !points.isEmpty else { return "<p>No requests finished.</p>" }
         let plotWidth = width - 2 * margin
         let plotHeight = height - 2 * margin
-        let step = plotWidth / Double(max(1, points.count - 1))
+        let step = plotWidth / Double(points.count)
         let busiest = Double(points.map(\.requests).max() ?? 1)
         var bars = ""
         var line: [String] = []
         for (index, point) in points.enumerated() {
-            let x = margin + Double(index) * step
+            let x = margin + (Double(index) + 0.5) * step
             let barHeight = plotHeight * Double(point.requests) / max(1, busiest)
             bars +=
-                "<rect x=\"\(f(x - step / 2))\" y=\"\(f(height - margin - barHeight))\" width=\"\(f(max(1, step)))\" height=\"\(f(barHeight))\" fill=\"#dde6f0\"/>"
+                "<rect x=\"\(f(x - step / 2 + 0.5))\" y=\"\(f(height - margin - barHeight))\" width=\"\(f(max(1, step - 1)))\" height=\"\(f(barHeight))\" fill=\"#dde6f0\"/>"
             let ratio = point.requests == 0 ? 0 : Double(point.hits) / Double(point.requests)
             line.append("\(f(x)),\(f(height - margin - plotHeight * ratio))")
         }
