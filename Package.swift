@@ -189,7 +189,10 @@ let package = Package(
         ),
         .testTarget(
             name: "PacaReplayTests",
-            dependencies: ["PacaReplay", "PacaAccessLog", "PacaEngine", "PacaStorage", "PacaCore", "PacaHTTPCaching"],
+            dependencies: [
+                "PacaReplay", "PacaAccessLog", "PacaEngine", "PacaStorage", "PacaCore", "PacaHTTPCaching",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -54,19 +54,24 @@ public final class ReplayRunner: Sendable {
     public let configuration: Configuration
     private let client: any OriginClient
     private let eventLoops: any EventLoopGroup
+    private let clock: any ReplayClock
     private let tally = Mutex(ReplayTally())
-    private let started = Mutex<ContinuousClock.Instant?>(nil)
+    private let started = Mutex<Duration?>(nil)
 
-    /// A runner sending through `client` on `eventLoops`.
-    public init(configuration: Configuration, client: any OriginClient, eventLoops: any EventLoopGroup) {
+    /// A runner sending through `client` on `eventLoops`, paced by `clock` (default the real one).
+    public init(
+        configuration: Configuration, client: any OriginClient, eventLoops: any EventLoopGroup,
+        clock: any ReplayClock = ContinuousReplayClock()
+    ) {
         self.configuration = configuration
         self.client = client
         self.eventLoops = eventLoops
+        self.clock = clock
     }
 
     /// The counts so far.
     public var progress: Progress {
-        let elapsed = started.withLock { $0.map { ContinuousClock.now - $0 } } ?? .zero
+        let elapsed = started.withLock { $0.map { clock.now() - $0 } } ?? .zero
         return tally.withLock { tally in
             Progress(
                 finished: tally.total.requests, hitRatio: tally.total.hitRatio, errors: tally.total.errorCount,
@@ -77,8 +82,7 @@ public final class ReplayRunner: Sendable {
     /// Replays `window`'s requests and returns the counts and the wall seconds the run took.
     /// Throws the log reader's error (a file that cannot be read further).
     public func run(_ window: LogRequestWindow) async throws -> (tally: ReplayTally, seconds: Double) {
-        let clock = ContinuousClock()
-        let start = clock.now
+        let start = clock.now()
         started.withLock { $0 = start }
         defer { window.stop() }
         var schedule = ReplaySchedule(pacing: configuration.pacing)
@@ -89,13 +93,13 @@ public final class ReplayRunner: Sendable {
             var inFlight = 0
             var sent = 0
             while configuration.limit.map({ sent < $0 }) ?? true {
-                if let deadline, clock.now >= deadline { break }
+                if let deadline, clock.now() >= deadline { break }
                 guard let request = try await window.next() else { break }
                 if let due = schedule.nextDue(timestamp: request.timestamp) {
                     var wake = start + due
                     if let deadline, wake > deadline { wake = deadline }
-                    try await clock.sleep(until: wake, tolerance: .milliseconds(1))
-                    if let deadline, clock.now >= deadline { break }
+                    try await clock.sleep(until: wake)
+                    if let deadline, clock.now() >= deadline { break }
                 }
                 while inFlight >= cap {
                     try await group.next()
@@ -108,16 +112,16 @@ public final class ReplayRunner: Sendable {
             window.stop()
             try await group.waitForAll()
         }
-        let seconds = (clock.now - start).seconds
+        let seconds = (clock.now() - start).seconds
         return (tally.withLock { $0 }, seconds)
     }
 
-    private func send(_ logged: LogRequest, start: ContinuousClock.Instant) async {
+    private func send(_ logged: LogRequest, start: Duration) async {
         let route = ReplaySample.route(logged: logged.route, url: logged.url)
         let request = OriginRequest(
             method: logged.method, url: ReplayTarget.url(base: configuration.target, logged: logged.url),
             totalTimeout: configuration.timeout)
-        let sentAt = ContinuousClock.now
+        let sentAt = clock.now()
         var outcome: ReplayOutcome?
         var bytes = 0
         var failure: ReplayErrorKind?
@@ -136,7 +140,7 @@ public final class ReplayRunner: Sendable {
             // Anything else broke the exchange itself (a body cut short).
             failure = .protocol
         }
-        let finished = ContinuousClock.now
+        let finished = clock.now()
         let sample = ReplaySample(
             route: route, outcome: outcome, bytes: bytes, latencyMilliseconds: (finished - sentAt).seconds * 1000,
             error: failure, finishedAt: (finished - start).seconds)
