@@ -95,9 +95,14 @@ public final class ReplayRunner: Sendable {
             while configuration.limit.map({ sent < $0 }) ?? true {
                 if let deadline, clock.now() >= deadline { break }
                 guard let request = try await window.next() else { break }
-                if let due = schedule.nextDue(timestamp: request.timestamp) {
-                    var wake = start + due
+                // In open loop a request's latency runs from when it was due (and read), so time
+                // spent waiting for a slot of `maxInFlight` behind a slow target counts against
+                // the target, not hidden (coordinated omission). A closed loop has no due time.
+                var due: Duration?
+                if let offset = schedule.nextDue(timestamp: request.timestamp) {
+                    var wake = start + offset
                     if let deadline, wake > deadline { wake = deadline }
+                    due = max(wake, clock.now())
                     try await clock.sleep(until: wake)
                     if let deadline, clock.now() >= deadline { break }
                 }
@@ -107,7 +112,7 @@ public final class ReplayRunner: Sendable {
                 }
                 inFlight += 1
                 sent += 1
-                group.addTask { await self.send(request, start: start) }
+                group.addTask { [due] in await self.send(request, start: start, due: due) }
             }
             window.stop()
             try await group.waitForAll()
@@ -116,12 +121,12 @@ public final class ReplayRunner: Sendable {
         return (tally.withLock { $0 }, seconds)
     }
 
-    private func send(_ logged: LogRequest, start: Duration) async {
+    private func send(_ logged: LogRequest, start: Duration, due: Duration?) async {
         let route = ReplaySample.route(logged: logged.route, url: logged.url)
         let request = OriginRequest(
             method: logged.method, url: ReplayTarget.url(base: configuration.target, logged: logged.url),
             totalTimeout: configuration.timeout)
-        let sentAt = clock.now()
+        let sentAt = due ?? clock.now()
         var outcome: ReplayOutcome?
         var bytes = 0
         var failure: ReplayErrorKind?
