@@ -41,7 +41,7 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: "Stop sending after this long (30s, 5m).")
     var duration: String?
 
-    @Option(help: "The limit of one exchange (default 30s).")
+    @Option(help: "The limit of one exchange.")
     var timeout = "30s"
 
     @Option(help: "The log format: json, combined, main or trace (default: detected).")
