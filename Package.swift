@@ -104,7 +104,10 @@ let package = Package(
         ),
         .target(
             name: "PacaReplay",
-            dependencies: ["PacaCore", "PacaAccessLog", "PacaEngine", "PacaStorage", "PacaHTTPCaching"],
+            dependencies: [
+                "PacaCore", "PacaAccessLog", "PacaEngine", "PacaStorage", "PacaHTTPCaching",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .target(
@@ -145,7 +148,7 @@ let package = Package(
         .executableTarget(
             name: "paca",
             dependencies: [
-                "PacaApp", "PacaCore", "PacaReplay", "PacaAccessLog", "PacaEngine",
+                "PacaApp", "PacaCore", "PacaReplay", "PacaAccessLog", "PacaEngine", "PacaUpstream",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -186,7 +189,10 @@ let package = Package(
         ),
         .testTarget(
             name: "PacaReplayTests",
-            dependencies: ["PacaReplay", "PacaAccessLog", "PacaEngine", "PacaStorage", "PacaCore", "PacaHTTPCaching"],
+            dependencies: [
+                "PacaReplay", "PacaAccessLog", "PacaEngine", "PacaStorage", "PacaCore", "PacaHTTPCaching",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
