@@ -217,7 +217,10 @@ let package = Package(
         ),
         .testTarget(
             name: "PacaAppTests",
-            dependencies: ["PacaApp", "PacaCore", "PacaRedis", "PacaSealing", "PacaTestSupport", "paca"],
+            dependencies: [
+                "PacaApp", "PacaCore", "PacaRedis", "PacaSealing", "PacaTestSupport", "paca", "PacaReplay", "PacaAccessLog", "PacaEngine",
+                "PacaStorage",
+            ],
             swiftSettings: strict
         ),
     ]
