@@ -103,7 +103,7 @@ public final class HTTPServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(decoder, maximumBufferSize: configuration.maxHeaderBytes + 64 << 10))
                     try channel.pipeline.syncOperations.addHandler(
-                        IdleStateHandler(allTimeout: TimeAmount.nanoseconds(Int64(configuration.idleTimeout.milliseconds) * 1_000_000)))
+                        IdleTimeoutHandler(timeout: TimeAmount.nanoseconds(Int64(configuration.idleTimeout.milliseconds) * 1_000_000)))
                     try channel.pipeline.syncOperations.addHandler(handler)
                     connections.add(channel)
                 }

@@ -25,6 +25,11 @@ final class HeadTimeoutHandler: ChannelDuplexHandler {
 
     private let timeout: TimeAmount
     private var state = State.awaitingHead
+    /// When the head being received began; `nil` between heads.
+    private var headStarted: NIODeadline?
+    /// The one timer of the connection. It is not cancelled when a head completes: it fires at
+    /// the earliest deadline it was armed for and re-arms itself only if a head is still
+    /// pending (as nginx re-arms its timers), so a request costs no schedule and no cancel.
     private var timer: Scheduled<Void>?
 
     init(timeout: TimeAmount) {
@@ -32,11 +37,10 @@ final class HeadTimeoutHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .awaitingHead = state, timer == nil {
-            let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
-                self.expire(context: loopBound.value)
-            }
+        if case .awaitingHead = state, headStarted == nil {
+            let now = NIODeadline.now()
+            headStarted = now
+            if timer == nil { arm(context: context, at: now + timeout) }
         }
         context.fireChannelRead(data)
     }
@@ -44,8 +48,7 @@ final class HeadTimeoutHandler: ChannelDuplexHandler {
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
         switch event {
         case is HeadReceived:
-            timer?.cancel()
-            timer = nil
+            headStarted = nil
             state = .inBody
             promise?.succeed()
         case is RequestComplete:
@@ -59,12 +62,26 @@ final class HeadTimeoutHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
+        headStarted = nil
         context.fireChannelInactive()
     }
 
-    private func expire(context: ChannelHandlerContext) {
+    private func arm(context: ChannelHandlerContext, at deadline: NIODeadline) {
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            self.fire(context: loopBound.value)
+        }
+    }
+
+    private func fire(context: ChannelHandlerContext) {
         timer = nil
-        guard case .awaitingHead = state, context.channel.isActive else { return }
+        guard let started = headStarted, case .awaitingHead = state, context.channel.isActive else { return }
+        let deadline = started + timeout
+        guard NIODeadline.now() >= deadline else {
+            // A later head than the one the timer was armed for: wait for its own deadline.
+            arm(context: context, at: deadline)
+            return
+        }
         let reply = "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: reply))).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
