@@ -145,8 +145,9 @@ extension WarmingModel {
             }
             keys[key] = stats
         }
-        for (key, source) in file.sources where source.occurrences < 0 || source.followers.values.contains(where: { $0 < 0 }) {
-            throw WarmingModelFileError.corrupt(path: path, reason: "source \(key): negative count")
+        for (key, source) in file.sources
+        where source.occurrences < 0 || source.followers.values.contains(where: { $0.error < 0 || $0.count < $0.error }) {
+            throw WarmingModelFileError.corrupt(path: path, reason: "source \(key): count out of range")
         }
         return WarmingModel(
             popularity: PopularityModel(configuration: file.popularity, keys: keys),

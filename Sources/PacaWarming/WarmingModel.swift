@@ -30,4 +30,10 @@ public struct WarmingModel: Sendable {
     public func followers(of key: String) -> [(key: String, probability: Double)] {
         sequence.followers(of: key)
     }
+
+    /// The followers of `key` at least `minimumLift` times more likely after it than by chance
+    /// (see `SequenceModel.followers(of:minimumLift:)`).
+    public func followers(of key: String, minimumLift: Double) -> [(key: String, probability: Double, lift: Double)] {
+        sequence.followers(of: key, minimumLift: minimumLift)
+    }
 }

@@ -30,6 +30,26 @@ struct SequenceModelTests {
         #expect(model.followers(of: "unknown").isEmpty)
     }
 
+    @Test("a popular key that follows everything by chance has a low lift; a real follower a high one")
+    func lift() {
+        var model = SequenceModel(configuration: .init(lookback: 2))
+        for round in 0..<Int64(100) {
+            let start = monday + round * 10_000
+            // "hot" is every other request; "page.css" follows "page" only.
+            model.observe("hot", at: start)
+            model.observe("page", at: start + 100)
+            model.observe("hot", at: start + 200)
+            model.observe("page.css", at: start + 300)
+            model.observe("hot", at: start + 400)
+            model.observe("other\(round)", at: start + 500)
+        }
+        let all = model.followers(of: "page").map(\.key)
+        #expect(Set(all) == ["hot", "page.css"])
+        let real = model.followers(of: "page", minimumLift: 2)
+        #expect(real.map(\.key) == ["page.css"])
+        #expect(real.first.map { $0.probability == 1 && $0.lift > 2 } == true)
+    }
+
     @Test("followers per key and source keys stay within their bounds")
     func sequenceBounds() {
         var model = SequenceModel(configuration: .init(capacity: 4, followersPerKey: 2, window: 5_000, lookback: 1))
