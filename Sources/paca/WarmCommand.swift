@@ -1,16 +1,19 @@
 import ArgumentParser
 import Foundation
+import NIOCore
+import NIOPosix
 import PacaAccessLog
 import PacaApp
 import PacaCore
 import PacaEngine
 import PacaReplay
+import PacaUpstream
 import PacaWarming
 
 /// `paca warm`: learns what is hot from a log and ranks the URLs most likely to be requested
-/// soon. Only `--dry-run` exists in this build: prewarming through a running proxy is a later
-/// step.
-struct WarmCommand: ParsableCommand {
+/// soon; with `--target` it sends them as GETs, within `--max-rps`. Prewarming from inside a
+/// running proxy (through its admin API) is a later step.
+struct WarmCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "warm",
         abstract: "Rank the URLs a log predicts will be requested next, with the reasons.",
@@ -19,7 +22,8 @@ struct WarmCommand: ParsableCommand {
             read directly) into the popularity and sequence models, keyed as the proxy keys it \
             (with --config, by its routes), and prints the --top URLs predicted for the --window \
             after --at (default: the log's last request), with the score's components and the \
-            URLs that usually follow. Only --dry-run is available in this build.
+            URLs that usually follow. With --target instead of --dry-run, the ranked URLs are sent \
+            as GETs to that base URL (a running paca), one at a time within --max-rps.
             """)
 
     @Option(help: "The log to learn from (plain or .gz); default: the config's access log.")
@@ -49,15 +53,23 @@ struct WarmCommand: ParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Print what would be warmed and why; send nothing.")
     var dryRun = false
 
-    func run() throws {
+    @Option(help: "Send the ranked URLs as GETs to this base URL (a running paca, http://127.0.0.1:8080).")
+    var target: String?
+
+    @Option(name: .customLong("max-rps"), help: "The most warming requests per second (default: the config's prewarm.max_rps, else 20).")
+    var maxRPS: Double?
+
+    func run() async throws {
         var routes: RouteTable?
         var log = from
         var topDefault = 20
+        var rateDefault = 20.0
         if let config {
             let configuration = try loadConfiguration(config)
             routes = RouteTable(configuration.routes)
             if log == nil { log = configuration.accessLogPath }
             topDefault = configuration.prewarm.top
+            rateDefault = Double(configuration.prewarm.maxRequestsPerSecond)
         }
         guard let log else {
             printError("no log: give --from LOG (or --config with an access_log)")
@@ -74,8 +86,22 @@ struct WarmCommand: ParsableCommand {
         }
         let windowMillis = windowDuration.components.seconds * 1000 + windowDuration.components.attoseconds / 1_000_000_000_000_000
         let requestedTime = try at.map { try Self.time($0) }
-        guard dryRun else {
-            printError("prewarming through a running proxy is not in this build yet; use --dry-run to see what would be warmed")
+        guard dryRun || target != nil else {
+            printError(
+                "prewarming inside a running proxy is not in this build yet; use --dry-run to see what would be warmed, "
+                    + "or --target URL to send it now")
+            throw ExitCode(2)
+        }
+        if let target, !dryRun {
+            guard let url = URL(string: target), let scheme = url.scheme, ["http", "https"].contains(scheme.lowercased()), url.host != nil
+            else {
+                printError("--target: expected a base URL such as http://127.0.0.1:8080")
+                throw ExitCode(2)
+            }
+        }
+        let rate = maxRPS ?? rateDefault
+        guard rate > 0, rate.isFinite else {
+            printError("--max-rps must be above 0")
             throw ExitCode(2)
         }
         let logFormat = try format.map { try Self.format($0) }
@@ -124,11 +150,13 @@ struct WarmCommand: ParsableCommand {
         print(
             "\(log): \(reader.format.rawValue), \(report.lines) lines, \(requests) timed cacheable requests, "
                 + "\(model.popularity.keys.count) URLs tracked" + (untimed > 0 ? ", \(untimed) without a time skipped" : ""))
-        print("top \(count) for the \(window) after \(Self.formatTime(time)) (dry run: nothing sent)")
+        let sending = !dryRun ? target : nil
+        print("top \(count) for the \(window) after \(Self.formatTime(time))" + (sending == nil ? " (dry run: nothing sent)" : ""))
         print(
             Self.pad("rank", 5) + Self.pad("score", 9) + Self.pad("short", 9) + Self.pad("long", 9) + Self.pad("last", 8)
                 + Self.pad("season", 8) + "  url")
-        for (rank, prediction) in model.popularity.top(count, at: time, within: windowMillis).enumerated() {
+        let ranked = model.popularity.top(count, at: time, within: windowMillis)
+        for (rank, prediction) in ranked.enumerated() {
             print(
                 Self.pad(String(rank + 1), 5) + Self.pad(Self.decimal(prediction.score), 9)
                     + Self.pad(Self.decimal(prediction.shortTermCount), 9) + Self.pad(Self.decimal(prediction.longTermCount), 9)
@@ -146,6 +174,47 @@ struct WarmCommand: ParsableCommand {
         print("score: predicted requests in the window; short/long: requests decayed with 5m/6h half-lives;")
         print("last: time since the latest request; season: the hour-of-week factor (×1.00: no pattern);")
         print("then: URLs requested within 5s after it (probability, times more often than by chance)")
+        if let sending { try await send(ranked.compactMap(\.url), to: sending, rate: rate) }
+    }
+
+    /// GETs each URL from `base`, one at a time, at most `rate` a second; prints the statuses.
+    /// Exits 1 when every request failed.
+    private func send(_ urls: [String], to base: String, rate: Double) async throws {
+        let base = base.hasSuffix("/") ? String(base.dropLast()) : base
+        let client = CurlOriginClient()
+        defer { client.shutdown() }
+        let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
+        let clock = ContinuousClock()
+        let start = clock.now
+        func elapsedMillis() -> Int64 {
+            let elapsed = clock.now - start
+            return elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+        }
+        var bucket = TokenBucket(ratePerSecond: rate, now: 0)
+        var statuses: [Int: Int] = [:]
+        var failures = 0
+        var firstFailure: String?
+        for url in urls {
+            let sendAt = bucket.reserve(at: elapsedMillis())
+            try await Task.sleep(until: start + .milliseconds(sendAt), clock: clock)
+            let absolute = base + (url.hasPrefix("/") ? url : "/" + url)
+            do {
+                let response = try await client.fetch(OriginRequest(method: "GET", url: absolute), on: eventLoop).get()
+                statuses[response.status, default: 0] += 1
+            } catch {
+                failures += 1
+                if firstFailure == nil { firstFailure = "\(absolute): \(error)" }
+            }
+        }
+        let seconds = Double(elapsedMillis()) / 1000
+        let counts = statuses.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }
+        print(
+            "warmed \(urls.count) URLs through \(base) in " + String(format: "%.1f s", seconds) + " (at most "
+                + String(format: "%g", rate) + "/s): " + (counts + (failures > 0 ? ["failed ×\(failures)"] : [])).joined(separator: ", "))
+        if let firstFailure, failures == urls.count, !urls.isEmpty {
+            printError("no answer from \(base): \(firstFailure)")
+            throw ExitCode(1)
+        }
     }
 
     /// Unix milliseconds, or an RFC 3339 time with or without fractional seconds.

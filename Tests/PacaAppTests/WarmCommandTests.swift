@@ -1,4 +1,5 @@
 import Foundation
+import PacaTestSupport
 import Testing
 
 @Suite("paca warm")
@@ -59,7 +60,30 @@ struct WarmCommandTests {
         #expect(!night.output.contains("/daily"), "\(night.output)")
     }
 
-    @Test("warm without --dry-run says prewarming is not in this build and exits 2; a bad --at exits 2")
+    @Test("warm --target sends the ranked URLs as GETs to the target, the daily one first")
+    func target() async throws {
+        let directory = try Self.writeLog()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let origin = try await TestOrigin { _ in TestOrigin.Reply(body: "warm") }
+        let result = try await runPaca(
+            [
+                "warm", "--from", "access.log", "--top", "3", "--at", "2024-01-11T08:50:00Z", "--window", "30m", "--target", origin.url,
+                "--max-rps", "100",
+            ],
+            in: directory)
+        await origin.shutdown()
+        #expect(result.status == 0, "stderr: \(result.error)")
+        #expect(origin.requests.map(\.method) == ["GET", "GET", "GET"])
+        #expect(origin.requests.first?.uri == "/daily")
+        #expect(result.output.contains("warmed 3 URLs through \(origin.url) in "), "\(result.output)")
+        #expect(result.output.contains("(at most 100/s): 200 ×3"), "\(result.output)")
+        #expect(!result.output.contains("dry run"))
+
+        let refused = try await runPaca(["warm", "--from", "access.log", "--target", "ftp://x"], in: directory)
+        #expect(refused.status == 2 && refused.error.contains("--target: expected a base URL"))
+    }
+
+    @Test("warm without --dry-run or --target says prewarming is not in this build and exits 2; a bad --at exits 2")
     func notYet() async throws {
         let directory = try Self.writeLog()
         defer { try? FileManager.default.removeItem(atPath: directory) }
