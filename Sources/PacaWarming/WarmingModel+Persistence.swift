@@ -12,6 +12,7 @@ public enum WarmingModelFileError: Error, Equatable, CustomStringConvertible {
     /// The file claims to be a model but its content is damaged.
     case corrupt(path: String, reason: String)
 
+    /// One line naming the file and what is wrong with it.
     public var description: String {
         switch self {
         case .io(let path, let reason): "\(path): \(reason)"
