@@ -111,6 +111,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "PacaWarming",
+            dependencies: ["PacaCore", "PacaStorage"],
+            swiftSettings: strict
+        ),
+        .target(
             name: "PacaServer",
             dependencies: [
                 "PacaCore",
@@ -148,7 +153,7 @@ let package = Package(
         .executableTarget(
             name: "paca",
             dependencies: [
-                "PacaApp", "PacaCore", "PacaReplay", "PacaAccessLog", "PacaEngine", "PacaUpstream",
+                "PacaApp", "PacaCore", "PacaReplay", "PacaAccessLog", "PacaEngine", "PacaUpstream", "PacaWarming",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -205,6 +210,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(name: "PacaWarmingTests", dependencies: ["PacaWarming", "PacaCore"], swiftSettings: strict),
         .testTarget(
             name: "PacaServerTests",
             dependencies: ["PacaServer", .product(name: "NIOEmbedded", package: "swift-nio")],
