@@ -59,7 +59,8 @@ struct SimulateAgreementTests {
             }
         }
 
-        let connection = try await proxy.connect()
+        // One keep-alive connection for the whole run (bounded by the suite's time limit).
+        let connection = try await RawConnection.connect(port: proxy.port, group: proxy.group, timeout: .seconds(110))
         var hits = 0
         for request in sample.requests {
             if let time = request.timestamp { proxy.clock.set(time) }
