@@ -169,7 +169,7 @@ public final class ProxyEngine: ProxyResponder {
         let startUptime = NIODeadline.now()
         let target: RequestTarget
         do {
-            target = try RequestTarget.parse(request.head.uri)
+            target = try RequestTarget.parseReceived(request.head.uri)
         } catch {
             return .immediate(.plain(.badRequest, "bad request target", close: true))
         }
