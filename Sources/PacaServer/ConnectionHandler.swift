@@ -75,6 +75,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             guard case .idle = receiving else { return }
+            if let problem = HostFieldCheck.problem(head) {
+                reject(context, .plain(.badRequest, problem, close: true))
+                return
+            }
             let declared = head.headers.first(name: "content-length").flatMap(Int.init)
             if let declared, declared > configuration.maxBodyBytes {
                 reject(context, .plain(.payloadTooLarge, "request body larger than \(configuration.maxBodyBytes) bytes", close: true))

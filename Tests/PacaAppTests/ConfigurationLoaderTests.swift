@@ -231,7 +231,8 @@ struct ConfigurationLoaderTests {
                 "connect_timeout": "250ms", "timeout": "2m", "max_body_bytes": "1MB", "methods": ["get", "HEAD"],
                 "key": {"query": {"exclude": ["utm_source"]}, "headers": ["Accept-Language"]},
                 "forward_headers": ["X-Tenant"], "strip_cookies": true, "preserve_host": true, "ignore": ["Set-Cookie"],
-                "cache": true, "cache_status": false, "honor_client_no_cache": false, "convert_head": false
+                "cache": true, "cache_status": false, "honor_client_no_cache": false, "convert_head": false,
+                "honor_immutable": false
               }]
             }
             """#)
@@ -283,6 +284,7 @@ struct ConfigurationLoaderTests {
         #expect(route.cache)
         #expect(!route.cacheStatus)
         #expect(!route.honorClientNoCache)
+        #expect(!route.honorImmutable)
         #expect(!route.convertHead)
     }
 
@@ -340,6 +342,7 @@ struct ConfigurationLoaderTests {
         #expect(route.name == "route0")
         #expect(route.methods == nil)
         #expect(route.cache)
+        #expect(route.honorImmutable)
         #expect(route.policy.ttl == nil)
         #expect(route.policy.maxBodyBytes == .max)
         #expect(route.keyQuery == .all)

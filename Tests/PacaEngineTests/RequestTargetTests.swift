@@ -7,12 +7,16 @@ struct RequestTargetTests {
         case target(path: String, query: String?)
         case badEncoding
         case invalidTarget
+        case forbiddenByte
+        case emptyHost
 
         var description: String {
             switch self {
             case .target(let path, let query): query.map { "\(path) ? \($0)" } ?? path
             case .badEncoding: "badEncoding"
             case .invalidTarget: "invalidTarget"
+            case .forbiddenByte: "forbiddenByte"
+            case .emptyHost: "emptyHost"
             }
         }
     }
@@ -38,8 +42,6 @@ struct RequestTargetTests {
         ok("/a/b?x=1&y=2", "/a/b", "x=1&y=2", "query split off"),
         ok("/a/b?", "/a/b", "", "empty query is not no query"),
         ok("/a?b=%zz", "/a", "b=%zz", "the query is kept as sent"),
-        ok("/a#frag", "/a", "fragment dropped"),
-        ok("/a?x=1#frag", "/a", "x=1", "fragment dropped after the query"),
         // RFC 3986 §6.2.2.2: percent-encoding normalisation.
         ok("/%7Euser", "/~user", "unreserved ~ decoded"),
         ok("/%7euser", "/~user", "lower-case escape of an unreserved character decoded"),
@@ -49,7 +51,6 @@ struct RequestTargetTests {
         ok("/a%20b", "/a%20b", "a space stays encoded"),
         ok("/caf%c3%a9", "/caf%C3%A9", "other escapes upper-cased"),
         ok("/a%3fb", "/a%3Fb", "an encoded ? stays in the path"),
-        ok("/caf\u{E9}", "/caf%C3%A9", "raw non-ASCII percent-encoded"),
         // RFC 3986 §6.2.2.3: dot segments; plus merged slashes.
         ok("/a/./b", "/a/b", "single dot removed"),
         ok("/a/b/../c", "/a/c", "double dot removes the previous segment"),
@@ -83,18 +84,38 @@ struct RequestTargetTests {
         Case(target: "a/b", expected: .invalidTarget, note: "relative path"),
         Case(target: "?x=1", expected: .invalidTarget, note: "query only"),
         Case(target: "ftp://example.com/a", expected: .invalidTarget, note: "not http(s)"),
+        // Issue 11, class 12: bytes a request-target may not hold (RFC 9112 §3.2, RFC 3986 §3.3).
+        Case(target: "/a#frag", expected: .forbiddenByte, note: "RFC 9112 §3.2: a fragment is never sent"),
+        Case(target: "/a?x=1#frag", expected: .forbiddenByte, note: "RFC 9112 §3.2: a fragment after the query"),
+        Case(target: "/a\\b", expected: .forbiddenByte, note: "RFC 3986 §3.3: backslash in the path"),
+        Case(target: "/a?x=\\", expected: .forbiddenByte, note: "RFC 3986 §3.4: backslash in the query"),
+        Case(target: "/caf\u{E9}", expected: .forbiddenByte, note: "RFC 3986 §3.3: raw non-ASCII in the path"),
+        Case(target: "/a?q=caf\u{E9}", expected: .forbiddenByte, note: "RFC 3986 §3.4: raw non-ASCII in the query"),
+        Case(target: "/a|b", expected: .forbiddenByte, note: "RFC 3986 §2: | is not a URI character"),
+        Case(target: "/a\u{7F}", expected: .forbiddenByte, note: "RFC 3986 §2: DEL"),
+        Case(target: "http://example.com/a\\b", expected: .forbiddenByte, note: "RFC 3986 §3.3: backslash in absolute-form"),
+        Case(target: "/a/../b\\c", expected: .forbiddenByte, note: "RFC 3986 §3.3: backslash on the normalising path"),
+        // RFC 9110 §4.2.1: an http URI with an empty host is invalid.
+        Case(target: "http:///a", expected: .emptyHost, note: "RFC 9110 §4.2.1: empty host"),
+        Case(target: "http://", expected: .emptyHost, note: "RFC 9110 §4.2.1: empty authority, no path"),
+        Case(target: "http://:80/a", expected: .emptyHost, note: "RFC 9110 §4.2.1: port without host"),
+        Case(target: "http://user@/a", expected: .emptyHost, note: "RFC 9110 §4.2.1: userinfo without host"),
+        Case(target: "https://?x=1", expected: .emptyHost, note: "RFC 9110 §4.2.2: https with an empty host"),
+        ok("http://[::1]:8080/a", "/a", "RFC 3986 §3.2.2: IP-literal host"),
     ]
 
-    @Test("parse normalises per RFC 3986 §6.2.2", arguments: cases)
+    @Test("parseReceived normalises per RFC 3986 §6.2.2 and refuses what RFC 9112 §3.2 forbids", arguments: cases)
     func parse(_ c: Case) {
         let actual: Outcome
         do throws(RequestTarget.ParseError) {
-            let target = try RequestTarget.parse(c.target)
+            let target = try RequestTarget.parseReceived(c.target)
             actual = .target(path: target.path, query: target.query)
         } catch {
             switch error {
             case .badEncoding: actual = .badEncoding
             case .invalidTarget: actual = .invalidTarget
+            case .forbiddenByte: actual = .forbiddenByte
+            case .emptyHost: actual = .emptyHost
             }
         }
         #expect(actual == c.expected)
@@ -114,6 +135,16 @@ struct RequestTargetTests {
         let target = try RequestTarget.parse("HTTP://example.com/a/./b?x=1")
         #expect(target.path == "/a/b")
         #expect(target.query == "x=1")
+    }
+
+    @Test("parse stays lenient for targets not read off the wire: a fragment is dropped, raw non-ASCII percent-encoded")
+    func lenientParse() throws {
+        let fragment = try RequestTarget.parse("/a#frag")
+        #expect(fragment.path == "/a" && fragment.query == nil)
+        let afterQuery = try RequestTarget.parse("/a?x=1#frag")
+        #expect(afterQuery.path == "/a" && afterQuery.query == "x=1")
+        #expect(try RequestTarget.parse("/caf\u{E9}").path == "/caf%C3%A9")
+        #expect(throws: RequestTarget.ParseError.emptyHost) { try RequestTarget.parse("http:///a") }
     }
 
     @Test("normalisePath works on a path alone")

@@ -36,8 +36,8 @@ let ageCases: [AgeCase] = [
     AgeCase(
         note: "invalid Age ignored", response: ["Age: -5"], requestTime: t0ms, responseTime: t0ms, now: t0ms + 10, initial: 0, current: 10),
     AgeCase(
-        note: "duplicate Age: largest", response: ["Age: 5", "Age: 9"], requestTime: t0ms, responseTime: t0ms, now: t0ms, initial: 9000,
-        current: 9000),
+        note: "duplicate Age lines: the first counts (§5.1)", response: ["Age: 5", "Age: 9"], requestTime: t0ms, responseTime: t0ms,
+        now: t0ms, initial: 5000, current: 5000),
     AgeCase(
         note: "huge Age clamps to 2^31 s", response: ["Age: 99999999999999999999"], requestTime: t0ms, responseTime: t0ms, now: t0ms,
         initial: 2_147_483_648_000, current: 2_147_483_648_000),

@@ -64,7 +64,10 @@ let ccCases: [CCCase] = [
     CCCase("9111 §5.2.1.2", ["max-stale=-3"], "invalid max-stale ignored") { $0.maxStale == nil },
     CCCase("9111 §5.2.1.3", ["min-fresh=5, min-fresh=9"], "largest min-fresh") { $0.minFresh == 9 },
     CCCase("9111 §5.2.1.3", ["min-fresh=soon"], "invalid min-fresh ignored") { $0.minFresh == nil },
-    CCCase("9111 §5.2", [" max-age = 60 "], "whitespace around '=' tolerated") { $0.maxAge == 60 },
+    CCCase("9111 §5.2, §4.2.1", [" max-age = 60 "], "whitespace around '=' is not in the grammar: invalid, stale") {
+        $0.maxAge == 0 && $0.malformed == ["max-age"]
+    },
+    CCCase("9111 §5.2", [" max-age=60 "], "whitespace around the directive is list OWS") { $0.maxAge == 60 },
     CCCase("9111 §5.2", ["\u{0}garbage,;;==,\"unterminated"], "garbage never crashes") { !$0.noStore && $0.maxAge == nil },
     CCCase("9111 §5.2", [], "no field lines") { $0 == CacheControl() },
 ]

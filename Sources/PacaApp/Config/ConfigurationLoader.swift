@@ -193,7 +193,7 @@ public enum ConfigurationLoader {
         "name", "match", "origin", "methods", "cache", "ttl", "ttl_source", "max_ttl", "key", "stale_while_revalidate",
         "stale_if_error", "connect_timeout", "timeout", "max_body_bytes", "forward_headers", "strip_cookies", "preserve_host",
         "forward",
-        "ignore", "cache_status", "honor_client_no_cache", "convert_head", "encrypt", "comment",
+        "ignore", "cache_status", "honor_client_no_cache", "honor_immutable", "convert_head", "encrypt", "comment",
     ]
 
     /// The methods `methods` accepts (RFC 9110 §9 and PATCH): an unknown name is far more often a
@@ -285,7 +285,8 @@ public enum ConfigurationLoader {
             forward: forward, connectTimeout: try reader.duration("connect_timeout") ?? .seconds(5),
             timeout: try reader.duration("timeout") ?? .seconds(30),
             cacheStatus: try reader.bool("cache_status") ?? true, honorClientNoCache: try reader.bool("honor_client_no_cache") ?? true,
-            convertHead: try reader.bool("convert_head") ?? true, encrypt: try reader.bool("encrypt") ?? false)
+            honorImmutable: try reader.bool("honor_immutable") ?? true, convertHead: try reader.bool("convert_head") ?? true,
+            encrypt: try reader.bool("encrypt") ?? false)
     }
 
     /// `host:port`, `[v6]:port` or `:port`.

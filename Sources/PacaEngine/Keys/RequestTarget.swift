@@ -14,9 +14,16 @@ public struct RequestTarget: Sendable, Equatable {
         case invalidTarget
         /// A `%` not followed by two hex digits.
         case badEncoding
+        /// A byte no request-target may hold: a control, space, non-ASCII, `#` (a fragment is
+        /// never sent, RFC 9112 §3.2) or one RFC 3986 excludes (`\`, `"`, `<`, `>`, `^`, `` ` ``,
+        /// `{`, `|`, `}`).
+        case forbiddenByte
+        /// An `http`/`https` absolute-form target with an empty host (RFC 9110 §4.2.1, §4.2.2).
+        case emptyHost
     }
 
-    /// Parses origin-form (`/a/b?c`) and absolute-form (`http://host/a/b?c`) targets.
+    /// Parses origin-form (`/a/b?c`) and absolute-form (`http://host/a/b?c`) targets; refuses an
+    /// absolute-form target with an empty host. See `parseReceived` for a client's target.
     public static func parse(_ target: String) throws(ParseError) -> RequestTarget {
         // The common case, an origin-form target that needs no normalisation, is recognised in
         // one pass over the bytes and costs no copy of the path.
@@ -49,6 +56,27 @@ public struct RequestTarget: Sendable, Equatable {
         return try parseGeneral(target)
     }
 
+    /// Parses a request-target as a client sent it (RFC 9112 §3.2): `parse`, after refusing any
+    /// byte a request-target may not hold (`ParseError.forbiddenByte`). `parse` alone stays
+    /// lenient (a fragment is dropped, raw non-ASCII percent-encoded) for targets that did not
+    /// come off the wire: `Location` values, purge patterns, URLs in access logs.
+    public static func parseReceived(_ target: String) throws(ParseError) -> RequestTarget {
+        if target.utf8.contains(where: isForbiddenTargetByte) { throw .forbiddenByte }
+        return try parse(target)
+    }
+
+    /// Whether `byte` may not appear anywhere in a request-target (see `ParseError.forbiddenByte`).
+    @inline(__always)
+    static func isForbiddenTargetByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0...0x20, 0x7F...0xFF: return true
+        case UInt8(ascii: "#"), UInt8(ascii: "\\"), UInt8(ascii: "\""), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "^"),
+            UInt8(ascii: "`"), UInt8(ascii: "{"), UInt8(ascii: "|"), UInt8(ascii: "}"):
+            return true
+        default: return false
+        }
+    }
+
     /// A path byte that normalisation leaves alone: printable ASCII other than `%`, and not
     /// the start of a dot segment or of an empty segment.
     @inline(__always)
@@ -62,6 +90,10 @@ public struct RequestTarget: Sendable, Equatable {
         var rest = Substring(target)
         if rest.first != "/", rest.prefix(8).lowercased().hasPrefix("http://") || rest.prefix(8).lowercased().hasPrefix("https://") {
             let afterScheme = rest[rest.index(rest.firstIndex(of: ":")!, offsetBy: 3)...]
+            let authority = afterScheme[..<(afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? afterScheme.endIndex)]
+            var host = authority[(authority.lastIndex(of: "@").map { authority.index(after: $0) } ?? authority.startIndex)...]
+            if host.first != "[", let colon = host.lastIndex(of: ":") { host = host[..<colon] }
+            if host.isEmpty { throw .emptyHost }
             if let slash = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" }) {
                 rest = afterScheme[slash...]
                 if rest.first == "?" { rest = "/" + rest }

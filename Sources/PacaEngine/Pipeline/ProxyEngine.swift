@@ -169,7 +169,7 @@ public final class ProxyEngine: ProxyResponder {
         let startUptime = NIODeadline.now()
         let target: RequestTarget
         do {
-            target = try RequestTarget.parse(request.head.uri)
+            target = try RequestTarget.parseReceived(request.head.uri)
         } catch {
             return .immediate(.plain(.badRequest, "bad request target", close: true))
         }
@@ -391,7 +391,14 @@ public final class ProxyEngine: ProxyResponder {
             alwaysRevalidate: timing.alwaysRevalidate,
             staleWhileRevalidateMillis: timing.staleWhileRevalidate,
             request: exchange.directives?.cacheControl ?? CacheControl(),
-            honorClientNoCache: exchange.route.honorClientNoCache)
+            honorClientNoCache: exchange.route.honorClientNoCache,
+            immutable: exchange.clientForcesRevalidation && exchange.route.honorImmutable && Self.isImmutable(entry))
+    }
+
+    /// Whether the stored response said `immutable` (RFC 8246). Read from the stored fields only
+    /// for a client reload, so the ordinary hit path parses nothing.
+    static func isImmutable(_ entry: CacheEntry) -> Bool {
+        CacheControl(fieldValues: entry.headers.values("cache-control")).immutable
     }
 
     // MARK: - Access log

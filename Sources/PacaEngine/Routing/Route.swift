@@ -104,6 +104,9 @@ public final class Route: Sendable {
     public let cacheStatus: Bool
     /// A client's `no-cache` / `max-age=0` makes paca revalidate. Default on.
     public let honorClientNoCache: Bool
+    /// A client's reload (`no-cache` / `max-age=0`) of a fresh entry whose response said
+    /// `immutable` is answered from the cache (RFC 8246). Default on.
+    public let honorImmutable: Bool
     /// A cacheable HEAD miss is fetched as GET and stored. Default on.
     public let convertHead: Bool
     /// L2 and L3 store this route's entries sealed (AES-GCM, `storage.encryption`); L1 keeps
@@ -132,6 +135,7 @@ public final class Route: Sendable {
         timeout: Duration = .seconds(30),
         cacheStatus: Bool = true,
         honorClientNoCache: Bool = true,
+        honorImmutable: Bool = true,
         convertHead: Bool = true,
         encrypt: Bool = false
     ) {
@@ -151,6 +155,7 @@ public final class Route: Sendable {
         self.timeout = timeout
         self.cacheStatus = cacheStatus
         self.honorClientNoCache = honorClientNoCache
+        self.honorImmutable = honorImmutable
         self.convertHead = convertHead
         self.encrypt = encrypt
         let keyed = Array(Set(self.keyHeaders + self.forwardHeaders)).sorted()

@@ -7,8 +7,9 @@
 /// Invalid or conflicting values resolve to the most restrictive meaning (§4.2.1: "either the
 /// first occurrence should be used or the response should be considered stale"; conflicting
 /// directives honour the most restrictive):
-/// - `max-age` / `s-maxage`: an invalid value (`-1`, `abc`, empty) or two different values
-///   become `0`, i.e. the response is stale (and, in a request, forces revalidation).
+/// - `max-age` / `s-maxage`: an invalid value (`-1`, `abc`, `100a`, `1.5`, empty, whitespace
+///   around `=`) or two different values become `0`, i.e. the response is stale (and, in a
+///   request, forces revalidation).
 /// - `stale-while-revalidate` / `stale-if-error`: invalid values are ignored; different values
 ///   become `0` (no stale serving).
 /// - `min-fresh`: invalid values are ignored; duplicates keep the largest.
@@ -164,13 +165,19 @@ public struct CacheControl: Sendable, Equatable {
     }
 
     /// Splits `name[=argument]`; the name is lowercased and trimmed, the argument trimmed
-    /// (still quoted if it was). `name=` yields an empty argument.
+    /// (still quoted if it was). `name=` yields an empty argument, and so does whitespace next to
+    /// the `=` (`max-age = 5`): the grammar `token [ "=" ( token / quoted-string ) ]` (§5.2)
+    /// allows none there, and an empty argument is invalid for every directive that takes one.
     private static func splitDirective(_ member: String) -> (String, String?) {
         guard let eq = member.firstIndex(of: "=") else {
             return (ASCII.lowercased(ASCII.trimmed(member)), nil)
         }
         let name = ASCII.lowercased(String(ASCII.trimmed(member[..<eq])))
-        let argument = String(ASCII.trimmed(member[member.index(after: eq)...]))
+        let after = member.index(after: eq)
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        if eq > member.startIndex, isSpace(member[member.index(before: eq)]) { return (name, "") }
+        if after < member.endIndex, isSpace(member[after]) { return (name, "") }
+        let argument = String(ASCII.trimmed(member[after...]))
         return (name, argument)
     }
 

@@ -23,14 +23,15 @@ public func currentAgeMillis(correctedInitialAgeMillis: Int64, responseTimeMilli
     return Sat.add(max(0, correctedInitialAgeMillis), resident)
 }
 
-/// The `Age` header value of a response (RFC 9111 §5.1) in seconds: the largest valid
-/// `delta-seconds` among its lines (conservative), `nil` when absent or all invalid.
+/// The `Age` header value of a response (RFC 9111 §5.1) in seconds, `nil` when absent or invalid.
+///
+/// `Age` is a singleton: with a list (several members or several lines) only the first member
+/// counts and the rest are discarded; a first member that is not bare `1*DIGIT` (leading or
+/// trailing garbage, a sign, a fraction, a parameter such as `10;x=1`, quotes) makes the field
+/// ignored, as §5.1 says ("a cache SHOULD ignore the field"). Values above 2^31 clamp (§1.2.2).
 public func ageHeaderSeconds(_ headers: [HTTPField]) -> Int64? {
-    var best: Int64?
-    for value in headers.values("age") {
-        for member in HTTPList.split(value) {
-            if let s = DeltaSeconds.parse(member) { best = max(best ?? 0, s) }
-        }
-    }
-    return best
+    guard let line = headers.values("age").first, let first = HTTPList.split(line).first else { return nil }
+    let text = ASCII.trimmed(first)
+    guard !text.utf8.contains(UInt8(ascii: "\"")) else { return nil }  // delta-seconds has no quoted form here
+    return DeltaSeconds.parse(text)
 }

@@ -7,6 +7,9 @@
 ///    age above N seconds (so `max-age=0` always) → `.revalidate`; request `min-fresh=N` with
 ///    less than N seconds of freshness left → `.revalidate`. When `false` these three request
 ///    directives are ignored (the route trusts its own rules over the client).
+///    With `immutable` (the stored response said `immutable` and the route honours it,
+///    RFC 8246 §2), a reload — request `no-cache` or `max-age=0` — of a response that is still
+///    fresh is not a reason to revalidate: the response will not change while fresh.
 /// 3. Fresh (`age < lifetime`) → `.fresh(remainingMillis:)`.
 /// 4. Stale within `staleWhileRevalidateMillis` → `.staleWhileRevalidate(staleMillis:)`.
 /// 5. Stale, not `mustRevalidate`, and the request's `max-stale` allows it → `.staleAcceptable`.
@@ -18,15 +21,17 @@ public func evaluateLookup(
     alwaysRevalidate: Bool,
     staleWhileRevalidateMillis: Int64,
     request: CacheControl,
-    honorClientNoCache: Bool = true
+    honorClientNoCache: Bool = true,
+    immutable: Bool = false
 ) -> LookupDecision {
     if alwaysRevalidate { return .revalidate }
     let lifetime = max(0, freshnessLifetimeMillis)
     let age = max(0, age)
     let remaining = lifetime - age
     if honorClientNoCache {
-        if request.noCache { return .revalidate }
-        if let maxAge = request.maxAge {
+        let immutableReload = immutable && remaining > 0 && (request.noCache || request.maxAge == 0)
+        if request.noCache, !immutableReload { return .revalidate }
+        if let maxAge = request.maxAge, !immutableReload {
             let limit = DeltaSeconds.millis(maxAge)
             if maxAge == 0 || age > limit { return .revalidate }
         }
@@ -43,7 +48,7 @@ public func evaluateLookup(
 
 /// `evaluateLookup` for a stored plan at `nowMillis`.
 public func evaluateLookup(
-    plan: StoragePlan, nowMillis: Int64, request: CacheControl, honorClientNoCache: Bool = true
+    plan: StoragePlan, nowMillis: Int64, request: CacheControl, honorClientNoCache: Bool = true, immutable: Bool = false
 ) -> LookupDecision {
     evaluateLookup(
         freshnessLifetimeMillis: plan.freshnessLifetimeMillis,
@@ -52,5 +57,6 @@ public func evaluateLookup(
         alwaysRevalidate: plan.alwaysRevalidate,
         staleWhileRevalidateMillis: plan.staleWhileRevalidateMillis,
         request: request,
-        honorClientNoCache: honorClientNoCache)
+        honorClientNoCache: honorClientNoCache,
+        immutable: immutable)
 }
