@@ -70,3 +70,44 @@ func varyKeys(_ c: VaryKeyCase) {
 func emptySecondaryKey() {
     #expect(secondaryKey(varyNames: [], requestHeaders: h("Accept: x")) == "")
 }
+
+@Suite("Vary: preference lists normalised before keying (RFC 9110 §12.4–12.5)")
+struct VaryPreferenceListTests {
+    static func key(_ name: String, _ value: String) -> String {
+        secondaryKey(varyNames: [name], requestHeaders: [HTTPField(name: name, value: value)])
+    }
+
+    static let same: [(String, String, String)] = [
+        ("Accept-Language", "en, fr;q=0.5", "fr;q=0.5,en"),
+        ("Accept-Language", "en-US,  fr ; q=0.50", "en-us, fr;q=0.5"),
+        ("Accept-Language", "en;q=1.0, fr;q=0.500", "en, fr;q=0.5"),
+        ("Accept-Encoding", "gzip, br", "br,gzip"),
+        ("Accept-Encoding", "gzip, gzip", "gzip"),
+        ("Accept-Encoding", "GZIP;q=1, identity;q=0", "identity;q=0, gzip"),
+        ("Accept", "text/html, application/json;q=0.9", "application/json; q=0.9 ,text/html"),
+        ("Accept", "text/html;level=1, text/html", "text/html, text/html;level=1"),
+    ]
+
+    static let different: [(String, String, String)] = [
+        ("Accept-Language", "en, fr;q=0.5", "en;q=0.5, fr"),
+        ("Accept-Encoding", "gzip", "gzip, br"),
+        ("Accept-Encoding", "identity;q=0", "identity"),
+        ("Accept", "text/html;level=1", "text/html"),
+    ]
+
+    @Test("lists that mean the same share one variant", arguments: same)
+    func sameVariant(name: String, first: String, second: String) {
+        #expect(Self.key(name, first) == Self.key(name, second))
+    }
+
+    @Test("lists that mean different things get different variants", arguments: different)
+    func differentVariants(name: String, first: String, second: String) {
+        #expect(Self.key(name, first) != Self.key(name, second))
+    }
+
+    @Test("a list that does not parse keeps its raw (whitespace-normalised) value")
+    func unparsedListsStayApart() {
+        #expect(Self.key("Accept-Language", "en;q=2") != Self.key("Accept-Language", "en"))
+        #expect(Self.key("Accept-Language", "en;q=x") != Self.key("Accept-Language", "en;q=y"))
+    }
+}

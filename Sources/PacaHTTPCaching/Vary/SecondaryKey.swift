@@ -17,10 +17,10 @@ public func secondaryKey(varyNames: [String], requestHeaders: [HTTPField]) -> St
             out += name + "!"
             continue
         }
-        var value = VaryNormalizer.normalize(lines.joined(separator: ", "))
-        if name == "accept-encoding" || name == "accept-language" || name == "accept-charset" {
-            value = ASCII.lowercased(value)
-        }
+        let joined = lines.joined(separator: ", ")
+        let value =
+            VaryNormalizer.preferenceLists.contains(name)
+            ? VaryNormalizer.normalizePreferenceList(joined) : VaryNormalizer.normalize(joined)
         out += name + "=" + String(value.utf8.count) + ":" + value
     }
     return out
