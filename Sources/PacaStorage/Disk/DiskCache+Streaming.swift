@@ -319,42 +319,10 @@ extension DiskCache {
     public func getForServing(_ key: String, now: UnixMillis, inlineLimit: Int, on eventLoop: any EventLoop) -> EventLoopFuture<
         DiskServingHit?
     > {
-        let started = ContinuousClock.now
-        switch plan(key, now: now) {
-        case .miss:
-            record(false, since: started)
-            return eventLoop.makeSucceededFuture(nil)
-        case .expired(let id):
-            record(false, since: started)
-            _ = pool.runIfActive(eventLoop: eventLoop) { DiskFiles.remove(self.path(for: id)) }
-            return eventLoop.makeSucceededFuture(nil)
-        case .read(let id, let indexed):
-            return pool.runIfActive(eventLoop: eventLoop) { () -> DiskServingHit? in
-                if let file = self.openLarge(id, key: key, now: now, inlineLimit: inlineLimit, eventLoop: eventLoop) {
-                    return file
-                }
-                return self.readForServing(id, key: key, now: now, indexed: indexed).map { DiskServingHit.entry($0) }
-            }
-            .recover { _ in nil }
-            .map { hit in
-                self.record(hit != nil, since: started)
-                return hit
-            }
+        lookup(key, now: now, on: eventLoop) { id, indexed in
+            if let file = self.openLarge(id, key: key, now: now, inlineLimit: inlineLimit, eventLoop: eventLoop) { return file }
+            return self.readEntry(id, key: key, now: now, indexed: indexed, inflate: true).map { DiskServingHit.entry($0.entry) }
         }
-    }
-
-    private func readForServing(_ id: FileID, key: String, now: UnixMillis, indexed: Bool) -> CacheEntry? {
-        // The same path `get` takes.
-        let path = path(for: id)
-        guard let read = try? DiskFiles.read(path), let decoded = try? EntryCodec.decode(read.0, expectedKey: key, sealer: sealer)
-        else {
-            return nil
-        }
-        guard decoded.entry.timing.storageExpiry > now else { return nil }
-        if decoded.bodyEncoding == .gzip {
-            return DiskCache.gunzip(decoded.entry.body).map { decoded.entry.replacingBody($0) }
-        }
-        return decoded.entry
     }
 
     /// Runs on the pool: opens `id`'s file, and when it holds a large identity body, verifies the

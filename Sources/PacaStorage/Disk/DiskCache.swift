@@ -295,6 +295,17 @@ public final class DiskCache: CacheTier {
     /// completes on `eventLoop`, with an identity body. A miss that the index answers completes
     /// at once without leaving the loop.
     public func get(_ key: String, now: UnixMillis, on eventLoop: any EventLoop) -> EventLoopFuture<CacheEntry?> {
+        lookup(key, now: now, on: eventLoop) { id, indexed in
+            self.readEntry(id, key: key, now: now, indexed: indexed, inflate: true)?.entry
+        }
+    }
+
+    /// The shape of every lookup from an event loop: a miss the index answers, or an expired
+    /// entry (its file removed on the pool), completes at once without leaving the loop;
+    /// otherwise `read` runs on the cache's pool. Hits, misses and latency are recorded.
+    func lookup<Found: Sendable>(
+        _ key: String, now: UnixMillis, on eventLoop: any EventLoop, read: @escaping @Sendable (FileID, _ indexed: Bool) -> Found?
+    ) -> EventLoopFuture<Found?> {
         let started = ContinuousClock.now
         switch plan(key, now: now) {
         case .miss:
@@ -305,14 +316,12 @@ public final class DiskCache: CacheTier {
             _ = pool.runIfActive(eventLoop: eventLoop) { DiskFiles.remove(self.path(for: id)) }
             return eventLoop.makeSucceededFuture(nil)
         case .read(let id, let indexed):
-            return pool.runIfActive(eventLoop: eventLoop) {
-                self.readEntry(id, key: key, now: now, indexed: indexed, inflate: true)?.entry
-            }
-            .recover { _ in nil }
-            .map { entry in
-                self.record(entry != nil, since: started)
-                return entry
-            }
+            return pool.runIfActive(eventLoop: eventLoop) { read(id, indexed) }
+                .recover { _ in nil }
+                .map { found in
+                    self.record(found != nil, since: started)
+                    return found
+                }
         }
     }
 
@@ -345,7 +354,7 @@ public final class DiskCache: CacheTier {
     }
 
     /// Runs on the pool: reads, verifies and (optionally) inflates the file of `id`.
-    private func readEntry(_ id: FileID, key: String, now: UnixMillis, indexed: Bool, inflate: Bool) -> DecodedEntry? {
+    func readEntry(_ id: FileID, key: String, now: UnixMillis, indexed: Bool, inflate: Bool) -> DecodedEntry? {
         let path = path(for: id)
         let buffer: ByteBuffer
         let bytes: Int
