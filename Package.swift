@@ -112,7 +112,7 @@ let package = Package(
         ),
         .target(
             name: "PacaWarming",
-            dependencies: ["PacaCore", "PacaStorage"],
+            dependencies: ["PacaCore", "PacaStorage", "PacaAccessLog", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(
@@ -139,7 +139,7 @@ let package = Package(
             name: "PacaApp",
             dependencies: [
                 "PacaCore", "PacaHTTPCaching", "PacaStorage", "PacaUpstream", "PacaAccessLog",
-                "PacaEngine", "PacaServer", "PacaRedis", "PacaAdmin", "PacaSealing",
+                "PacaEngine", "PacaServer", "PacaRedis", "PacaAdmin", "PacaSealing", "PacaWarming", "PacaReplay",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -8,6 +8,10 @@ import Synchronization
 /// (default 100,000 records) new records are dropped and counted, never waited on.
 /// `shutdown()` suspends (never blocks its thread) until the writer thread has written every
 /// record appended before it and closed the file.
+///
+/// A tap (`setTap`) sees every batch after it is written, on the writer thread: the prewarmer
+/// learns from the records that way, off the request path. Without a path the writer keeps no
+/// file and only feeds the tap.
 public final class AccessLogWriter: Sendable {
     private struct State {
         var batch: [AccessLogRecord] = []
@@ -22,33 +26,36 @@ public final class AccessLogWriter: Sendable {
 
     private let state = Mutex(State())
     private let signal = NSCondition()
-    private let path: String
+    private let path: String?
+    private let tap = Mutex<(@Sendable ([AccessLogRecord]) -> Void)?>(nil)
     private let maxPending: Int
     private let flushInterval: Duration
     private let logger: Logger
 
     /// Opens (creating, appending) `path` and starts the writer thread. Throws when the file
-    /// cannot be opened.
+    /// cannot be opened. With `path` `nil` no file is written: records only reach the tap.
     public init(
-        path: String, maxPending: Int = 100_000, flushInterval: Duration = .milliseconds(200),
+        path: String?, maxPending: Int = 100_000, flushInterval: Duration = .milliseconds(200),
         logger: Logger = Logger(label: "paca.accesslog")
     ) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if let path {
+            let directory = (path as NSString).deletingLastPathComponent
+            if !directory.isEmpty {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            }
+            guard let handle = FileHandle(forWritingAtPath: path) ?? Self.create(path) else {
+                throw AccessLogError.cannotOpen(path)
+            }
+            // A pipe or terminal (`/dev/stdout` under a process supervisor) cannot seek; it is
+            // appended to all the same.
+            _ = try? handle.seekToEnd()
+            // The handle is in place before anyone can call `flush()`.
+            handleBox.withLock { $0 = handle }
         }
-        guard let handle = FileHandle(forWritingAtPath: path) ?? Self.create(path) else {
-            throw AccessLogError.cannotOpen(path)
-        }
-        // A pipe or terminal (`/dev/stdout` under a process supervisor) cannot seek; it is
-        // appended to all the same.
-        _ = try? handle.seekToEnd()
         self.path = path
         self.maxPending = maxPending
         self.flushInterval = flushInterval
         self.logger = logger
-        // The handle is in place before anyone can call `flush()`.
-        handleBox.withLock { $0 = handle }
         let thread = Thread { [self] in self.runLoop() }
         thread.name = "paca-accesslog"
         thread.start()
@@ -68,6 +75,11 @@ public final class AccessLogWriter: Sendable {
                 state.batch.append(record)
             }
         }
+    }
+
+    /// Hands every batch, once written, to `tap` (on the writer thread).
+    public func setTap(_ tap: (@Sendable ([AccessLogRecord]) -> Void)?) {
+        self.tap.withLock { $0 = tap }
     }
 
     /// Records written and dropped so far.
@@ -111,6 +123,11 @@ public final class AccessLogWriter: Sendable {
 
     private func write(_ records: [AccessLogRecord]) {
         guard !records.isEmpty else { return }
+        defer { tap.withLock { $0 }?(records) }
+        guard path != nil else {
+            state.withLock { $0.written += records.count }
+            return
+        }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(records.count * 320)
         for record in records {
@@ -122,7 +139,7 @@ public final class AccessLogWriter: Sendable {
             do {
                 try handle.write(contentsOf: Data(bytes))
             } catch {
-                logger.warning("access log write failed", metadata: ["path": "\(path)", "error": "\(error)"])
+                logger.warning("access log write failed", metadata: ["path": "\(path ?? "")", "error": "\(error)"])
             }
         }
         state.withLock { $0.written += records.count }

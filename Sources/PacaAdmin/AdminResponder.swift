@@ -17,6 +17,11 @@ public protocol AdminBackend: Sendable {
     func purge(_ body: [String: Any]) async -> Result<String, AdminError>
     /// Reloads the configuration file; the answer is a JSON document, or why it was refused.
     func reload() async -> Result<String, AdminError>
+    /// `GET /prewarm`: the prewarmer's state as a JSON document, or why there is none.
+    func prewarmStatus() async -> Result<String, AdminError>
+    /// `POST /prewarm`: queues warming (`{"top": N}` or `{"urls": [...]}`); the answer is a JSON
+    /// document, or why it was refused.
+    func prewarm(_ body: [String: Any]) async -> Result<String, AdminError>
 }
 
 /// A refusal with its status and a one-line reason.
@@ -79,16 +84,24 @@ public final class AdminResponder: ProxyResponder {
             response.headers.add(
                 name: "Content-Security-Policy", value: "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'")
             return .immediate(response)
-        case (.POST, "/purge"), (.POST, "/reload"):
+        case (.GET, "/prewarm"):
+            return .deferred(
+                Self.task(on: eventLoop) {
+                    switch await backend.prewarmStatus() {
+                    case .success(let json): Self.json(.ok, json)
+                    case .failure(let error): Self.json(error.status, Self.errorJSON(error.message))
+                    }
+                })
+        case (.POST, "/purge"), (.POST, "/reload"), (.POST, "/prewarm"):
             guard let type = head.headers.first(name: "content-type")?.lowercased(), type.hasPrefix("application/json") else {
                 return .immediate(Self.text(.unsupportedMediaType, "POST bodies must be application/json"))
             }
-            let isPurge = path == "/purge"
+            let isReload = path == "/reload"
             return .deferred(
                 Self.readBody(request.upload, on: eventLoop).flatMap { body in
                     Self.task(on: eventLoop) {
                         let object: [String: Any]
-                        if body.readableBytes == 0, !isPurge {
+                        if body.readableBytes == 0, path != "/purge" {
                             object = [:]
                         } else {
                             guard let parsed = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]
@@ -97,16 +110,17 @@ public final class AdminResponder: ProxyResponder {
                             }
                             object = parsed
                         }
-                        let result = isPurge ? await backend.purge(object) : await backend.reload()
+                        let result =
+                            isReload
+                            ? await backend.reload() : path == "/purge" ? await backend.purge(object) : await backend.prewarm(object)
                         switch result {
                         case .success(let json): return Self.json(.ok, json)
                         case .failure(let error): return Self.json(error.status, Self.errorJSON(error.message))
                         }
                     }
                 })
-        case (.POST, "/prewarm"), (.GET, "/prewarm"):
-            return .immediate(Self.text(.notImplemented, "prewarming is not in this build yet"))
-        case (_, "/healthz"), (_, "/stats"), (_, "/metrics"), (_, "/routes"), (_, "/dashboard"), (_, "/purge"), (_, "/reload"):
+        case (_, "/healthz"), (_, "/stats"), (_, "/metrics"), (_, "/routes"), (_, "/dashboard"), (_, "/purge"), (_, "/reload"),
+            (_, "/prewarm"):
             return .immediate(Self.text(.methodNotAllowed, "method not allowed"))
         default:
             return .immediate(Self.text(.notFound, "no such admin endpoint"))

@@ -10,13 +10,19 @@ final class ApplicationAdmin: AdminBackend {
     private let purgeHandler: @Sendable ([String: Any]) async -> Result<String, AdminError>
     private let reloadHandler: @Sendable () async -> Result<String, AdminError>
     private let routesHandler: @Sendable () -> String
+    private let prewarmStatusHandler: @Sendable () -> Result<String, AdminError>
+    private let prewarmHandler: @Sendable ([String: Any]) -> Result<String, AdminError>
 
     init(
         telemetry: Telemetry,
         purge: @escaping @Sendable ([String: Any]) async -> Result<String, AdminError>,
         reload: @escaping @Sendable () async -> Result<String, AdminError>,
-        routes: @escaping @Sendable () -> String
+        routes: @escaping @Sendable () -> String,
+        prewarmStatus: @escaping @Sendable () -> Result<String, AdminError>,
+        prewarm: @escaping @Sendable ([String: Any]) -> Result<String, AdminError>
     ) {
+        self.prewarmStatusHandler = prewarmStatus
+        self.prewarmHandler = prewarm
         self.telemetry = telemetry
         self.draining = Atomic(false)
         self.purgeHandler = purge
@@ -35,4 +41,6 @@ final class ApplicationAdmin: AdminBackend {
     func routesJSON() -> String { routesHandler() }
     func purge(_ body: [String: Any]) async -> Result<String, AdminError> { await purgeHandler(body) }
     func reload() async -> Result<String, AdminError> { await reloadHandler() }
+    func prewarmStatus() async -> Result<String, AdminError> { prewarmStatusHandler() }
+    func prewarm(_ body: [String: Any]) async -> Result<String, AdminError> { prewarmHandler(body) }
 }

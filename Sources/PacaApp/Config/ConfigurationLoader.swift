@@ -152,12 +152,21 @@ public enum ConfigurationLoader {
 
         var prewarm = PacaConfiguration.Prewarm()
         if let section = try root.object("prewarm") {
-            try section.allowOnly(["enabled", "top", "interval", "max_rps"])
+            try section.allowOnly([
+                "enabled", "top", "interval", "max_rps", "max_concurrency", "min_probability", "followers", "follower_probability",
+                "capacity", "model",
+            ])
             prewarm.enabled = try section.bool("enabled") ?? false
             prewarm.top = try section.integer("top", range: 1...1_000_000) ?? prewarm.top
             prewarm.interval = try section.duration("interval") ?? prewarm.interval
+            guard prewarm.interval >= .seconds(1) else { throw section.error("interval", "must be at least 1s") }
             prewarm.maxRequestsPerSecond = try section.integer("max_rps", range: 1...100_000) ?? prewarm.maxRequestsPerSecond
-            if prewarm.enabled { warnings.append("prewarm: prewarming is not available in this build yet") }
+            prewarm.maxConcurrency = try section.integer("max_concurrency", range: 1...1024) ?? prewarm.maxConcurrency
+            prewarm.minimumProbability = try section.ratio("min_probability") ?? prewarm.minimumProbability
+            prewarm.followers = try section.bool("followers") ?? prewarm.followers
+            prewarm.followerProbability = try section.ratio("follower_probability") ?? prewarm.followerProbability
+            prewarm.capacity = try section.integer("capacity", range: 1...10_000_000) ?? prewarm.capacity
+            prewarm.modelPath = try section.nonEmptyString("model").map { resolve($0, against: baseDirectory) }
         }
 
         let trusted = Set(try root.stringArray("trusted_proxies") ?? [])

@@ -81,10 +81,30 @@ public struct PacaConfiguration: Sendable {
 
     /// The prewarmer (`prewarm`).
     public struct Prewarm: Sendable, Equatable {
+        /// Warm at all. Default off.
         public var enabled = false
+        /// Keys warmed at start-up and considered per predictive pass. Default 1000.
         public var top = 1000
+        /// Time between predictive passes. Default 60 s.
         public var interval: Duration = .seconds(60)
+        /// Warming requests per second to the origins, all routes together. Default 20.
         public var maxRequestsPerSecond = 20
+        /// Warming requests in flight at once. Default 2.
+        public var maxConcurrency = 2
+        /// The chance of a request within an entry's lifetime needed to warm or refresh it.
+        /// Default 0.8.
+        public var minimumProbability = 0.8
+        /// Prefetch the URLs that usually follow a requested one. Default on.
+        public var followers = true
+        /// The chance of following needed to prefetch. Default 0.5.
+        public var followerProbability = 0.5
+        /// Keys the model tracks (its memory bound, about 1 KB each). Default 10,000.
+        public var capacity = 10_000
+        /// Where the model is saved; default beside L2's directory (`<l2>.warming-model.json`),
+        /// else beside the access log, else nowhere.
+        public var modelPath: String?
+        /// Logs read at start-up into the model (`paca serve --from`), oldest first.
+        public var seedLogs: [String] = []
     }
 
     /// The configuration file, as given.

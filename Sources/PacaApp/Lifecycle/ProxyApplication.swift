@@ -11,6 +11,7 @@ import PacaSealing
 import PacaServer
 public import PacaStorage
 public import PacaUpstream
+import PacaWarming
 import Synchronization
 
 /// `paca serve`: wires configuration, L1, the origin client, the access log, the engine and the
@@ -47,6 +48,8 @@ public final class ProxyApplication: Sendable {
     /// The libcurl origin client, unless the application was given another one.
     public var originClient: CurlOriginClient? { upstream }
     private let accessLog: AccessLogWriter?
+    /// Keeps the hot set warm, when `prewarm.enabled`.
+    let prewarmer: Prewarmer?
     /// L3, when configured: probed once by `start()`.
     private let redis: RedisTier?
     private let group: any EventLoopGroup
@@ -107,7 +110,11 @@ public final class ProxyApplication: Sendable {
             clock: clock, logger: logger)
         let upstream: CurlOriginClient? = origin == nil ? CurlOriginClient(clock: clock, logger: logger) : nil
         self.upstream = upstream
-        accessLog = try configuration.accessLogPath.map { try AccessLogWriter(path: $0, logger: logger) }
+        // The prewarmer learns from the access records, so with prewarming on there is a writer
+        // even without a log file.
+        accessLog =
+            configuration.accessLogPath != nil || configuration.prewarm.enabled
+            ? try AccessLogWriter(path: configuration.accessLogPath, logger: logger) : nil
         engine = ProxyEngine(
             configuration: .init(
                 routes: RouteTable(configuration.routes), trustedProxies: configuration.trustedProxies,
@@ -116,6 +123,10 @@ public final class ProxyApplication: Sendable {
                 maxWaitersPerKey: configuration.limits.maxWaitersPerKey),
             cache: cache, origin: origin ?? upstream!, clock: clock, accessLog: accessLog, logger: logger)
         server = HTTPServer(configuration: configuration.server, responder: engine, group: self.group, logger: logger)
+        let prewarmer = Self.makePrewarmer(
+            configuration, engine: engine, memory: cache.memory, group: self.group, clock: clock, logger: logger)
+        self.prewarmer = prewarmer
+        if let prewarmer { accessLog?.setTap { prewarmer.observe($0) } }
         if let redisTier {
             let sync = BanSync(redis: redisTier, engine: engine, clock: clock, logger: logger)
             banSync = sync
@@ -125,7 +136,7 @@ public final class ProxyApplication: Sendable {
         }
         let telemetry = Telemetry(
             engine: engine, cache: cache, memoryBudget: configuration.memory.maxBytes, diskBudget: disk?.maxBytes,
-            breakerState: breakerState, alertThresholds: configuration.alerts, clock: clock, logger: logger)
+            breakerState: breakerState, alertThresholds: configuration.alerts, prewarmer: prewarmer, clock: clock, logger: logger)
         self.telemetry = telemetry
         if let settings = configuration.admin {
             let (host, port) = Self.split(settings.listen)
@@ -153,7 +164,9 @@ public final class ProxyApplication: Sendable {
                     await banSync?.waitUntilPublished()
                     return result
                 }, reload: { reloader.reload() },
-                routes: { Self.routesJSON(current.value) })
+                routes: { Self.routesJSON(current.value) },
+                prewarmStatus: { Self.prewarmStatus(prewarmer) },
+                prewarm: { body in Self.prewarm(body, prewarmer: prewarmer, engine: engine) })
             self.admin = admin
             var adminConfiguration = HTTPServer.Configuration(host: host, port: port, maxBodyBytes: AdminResponder.maxBodyBytes)
             adminConfiguration.maxConnections = 256
@@ -226,6 +239,11 @@ public final class ProxyApplication: Sendable {
                 task = Task { await banSync.run(interval: .seconds(1)) }
             }
         }
+        if let prewarmer {
+            let read = await Self.seed(prewarmer, configuration: configuration, routes: engine.routeTable, logger: logger)
+            if read > 0 { logger.info("prewarm: model fed from logs", metadata: ["requests": "\(read)"]) }
+            prewarmer.start()
+        }
         if let disk {
             sweeper.withLock { task in
                 guard task == nil else { return }
@@ -259,6 +277,7 @@ public final class ProxyApplication: Sendable {
         admin?.startDraining()
         await server.shutdown()
         await adminServer?.shutdown()
+        await prewarmer?.shutdown()
         let syncTask = banSyncTask.withLock { $0.take() }
         syncTask?.cancel()
         await syncTask?.value

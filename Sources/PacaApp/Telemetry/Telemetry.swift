@@ -3,6 +3,7 @@ import Logging
 import PacaCore
 import PacaEngine
 import PacaStorage
+import PacaWarming
 import Synchronization
 
 /// What the proxy reports about itself: `/stats` (JSON), `/metrics` (Prometheus text) and the
@@ -16,6 +17,8 @@ final class Telemetry: Sendable {
     let diskBudget: Int?
     /// L3's breaker state (`closed`, `open`, `half-open`), when L3 is configured.
     let breakerState: (@Sendable () -> String)?
+    /// The prewarmer, when `prewarm.enabled`.
+    let prewarmer: Prewarmer?
     let clock: any WallClock
     let logger: Logger
     let startedAt: UnixMillis
@@ -24,8 +27,9 @@ final class Telemetry: Sendable {
 
     init(
         engine: ProxyEngine, cache: TieredCache, memoryBudget: Int, diskBudget: Int?, breakerState: (@Sendable () -> String)?,
-        alertThresholds: PacaConfiguration.Alerts, clock: any WallClock, logger: Logger
+        alertThresholds: PacaConfiguration.Alerts, prewarmer: Prewarmer? = nil, clock: any WallClock, logger: Logger
     ) {
+        self.prewarmer = prewarmer
         self.engine = engine
         self.cache = cache
         self.memoryBudget = memoryBudget
@@ -128,7 +132,7 @@ final class Telemetry: Sendable {
                 "origin_latency_ms": Self.percentiles(route.originDuration, scale: 1000),
             ]
         }
-        let document: [String: Any] = [
+        var document: [String: Any] = [
             "time_ms": reading.at, "uptime_s": Double(reading.at - startedAt) / 1000,
             "requests": counters.requests, "hits": counters.hits, "misses": counters.misses, "passes": counters.passes,
             "hit_ratio": Self.ratio(counters.hits, counters.hits + counters.misses),
@@ -142,8 +146,26 @@ final class Telemetry: Sendable {
             "background_refreshes": counters.backgroundRefreshes, "tiers": tiers, "routes": routes, "bans": reading.bans,
             "alerts": reading.alerts.keys.sorted().map { ["name": $0.rawValue, "detail": reading.alerts[$0]!] },
         ]
+        if let prewarmer { document["prewarm"] = Self.prewarmJSON(prewarmer.status()) }
         let data = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The prewarmer's figures, in `/stats` and `GET /prewarm`.
+    static func prewarmJSON(_ status: Prewarmer.Status) -> [String: Any] {
+        let totals = status.totals
+        func rounded(_ value: Double?) -> Any { value.map { ($0 * 10_000).rounded() / 10_000 } ?? NSNull() }
+        var object: [String: Any] = [
+            "warmed": totals.warmed, "warmed_by_reason": totals.warmedByReason, "used": totals.used, "wasted": totals.wasted,
+            "precision": rounded(totals.precision), "saved_misses": totals.savedMisses,
+            "hit_ratio_uplift_estimate": rounded(totals.upliftEstimate), "origin_requests": totals.originRequests,
+            "origin_errors": totals.originErrors, "origin_share": rounded(totals.originShare), "promoted": totals.promoted,
+            "already_fresh": totals.alreadyFresh, "queued": status.queued, "in_flight": status.inFlight, "dropped": status.dropped,
+            "tracked_keys": status.trackedKeys, "pace": status.condition.rawValue, "rate_per_second": rounded(status.rate),
+            "backoffs": status.backoffs,
+        ]
+        if let path = status.modelPath { object["model"] = path }
+        return object
     }
 
     /// `/metrics`: the Prometheus text exposition. Labels are only `route`, `tier`, `result`
@@ -183,6 +205,23 @@ final class Telemetry: Sendable {
             metrics.counter("paca_coalesced_requests_total", total: counters.collapsed)
             metrics.counter("paca_stored_total", total: counters.stored)
             metrics.gauge("paca_bans", value: Double(reading.bans))
+            if let prewarmer {
+                let status = prewarmer.status()
+                let totals = status.totals
+                for (reason, count) in totals.warmedByReason.sorted(by: { $0.key < $1.key }) {
+                    metrics.counter("paca_prewarm_warmed_total", [("result", reason)], total: count)
+                }
+                metrics.counter("paca_prewarm_used_total", total: totals.used)
+                metrics.counter("paca_prewarm_wasted_total", total: totals.wasted)
+                metrics.counter("paca_prewarm_saved_misses_total", total: totals.savedMisses)
+                metrics.counter(
+                    "paca_prewarm_origin_requests_total", [("result", "ok")], total: totals.originRequests - totals.originErrors)
+                metrics.counter("paca_prewarm_origin_requests_total", [("result", "error")], total: totals.originErrors)
+                metrics.gauge("paca_prewarm_precision", value: totals.precision ?? 0)
+                metrics.gauge("paca_prewarm_hit_ratio_uplift", value: totals.upliftEstimate ?? 0)
+                metrics.gauge("paca_prewarm_queued", value: Double(status.queued))
+                metrics.gauge("paca_prewarm_rate", value: status.rate)
+            }
             for alert in AlertEvaluator.Alert.allCases {
                 metrics.gauge("paca_alert_active", [("alert", alert.rawValue)], value: reading.alerts[alert] == nil ? 0 : 1)
             }

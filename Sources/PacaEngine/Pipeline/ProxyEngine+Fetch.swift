@@ -300,8 +300,10 @@ extension ProxyEngine {
         logger.warning(
             "origin request failed",
             metadata: ["route": "\(exchange.route.name)", "url": "\(exchange.target.path)", "error": "\(error.message)"])
-        accessLog?.append(
-            record(exchange, status: Int(status.code), bytes: 0, cache: .miss, ttl: nil, collapsed: collapsed, originMillis: nil))
+        if !exchange.warming {
+            accessLog?.append(
+                record(exchange, status: Int(status.code), bytes: 0, cache: .miss, ttl: nil, collapsed: collapsed, originMillis: nil))
+        }
         return .plain(status, "\(status.code) \(status.reasonPhrase): \(error.message)")
     }
 }

@@ -47,7 +47,7 @@ extension ProxyEngine {
                 headers.add(name: "Content-Range", value: "bytes */\(entry.body.readableBytes)")
             }
         }
-        if let accessLog {
+        if let accessLog, !exchange.warming {
             var logged = record(
                 exchange, status: Int(status.code), bytes: exchange.isHead ? 0 : body?.readableBytes ?? 0, cache: outcome,
                 tier: outcome == .hit || outcome == .stale ? tier : "", ttl: Int(ttl), collapsed: false, originMillis: nil)
@@ -83,7 +83,7 @@ extension ProxyEngine {
             status = .notModified
             notModified = true
         }
-        if let accessLog {
+        if let accessLog, !exchange.warming {
             var logged = record(
                 exchange, status: Int(status.code), bytes: exchange.isHead || notModified ? 0 : file.length, cache: outcome, tier: tier,
                 ttl: Int(ttl), collapsed: false, originMillis: nil)

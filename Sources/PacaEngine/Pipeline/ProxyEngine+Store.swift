@@ -122,7 +122,7 @@ extension ProxyEngine {
         }
         let sentBytes =
             exchange.isHead || status == .notModified || response.status == 204 ? 0 : response.body.readableBytes
-        if let accessLog {
+        if let accessLog, !exchange.warming {
             // The key the entry is (or would be) stored under, so a miss and the later hits of
             // one entry log one key, variants included.
             var logged = record(
@@ -265,7 +265,7 @@ extension ProxyEngine {
         if head.status == 200, clientConditionMatches(exchange, headers: head.headers) { status = .notModified }
         let outcome: AccessLogRecord.CacheOutcome = kind.stored == nil ? .miss : .revalidated
         let sentBytes = exchange.isHead || status == .notModified || head.status == 204 ? 0 : head.contentLength ?? 0
-        if let accessLog {
+        if let accessLog, !exchange.warming {
             var logged = record(
                 exchange, status: Int(status.code), bytes: sentBytes, cache: outcome, ttl: ttl.map { Int($0) }, collapsed: false,
                 originMillis: originMillis)

@@ -149,6 +149,8 @@ public final class ProxyEngine: ProxyResponder {
         var keyedQuery: String = ""
         var host: String = ""
         var directives: RequestDirectives?
+        /// A prewarmer's request: same pipeline, but not a client's, so never access-logged.
+        var warming = false
         var isHead: Bool { request.head.method == .HEAD }
 
         /// The request's fields in the form the RFC 9111 functions take.
@@ -215,16 +217,7 @@ public final class ProxyEngine: ProxyResponder {
             return .deferred(pass(exchange, reason: .bypass("head"), on: eventLoop))
         }
 
-        exchange.host =
-            route.preserveHost
-            ? (request.head.headers.first(name: "host")?.lowercased() ?? route.origin.authority) : route.origin.authority
-        exchange.keyedQuery = CacheKeyBuilder.keyedQuery(target.query, rule: route.keyQuery)
-        exchange.primaryKey = CacheKeyBuilder.key(route: route, host: exchange.host, path: target.path, keyedQuery: exchange.keyedQuery)
-        exchange.key = exchange.primaryKey
-        let headers = request.head.headers
-        if headers.contains(name: "cache-control") || headers.contains(name: "pragma") {
-            exchange.directives = RequestDirectives(headers: exchange.requestFields)
-        }
+        assignKey(&exchange)
 
         switch lookup(&exchange, now: now) {
         case .found(let entry):
@@ -236,6 +229,21 @@ public final class ProxyEngine: ProxyResponder {
             return afterMemoryMiss(exchange, reason: "vary-miss", on: eventLoop)
         case .miss:
             return afterMemoryMiss(exchange, reason: "uri-miss", on: eventLoop)
+        }
+    }
+
+    /// Sets the exchange's host, keyed query and keys (DESIGN.md §3), and its request directives.
+    func assignKey(_ exchange: inout Exchange) {
+        let route = exchange.route
+        let headers = exchange.request.head.headers
+        exchange.host =
+            route.preserveHost ? (headers.first(name: "host")?.lowercased() ?? route.origin.authority) : route.origin.authority
+        exchange.keyedQuery = CacheKeyBuilder.keyedQuery(exchange.target.query, rule: route.keyQuery)
+        exchange.primaryKey = CacheKeyBuilder.key(
+            route: route, host: exchange.host, path: exchange.target.path, keyedQuery: exchange.keyedQuery)
+        exchange.key = exchange.primaryKey
+        if headers.contains(name: "cache-control") || headers.contains(name: "pragma") {
+            exchange.directives = RequestDirectives(headers: exchange.requestFields)
         }
     }
 

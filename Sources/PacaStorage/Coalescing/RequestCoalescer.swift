@@ -86,6 +86,19 @@ public final class RequestCoalescer<Outcome: Sendable>: Sendable {
         }
     }
 
+    /// `lead(key:)` for a leader that also waits for its fill's outcome (the prewarmer, whose
+    /// fill may go on after its fetch answered): the token and the outcome, or `nil` when
+    /// another fill already runs.
+    public func leadObserving(key: String, on eventLoop: any EventLoop) -> (token: Token, outcome: EventLoopFuture<Outcome>)? {
+        shard(for: key).state.withLock { state -> (token: Token, outcome: EventLoopFuture<Outcome>)? in
+            guard state.fills[key] == nil else { return nil }
+            let token = newToken()
+            let promise = eventLoop.makePromise(of: Outcome.self)
+            state.fills[key] = Fill(token: token, waiters: [promise])
+            return (token, promise.futureResult)
+        }
+    }
+
     /// Ends the fill `token` for `key` and hands `outcome` to everyone waiting on it. Does
     /// nothing when that fill was abandoned.
     public func complete(key: String, token: Token, with outcome: Outcome) {
