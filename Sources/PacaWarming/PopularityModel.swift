@@ -16,9 +16,13 @@ import PacaStorage
 /// out a steady key.
 ///
 /// The prediction for a window of `w` starting at `T` is
-/// `w × (¼ short-term rate + ¼ long-term rate + ½ history rate × seasonality)`:
-/// - the short- and long-term rates are the decayed counts times `ln 2 / half-life` (recency is
-///   in them: a key idle for a few half-lives has little of either);
+/// `w × max(¾ short-term rate + ¼ long-term rate, history rate × seasonality)`: the rate now,
+/// weighted towards the last minutes, or the rate the key's hour-of-week history predicts,
+/// whichever is higher (a key hot right now, or one about to be hot as every Monday at 9:00):
+/// - the short- and long-term rates are the decayed counts over the (decayed) time they have
+///   been accumulating: `half-life / ln 2` for an old key, its age for a young one, at least a
+///   minute (short) and an hour (long). Recency is in them: a key idle for a few half-lives has
+///   little of either;
 /// - the history rate is the seasonal mass over the (decayed) time the key has been observed;
 /// - seasonality is how much more of the key's requests fall in `[T, T + w)` than a flat profile
 ///   would put there (1: no pattern; 0: never at that hour). It blends the hour-of-day profile
@@ -182,12 +186,26 @@ public struct PopularityModel: Sendable {
 
     private func score(_ stats: KeyPopularity, at time: UnixMillis, within window: Int64, seasonality: Double? = nil) -> Double {
         let window = max(1, window)
-        let ln2 = 0.693_147_180_559_945_3
-        let shortRate = stats.shortCount(at: time, configuration: configuration) * ln2 / Double(configuration.shortHalfLife)
-        let longRate = stats.longCount(at: time, configuration: configuration) * ln2 / Double(configuration.longHalfLife)
+        let shortRate =
+            stats.shortCount(at: time, configuration: configuration)
+            / Self.effectiveSpan(stats, at: time, halfLife: configuration.shortHalfLife, minimum: 60_000)
+        let longRate =
+            stats.longCount(at: time, configuration: configuration)
+            / Self.effectiveSpan(stats, at: time, halfLife: configuration.longHalfLife, minimum: 3_600_000)
         let historyRate = Double(seasonalMass(stats, at: time)) / observedTime(stats, at: time)
         let factor = seasonality ?? self.seasonality(stats, at: time, within: window)
-        return Double(window) * (0.25 * shortRate + 0.25 * longRate + 0.5 * historyRate * factor)
+
+        return Double(window) * max(0.75 * shortRate + 0.25 * longRate, historyRate * factor)
+    }
+
+    /// The time a decayed count has been accumulating, weighted as the count is:
+    /// `∫ 2^(−age / half-life)` over the key's life, at least `minimum` ms (one request is not a
+    /// rate of one per millisecond). A young key's count is divided by its short life, an old
+    /// key's by `half-life / ln 2`.
+    static func effectiveSpan(_ stats: KeyPopularity, at time: UnixMillis, halfLife: Int64, minimum: Int64) -> Double {
+        let age = Double(max(minimum, time - stats.firstSeen))
+        let halfLife = Double(halfLife)
+        return halfLife / 0.693_147_180_559_945_3 * (1 - exp2(-age / halfLife))
     }
 
     /// The seasonal mass at `time`.

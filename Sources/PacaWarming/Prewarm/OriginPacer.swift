@@ -37,7 +37,7 @@ public struct OriginPacer: Sendable {
     public private(set) var usualLatency: Double?
     public private(set) var recentLatency: Double?
     private var latencySamples = 0
-    private var lastSlowdownCut: UnixMillis = .min
+    private var lastSlowdownCut: UnixMillis?
 
     static let minimumPace = 1.0 / 64
 
@@ -94,7 +94,7 @@ public struct OriginPacer: Sendable {
         usualLatency = usualLatency.map { $0 + (millis - $0) * 0.01 } ?? millis
         recentLatency = recentLatency.map { $0 + (millis - $0) * 0.2 } ?? millis
         guard latencySamples >= 20, let usual = usualLatency, let recent = recentLatency, recent > max(3 * usual, 20),
-            now - lastSlowdownCut >= 1000
+            lastSlowdownCut.map({ now - $0 >= 1000 }) ?? true
         else { return }
         lastSlowdownCut = now
         backoffs += 1

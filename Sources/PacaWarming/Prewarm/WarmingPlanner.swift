@@ -114,7 +114,7 @@ public struct WarmingPlanner: Sendable {
     /// Entries the planner knows of.
     private var entries: BoundedLRUMap<String, KnownEntry>
     private var lastPredictivePass: UnixMillis?
-    private var lastExpiry: UnixMillis = .min
+    private var lastExpiry: UnixMillis?
     /// Jobs dropped because the queue was full.
     public private(set) var dropped = 0
 
@@ -174,7 +174,7 @@ public struct WarmingPlanner: Sendable {
             lastPredictivePass = now
             planPredicted(at: now)
         }
-        if now - lastExpiry >= 10_000 {
+        if lastExpiry.map({ now - $0 >= 10_000 }) ?? true {
             lastExpiry = now
             ledger.expire(at: now)
         }
@@ -269,6 +269,8 @@ public struct WarmingPlanner: Sendable {
         var sent: [WarmJob] = []
         var promotions = inFlight.values.filter { $0.mode == .promote }.count
         var originJobs = inFlight.count - promotions
+        let mayPromote = promotions < configuration.maxPromotions && queue.values.contains { $0.mode == .promote }
+        guard mayPromote || pacer.maySend(at: now, inFlight: originJobs) else { return [] }
         let ordered = queue.values.sorted { $0.precedes($1) }
         for job in ordered {
             if job.mode == .promote {
