@@ -19,7 +19,8 @@ final class ProxyHarness: Sendable {
     /// configuration reads (an encryption key) over the process's own.
     static func start(
         origin: TestOrigin?, config: String, originURL: String? = nil, directory reuse: String? = nil,
-        sweepClock: any Clock<Duration> = ContinuousClock(), environment: [String: String] = [:]
+        sweepClock: any Clock<Duration> = ContinuousClock(), prewarmClock: any Clock<Duration> = ContinuousClock(),
+        environment: [String: String] = [:]
     ) async throws -> ProxyHarness {
         let directory = reuse ?? NSTemporaryDirectory() + "paca-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -32,7 +33,7 @@ final class ProxyHarness: Sendable {
         let app: ProxyApplication
         do {
             app = try ProxyApplication(
-                configuration: configuration, group: group, clock: clock, sweepClock: sweepClock,
+                configuration: configuration, group: group, clock: clock, sweepClock: sweepClock, prewarmClock: prewarmClock,
                 environment: { environment[$0] ?? ProcessInfo.processInfo.environment[$0] })
         } catch {
             try? await group.shutdownGracefully()

@@ -41,7 +41,7 @@ struct WarmCommandTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let result = try await runPaca(
             [
-                "warm", "--from", "access.log", "--dry-run", "--top", "3", "--at", "2024-01-11T08:50:00Z", "--window", "30m", "--save",
+                "warm", "--from", "access.log", "--dry-run", "--top", "10", "--at", "2024-01-11T08:50:00Z", "--window", "30m", "--save",
                 "model.json",
             ],
             in: directory)

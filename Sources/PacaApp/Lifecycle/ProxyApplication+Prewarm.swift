@@ -55,7 +55,7 @@ extension ProxyApplication {
     /// or foreign file is reported and replaced by an empty model, never fatal).
     static func makePrewarmer(
         _ configuration: PacaConfiguration, engine: ProxyEngine, memory: MemoryCache, group: any EventLoopGroup, clock: any WallClock,
-        logger: Logger
+        sleepClock: any Clock<Duration>, logger: Logger
     ) -> Prewarmer? {
         let prewarm = configuration.prewarm
         guard prewarm.enabled else { return nil }
@@ -77,6 +77,7 @@ extension ProxyApplication {
         let budget = memory.maxBytes
         return Prewarmer(
             settings: settings, model: model, fetcher: EngineWarmingFetcher(engine: engine, group: group), clock: clock,
+            sleepClock: sleepClock,
             memoryHasRoom: { memory.statistics().bytes < budget - budget / 20 }, logger: logger)
     }
 
@@ -84,7 +85,11 @@ extension ProxyApplication {
     /// requests newer than the model, off the event loops; returns how many requests it read.
     static func seed(_ prewarmer: Prewarmer, configuration: PacaConfiguration, routes: RouteTable, logger: Logger) async -> Int {
         var logs = configuration.prewarm.seedLogs
-        if let accessLog = configuration.accessLogPath, FileManager.default.fileExists(atPath: accessLog) { logs.append(accessLog) }
+        if let accessLog = configuration.accessLogPath,
+            let size = (try? FileManager.default.attributesOfItem(atPath: accessLog))?[.size] as? Int, size > 0
+        {
+            logs.append(accessLog)
+        }
         guard !logs.isEmpty else { return 0 }
         let since = prewarmer.newestObservation()
         return await Task.detached {

@@ -11,7 +11,7 @@ import PacaSealing
 import PacaServer
 public import PacaStorage
 public import PacaUpstream
-import PacaWarming
+public import PacaWarming
 import Synchronization
 
 /// `paca serve`: wires configuration, L1, the origin client, the access log, the engine and the
@@ -49,7 +49,7 @@ public final class ProxyApplication: Sendable {
     public var originClient: CurlOriginClient? { upstream }
     private let accessLog: AccessLogWriter?
     /// Keeps the hot set warm, when `prewarm.enabled`.
-    let prewarmer: Prewarmer?
+    public let prewarmer: Prewarmer?
     /// L3, when configured: probed once by `start()`.
     private let redis: RedisTier?
     private let group: any EventLoopGroup
@@ -66,6 +66,7 @@ public final class ProxyApplication: Sendable {
         origin: (any OriginClient)? = nil,
         clock: any WallClock = SystemWallClock(),
         sweepClock: any Clock<Duration> = ContinuousClock(),
+        prewarmClock: any Clock<Duration> = ContinuousClock(),
         environment: ((String) -> String?)? = nil,
         logger: Logger = Logger(label: "paca")
     ) throws {
@@ -124,7 +125,7 @@ public final class ProxyApplication: Sendable {
             cache: cache, origin: origin ?? upstream!, clock: clock, accessLog: accessLog, logger: logger)
         server = HTTPServer(configuration: configuration.server, responder: engine, group: self.group, logger: logger)
         let prewarmer = Self.makePrewarmer(
-            configuration, engine: engine, memory: cache.memory, group: self.group, clock: clock, logger: logger)
+            configuration, engine: engine, memory: cache.memory, group: self.group, clock: clock, sleepClock: prewarmClock, logger: logger)
         self.prewarmer = prewarmer
         if let prewarmer { accessLog?.setTap { prewarmer.observe($0) } }
         if let redisTier {

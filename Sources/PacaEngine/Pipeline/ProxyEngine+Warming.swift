@@ -11,6 +11,7 @@ extension ProxyEngine {
     /// Warms `request.url` as `request.mode` says; the future completes when the entry is in
     /// place (or the attempt ended), with what was done.
     public func warm(_ request: WarmRequest, on eventLoop: any EventLoop) -> EventLoopFuture<WarmOutcome> {
+        guard eventLoop.inEventLoop else { return eventLoop.flatSubmit { self.warm(request, on: eventLoop) } }
         let now = clock.now()
         guard let target = try? RequestTarget.parseReceived(request.url) else {
             return eventLoop.makeSucceededFuture(.skipped(reason: "not a request target: \(request.url)"))

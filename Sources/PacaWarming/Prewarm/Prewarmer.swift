@@ -57,12 +57,23 @@ public final class Prewarmer: Sendable {
         var runner: Task<Void, Never>?
         var lastSave: UnixMillis
         var stopped = false
+        /// `waitUntilIdle` callers.
+        var idleWaiters: [CheckedContinuation<Void, Never>] = []
+
+        var isIdle: Bool { planner.inFlight.isEmpty }
+
+        mutating func takeIdleWaiters() -> [CheckedContinuation<Void, Never>] {
+            guard isIdle || stopped else { return [] }
+            defer { idleWaiters = [] }
+            return idleWaiters
+        }
     }
 
     private let state: Mutex<State>
     private let settings: Settings
     private let fetcher: any WarmingFetcher
     private let clock: any WallClock
+    private let sleepClock: any Clock<Duration>
     private let memoryHasRoom: @Sendable () -> Bool
     private let logger: Logger
 
@@ -70,9 +81,11 @@ public final class Prewarmer: Sendable {
     /// (start-up warming stops when it is not).
     public init(
         settings: Settings, model: WarmingModel, fetcher: any WarmingFetcher, clock: any WallClock,
-        memoryHasRoom: @escaping @Sendable () -> Bool = { true }, logger: Logger = Logger(label: "paca.prewarm")
+        sleepClock: any Clock<Duration> = ContinuousClock(), memoryHasRoom: @escaping @Sendable () -> Bool = { true },
+        logger: Logger = Logger(label: "paca.prewarm")
     ) {
         self.settings = settings
+        self.sleepClock = sleepClock
         self.fetcher = fetcher
         self.clock = clock
         self.memoryHasRoom = memoryHasRoom
@@ -139,7 +152,7 @@ public final class Prewarmer: Sendable {
             let now = clock.now()
             let next = state.withLock { $0.planner.nextDispatch(after: now) }
             let wait = max(1, min(tickMillis, (next ?? now + tickMillis) - now))
-            do { try await Task.sleep(for: .milliseconds(wait)) } catch { return }
+            do { try await sleepClock.sleep(for: .milliseconds(wait)) } catch { return }
             step()
         }
     }
@@ -173,17 +186,32 @@ public final class Prewarmer: Sendable {
                 continue
             }
             fetcher.warm(job.request) { [self] outcome in
-                let again = state.withLock { state -> [WarmJob] in
-                    guard !state.stopped else { return [] }
+                let (again, idle) = state.withLock { state -> ([WarmJob], [CheckedContinuation<Void, Never>]) in
+                    guard !state.stopped else { return ([], state.takeIdleWaiters()) }
                     let now = clock.now()
                     state.planner.completed(job, with: outcome, at: now)
-                    return state.planner.dispatch(at: now)
+                    let again = state.planner.dispatch(at: now)
+                    return (again, state.takeIdleWaiters())
                 }
+                for waiter in idle { waiter.resume() }
                 if case .failed(let reason, _) = outcome {
                     logger.debug("warming failed", metadata: ["url": "\(job.url)", "reason": "\(reason)"])
                 }
                 send(again, at: clock.now())
             }
+        }
+    }
+
+    /// Returns once no warming request is in flight (or the prewarmer stopped). Jobs held back
+    /// by the rate budget stay queued until the clock moves. For tests.
+    public func waitUntilIdle() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { state -> Bool in
+                if state.isIdle || state.stopped { return true }
+                state.idleWaiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
         }
     }
 
@@ -243,11 +271,12 @@ public final class Prewarmer: Sendable {
     /// Stops planning and sending and saves the model. Warming requests in flight finish in
     /// the engine; their outcomes are ignored.
     public func shutdown() async {
-        let runner = state.withLock { state -> Task<Void, Never>? in
+        let (runner, idle) = state.withLock { state -> (Task<Void, Never>?, [CheckedContinuation<Void, Never>]) in
             state.stopped = true
             defer { state.runner = nil }
-            return state.runner
+            return (state.runner, state.takeIdleWaiters())
         }
+        for waiter in idle { waiter.resume() }
         runner?.cancel()
         await runner?.value
         saveModel()
