@@ -129,6 +129,26 @@ struct CacheWarmingTests {
         #expect(source.loaded == ["item:b", "item:a"])
     }
 
+    @Test("a key held fresh on disk only (not in memory) counts as fresh and is not loaded")
+    func freshOnDisk() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("paca-warming-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let clock = ManualWallClock(start: monday)
+        let disk = try DiskCache(directory: directory.path, maxBytes: 1 << 20, clock: clock, sweepClock: ManualClock(), threads: 1)
+        let cache = TieredCache(configuration: .init(memoryMaxBytes: 1 << 20, memoryPolicy: .lru, lowerTiers: [disk]), clock: clock)
+        let warming = CacheWarming(cache: cache, clock: clock)
+        Self.read(warming, "item:a", 20, before: clock.now())
+        Self.read(warming, "item:b", 20, before: clock.now())
+        await cache.set("item:a", bytes: [1], ttl: .seconds(60))
+        await cache.flushWrites()
+        cache.memory.removeAll()
+        let source = RecordingSource()
+        warming.registerDataSource(name: "items", keys: { _ in true }, load: source.load)
+        #expect(await warming.warmNow() == CacheWarming.Report(warmed: 1, skippedFresh: 1, failedSources: []))
+        #expect(source.loaded == ["item:b"])
+        await cache.shutdown()
+    }
+
     @Test("a per-key source that throws is reported by name once; the other sources still warm")
     func failingSource() async throws {
         let (warming, cache, clock) = Self.make()
@@ -153,6 +173,12 @@ struct CacheWarmingTests {
         let source = RecordingSource()
         warming.registerDataSource(name: "reports", keys: { $0.hasPrefix("report:") }, load: source.load)
         let next = monday + 7 * day
+        // The probabilities of a read within the window, well apart from the 0.5 threshold.
+        let night = try #require(warming.model.popularity.prediction(for: "report:daily", at: next + 3 * hour, within: 30 * minute))
+        let morning = try #require(
+            warming.model.popularity.prediction(for: "report:daily", at: next + 8 * hour + 55 * minute, within: 30 * minute))
+        #expect(1 - exp(-night.score) < 0.1)
+        #expect(1 - exp(-morning.score) > 0.7)
         clock.set(next + 3 * hour)
         #expect(await warming.warmNow().warmed == 0)
         #expect(await !cache.contains("report:daily"))

@@ -111,7 +111,11 @@ public final class CacheWarming: Sendable {
     /// look at the key's few followers; `warmNow` for one ranking of the tracked keys.
     struct State: Sendable {
         var model: WarmingModel
-        var sources: [(name: String, source: Source)] = []
+        var sources: [(name: String, source: Source)] = [] {
+            didSet { hasKeySources = sources.contains { if case .perKey = $0.source { true } else { false } } }
+        }
+        /// Whether a per-key source is registered, kept with `sources` so a read need not scan them.
+        private(set) var hasKeySources = false
         var schedule: Task<Void, Never>?
         /// Keys being prefetched, by prefetch id; its size is the number pending.
         var prefetching: [String: UInt64] = [:]
@@ -120,10 +124,6 @@ public final class CacheWarming: Sendable {
         var prefetchTasks: [UInt64: Task<Void, Never>] = [:]
         var nextPrefetchID: UInt64 = 0
         var prefetchStatistics = PrefetchStatistics()
-
-        var hasKeySources: Bool {
-            sources.contains { if case .perKey = $0.source { true } else { false } }
-        }
     }
 
     /// The cache warmed.
