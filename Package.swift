@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "PacaCore", targets: ["PacaCore"]),
         .library(name: "PacaEngine", targets: ["PacaEngine"]),
         .library(name: "PacaRedis", targets: ["PacaRedis"]),
+        .library(name: "PacaWarming", targets: ["PacaWarming"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -210,7 +211,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "PacaWarmingTests", dependencies: ["PacaWarming", "PacaCore"], swiftSettings: strict),
+        .testTarget(
+            name: "PacaWarmingTests",
+            dependencies: ["PacaWarming", "PacaCore", "PacaStorage", "PacaTestSupport", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "PacaServerTests",
             dependencies: ["PacaServer", .product(name: "NIOEmbedded", package: "swift-nio")],

@@ -208,18 +208,19 @@ struct TieredCacheTests {
         #expect(cache.memory.statistics().entries == 1)
     }
 
-    @Test("CacheWarming loads every source now; a failing source is reported, the rest still warm")
-    func warming() async throws {
-        struct Broken: Error {}
-        let (cache, _) = Self.make()
-        let warming = CacheWarming(cache: cache)
-        warming.registerDataSource(name: "users") {
-            (1...3).map { CacheWarming.Item(key: "user:\($0)", value: CacheValue(bytes: ByteBuffer(string: "\($0)")), ttl: .seconds(60)) }
-        }
-        warming.registerDataSource(name: "broken") { throw Broken() }
-        let report = await warming.warmNow()
-        #expect(report.warmed == 3)
-        #expect(report.failedSources == ["broken"])
-        #expect(await cache.get("user:2") != nil)
+    @Test("contains answers for fresh values in any tier without counting a hit or a miss")
+    func contains() async throws {
+        let l2 = RecordingTier(name: "l2")
+        let (cache, clock) = Self.make(tiers: [l2])
+        await cache.set("a", bytes: [1], ttl: .seconds(10))
+        #expect(await cache.contains("a"))
+        #expect(await !cache.contains("b"))
+        await cache.flushWrites()
+        cache.memory.removeAll()
+        #expect(await cache.contains("a"))
+        clock.advance(by: .seconds(11))
+        #expect(await !cache.contains("a"))
+        let stats = await cache.stats()
+        #expect(stats.hits == 0 && stats.misses == 0)
     }
 }

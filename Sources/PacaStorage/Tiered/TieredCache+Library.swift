@@ -62,6 +62,16 @@ extension TieredCache {
         return nil
     }
 
+    /// Whether some tier holds a fresh value under `key`. Unlike `get` it counts no hit or miss
+    /// and promotes nothing, so a warmer can ask before loading without skewing the statistics
+    /// (a lower tier without an index answers with a full lookup, counted in its own report).
+    public func contains(_ key: String) async -> Bool {
+        let now = clock.now()
+        if let found = memory.peek(key), !found.isVaryMarker, found.timing.storageExpiry > now { return true }
+        for tier in lowerTiers where await tier.contains(key, now: now) { return true }
+        return false
+    }
+
     /// Stores `value` under `key` for `ttl`.
     public func set(_ key: String, value: CacheValue, ttl: Duration) async {
         store(entry(key, value: value, ttl: ttl, now: clock.now()))
