@@ -119,6 +119,16 @@ public enum OriginError: Error, Sendable, Equatable {
     /// The client is shutting down.
     case shutDown
 
+    /// Whether the origin could not be reached at all — a failed connect or DNS lookup, or a
+    /// timeout — as opposed to an answer that was bad or too large. The route's
+    /// `stale_if_unreachable` covers these only (RFC 9111 §4.2.4, "disconnected").
+    public var isUnreachable: Bool {
+        switch self {
+        case .connectFailed, .timedOut: true
+        case .responseTooLarge, .protocolError, .shutDown: false
+        }
+    }
+
     /// A one-line description for logs and error bodies.
     public var message: String {
         switch self {
