@@ -15,8 +15,9 @@ public enum TargetedCacheControl {
     /// (RFC 9213 §2.2): a Boolean `true` is a directive without argument (`?0` reads as absent),
     /// an Integer or Token is its argument, a String a quoted argument (`private="x"`), an Inner
     /// List of Strings or Tokens the field names of `private`/`no-cache`. A value that makes no
-    /// sense for its directive (`max-age=-1`, `max-age=1.5`, `max-age="60"`) is invalid in the
-    /// way the same value is in Cache-Control: for `max-age`/`s-maxage` the response is stale.
+    /// sense for its directive (`max-age=-1`, `max-age=1.5`, `max-age="60"`, which Cache-Control
+    /// would accept) is invalid as an invalid Cache-Control value is: for `max-age`/`s-maxage`
+    /// the response is stale.
     public static func directives(fieldValues: [String]) -> CacheControl? {
         guard !fieldValues.isEmpty, let dictionary = StructuredFieldDictionary(fieldValues: fieldValues), !dictionary.isEmpty else {
             return nil
@@ -28,7 +29,10 @@ public enum TargetedCacheControl {
             case .item(.boolean(false)): continue
             case .item(.integer(let n)): directives.append("\(name)=\(n)")
             case .item(.decimal(let text)), .item(.token(let text)): directives.append("\(name)=\(text)")
-            case .item(.string(let text)): directives.append("\(name)=\(quoted(text))")
+            case .item(.string(let text)):
+                // Cache-Control accepts `max-age="60"`; a targeted field maps delta-seconds to an
+                // Integer only, so a String there is an invalid value.
+                directives.append(integerDirectives.contains(name) ? "\(name)=" : "\(name)=\(quoted(text))")
             case .item(.byteSequence): directives.append("\(name)=")
             case .innerList(let items):
                 var names: [String] = []
@@ -43,6 +47,9 @@ public enum TargetedCacheControl {
         }
         return CacheControl(fieldValues: [directives.joined(separator: ", ")])
     }
+
+    /// Directives whose Cache-Control argument is delta-seconds: an Integer in a targeted field.
+    static let integerDirectives: Set<String> = ["max-age", "s-maxage", "stale-while-revalidate", "stale-if-error"]
 
     private static func quoted(_ text: String) -> String {
         var out = "\""
