@@ -195,7 +195,8 @@ struct ConfigurationCheckTests {
         #expect(text.contains("stale_if_unreachable=3600s cache_control_targets=cdn-cache-control"))
         #expect(text.contains("stale_if_unreachable=none cache_control_targets=none"))
         let base = #""match": "/*", "origin": "http://127.0.0.1:9000""#
-        #expect(refusal(#"{"routes": [{\#(base), "cache_control_targets": ["cache-control"]}]}"#)?.path == "$.routes[0].cache_control_targets")
+        #expect(
+            refusal(#"{"routes": [{\#(base), "cache_control_targets": ["cache-control"]}]}"#)?.path == "$.routes[0].cache_control_targets")
         #expect(refusal(#"{"routes": [{\#(base), "cache_control_targets": ["bad name"]}]}"#) != nil)
         #expect(refusal(#"{"routes": [{\#(base), "stale_if_unreachable": "soon"}]}"#) != nil)
     }

@@ -31,11 +31,16 @@ let unreachableCases: [UnreachableCase] = [
     UnreachableCase(rfc: "9111 §5.2.1.4", age: 70, request: ["Cache-Control: no-cache"], serves: false, note: "not for a request no-cache"),
     UnreachableCase(rfc: "9111 §5.4", age: 70, request: ["Pragma: no-cache"], serves: false, note: "not for Pragma: no-cache"),
     UnreachableCase(rfc: "9111 §5.2.1.1", age: 70, request: ["Cache-Control: max-age=0"], serves: false, note: "not for max-age=0"),
-    UnreachableCase(rfc: "9111 §5.2.1.1", age: 70, request: ["Cache-Control: max-age=60"], serves: false, note: "not older than the request's max-age"),
-    UnreachableCase(rfc: "9111 §5.2.1.1", age: 70, request: ["Cache-Control: max-age=100"], serves: true, note: "within the request's max-age"),
-    UnreachableCase(rfc: "9111 §5.2.1.2", age: 70, request: ["Cache-Control: max-stale=30"], serves: false, note: "beyond the request's max-stale"),
-    UnreachableCase(rfc: "9111 §5.2.1.2", age: 70, request: ["Cache-Control: max-stale=60"], serves: true, note: "within the request's max-stale"),
-    UnreachableCase(rfc: "9111 §5.2.1.3", age: 70, request: ["Cache-Control: min-fresh=1"], serves: false, note: "stale cannot meet min-fresh"),
+    UnreachableCase(
+        rfc: "9111 §5.2.1.1", age: 70, request: ["Cache-Control: max-age=60"], serves: false, note: "not older than the request's max-age"),
+    UnreachableCase(
+        rfc: "9111 §5.2.1.1", age: 70, request: ["Cache-Control: max-age=100"], serves: true, note: "within the request's max-age"),
+    UnreachableCase(
+        rfc: "9111 §5.2.1.2", age: 70, request: ["Cache-Control: max-stale=30"], serves: false, note: "beyond the request's max-stale"),
+    UnreachableCase(
+        rfc: "9111 §5.2.1.2", age: 70, request: ["Cache-Control: max-stale=60"], serves: true, note: "within the request's max-stale"),
+    UnreachableCase(
+        rfc: "9111 §5.2.1.3", age: 70, request: ["Cache-Control: min-fresh=1"], serves: false, note: "stale cannot meet min-fresh"),
 ]
 
 @Test("stale-if-unreachable: when the origin is out of reach", arguments: unreachableCases)
@@ -58,7 +63,8 @@ struct UnreachableStorageCase: CustomTestStringConvertible, Sendable {
 }
 
 let unreachableStorageCases: [UnreachableStorageCase] = [
-    UnreachableStorageCase(rfc: "9111 §4.2.4", lines: ["Cache-Control: max-age=10"], bound: nil, storage: 10, note: "no bound: freshness only"),
+    UnreachableStorageCase(
+        rfc: "9111 §4.2.4", lines: ["Cache-Control: max-age=10"], bound: nil, storage: 10, note: "no bound: freshness only"),
     UnreachableStorageCase(
         rfc: "9111 §4.2.4", lines: ["Cache-Control: max-age=10"], bound: 3600, storage: 3610, note: "kept for freshness plus the bound"),
     UnreachableStorageCase(

@@ -70,7 +70,8 @@ let targetedCases: [TargetedCase] = [
         rfc: "9213 §2.2, 9111 §5.2.2.2", lines: ["CDN-Cache-Control: max-age=60, must-revalidate"],
         expect: stored(60, mustRevalidate: true), note: "must-revalidate in the target"),
     TargetedCase(
-        rfc: "9213 §2.2, 5861", lines: ["Cache-Control: max-age=10", "CDN-Cache-Control: max-age=60, stale-while-revalidate=30, stale-if-error=300"],
+        rfc: "9213 §2.2, 5861",
+        lines: ["Cache-Control: max-age=10", "CDN-Cache-Control: max-age=60, stale-while-revalidate=30, stale-if-error=300"],
         expect: stored(60, swr: 30, sie: 300), note: "stale-while-revalidate and stale-if-error in the target"),
     TargetedCase(
         rfc: "9213 §2.2, 5861", lines: ["Cache-Control: max-age=10, stale-if-error=300", "CDN-Cache-Control: max-age=60"],
@@ -106,7 +107,8 @@ let targetedCases: [TargetedCase] = [
         rfc: "9213 §2.2, 9111 §5.3", lines: ["Date: \(t0Date)", "Expires: \(date(100))", "CDN-Cache-Control: max-age=60"],
         expect: stored(60), note: "Expires is ignored when a target gives max-age"),
     TargetedCase(
-        rfc: "9213 §2.2, 9111 §5.3", lines: ["Date: \(t0Date)", "ETag: \"e\"", "Expires: \(date(100))", "CDN-Cache-Control: must-revalidate"],
+        rfc: "9213 §2.2, 9111 §5.3",
+        lines: ["Date: \(t0Date)", "ETag: \"e\"", "Expires: \(date(100))", "CDN-Cache-Control: must-revalidate"],
         expect: stored(0, mustRevalidate: true), note: "Expires is ignored even when the target gives no lifetime"),
     TargetedCase(
         rfc: "9213 §2.1, 9111 §5.3", lines: ["Date: \(t0Date)", "Expires: \(date(100))", "CDN-Cache-Control: max-age=,"],
