@@ -108,7 +108,8 @@ public struct OriginStreamingResponse: Sendable {
 
 /// Why an origin exchange failed.
 public enum OriginError: Error, Sendable, Equatable {
-    /// The connection could not be made (refused, unreachable, DNS).
+    /// The connection could not be made (refused, unreachable, DNS), or broke before the origin
+    /// sent a status line (reset, closed without a reply).
     case connectFailed(String)
     /// The connect or total timeout ran out.
     case timedOut(String)
