@@ -222,6 +222,11 @@ final class Transfer: @unchecked Sendable {
             error = .responseTooLarge(limit: request.maxResponseBytes)
         } else if code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST {
             error = .connectFailed(detail)
+        } else if status == 0, code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR || code == CURLE_GOT_NOTHING {
+            // The origin never answered: the connection broke before a status line arrived (a
+            // pooled connection to an origin that went away, a crash between accept and reply).
+            // As with a refused connect, nothing was reached (`OriginError.isUnreachable`).
+            error = .connectFailed("connection lost before any answer: \(detail)")
         } else if code == CURLE_OPERATION_TIMEDOUT {
             error = .timedOut(detail)
         } else if code == CURLE_OK {

@@ -176,5 +176,28 @@ struct ConfigurationCheckTests {
         #expect(text.contains("all: /* -> http://127.0.0.1:9000  methods=all"))
         #expect(text.contains("cache=false (pass-through)"))
         #expect(text.contains("key: query=all headers=none"))
+        #expect(text.contains("stale_if_unreachable=none cache_control_targets=paca-cache-control,cdn-cache-control"))
+    }
+
+    @Test("cache_control_targets and stale_if_unreachable are read, shown by check-config, and checked")
+    func targetedAndUnreachable() throws {
+        let config = try load(
+            #"""
+            {"routes": [{"name": "cdn", "match": "/cdn/*", "origin": "http://127.0.0.1:9000",
+                         "cache_control_targets": ["CDN-Cache-Control"], "stale_if_unreachable": "1h"},
+                        {"name": "off", "match": "/*", "origin": "http://127.0.0.1:9000", "cache_control_targets": []}]}
+            """#)
+        #expect(config.routes[0].policy.cacheControlTargets == ["cdn-cache-control"])
+        #expect(config.routes[0].policy.staleIfUnreachable == 3600)
+        #expect(config.routes[1].policy.cacheControlTargets.isEmpty)
+        #expect(config.routes[1].policy.staleIfUnreachable == nil)
+        let text = ConfigurationSummary.lines(config).joined(separator: "\n")
+        #expect(text.contains("stale_if_unreachable=3600s cache_control_targets=cdn-cache-control"))
+        #expect(text.contains("stale_if_unreachable=none cache_control_targets=none"))
+        let base = #""match": "/*", "origin": "http://127.0.0.1:9000""#
+        #expect(
+            refusal(#"{"routes": [{\#(base), "cache_control_targets": ["cache-control"]}]}"#)?.path == "$.routes[0].cache_control_targets")
+        #expect(refusal(#"{"routes": [{\#(base), "cache_control_targets": ["bad name"]}]}"#) != nil)
+        #expect(refusal(#"{"routes": [{\#(base), "stale_if_unreachable": "soon"}]}"#) != nil)
     }
 }

@@ -203,6 +203,7 @@ public enum ConfigurationLoader {
         "stale_if_error", "connect_timeout", "timeout", "max_body_bytes", "forward_headers", "strip_cookies", "preserve_host",
         "forward",
         "ignore", "cache_status", "honor_client_no_cache", "honor_immutable", "convert_head", "encrypt", "comment",
+        "cache_control_targets", "stale_if_unreachable",
     ]
 
     /// The methods `methods` accepts (RFC 9110 §9 and PATCH): an unknown name is far more often a
@@ -258,7 +259,8 @@ public enum ConfigurationLoader {
             ttl: ttl, ttlSource: ttlSource, maxTTL: try seconds("max_ttl"),
             staleWhileRevalidate: try seconds("stale_while_revalidate"), staleIfError: try seconds("stale_if_error"),
             ignore: Set((try reader.stringArray("ignore") ?? []).map { $0.lowercased() }),
-            maxBodyBytes: try reader.bytes("max_body_bytes") ?? .max)
+            maxBodyBytes: try reader.bytes("max_body_bytes") ?? .max,
+            cacheControlTargets: try cacheControlTargets(reader), staleIfUnreachable: try seconds("stale_if_unreachable"))
 
         var keyQuery = QueryKeyRule.all
         var keyHeaders: [String] = []
@@ -296,6 +298,25 @@ public enum ConfigurationLoader {
             cacheStatus: try reader.bool("cache_status") ?? true, honorClientNoCache: try reader.bool("honor_client_no_cache") ?? true,
             honorImmutable: try reader.bool("honor_immutable") ?? true, convertHead: try reader.bool("convert_head") ?? true,
             encrypt: try reader.bool("encrypt") ?? false)
+    }
+
+    /// `cache_control_targets`: targeted field names (RFC 9213), lowercased, in priority order;
+    /// default `paca-cache-control`, `cdn-cache-control`; `[]` turns targeted fields off.
+    static func cacheControlTargets(_ reader: ObjectReader) throws(ConfigurationError) -> [String] {
+        guard let names = try reader.stringArray("cache_control_targets") else { return TargetedCacheControl.defaultTargets }
+        var seen: Set<String> = []
+        var targets: [String] = []
+        for name in names.map({ $0.lowercased() }) {
+            guard name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && !"\"(),/:;<=>?@[\\]{}".utf8.contains($0) }) else {
+                throw reader.error("cache_control_targets", "\"\(name)\" is not a header field name")
+            }
+            guard name != "cache-control" else {
+                throw reader.error(
+                    "cache_control_targets", "list targeted fields only (such as \"cdn-cache-control\"); Cache-Control is the fallback")
+            }
+            if seen.insert(name).inserted { targets.append(name) }
+        }
+        return targets
     }
 
     /// `host:port`, `[v6]:port` or `:port`.

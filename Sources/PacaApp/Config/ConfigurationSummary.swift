@@ -46,6 +46,8 @@ public enum ConfigurationSummary {
         var freshness = [
             "ttl=\(seconds(policy.ttl))", "ttl_source=\(policy.ttlSource.rawValue)", "max_ttl=\(seconds(policy.maxTTL))",
             "stale_while_revalidate=\(seconds(policy.staleWhileRevalidate))", "stale_if_error=\(seconds(policy.staleIfError))",
+            "stale_if_unreachable=\(seconds(policy.staleIfUnreachable))",
+            "cache_control_targets=\(policy.cacheControlTargets.isEmpty ? "none" : policy.cacheControlTargets.joined(separator: ","))",
         ]
         if !route.cache { freshness = ["cache=false (pass-through)"] }
         let query: String

@@ -108,7 +108,8 @@ public struct OriginStreamingResponse: Sendable {
 
 /// Why an origin exchange failed.
 public enum OriginError: Error, Sendable, Equatable {
-    /// The connection could not be made (refused, unreachable, DNS).
+    /// The connection could not be made (refused, unreachable, DNS), or broke before the origin
+    /// sent a status line (reset, closed without a reply).
     case connectFailed(String)
     /// The connect or total timeout ran out.
     case timedOut(String)
@@ -118,6 +119,16 @@ public enum OriginError: Error, Sendable, Equatable {
     case protocolError(String)
     /// The client is shutting down.
     case shutDown
+
+    /// Whether the origin could not be reached at all — a failed connect or DNS lookup, or a
+    /// timeout — as opposed to an answer that was bad or too large. The route's
+    /// `stale_if_unreachable` covers these only (RFC 9111 §4.2.4, "disconnected").
+    public var isUnreachable: Bool {
+        switch self {
+        case .connectFailed, .timedOut: true
+        case .responseTooLarge, .protocolError, .shutDown: false
+        }
+    }
 
     /// A one-line description for logs and error bodies.
     public var message: String {

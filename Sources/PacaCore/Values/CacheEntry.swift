@@ -67,7 +67,8 @@ public final class CacheEntry: Sendable {
     public let status: Int
     /// The stored header fields (hop-by-hop fields, `Set-Cookie` and the like already removed).
     public let headers: [HTTPField]
-    /// `headers` pre-encoded as `Name: value\r\n` lines, written as they are on a hit.
+    /// `headers` pre-encoded as `Name: value\r\n` lines, written as they are on a hit; fields
+    /// paca keeps for itself (`isWithheld`) are stored in `headers` but not in the block.
     public let headerBlock: ByteBuffer
     /// The body, exactly sized.
     public let body: ByteBuffer
@@ -101,13 +102,20 @@ public final class CacheEntry: Sendable {
         self.lastModified = lastModified
         self.encryptAtRest = encryptAtRest
         var block = ByteBufferAllocator().buffer(capacity: headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 })
-        for field in headers {
+        for field in headers where !Self.isWithheld(field.name) {
             block.writeString(field.name)
             block.writeStaticString(": ")
             block.writeString(field.value)
             block.writeStaticString("\r\n")
         }
         self.headerBlock = block
+    }
+
+    /// Whether a stored field stays inside paca: `Paca-Cache-Control`, paca's private targeted
+    /// field (RFC 9213). It is stored, so a 304 that omits it leaves the stored directives in
+    /// force (RFC 9111 §4.3.4), but never written to a client.
+    public static func isWithheld(_ name: String) -> Bool {
+        name.utf8.count == TargetedCacheControl.pacaFieldName.utf8.count && name.lowercased() == TargetedCacheControl.pacaFieldName
     }
 
     /// Bytes this entry holds in memory as L1 counts them: key, header block and body

@@ -1,4 +1,5 @@
 import NIOHTTP1
+import PacaCore
 import PacaHTTPCaching
 
 /// Which header fields cross the proxy, in each direction.
@@ -79,11 +80,12 @@ enum HeaderRules {
         return fields
     }
 
-    /// Converts fields to NIO's header type.
+    /// Converts fields to NIO's header type for a client: fields paca keeps for itself
+    /// (`Paca-Cache-Control`, `CacheEntry.isWithheld`) stay behind, as on a hit.
     static func httpHeaders(_ fields: [HTTPField]) -> HTTPHeaders {
         var headers = HTTPHeaders()
         headers.reserveCapacity(fields.count + 2)
-        for field in fields { headers.add(name: field.name, value: field.value) }
+        for field in fields where !CacheEntry.isWithheld(field.name) { headers.add(name: field.name, value: field.value) }
         return headers
     }
 }

@@ -207,10 +207,22 @@ extension ProxyEngine {
     }
 
     /// After an origin failure while revalidating: the stale entry when stale-if-error allows
-    /// (RFC 5861 §4), else the error.
+    /// (RFC 5861 §4), or, when the origin was unreachable, when the route's
+    /// `stale_if_unreachable` bound allows (RFC 9111 §4.2.4); else the error.
     func staleOrError(_ exchange: Exchange, stored: CacheEntry, error: OriginError) -> ProxyResponse {
         if staleAllowedOnError(stored, exchange: exchange) { return serveStale(exchange, stored: stored, detail: "stale-if-error") }
+        if error.isUnreachable, staleAllowedWhileUnreachable(stored, exchange: exchange) {
+            return serveStale(exchange, stored: stored, detail: "stale-if-unreachable")
+        }
         return errorResponse(exchange, error: error, collapsed: false)
+    }
+
+    func staleAllowedWhileUnreachable(_ stored: CacheEntry, exchange: Exchange) -> Bool {
+        let timing = stored.timing
+        return canServeStaleIfUnreachable(
+            freshnessLifetimeMillis: timing.freshnessLifetime, currentAgeMillis: timing.currentAge(at: clock.now()),
+            boundSeconds: exchange.route.policy.staleIfUnreachable, mustRevalidate: timing.mustRevalidate,
+            alwaysRevalidate: timing.alwaysRevalidate, request: exchange.directives?.cacheControl ?? CacheControl())
     }
 
     func staleAllowedOnError(_ stored: CacheEntry, exchange: Exchange) -> Bool {
@@ -222,7 +234,7 @@ extension ProxyEngine {
             request: exchange.directives?.cacheControl ?? CacheControl())
     }
 
-    /// `paca; fwd=stale; ttl=-N; detail=stale-if-error`
+    /// `paca; fwd=stale; ttl=-N; detail=stale-if-error` (or `detail=stale-if-unreachable`)
     func serveStale(_ exchange: Exchange, stored: CacheEntry, detail: String) -> ProxyResponse {
         statistics.staleServed.increment()
         let now = clock.now()

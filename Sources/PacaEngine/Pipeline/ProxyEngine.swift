@@ -400,13 +400,14 @@ public final class ProxyEngine: ProxyResponder {
             staleWhileRevalidateMillis: timing.staleWhileRevalidate,
             request: exchange.directives?.cacheControl ?? CacheControl(),
             honorClientNoCache: exchange.route.honorClientNoCache,
-            immutable: exchange.clientForcesRevalidation && exchange.route.honorImmutable && Self.isImmutable(entry))
+            immutable: exchange.clientForcesRevalidation && exchange.route.honorImmutable && Self.isImmutable(entry, route: exchange.route))
     }
 
-    /// Whether the stored response said `immutable` (RFC 8246). Read from the stored fields only
-    /// for a client reload, so the ordinary hit path parses nothing.
-    static func isImmutable(_ entry: CacheEntry) -> Bool {
-        CacheControl(fieldValues: entry.headers.values("cache-control")).immutable
+    /// Whether the stored response said `immutable` (RFC 8246), in the directives the route's
+    /// cache follows (a targeted field, RFC 9213, else `Cache-Control`). Read from the stored
+    /// fields only for a client reload, so the ordinary hit path parses nothing.
+    static func isImmutable(_ entry: CacheEntry, route: Route) -> Bool {
+        ResponseCacheDirectives(responseHeaders: entry.headers, targets: route.policy.cacheControlTargets).cacheControl.immutable
     }
 
     // MARK: - Access log

@@ -36,6 +36,16 @@ public struct RoutePolicy: Sendable, Equatable {
     /// freshness. Default: the heuristically cacheable codes except 206
     /// (`StatusCodes.routeTTLDefault`), so a route `ttl` never caches a 500 or a 302.
     public var routeTTLStatuses: Set<Int> = StatusCodes.routeTTLDefault
+    /// Targeted cache-control fields (RFC 9213) read instead of `Cache-Control` and `Expires`,
+    /// lowercased, most specific first: the first one present and valid wins. Empty disables
+    /// targeted fields. Default `TargetedCacheControl.defaultTargets`
+    /// (`paca-cache-control`, `cdn-cache-control`).
+    public var cacheControlTargets: [String] = TargetedCacheControl.defaultTargets
+    /// Route `stale_if_unreachable` bound in seconds: how stale an entry may be and still be
+    /// served when the origin cannot be reached at all (connect failure, DNS, timeout; never a
+    /// 5xx answer). Never applies under `no-cache`, `must-revalidate`, `proxy-revalidate` or
+    /// `s-maxage` (RFC 9111 §4.2.4). Default `nil` (off).
+    public var staleIfUnreachable: Int64?
 
     /// Creates a policy; every parameter defaults to the value documented on its property.
     public init(
@@ -49,7 +59,9 @@ public struct RoutePolicy: Sendable, Equatable {
         heuristicFraction: Double = 0.1,
         heuristicCap: Int64 = 86_400,
         keepWithValidators: Int64 = 3600,
-        routeTTLStatuses: Set<Int> = StatusCodes.routeTTLDefault
+        routeTTLStatuses: Set<Int> = StatusCodes.routeTTLDefault,
+        cacheControlTargets: [String] = TargetedCacheControl.defaultTargets,
+        staleIfUnreachable: Int64? = nil
     ) {
         self.ttl = ttl
         self.ttlSource = ttlSource
@@ -62,5 +74,7 @@ public struct RoutePolicy: Sendable, Equatable {
         self.heuristicCap = heuristicCap
         self.keepWithValidators = keepWithValidators
         self.routeTTLStatuses = routeTTLStatuses
+        self.cacheControlTargets = cacheControlTargets.map(ASCII.lowercased)
+        self.staleIfUnreachable = staleIfUnreachable
     }
 }

@@ -22,6 +22,12 @@
 ///
 /// Stale windows: none under `no-cache`, `must-revalidate` or `proxy-revalidate` (§4.2.4);
 /// with `s-maxage` only the origin's own `stale-*`; otherwise the origin's, else the route's.
+/// The route's `staleIfUnreachable` bound lengthens the storage lifetime (never the freshness,
+/// never storability) where stale serving is allowed at all and `s-maxage` is absent.
+///
+/// The directives are the response's `Cache-Control`, or the first valid targeted field of
+/// `policy.cacheControlTargets` (RFC 9213 §2.2), which then replaces `Cache-Control` and
+/// `Expires` in every rule above.
 public func evaluateStorability(
     method: String,
     requestHeaders: [HTTPField],
@@ -36,7 +42,9 @@ public func evaluateStorability(
     guard status >= 200, status <= 599, status != 304 else { return .doNotStore(.status) }
     if status == 206 { return .doNotStore(.partial) }
 
-    let cc = CacheControl(headers: responseHeaders)
+    let directives = ResponseCacheDirectives(responseHeaders: responseHeaders, targets: policy.cacheControlTargets)
+    let cc = directives.cacheControl
+    let freshnessFields = directives.freshnessFields(responseHeaders)
     let request = RequestDirectives(headers: requestHeaders)
     let ignore = Set(policy.ignore.map(ASCII.lowercased))
     let understood = StatusCodes.understood.contains(status)
@@ -56,12 +64,13 @@ public func evaluateStorability(
         policy.heuristicFraction = 0
         policy.staleWhileRevalidate = nil
         policy.staleIfError = nil
+        policy.staleIfUnreachable = nil
     }
     if varyFieldNames(responseHeaders) == nil { return .doNotStore(.varyStar) }
     if responseHeaders.contains("set-cookie") && !ignore.contains("set-cookie") { return .doNotStore(.setCookie) }
     if bodyBytes > policy.maxBodyBytes { return .doNotStore(.tooLarge) }
 
-    let hasExpires = responseHeaders.contains("expires")
+    let hasExpires = freshnessFields.contains("expires")
     let routeTTLApplies = policy.ttl != nil && policy.routeTTLStatuses.contains(status)
     if !StatusCodes.heuristicallyCacheable.contains(status),
         !(cc.isPublic || cc.maxAge != nil || cc.sMaxAge != nil || hasExpires || routeTTLApplies)
@@ -77,22 +86,27 @@ public func evaluateStorability(
 
     let dateMillis = responseHeaders.first("date").flatMap(HTTPDate.parse).map { Sat.mul($0, 1000) } ?? responseTimeMillis
     let lifetime = FreshnessLifetime.compute(
-        status: status, responseHeaders: responseHeaders, cacheControl: cc, dateMillis: dateMillis, policy: policy)
+        status: status, responseHeaders: freshnessFields, cacheControl: cc, dateMillis: dateMillis, policy: policy)
     let initialAge = correctedInitialAgeMillis(
         ageSeconds: ageHeaderSeconds(responseHeaders), dateMillis: dateMillis,
         requestTimeMillis: requestTimeMillis, responseTimeMillis: responseTimeMillis)
 
     var swr: Int64 = 0
     var sie: Int64 = 0
+    var unreachable: Int64 = 0
     if !(cc.noCache || cc.mustRevalidate || cc.proxyRevalidate) {
         let routeWindows = cc.sMaxAge == nil
         swr = DeltaSeconds.millis(cc.staleWhileRevalidate ?? (routeWindows ? policy.staleWhileRevalidate : nil) ?? 0)
         sie = DeltaSeconds.millis(cc.staleIfError ?? (routeWindows ? policy.staleIfError : nil) ?? 0)
+        // s-maxage forbids stale serving in a shared cache (§5.2.2.10), so its bound never applies.
+        unreachable = DeltaSeconds.millis((routeWindows ? policy.staleIfUnreachable : nil) ?? 0)
     }
 
     let usable = max(0, Sat.sub(Sat.add(lifetime.millis, max(swr, sie)), initialAge))
     let keep = hasValidator ? DeltaSeconds.millis(policy.keepWithValidators) : 0
     if usable == 0 && !hasValidator { return .doNotStore(.noFreshness) }
+    // Kept long enough to be served stale within the route's unreachable-origin bound.
+    let kept = max(usable, Sat.sub(Sat.add(lifetime.millis, unreachable), initialAge))
 
     var stripped: Set<String> = ["set-cookie", "age", "proxy-authenticate", "proxy-authentication-info"]
     stripped.formUnion(HopByHop.fixedNames)
@@ -111,7 +125,7 @@ public func evaluateStorability(
             staleIfErrorMillis: sie,
             mustRevalidate: cc.mustRevalidate || cc.proxyRevalidate || cc.sMaxAge != nil,
             alwaysRevalidate: cc.noCache,
-            storageLifetimeMillis: Sat.add(usable, keep),
+            storageLifetimeMillis: Sat.add(kept, keep),
             etag: etag,
             lastModified: lastModified,
             strippedFieldNames: stripped,

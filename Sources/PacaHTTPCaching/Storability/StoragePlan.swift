@@ -27,8 +27,8 @@ public struct StoragePlan: Sendable, Equatable {
     /// Unqualified `no-cache` in the response: validate before every use (RFC 9111 §5.2.2.4).
     public var alwaysRevalidate: Bool
     /// How long to keep the entry in a tier, measured from `responseTimeMillis`: remaining
-    /// freshness at receipt + the longer stale window + `keepWithValidators` when it has a
-    /// validator. Not freshness: a kept stale entry still needs revalidation.
+    /// freshness at receipt + the longest stale window (the route's `staleIfUnreachable` bound
+    /// included) + `keepWithValidators` when it has a validator. Not freshness: a kept stale entry still needs revalidation.
     public var storageLifetimeMillis: Int64
     /// The response's `ETag` value as received (e.g. `"abc"` or `W/"abc"`), if any.
     public var etag: String?
