@@ -61,7 +61,8 @@ struct StaleIfUnreachableEndToEndTests {
         await origin.shutdown()
         proxy.clock.advance(by: .seconds(20))
         let response = try await proxy.get("/m")
-        #expect(response.status == 502)
+        // 502 (refused) or 504 (a pooled connection to the stopped origin timed out): an error, never the stale entry.
+        #expect([502, 504].contains(response.status), "\(response.status)")
     }
 
     @Test("RFC 9111 §5.2.1.4: a request's no-cache is not answered stale")
@@ -74,7 +75,8 @@ struct StaleIfUnreachableEndToEndTests {
         await origin.shutdown()
         proxy.clock.advance(by: .seconds(20))
         let response = try await proxy.get("/c", headers: [("Cache-Control", "no-cache")])
-        #expect(response.status == 502)
+        // 502 (refused) or 504 (a pooled connection to the stopped origin timed out): an error, never the stale entry.
+        #expect([502, 504].contains(response.status), "\(response.status)")
         let plain = try await proxy.get("/c")
         #expect(plain.cacheStatus.contains("detail=stale-if-unreachable"))
     }
