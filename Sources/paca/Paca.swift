@@ -70,9 +70,25 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
 
+    @Option(
+        name: .long,
+        help: "A log (paca JSON, nginx/Apache combined or main; .gz read directly) to teach the prewarmer at start-up; repeatable.")
+    var from: [String] = []
+
     func run() async throws {
         bootstrapLogging(logLevel)
-        let configuration = try loadConfiguration(config)
+        var configuration = try loadConfiguration(config)
+        if !from.isEmpty {
+            guard configuration.prewarm.enabled else {
+                printError("--from teaches the prewarmer: set \"prewarm\": {\"enabled\": true} in \(config)")
+                throw ExitCode(2)
+            }
+            for log in from where !FileManager.default.isReadableFile(atPath: log) {
+                printError("--from: cannot read \(log)")
+                throw ExitCode(2)
+            }
+            configuration.prewarm.seedLogs = from
+        }
         let application: ProxyApplication
         do {
             application = try ProxyApplication(configuration: configuration)

@@ -11,8 +11,8 @@ import PacaUpstream
 import PacaWarming
 
 /// `paca warm`: learns what is hot from a log and ranks the URLs most likely to be requested
-/// soon; with `--target` it sends them as GETs, within `--max-rps`. Prewarming from inside a
-/// running proxy (through its admin API) is a later step.
+/// soon; with `--target` it sends them as GETs, within `--max-rps`. A running proxy with
+/// `prewarm.enabled` warms on its own (and on `POST /prewarm`).
 struct WarmCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "warm",
@@ -88,8 +88,8 @@ struct WarmCommand: AsyncParsableCommand {
         let requestedTime = try at.map { try Self.time($0) }
         guard dryRun || target != nil else {
             printError(
-                "prewarming inside a running proxy is not in this build yet; use --dry-run to see what would be warmed, "
-                    + "or --target URL to send it now")
+                "say what to do: --dry-run to see what would be warmed, or --target URL to send it now; a running paca with "
+                    + "prewarm.enabled warms on its own (POST /prewarm on its admin API warms now)")
             throw ExitCode(2)
         }
         if let target, !dryRun {

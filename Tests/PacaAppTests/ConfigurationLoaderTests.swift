@@ -159,6 +159,16 @@ struct ConfigurationLoaderTests {
             path: "$.server.max_pipelined_requests"),
         .init(note: "prewarm top not whole", json: #"{"prewarm": {"top": 1.5}, "routes": [\#(minimalRoute())]}"#, path: "$.prewarm.top"),
         .init(
+            note: "prewarm interval under a second", json: #"{"prewarm": {"interval": "100ms"}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.prewarm.interval"),
+        .init(
+            note: "prewarm probability over 1", json: #"{"prewarm": {"min_probability": 1.5}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.prewarm.min_probability"),
+        .init(
+            note: "prewarm concurrency 0", json: #"{"prewarm": {"max_concurrency": 0}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.prewarm.max_concurrency"),
+        .init(note: "prewarm unknown field", json: #"{"prewarm": {"rate": 5}, "routes": [\#(minimalRoute())]}"#, path: "$.prewarm.rate"),
+        .init(
             note: "access_log enabled not a boolean", json: #"{"access_log": {"enabled": 1}, "routes": [\#(minimalRoute())]}"#,
             path: "$.access_log.enabled"),
         .init(
@@ -223,7 +233,8 @@ struct ConfigurationLoaderTests {
                 "l3": {"url": "redis://127.0.0.1:6379/0", "timeout": "75ms", "password_env": "REDIS_PASSWORD"}
               },
               "access_log": {"path": "logs/access.log"},
-              "prewarm": {"enabled": true, "top": 50, "interval": "5m", "max_rps": 7},
+              "prewarm": {"enabled": true, "top": 50, "interval": "5m", "max_rps": 7, "max_concurrency": 3, "min_probability": "90%",
+                          "followers": false, "follower_probability": 0.6, "capacity": 2000, "model": "state/model.json"},
               "trusted_proxies": ["10.0.0.1", "10.0.0.2"],
               "routes": [{
                 "name": "api", "match": "/api/*", "origin": "https://Example.com:8443/base/",
@@ -259,6 +270,12 @@ struct ConfigurationLoaderTests {
         #expect(config.prewarm.top == 50)
         #expect(config.prewarm.interval == .seconds(300))
         #expect(config.prewarm.maxRequestsPerSecond == 7)
+        #expect(config.prewarm.maxConcurrency == 3)
+        #expect(config.prewarm.minimumProbability == 0.9)
+        #expect(!config.prewarm.followers)
+        #expect(config.prewarm.followerProbability == 0.6)
+        #expect(config.prewarm.capacity == 2000)
+        #expect(config.prewarm.modelPath == "/etc/paca/state/model.json")
         #expect(config.trustedProxies == ["10.0.0.1", "10.0.0.2"])
 
         let route = try #require(config.routes.first)

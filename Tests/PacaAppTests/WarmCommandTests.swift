@@ -89,7 +89,7 @@ struct WarmCommandTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let result = try await runPaca(["warm", "--from", "access.log"], in: directory)
         #expect(result.status == 2)
-        #expect(result.error.contains("not in this build yet") && result.error.split(separator: "\n").count == 1)
+        #expect(result.error.contains("--dry-run") && result.error.split(separator: "\n").count == 1)
         let badTime = try await runPaca(["warm", "--from", "access.log", "--dry-run", "--at", "tomorrow"], in: directory)
         #expect(badTime.status == 2 && badTime.error.contains("--at: not a time"))
     }

@@ -33,6 +33,16 @@ public enum ConfigurationSummary {
         }
         if let admin = configuration.admin { lines.append("  admin: \(admin.listen)") }
         if let log = configuration.accessLogPath { lines.append("  access log: \(log)") }
+        let prewarm = configuration.prewarm
+        if prewarm.enabled {
+            lines.append(
+                "  prewarm: top \(prewarm.top), every \(prewarm.interval.milliseconds / 1000)s, at most \(prewarm.maxRequestsPerSecond)/s and "
+                    + "\(prewarm.maxConcurrency) at once, min probability \(prewarm.minimumProbability), followers "
+                    + (prewarm.followers ? "on (\(prewarm.followerProbability))" : "off") + ", model "
+                    + (ProxyApplication.warmingModelPath(configuration) ?? "not saved"))
+        } else {
+            lines.append("  prewarm: off")
+        }
         lines.append("  routes:")
         for route in configuration.routes { lines.append(contentsOf: describe(route)) }
         lines.append(contentsOf: configuration.warnings.map { "  warning: \($0)" })
