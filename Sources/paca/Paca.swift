@@ -18,6 +18,12 @@ struct Paca: AsyncParsableCommand {
         ])
 }
 
+/// Writes one line on standard output at once (unbuffered, so a supervisor or a test reading
+/// a pipe sees it as it happens).
+func say(_ message: String) {
+    FileHandle.standardOutput.write(Data((message + "\n").utf8))
+}
+
 /// Prints one line on standard error.
 func printError(_ message: String) {
     FileHandle.standardError.write(Data(("paca: " + message + "\n").utf8))
@@ -104,7 +110,7 @@ struct Serve: AsyncParsableCommand {
             await application.shutdown()
             throw ExitCode(1)
         }
-        print(
+        say(
             "paca: serving on http://\(address.ipAddress ?? configuration.server.host):\(address.port ?? 0) with \(configuration.routes.count) route(s); Ctrl-C stops"
         )
         // SIGHUP reloads the configuration file (as POST /reload does).
@@ -112,16 +118,16 @@ struct Serve: AsyncParsableCommand {
         let hangUp = DispatchSource.makeSignalSource(signal: SIGHUP, queue: DispatchQueue(label: "paca.reload"))
         hangUp.setEventHandler {
             switch application.reload() {
-            case .success: print("paca: SIGHUP: configuration reloaded from \(configuration.file)")
+            case .success: say("paca: SIGHUP: configuration reloaded from \(configuration.file)")
             case .failure(let error): printError("SIGHUP: reload refused: \(error.message)")
             }
         }
         hangUp.resume()
         let signalName = await waitForTerminationSignal()
         hangUp.cancel()
-        print("paca: \(signalName): finishing requests in flight")
+        say("paca: \(signalName): finishing requests in flight")
         await application.shutdown()
-        print("paca: stopped")
+        say("paca: stopped")
     }
 }
 
