@@ -110,11 +110,17 @@ extension SimulateCommand {
             row("warming origin requests", "\(off.warmingOriginRequests)", "\(on.warmingOriginRequests)"),
             row("total origin requests", "\(off.originRequests)", "\(on.originRequests)"),
             row("warming share of origin requests", "-", percent(on.warmingShare)),
-            row("warmed entries (used / wasted)", "-", "\(on.warming.warmed) (\(on.warming.used) / \(on.warming.wasted))"),
+            row("warmed entries", "-", "\(on.warming.warmed)"),
+            row("  requested before expiry (used)", "-", "\(on.warming.used)"),
+            row("  expired unrequested (wasted)", "-", "\(on.warming.wasted)"),
             row("precision (used / resolved)", "-", percent(on.warming.precision)),
             row("saved misses (ledger)", "-", "\(on.warming.savedMisses)"),
         ]
         lines.append(row("uplift", "", String(format: "%+.2f pp", uplift)))
+        let reasons = WarmJob.Reason.allCases.compactMap { reason in
+            on.warming.warmedByReason[reason.rawValue].map { "\(reason.rawValue) \($0)" }
+        }
+        if !reasons.isEmpty { lines.append("warmed by reason: " + reasons.joined(separator: ", ")) }
         return lines.joined(separator: "\n")
     }
 }
