@@ -15,6 +15,9 @@ OUT=${OUT:-$(mktemp -d)}
 swift build -c "$BUILD" --product paca >&2
 PACA=$(swift build -c "$BUILD" --show-bin-path)/paca
 
+# The popularity model's admission sketch hashes keys with String.hashValue, which Swift seeds
+# per process; a fixed seed makes the figures repeat exactly from run to run.
+export SWIFT_DETERMINISTIC_HASHING=1
 for size in $SIZES; do
     echo "== L1 $size =="
     "$PACA" simulate "$LOG" --warm --l1 "$size" --json "$OUT/warming-$size.json" "$@"

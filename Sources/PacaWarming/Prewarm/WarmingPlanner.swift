@@ -57,6 +57,8 @@ public struct WarmingPlanner: Sendable {
         var lifetime: Int64
         /// The expiry a refresh was already queued for.
         var refreshQueuedFor: UnixMillis?
+        /// The due time of this entry's item in `refreshDue`, if one is outstanding.
+        var dueQueued: UnixMillis?
     }
 
     /// A request the planner is told of.
@@ -113,9 +115,11 @@ public struct WarmingPlanner: Sendable {
     public private(set) var inFlight: [String: WarmJob] = [:]
     /// Entries the planner knows of.
     private var entries: BoundedLRUMap<String, KnownEntry>
-    /// When each entry is due for a refresh check (`expiry − lead`), earliest first; an item
-    /// whose entry changed since is skipped when it comes up. Spares `plan` a scan of every
-    /// entry on every tick, which a replay of days of log on the log's clock cannot afford.
+    /// When each entry is due for a refresh check (`expiry − lead`), earliest first: at most
+    /// one outstanding item per entry (`dueQueued`), put back when it comes up before the entry
+    /// is due, and items left behind by an entry that became due earlier are skipped. Spares
+    /// `plan` a scan of every entry on every tick, which a replay of days of log on the log's
+    /// clock cannot afford.
     private var refreshDue = RefreshDueHeap()
     private var lastPredictivePass: UnixMillis?
     private var lastExpiry: UnixMillis = .min
@@ -187,7 +191,17 @@ public struct WarmingPlanner: Sendable {
     private mutating func planRefreshes(at now: UnixMillis) {
         while let due = refreshDue.popFirst(dueBy: now) {
             let key = due.key
-            guard var known = entries.peek(key), known.lifetime > 0, known.expiry > now, known.refreshQueuedFor != known.expiry,
+            guard var known = entries.peek(key), known.dueQueued == due.due else { continue }
+            known.dueQueued = nil
+            if known.lifetime > 0, known.expiry > now, known.refreshQueuedFor != known.expiry,
+                known.expiry - Self.lead(known.lifetime) > now
+            {
+                // The entry's expiry moved later since the item was queued: check it then.
+                known.dueQueued = known.expiry - Self.lead(known.lifetime)
+                refreshDue.insert(key: key, due: known.expiry - Self.lead(known.lifetime))
+            }
+            _ = entries.set(known, for: key)
+            guard known.lifetime > 0, known.expiry > now, known.refreshQueuedFor != known.expiry,
                 known.expiry - Self.lead(known.lifetime) <= now
             else { continue }
             known.refreshQueuedFor = known.expiry
@@ -234,10 +248,17 @@ public struct WarmingPlanner: Sendable {
 
     /// Records what the cache holds for `key` and when it comes up for a refresh check.
     private mutating func setEntry(_ known: KnownEntry, for key: String) {
-        let previous = entries.peek(key)
+        var known = known
+        known.dueQueued = entries.peek(key)?.dueQueued
+        if known.lifetime > 0 {
+            let due = known.expiry - Self.lead(known.lifetime)
+            // An outstanding item due no later is put back when it comes up early.
+            if known.dueQueued.map({ $0 > due }) ?? true {
+                known.dueQueued = due
+                refreshDue.insert(key: key, due: due)
+            }
+        }
         _ = entries.set(known, for: key)
-        guard known.lifetime > 0, previous?.expiry != known.expiry || previous?.lifetime != known.lifetime else { return }
-        refreshDue.insert(key: key, due: known.expiry - Self.lead(known.lifetime))
     }
 
     /// Lead time of a refresh for an entry living `lifetime` ms: a tenth of it, 1 to 30 s.
