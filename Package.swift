@@ -106,7 +106,7 @@ let package = Package(
         .target(
             name: "PacaReplay",
             dependencies: [
-                "PacaCore", "PacaAccessLog", "PacaEngine", "PacaStorage", "PacaHTTPCaching",
+                "PacaCore", "PacaAccessLog", "PacaEngine", "PacaStorage", "PacaHTTPCaching", "PacaWarming",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict
@@ -196,7 +196,7 @@ let package = Package(
         .testTarget(
             name: "PacaReplayTests",
             dependencies: [
-                "PacaReplay", "PacaAccessLog", "PacaEngine", "PacaStorage", "PacaCore", "PacaHTTPCaching",
+                "PacaReplay", "PacaAccessLog", "PacaEngine", "PacaStorage", "PacaCore", "PacaHTTPCaching", "PacaWarming",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict

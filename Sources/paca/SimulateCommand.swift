@@ -6,6 +6,7 @@ import PacaCore
 import PacaEngine
 import PacaReplay
 import PacaStorage
+import PacaWarming
 
 /// `paca simulate`: an offline what-if over a log, through the proxy's own keying and L1 policy
 /// code; no network.
@@ -18,7 +19,9 @@ struct SimulateCommand: ParsableCommand {
             plain trace of "key size [ttl]" lines; .gz files are read directly. Requests are keyed as \
             the proxy keys them (with --config, by its routes), sized by the log's bytes, and expire \
             after the log's ttl or the route's. Without --sizes/--policies it reports L1 (--l1, \
-            --policy) and L1+L2 (--l2, an inclusive LRU).
+            --policy) and L1+L2 (--l2, an inclusive LRU). With --warm it replays the log twice at \
+            the L1 size, without and with the prewarmer's planner (learning online from the log), \
+            and compares hit ratio, origin requests and warming's precision.
             """)
 
     @Argument(help: "The log to simulate (plain or .gz).")
@@ -60,6 +63,21 @@ struct SimulateCommand: ParsableCommand {
     @Flag(help: "Recommend L1 and L2 sizes from the knee of the curve.")
     var advise = false
 
+    @Flag(help: "Compare L1 without and with prewarming (the planner on the log's clock).")
+    var warm = false
+
+    @Option(name: .customLong("max-rps"), help: "With --warm: warming requests per second (default 20, as prewarm.max_rps).")
+    var maxRPS: Double?
+
+    @Option(help: "With --warm: keys per predictive pass (default 1000, as prewarm.top).")
+    var top: Int?
+
+    @Option(name: .customLong("min-probability"), help: "With --warm: chance needed to warm (default 0.8).")
+    var minProbability: Double?
+
+    @Option(help: "With --warm: the training period at the start of the log, reported apart (default 24h).")
+    var training: String?
+
     func run() throws {
         var routes: RouteTable?
         var l1Default = 100 << 20
@@ -84,6 +102,10 @@ struct SimulateCommand: ParsableCommand {
         guard shards >= 1, entryOverhead >= 0 else {
             printError("--shards must be at least 1 and --entry-overhead at least 0")
             throw ExitCode(2)
+        }
+        if warm {
+            try runWarming(routes: routes, l1Bytes: l1Bytes, policy: mainPolicy)
+            return
         }
 
         var configurations: [CacheSimulation.Configuration] = []
@@ -193,7 +215,7 @@ struct SimulateCommand: ParsableCommand {
         return policy
     }
 
-    private static func format(_ text: String) throws -> LogFormat {
+    static func format(_ text: String) throws -> LogFormat {
         guard let format = LogFormat(rawValue: text) else {
             printError("--format: not a format: \(text) (use json, combined, main or trace)")
             throw ExitCode(2)

@@ -35,6 +35,9 @@ public struct WarmingLedger: Sendable {
         /// Warmed entries by reason.
         public var warmedByReason: [String: Int] = [:]
 
+        /// Creates zero totals.
+        public init() {}
+
         /// `used / (used + wasted)`, or `nil` before any warmed entry is resolved.
         public var precision: Double? {
             used + wasted > 0 ? Double(used) / Double(used + wasted) : nil

@@ -57,6 +57,8 @@ public struct WarmingPlanner: Sendable {
         var lifetime: Int64
         /// The expiry a refresh was already queued for.
         var refreshQueuedFor: UnixMillis?
+        /// The due time of this entry's item in `refreshDue`, if one is outstanding.
+        var dueQueued: UnixMillis?
     }
 
     /// A request the planner is told of.
@@ -113,6 +115,12 @@ public struct WarmingPlanner: Sendable {
     public private(set) var inFlight: [String: WarmJob] = [:]
     /// Entries the planner knows of.
     private var entries: BoundedLRUMap<String, KnownEntry>
+    /// When each entry is due for a refresh check (`expiry − lead`), earliest first: at most
+    /// one outstanding item per entry (`dueQueued`), put back when it comes up before the entry
+    /// is due, and items left behind by an entry that became due earlier are skipped. Spares
+    /// `plan` a scan of every entry on every tick, which a replay of days of log on the log's
+    /// clock cannot afford.
+    private var refreshDue = RefreshDueHeap()
     private var lastPredictivePass: UnixMillis?
     private var lastExpiry: UnixMillis?
     /// Jobs dropped because the queue was full.
@@ -145,7 +153,7 @@ public struct WarmingPlanner: Sendable {
             known.expiry = expiry
             let remaining = Int64(max(0, ttl)) * 1000
             known.lifetime = observation.served == .hit ? max(known.lifetime, remaining) : remaining
-            _ = entries.set(known, for: key)
+            setEntry(known, for: key)
         } else if observation.served != .hit {
             _ = entries.removeValue(for: key)
         }
@@ -181,8 +189,19 @@ public struct WarmingPlanner: Sendable {
     }
 
     private mutating func planRefreshes(at now: UnixMillis) {
-        for key in entries.keysByRecency {
-            guard var known = entries.peek(key), known.lifetime > 0, known.expiry > now, known.refreshQueuedFor != known.expiry,
+        while let due = refreshDue.popFirst(dueBy: now) {
+            let key = due.key
+            guard var known = entries.peek(key), known.dueQueued == due.due else { continue }
+            known.dueQueued = nil
+            if known.lifetime > 0, known.expiry > now, known.refreshQueuedFor != known.expiry,
+                known.expiry - Self.lead(known.lifetime) > now
+            {
+                // The entry's expiry moved later since the item was queued: check it then.
+                known.dueQueued = known.expiry - Self.lead(known.lifetime)
+                refreshDue.insert(key: key, due: known.expiry - Self.lead(known.lifetime))
+            }
+            _ = entries.set(known, for: key)
+            guard known.lifetime > 0, known.expiry > now, known.refreshQueuedFor != known.expiry,
                 known.expiry - Self.lead(known.lifetime) <= now
             else { continue }
             known.refreshQueuedFor = known.expiry
@@ -225,6 +244,21 @@ public struct WarmingPlanner: Sendable {
     /// Drops the queued jobs of `reason` (start-up warming that reached L1's budget).
     public mutating func dropQueued(reason: WarmJob.Reason) {
         queue = queue.filter { $0.value.reason != reason }
+    }
+
+    /// Records what the cache holds for `key` and when it comes up for a refresh check.
+    private mutating func setEntry(_ known: KnownEntry, for key: String) {
+        var known = known
+        known.dueQueued = entries.peek(key)?.dueQueued
+        if known.lifetime > 0 {
+            let due = known.expiry - Self.lead(known.lifetime)
+            // An outstanding item due no later is put back when it comes up early.
+            if known.dueQueued.map({ $0 > due }) ?? true {
+                known.dueQueued = due
+                refreshDue.insert(key: key, due: due)
+            }
+        }
+        _ = entries.set(known, for: key)
     }
 
     /// Lead time of a refresh for an entry living `lifetime` ms: a tenth of it, 1 to 30 s.
@@ -305,7 +339,7 @@ public struct WarmingPlanner: Sendable {
         inFlight[job.key] = nil
         let previousExpiry = entries.peek(job.key)?.expiry
         func learn(_ entry: WarmOutcome.Entry) {
-            _ = entries.set(KnownEntry(expiry: entry.expiry, lifetime: entry.lifetime), for: job.key)
+            setEntry(KnownEntry(expiry: entry.expiry, lifetime: entry.lifetime), for: job.key)
         }
         switch outcome {
         case .fresh(let entry):
@@ -338,5 +372,44 @@ public struct WarmingPlanner: Sendable {
             ledger.countOriginRequest(failed: true)
             pacer.failed(at: now)
         }
+    }
+}
+
+/// A binary min-heap of refresh check times by key (duplicates allowed: the planner checks the
+/// entry itself when an item comes up).
+struct RefreshDueHeap: Sendable {
+    private var items: [(due: UnixMillis, key: String)] = []
+
+    var count: Int { items.count }
+
+    mutating func insert(key: String, due: UnixMillis) {
+        items.append((due, key))
+        var child = items.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard items[child].due < items[parent].due else { break }
+            items.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    /// Removes and returns the earliest item if it is due by `now`.
+    mutating func popFirst(dueBy now: UnixMillis) -> (due: UnixMillis, key: String)? {
+        guard let first = items.first, first.due <= now else { return nil }
+        let last = items.removeLast()
+        guard !items.isEmpty else { return first }
+        items[0] = last
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallest = parent
+            if left < items.count, items[left].due < items[smallest].due { smallest = left }
+            if right < items.count, items[right].due < items[smallest].due { smallest = right }
+            guard smallest != parent else { break }
+            items.swapAt(parent, smallest)
+            parent = smallest
+        }
+        return first
     }
 }
