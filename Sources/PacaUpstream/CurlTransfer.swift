@@ -56,6 +56,12 @@ final class Transfer: @unchecked Sendable {
         _ = paca_curl_easy_setopt_long(easy, CURLOPT_TCP_NODELAY, 1)
         _ = paca_curl_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
         _ = paca_curl_easy_setopt_long(easy, CURLOPT_BUFFERSIZE, 64 << 10)
+        // Bodies pass byte for byte (RFC 9110 §8.4): libcurl never decodes a content coding
+        // (no CURLOPT_ACCEPT_ENCODING is ever set, and decoding is off besides), so gzip, br,
+        // zstd or an unknown coding reach the client and the cache exactly as the origin sent
+        // them. Transfer codings (chunked) are hop-by-hop and are removed (RFC 9112 §7).
+        _ = paca_curl_easy_setopt_long(easy, CURLOPT_HTTP_CONTENT_DECODING, 0)
+        _ = paca_curl_easy_setopt_long(easy, CURLOPT_HTTP_TRANSFER_DECODING, 1)
         _ = paca_curl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, max(1, Int(request.connectTimeout.milliseconds)))
         // No CURLOPT_TIMEOUT: a body may take as long as the client takes to read it. The loop
         // fails a transfer that makes no progress for `totalTimeout` while neither side is

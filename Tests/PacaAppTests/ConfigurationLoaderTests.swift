@@ -243,7 +243,7 @@ struct ConfigurationLoaderTests {
                 "key": {"query": {"exclude": ["utm_source"]}, "headers": ["Accept-Language"]},
                 "forward_headers": ["X-Tenant"], "strip_cookies": true, "preserve_host": true, "ignore": ["Set-Cookie"],
                 "cache": true, "cache_status": false, "honor_client_no_cache": false, "convert_head": false,
-                "honor_immutable": false
+                "honor_immutable": false, "store_post_responses": true
               }]
             }
             """#)
@@ -303,6 +303,7 @@ struct ConfigurationLoaderTests {
         #expect(!route.honorClientNoCache)
         #expect(!route.honorImmutable)
         #expect(!route.convertHead)
+        #expect(route.storePostResponses)
     }
 
     @Test("limits bound the hit-for-miss and purge memories separately")
@@ -360,6 +361,8 @@ struct ConfigurationLoaderTests {
         #expect(route.methods == nil)
         #expect(route.cache)
         #expect(route.honorImmutable)
+        #expect(route.convertHead)
+        #expect(!route.storePostResponses)
         #expect(route.policy.ttl == nil)
         #expect(route.policy.maxBodyBytes == .max)
         #expect(route.keyQuery == .all)

@@ -125,6 +125,12 @@ public final class RawConnection: Sendable {
         return String(buffer: state.buffer)
     }
 
+    /// Waits until the server closes the connection; returns every byte received, exactly.
+    public func readUntilClosedBytes() async throws -> [UInt8] {
+        while try await readMore() {}
+        return Array(state.buffer.readableBytesView)
+    }
+
     /// Waits until the peer closes (true), reading and dropping anything it still sends.
     public func isClosedByPeer() async throws -> Bool {
         while try await readMore() {}

@@ -10,10 +10,16 @@ public final class RawOrigin: Sendable {
     public let port: Int
 
     /// Starts an origin that writes `reply` after reading a request head, then closes.
-    public init(reply: String) async throws {
+    public convenience init(reply: String) async throws {
+        try await self.init(replyBytes: Array(reply.utf8))
+    }
+
+    /// Starts an origin that writes exactly `replyBytes` (binary bodies included) after reading
+    /// a request head, then closes.
+    public init(replyBytes: [UInt8]) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         self.group = group
-        let bytes = ByteBuffer(string: reply)
+        let bytes = ByteBuffer(bytes: replyBytes)
         channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in

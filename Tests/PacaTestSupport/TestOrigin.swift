@@ -143,7 +143,9 @@ private final class OriginHandler: ChannelInboundHandler {
         case .end:
             guard let head else { return }
             let seen = TestOrigin.Seen(
-                method: head.method.rawValue, uri: head.uri, headers: head.headers.map { ($0.name, $0.value) }, body: body)
+                // NIO spells SSDP's M-SEARCH `MSEARCH`; record what was on the wire.
+                method: head.method == .MSEARCH ? "M-SEARCH" : head.method.rawValue, uri: head.uri,
+                headers: head.headers.map { ($0.name, $0.value) }, body: body)
             record(seen)
             let reply = handler(seen)
             if reply.hang { return }

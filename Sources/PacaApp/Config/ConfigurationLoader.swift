@@ -203,7 +203,7 @@ public enum ConfigurationLoader {
         "stale_if_error", "connect_timeout", "timeout", "max_body_bytes", "forward_headers", "strip_cookies", "preserve_host",
         "forward",
         "ignore", "cache_status", "honor_client_no_cache", "honor_immutable", "convert_head", "encrypt", "comment",
-        "cache_control_targets", "stale_if_unreachable",
+        "cache_control_targets", "stale_if_unreachable", "store_post_responses",
     ]
 
     /// The methods `methods` accepts (RFC 9110 §9 and PATCH): an unknown name is far more often a
@@ -297,7 +297,7 @@ public enum ConfigurationLoader {
             timeout: try reader.duration("timeout") ?? .seconds(30),
             cacheStatus: try reader.bool("cache_status") ?? true, honorClientNoCache: try reader.bool("honor_client_no_cache") ?? true,
             honorImmutable: try reader.bool("honor_immutable") ?? true, convertHead: try reader.bool("convert_head") ?? true,
-            encrypt: try reader.bool("encrypt") ?? false)
+            encrypt: try reader.bool("encrypt") ?? false, storePostResponses: try reader.bool("store_post_responses") ?? false)
     }
 
     /// `cache_control_targets`: targeted field names (RFC 9213), lowercased, in priority order;

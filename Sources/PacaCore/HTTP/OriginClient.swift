@@ -98,8 +98,11 @@ public struct OriginStreamingResponse: Sendable {
         self.responseTime = responseTime
     }
 
-    /// The body's length from a single valid `Content-Length`, when the origin sent one.
+    /// The body's length from a single valid `Content-Length`, when the origin sent one and no
+    /// `Transfer-Encoding`: with both, the transfer coding frames the body and `Content-Length`
+    /// means nothing (RFC 9112 §6.3).
     public var contentLength: Int? {
+        guard !headers.contains("transfer-encoding") else { return nil }
         let values = headers.values("content-length")
         guard let first = values.first, values.allSatisfy({ $0 == first }) else { return nil }
         return Int(first.trimmingSpaces()).flatMap { $0 >= 0 ? $0 : nil }

@@ -146,8 +146,11 @@ extension ProxyEngine {
         if let stored = kind.stored {
             fields.append(contentsOf: revalidationHeaders(etag: stored.etag, lastModified: stored.lastModified))
         }
+        // A HEAD for a stale entry is revalidated with a conditional HEAD (RFC 9111 §4.3.5):
+        // the client needs no body, and a 304 or a matching 200 refreshes the stored GET.
+        let headRevalidation = exchange.isHead && kind.stored != nil && !background
         let request = OriginRequest(
-            method: "GET",
+            method: headRevalidation ? "HEAD" : "GET",
             url: originURL(route: route, path: exchange.target.path, query: exchange.keyedQuery),
             headers: fields,
             connectTimeout: route.connectTimeout,
@@ -174,6 +177,9 @@ extension ProxyEngine {
                     head.body.cancel()
                     self.complete(exchange, kind, with: .failed(.protocolError("origin answered \(head.status)")))
                     return eventLoop.makeSucceededFuture(self.serveStale(exchange, stored: stored, detail: "stale-if-error"))
+                }
+                if headRevalidation {
+                    return self.headRevalidated(exchange, stored: stored, head: head, kind: kind, originMillis: originMillis, on: eventLoop)
                 }
             }
             // A body that will be kept whole in L1 anyway is read whole first (bounded by L1's
@@ -245,40 +251,100 @@ extension ProxyEngine {
             cacheStatus: "paca; fwd=stale; ttl=\(seconds); detail=\(detail)")
     }
 
-    /// A 304 answered a revalidation: update the stored header fields (RFC 9111 §4.3.4), reset
-    /// freshness from the 304, keep the body.
+    /// The stored entry updated from a 304, or from a HEAD 200 with the same validators: its
+    /// header fields as RFC 9111 §3.2 says (`mergeNotModified`), its freshness from `update`, its
+    /// body kept; `nil` when the result may not be stored (or a purge came after `update` was
+    /// asked for).
+    func freshened(_ exchange: Exchange, stored: CacheEntry, update: OriginResponse) -> CacheEntry? {
+        // An update without Date gets none here, so the freshness below is computed from the
+        // response time rather than from the old Date (RFC 9110 §6.6.1); one is added to store.
+        let hasDate = update.headers.contains("date")
+        var merged = mergeNotModified(
+            stored: stored.headers.removing(hasDate ? [] : ["date"]),
+            notModified: HeaderRules.responseFields(
+                from: update.headers, responseTime: update.responseTime, addVia: update.headers.contains("via")
+            )
+            .removing(hasDate ? [] : ["date"]))
+        // The update's `Age` counts toward the refreshed entry's age (RFC 9111 §4.2.3); paca
+        // keeps ages in the entry's timing, never as a stored field.
+        let ages = update.headers.filter { $0.name.lowercased() == "age" }
+        let decision = evaluateStorability(
+            method: "GET", requestHeaders: exchange.requestFields, status: stored.status, responseHeaders: merged + ages,
+            bodyBytes: stored.body.readableBytes, policy: exchange.route.policy, requestTimeMillis: update.requestTime,
+            responseTimeMillis: update.responseTime)
+        if !merged.contains("date") {
+            merged.append(HTTPField(name: "Date", value: HTTPDate.format(unixSeconds: update.responseTime / 1000)))
+        }
+        guard case .store(let plan) = decision, !purgedSince(exchange.primaryKey, update.requestTime, key: stored.key, fields: merged)
+        else { return nil }
+        return CacheEntry(
+            key: stored.key, status: stored.status, headers: merged.removing(plan.strippedFieldNames), body: stored.body,
+            timing: timing(plan, response: update), etag: plan.etag ?? stored.etag,
+            lastModified: plan.lastModified ?? stored.lastModified, encryptAtRest: exchange.route.encrypt)
+    }
+
+    /// A 304 (or a HEAD 200 with the stored validators) answered a revalidation: update the
+    /// stored header fields (RFC 9111 §4.3.4, §4.3.5), reset freshness from it, keep the body.
     func refreshed(_ exchange: Exchange, stored: CacheEntry, notModified: OriginResponse, kind: FetchKind, originMillis: Double)
         -> ProxyResponse
     {
-        // A 304 without Date gets none here, so the freshness below is computed from the
-        // response time rather than from the old Date (RFC 9110 §6.6.1); one is added to store.
-        var merged = mergeNotModified(
-            stored: stored.headers.removing(notModified.headers.contains("date") ? [] : ["date"]),
-            notModified: HeaderRules.responseFields(from: notModified.headers, responseTime: notModified.responseTime, addVia: false)
-                .removing(notModified.headers.contains("date") ? [] : ["date"]))
-        let decision = evaluateStorability(
-            method: "GET", requestHeaders: exchange.requestFields, status: stored.status, responseHeaders: merged,
-            bodyBytes: stored.body.readableBytes, policy: exchange.route.policy, requestTimeMillis: notModified.requestTime,
-            responseTimeMillis: notModified.responseTime)
-        if !merged.contains("date") {
-            merged.append(HTTPField(name: "Date", value: HTTPDate.format(unixSeconds: notModified.responseTime / 1000)))
-        }
         var entry = stored
         var storedNow = false
-        if case .store(let plan) = decision, !purgedSince(exchange.primaryKey, notModified.requestTime, key: stored.key, fields: merged) {
-            entry = CacheEntry(
-                key: stored.key, status: stored.status, headers: merged.removing(plan.strippedFieldNames), body: stored.body,
-                timing: timing(plan, response: notModified), etag: plan.etag ?? stored.etag,
-                lastModified: plan.lastModified ?? stored.lastModified, encryptAtRest: exchange.route.encrypt)
+        if let updated = freshened(exchange, stored: stored, update: notModified) {
+            entry = updated
             storedNow = cache.store(entry)
         }
         complete(exchange, kind, with: storedNow ? .stored(entry) : .uncacheable)
         let now = clock.now()
         let ttl = entry.timing.remainingFreshness(at: now)
-        let status = CacheStatusField.forward(kind.forward, status: 304, stored: storedNow, ttlSeconds: storedNow ? ttl / 1000 : nil)
+        let status = CacheStatusField.forward(
+            kind.forward, status: notModified.status, stored: storedNow, ttlSeconds: storedNow ? ttl / 1000 : nil)
         let response = serveStored(exchange, entry: entry, ttlMillis: ttl, now: now, outcome: .revalidated, cacheStatus: status)
         _ = originMillis
         return response
+    }
+
+    /// The origin answered a conditional HEAD for a stale entry with something other than a
+    /// 304 that applies (RFC 9111 §4.3.5): a 200 with the stored validators refreshes the entry;
+    /// a 200 with other validators or length marks it stale, a 404 or 410 removes it, and the
+    /// client gets the origin's HEAD answer; a 304 that does not apply is followed by a full GET.
+    /// A HEAD answer never becomes a stored body.
+    func headRevalidated(
+        _ exchange: Exchange, stored: CacheEntry, head: OriginStreamingResponse, kind: FetchKind, originMillis: Double,
+        on eventLoop: any EventLoop
+    ) -> EventLoopFuture<ProxyResponse> {
+        let effect = headResponseEffect(
+            status: head.status, headFields: head.headers, storedStatus: stored.status, storedETag: stored.etag,
+            storedLastModified: stored.lastModified, storedContentLength: stored.body.readableBytes)
+        var detail: String?
+        switch effect {
+        case .update:
+            // A 200 with the stored validators (a 304 that applies was merged before this).
+            head.body.cancel()
+            let update = OriginResponse(
+                status: head.status, headers: head.headers, body: ByteBuffer(), requestTime: head.requestTime,
+                responseTime: head.responseTime)
+            return eventLoop.makeSucceededFuture(
+                refreshed(exchange, stored: stored, notModified: update, kind: kind, originMillis: originMillis))
+        case .unchanged where head.status == 304:
+            // A 304 that does not match the stored validators says nothing usable: ask anew.
+            head.body.cancel()
+            complete(exchange, kind, with: .uncacheable)
+            return fetch(exchange, kind: FetchKind(forward: kind.forward, hitForMiss: kind.hitForMiss), on: eventLoop)
+        case .markStale:
+            _ = cache.store(stored.markedStale(at: clock.now()))
+            detail = "head-changed"
+        case .remove:
+            removeGone(exchange, at: head.responseTime)
+            detail = "head-gone"
+        case .unchanged:
+            break
+        }
+        complete(exchange, kind, with: .uncacheable)
+        return eventLoop.makeSucceededFuture(
+            passAnswer(
+                exchange, response: head, reason: .bypass("head"), originMillis: originMillis,
+                cacheStatus: CacheStatusField.forward(kind.forward, status: head.status, detail: detail)))
     }
 
     /// The `EntryTiming` of a storage plan for a streamed answer.

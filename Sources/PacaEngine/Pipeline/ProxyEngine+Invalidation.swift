@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 import PacaAccessLog
 import PacaCore
 import PacaHTTPCaching
@@ -6,14 +7,22 @@ import PacaStorage
 
 extension ProxyEngine {
     /// RFC 9111 §4.4: a non-error answer to an unsafe method invalidates the target URI and the
-    /// same-host URIs in `Location` and `Content-Location`.
-    func invalidateAfterUnsafe(_ exchange: Exchange, status: Int, headers: [HTTPField], now: UnixMillis) {
+    /// same-host URIs in `Location` and `Content-Location`. Any method but GET, HEAD, OPTIONS and
+    /// TRACE is unsafe (RFC 9110 §9.2.1), extension methods (`PURGE`, `PROPFIND`, `M-SEARCH`…)
+    /// included. The request's own target is banned at `targetBannedAt` when given (a POST answer
+    /// about to be stored for it, fetched after that time), else at `now`.
+    func invalidateAfterUnsafe(
+        _ exchange: Exchange, status: Int, headers: [HTTPField], now: UnixMillis, targetBannedAt: UnixMillis? = nil
+    ) {
+        var path = exchange.target.path
+        if let query = exchange.target.query, !query.isEmpty { path += "?" + query }
         let targets = invalidationTargets(
-            method: exchange.request.head.method.rawValue, status: status, requestPath: exchange.request.head.uri,
+            method: exchange.request.head.method.wireName, status: status, requestPath: path,
             requestAuthority: exchange.request.head.headers.first(name: "host") ?? "",
             location: headers.first("location"), contentLocation: headers.first("content-location"))
-        for target in targets {
-            invalidate(target: target, clientHost: exchange.request.head.headers.first(name: "host"), now: now)
+        for (index, target) in targets.enumerated() {
+            let time = index == 0 ? targetBannedAt ?? now : now
+            invalidate(target: target, clientHost: exchange.request.head.headers.first(name: "host"), now: time)
         }
     }
 

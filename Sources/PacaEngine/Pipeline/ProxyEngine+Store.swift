@@ -281,7 +281,7 @@ extension ProxyEngine {
 
     /// Puts a storable response into the tiers, under its variant key when it varies (with the
     /// marker at the primary key); says where it went (`nil` entry when L1 refused it outright).
-    private func store(
+    func store(
         _ exchange: Exchange, response: OriginResponse, fields: [HTTPField], plan: StoragePlan, timing: EntryTiming, varyNames: [String]
     ) -> (CacheEntry?, TieredCache.StoreOutcome) {
         noteStorageExpiry(timing.storageExpiry)

@@ -151,6 +151,9 @@ public final class ProxyEngine: ProxyResponder {
         var directives: RequestDirectives?
         /// A prewarmer's request: same pipeline, but not a client's, so never access-logged.
         var warming = false
+        /// A HEAD passed to the origin (no `convert_head`): its answer updates or invalidates
+        /// the stored GET (RFC 9111 §4.3.5).
+        var headUpdatesStored = false
         var isHead: Bool { request.head.method == .HEAD }
 
         /// The request's fields in the form the RFC 9111 functions take.
@@ -197,8 +200,8 @@ public final class ProxyEngine: ProxyResponder {
         on eventLoop: any EventLoop
     ) -> ProxyResult {
         let method = request.head.method
-        if let methods = route.methods, !methods.contains(method.rawValue) {
-            var response = ProxyResponse.plain(.methodNotAllowed, "method \(method.rawValue) not allowed on route \(route.name)")
+        if let methods = route.methods, !methods.contains(method.wireName) {
+            var response = ProxyResponse.plain(.methodNotAllowed, "method \(method.wireName) not allowed on route \(route.name)")
             response.headers.add(name: "Allow", value: methods.sorted().joined(separator: ", "))
             logLocal(request, status: 405, route: route.name, start: now, uptime: startUptime)
             return .immediate(response)
@@ -214,6 +217,8 @@ public final class ProxyEngine: ProxyResponder {
             return .deferred(pass(exchange, reason: .bypass("cookie"), on: eventLoop))
         }
         if method == .HEAD, !route.convertHead {
+            assignKey(&exchange)
+            exchange.headUpdatesStored = true
             return .deferred(pass(exchange, reason: .bypass("head"), on: eventLoop))
         }
 
@@ -418,7 +423,7 @@ public final class ProxyEngine: ProxyResponder {
     ) -> AccessLogRecord {
         let elapsed = Double((NIODeadline.now() - exchange.startUptime).nanoseconds) / 1_000_000
         return AccessLogRecord(
-            timestamp: exchange.startTime, method: exchange.request.head.method.rawValue,
+            timestamp: exchange.startTime, method: exchange.request.head.method.wireName,
             host: exchange.request.head.headers.first(name: "host") ?? "", url: exchange.request.head.uri,
             route: exchange.route.name, status: status, bytes: bytes, cache: cache, tier: tier, ttl: ttl, collapsed: collapsed,
             key: exchange.key, milliseconds: elapsed, originMilliseconds: originMillis,
@@ -430,7 +435,7 @@ public final class ProxyEngine: ProxyResponder {
         let elapsed = Double((NIODeadline.now() - uptime).nanoseconds) / 1_000_000
         accessLog.append(
             AccessLogRecord(
-                timestamp: start, method: request.head.method.rawValue, host: request.head.headers.first(name: "host") ?? "",
+                timestamp: start, method: request.head.method.wireName, host: request.head.headers.first(name: "host") ?? "",
                 url: request.head.uri, route: route, status: status, bytes: 0, cache: .pass, milliseconds: elapsed,
                 client: clientAddress(request)))
     }

@@ -107,8 +107,13 @@ public final class Route: Sendable {
     /// A client's reload (`no-cache` / `max-age=0`) of a fresh entry whose response said
     /// `immutable` is answered from the cache (RFC 8246). Default on.
     public let honorImmutable: Bool
-    /// A cacheable HEAD miss is fetched as GET and stored. Default on.
+    /// A cacheable HEAD miss is fetched as GET and stored, and a HEAD for a stale entry is
+    /// revalidated with a conditional HEAD; off, every HEAD passes to the origin and its answer
+    /// updates or invalidates the stored GET (RFC 9111 §4.3.5). Default on.
     public let convertHead: Bool
+    /// A POST answer with explicit freshness and a `Content-Location` naming the POST's target is
+    /// stored for later GETs of that URI (RFC 9110 §9.3.3). Default off.
+    public let storePostResponses: Bool
     /// L2 and L3 store this route's entries sealed (AES-GCM, `storage.encryption`); L1 keeps
     /// them in plaintext. Part of the fingerprint, so sealed and plain entries never share a key.
     /// Default off.
@@ -137,7 +142,8 @@ public final class Route: Sendable {
         honorClientNoCache: Bool = true,
         honorImmutable: Bool = true,
         convertHead: Bool = true,
-        encrypt: Bool = false
+        encrypt: Bool = false,
+        storePostResponses: Bool = false
     ) {
         self.name = name
         self.match = Glob(match)
@@ -158,6 +164,7 @@ public final class Route: Sendable {
         self.honorImmutable = honorImmutable
         self.convertHead = convertHead
         self.encrypt = encrypt
+        self.storePostResponses = storePostResponses
         let keyed = Array(Set(self.keyHeaders + self.forwardHeaders)).sorted()
         self.keyedHeaderNames = keyed
         self.fingerprint = Self.fingerprint(

@@ -1,6 +1,14 @@
-/// Field names a 304 never updates in a stored response (RFC 9111 §3.2): `content-length`
-/// (the stored body keeps its length), `content-encoding` and `content-range` (the stored body
-/// depends on them), fields excepted from storage (`set-cookie`, `age`, `proxy-*`, hop-by-hop).
+/// Field names a 304 never updates in a stored response (RFC 9111 §3.2). Every other field of
+/// the 304 replaces the stored one, `Content-Type` included (paca stores the body as received,
+/// never a processed form of it). Excluded:
+/// - `content-length`: named by §3.2 (the stored body keeps its length);
+/// - `content-encoding`: the stored response depends on it (§3.2): paca keeps and forwards the
+///   bytes exactly as received, in the stored coding, and a 304 cannot recode them;
+/// - `content-range`: processed by the recipient, which §3.2 lets a cache ignore;
+/// - fields excepted from storage (§3.1): hop-by-hop fields (`transfer-encoding`, `te`,
+///   `trailer`, `upgrade`, `keep-alive`, `connection` and the fields it names), `proxy-*`, and by
+///   paca's rule `set-cookie`; `age` is kept in the entry's timing, never as a field (the
+///   engine feeds the 304's `Age` to the refreshed freshness).
 public let notModifiedExcludedFieldNames: Set<String> = HopByHop.fixedNames.union([
     "content-length", "content-encoding", "content-range", "set-cookie", "age",
     "proxy-authenticate", "proxy-authentication-info",

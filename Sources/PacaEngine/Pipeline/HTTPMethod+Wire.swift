@@ -1,0 +1,10 @@
+import NIOHTTP1
+
+extension HTTPMethod {
+    /// The method as it is spelled on the wire. SwiftNIO names SSDP's `M-SEARCH` `MSEARCH` in
+    /// `rawValue`; forwarding that would send an origin a method it never heard of, and a
+    /// route's `methods: ["M-SEARCH"]` would refuse the real one.
+    var wireName: String {
+        self == .MSEARCH ? "M-SEARCH" : rawValue
+    }
+}
