@@ -289,6 +289,8 @@ extension ProxyEngine {
         _ exchange: Exchange, response: OriginResponse, fields: [HTTPField], plan: StoragePlan, timing: EntryTiming, varyNames: [String]
     ) -> (CacheEntry?, TieredCache.StoreOutcome) {
         noteStorageExpiry(timing.storageExpiry)
+        // A complete answer makes any 206 parts kept for the URL redundant (RFC 9111 §3.4).
+        _ = memory.remove(CacheEntry.partialKey(primaryKey: exchange.primaryKey))
         if varyNames.isEmpty {
             let entry = CacheEntry(
                 key: exchange.primaryKey, status: response.status, headers: fields, body: exactSized(response.body), timing: timing,
