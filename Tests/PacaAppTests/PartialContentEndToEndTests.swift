@@ -180,6 +180,26 @@ struct PartialContentEndToEndTests {
         #expect(origin.requests.last?.header("range") == "bytes=0-1")
     }
 
+    @Test("RFC 9111 §4.2: stale parts are not used; the range goes to the origin and its fresh part replaces them")
+    func staleParts() async throws {
+        let origin = try await TestOrigin(partialOrigin())
+        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
+
+        _ = try await proxy.get("/s", headers: [("Range", "bytes=0-3")])
+        #expect(try await proxy.get("/s", headers: [("Range", "bytes=0-1")]).cacheStatus.contains("hit"))
+        proxy.clock.advance(by: .seconds(61))
+        let stale = try await proxy.get("/s", headers: [("Range", "bytes=0-1")])
+        #expect(stale.body == "01")
+        #expect(origin.requestCount == 2)
+        #expect(try await proxy.get("/s", headers: [("Range", "bytes=0-1")]).cacheStatus.contains("hit"))
+        #expect(origin.requestCount == 2)
+    }
+
     @Test("A purge of the URL removes its kept parts")
     func purgeRemovesParts() async throws {
         let origin = try await TestOrigin(partialOrigin())
