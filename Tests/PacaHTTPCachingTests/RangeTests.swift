@@ -34,6 +34,14 @@ let rangeCases: [RangeCase] = [
     RangeCase(rfc: "9110 §14.1.2", range: "bytes=0-99999999999999999999999", expected: .satisfiable([0...999])),
     RangeCase(rfc: "9110 §14.1.2", range: "bytes=99999999999999999999999-", expected: .unsatisfiable),
     RangeCase(rfc: "9110 §14.2", range: "bytes=" + Array(repeating: "1-2", count: 65).joined(separator: ","), expected: .full),
+    RangeCase(
+        rfc: "9110 §14.2", range: "bytes=" + (0..<17).map { "\($0 * 10)-\($0 * 10 + 1)" }.joined(separator: ","), expected: .full),
+    RangeCase(
+        rfc: "9110 §14.2", range: "bytes=" + (0..<16).map { "\($0 * 10)-\($0 * 10 + 1)" }.joined(separator: ","),
+        expected: .satisfiable((0..<16).map { ($0 * 10)...($0 * 10 + 1) })),
+    RangeCase(rfc: "9110 §14.2", range: "bytes=0-99,50-149,60-70", expected: .full),
+    RangeCase(rfc: "9110 §14.2", range: "bytes=0-9,10-19,20-29", expected: .satisfiable([0...29])),
+    RangeCase(rfc: "9110 §14.2", range: "bytes=-100,900-", expected: .satisfiable([900...999])),
     RangeCase(rfc: "9110 §13.1.5", range: "bytes=0-9", ifRange: "\"v1\"", expected: .satisfiable([0...9])),
     RangeCase(rfc: "9110 §13.1.5", range: "bytes=0-9", ifRange: "\"v2\"", expected: .full),
     RangeCase(rfc: "9110 §13.1.5", range: "bytes=0-9", ifRange: "W/\"v1\"", expected: .full),

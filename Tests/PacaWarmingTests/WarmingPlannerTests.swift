@@ -297,3 +297,11 @@ struct WarmingPlannerTests {
         #expect(planner.queued == 9)
     }
 }
+
+@Test("Observations group a variant key and a kept-parts key under their URL's primary key")
+func observationKeys() {
+    let primary = "v1|http://o|/a|f"
+    #expect(WarmJob.primaryKey(of: primary) == primary)
+    #expect(WarmJob.primaryKey(of: primary + "|v:accept=x") == primary)
+    #expect(WarmJob.primaryKey(of: primary + "|p") == primary)
+}

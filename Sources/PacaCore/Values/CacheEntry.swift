@@ -112,10 +112,13 @@ public final class CacheEntry: Sendable {
     }
 
     /// Whether a stored field stays inside paca: `Paca-Cache-Control`, paca's private targeted
-    /// field (RFC 9213). It is stored, so a 304 that omits it leaves the stored directives in
-    /// force (RFC 9111 §4.3.4), but never written to a client.
+    /// field (RFC 9213), stored so that a 304 that omits it leaves the stored directives in force
+    /// (RFC 9111 §4.3.4); and `Paca-Parts`, the layout of stored 206 parts. Never written to a
+    /// client.
     public static func isWithheld(_ name: String) -> Bool {
-        name.utf8.count == TargetedCacheControl.pacaFieldName.utf8.count && name.lowercased() == TargetedCacheControl.pacaFieldName
+        let count = name.utf8.count
+        if count == TargetedCacheControl.pacaFieldName.utf8.count { return name.lowercased() == TargetedCacheControl.pacaFieldName }
+        return count == partsFieldName.utf8.count && name.lowercased() == partsFieldName
     }
 
     /// Bytes this entry holds in memory as L1 counts them: key, header block and body

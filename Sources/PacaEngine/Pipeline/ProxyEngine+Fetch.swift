@@ -30,8 +30,10 @@ extension ProxyEngine {
 
     // MARK: - Miss
 
-    /// A cacheable request that found nothing usable: join or lead the fill for its key.
+    /// A cacheable request that found nothing usable: answered from stored 206 parts when they
+    /// cover its `Range`, else join or lead the fill for its key.
     func miss(_ exchange: Exchange, reason: String, on eventLoop: any EventLoop) -> EventLoopFuture<ProxyResponse> {
+        if let response = serveFromParts(exchange, now: exchange.startTime) { return eventLoop.makeSucceededFuture(response) }
         if isHitForMiss(exchange.key, now: exchange.startTime) {
             return fetch(exchange, kind: FetchKind(forward: reason, hitForMiss: true), on: eventLoop)
         }
@@ -187,7 +189,10 @@ extension ProxyEngine {
             // unknown length streams to the client as it arrives.
             if let length = head.contentLength, length <= self.memory.maxEntryBytes {
                 return head.collect(on: eventLoop).map { response in
-                    self.storeAndAnswer(exchange, response: response, kind: kind, originMillis: originMillis)
+                    if response.status == 206, kind.stored == nil {
+                        return self.storePartAndAnswer(exchange, response: response, kind: kind, originMillis: originMillis)
+                    }
+                    return self.storeAndAnswer(exchange, response: response, kind: kind, originMillis: originMillis)
                 }
             }
             // Wait for the first byte (or the end), so an origin that breaks before sending any

@@ -40,6 +40,7 @@ extension ProxyEngine {
             removed = 1 + (marker.isVaryMarker ? marker.variantKeys.count : 0)
         }
         cache.removeFamily(primary)
+        _ = memory.remove(CacheEntry.partialKey(primaryKey: primary))
         rememberPurge(primary, at: now)
         publish(
             Ban(

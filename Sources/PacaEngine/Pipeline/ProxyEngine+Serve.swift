@@ -8,7 +8,8 @@ import PacaStorage
 extension ProxyEngine {
     /// Answers from a stored entry: the stored header block and body, shared, plus `Age` and
     /// `Cache-Status`; or 304 when the client's own validators match (RFC 9110 §13.1), or 206/416
-    /// for a `Range` request on a stored 200 (RFC 9110 §14).
+    /// for a `Range` request on a stored 200 (RFC 9110 §14; several ranges as
+    /// `multipart/byteranges`, §14.6).
     func serveStored(
         _ exchange: Exchange, entry: CacheEntry, ttlMillis: Int64, now: UnixMillis, outcome: AccessLogRecord.CacheOutcome,
         cacheStatus: String? = nil, tier: String = "l1", file: DiskFileBody? = nil
@@ -18,6 +19,7 @@ extension ProxyEngine {
         let ttl = ttlMillis >= 0 ? ttlMillis / 1000 : -((-ttlMillis + 999) / 1000)
         var status = HTTPResponseStatus(statusCode: entry.status)
         var body: ByteBuffer? = entry.body
+        var headerBlock = entry.headerBlock
         let requestHeaders = exchange.request.head.headers
         if requestHeaders.contains(name: "if-none-match") || requestHeaders.contains(name: "if-modified-since"),
             shouldAnswerNotModified(
@@ -33,14 +35,17 @@ extension ProxyEngine {
             {
             case .full:
                 break
-            case .satisfiable(let ranges) where ranges.count == 1:
-                let range = ranges[0]
+            case .satisfiable(let ranges):
+                // One range: its bytes; several: multipart/byteranges (RFC 9110 §14.6), whose
+                // Content-Type replaces the stored one in the header block.
                 status = .partialContent
-                body = entry.body.getSlice(at: entry.body.readerIndex + range.lowerBound, length: range.count)
-                headers.add(name: "Content-Range", value: "bytes \(range.lowerBound)-\(range.upperBound)/\(entry.body.readableBytes)")
-            case .satisfiable:
-                // Several ranges: a full 200 is a valid answer (RFC 9110 §14.2), cheaper than multipart.
-                break
+                let stored = entry.body
+                let content = Self.partialContent(
+                    ranges, completeLength: stored.readableBytes, contentType: entry.headers.first("content-type")
+                ) { range in stored.getSlice(at: stored.readerIndex + range.lowerBound, length: range.count) ?? ByteBuffer() }
+                body = content.body
+                for (name, value) in content.fields { headers.add(name: name, value: value) }
+                if content.replacesContentType { headerBlock = Self.headerBlock(entry.headers, excluding: ["content-type"]) }
             case .unsatisfiable:
                 status = .rangeNotSatisfiable
                 body = nil
@@ -56,7 +61,7 @@ extension ProxyEngine {
             accessLog.append(logged)
         }
         var response = ProxyResponse(
-            status: status, headerBlock: entry.headerBlock, headers: headers, body: body, omitBody: exchange.isHead)
+            status: status, headerBlock: headerBlock, headers: headers, body: body, omitBody: exchange.isHead)
         response.age = entry.timing.currentAge(at: now) / 1000
         if exchange.route.cacheStatus {
             response.cacheStatus = cacheStatus.map(CacheStatusValue.text) ?? .hit(ttl: ttl, tier: tier)

@@ -40,7 +40,11 @@ extension ProxyEngine {
         }
     }
 
-    func storeAndAnswer(_ exchange: Exchange, response: OriginResponse, kind: FetchKind, originMillis: Double) -> ProxyResponse {
+    /// Stores a response read whole when it may be, and answers the client. `partStored`: a 206
+    /// whose part was kept apart (`|p`) and is passed on as it came.
+    func storeAndAnswer(
+        _ exchange: Exchange, response: OriginResponse, kind: FetchKind, originMillis: Double, partStored: Bool = false
+    ) -> ProxyResponse {
         let route = exchange.route
         let clientFields = clientResponseFields(response.headers, responseTime: response.responseTime, route: route)
         let decision = evaluateStorability(
@@ -81,11 +85,11 @@ extension ProxyEngine {
             ttl = timing.remainingFreshness(at: now) / 1000
             headers.replaceOrAdd(name: "Age", value: String(timing.currentAge(at: now) / 1000))
         case .doNotStore(let reason):
-            detail = reason.rawValue
+            detail = partStored ? "partial-stored" : reason.rawValue
             if let age = response.headers.first("age") { headers.replaceOrAdd(name: "Age", value: age) }
         }
         if !stored {
-            statistics.notStored.increment()
+            if !partStored { statistics.notStored.increment() }
             if !admissionOnly { rememberHitForMiss(exchange.key, now: response.responseTime) }
             complete(exchange, kind, with: .uncacheable)
         } else if kind.hitForMiss {
@@ -93,7 +97,7 @@ extension ProxyEngine {
         }
         if route.cacheStatus {
             let value: String
-            if kind.hitForMiss && !stored {
+            if kind.hitForMiss && !stored && !partStored {
                 value = CacheStatusField.bypass(detail: "hit-for-miss", status: response.status)
             } else {
                 value = CacheStatusField.forward(
@@ -285,6 +289,8 @@ extension ProxyEngine {
         _ exchange: Exchange, response: OriginResponse, fields: [HTTPField], plan: StoragePlan, timing: EntryTiming, varyNames: [String]
     ) -> (CacheEntry?, TieredCache.StoreOutcome) {
         noteStorageExpiry(timing.storageExpiry)
+        // A complete answer makes any 206 parts kept for the URL redundant (RFC 9111 §3.4).
+        _ = memory.remove(CacheEntry.partialKey(primaryKey: exchange.primaryKey))
         if varyNames.isEmpty {
             let entry = CacheEntry(
                 key: exchange.primaryKey, status: response.status, headers: fields, body: exactSized(response.body), timing: timing,

@@ -70,7 +70,7 @@ struct BanMatcher: Sendable {
             guard let target = CacheKeyBuilder.purgeTarget(ofKey: key) else { return false }
             return regex?.matches(target) ?? false
         case .url(let primaryKey):
-            return key == primaryKey || key.hasPrefix(primaryKey + "|v:")
+            return key == primaryKey || key.hasPrefix(primaryKey + "|v:") || key == CacheEntry.partialKey(primaryKey: primaryKey)
         case .tag(let tag):
             return Self.tags(in: fields).contains(tag)
         }

@@ -1,6 +1,10 @@
 /// The largest number of ranges honoured in one request; more are answered with the full
 /// representation (RFC 9110 §14.2 lets a server ignore such requests; avoids amplification).
-public let maximumRanges = 64
+public let maximumRanges = 16
+
+/// The most ranges that may overlap an earlier one before the request is answered with the full
+/// representation: RFC 9110 §14.2 lets a server ignore "more than two overlapping ranges".
+public let maximumOverlappingRanges = 1
 
 /// Evaluates `Range` and `If-Range` against a stored representation (RFC 9110 §13.1.5, §14.1.2).
 ///
@@ -10,7 +14,9 @@ public let maximumRanges = 64
 /// - Members starting at or past the end are dropped; `-0` is unsatisfiable; `b` and `n` are
 ///   clamped to the length. No satisfiable member → `.unsatisfiable`.
 /// - Overlapping or adjacent ranges are coalesced (sorted) as §14.2 allows; otherwise the
-///   request's order is kept.
+///   request's order is kept. More than two mutually overlapping ranges (more than
+///   `maximumOverlappingRanges` members overlapping an earlier one) → `.full` (§14.2: a sign of a
+///   broken client or a denial-of-service attempt).
 /// - `If-Range` with an entity tag needs a strong match with `etag`; with a date it must equal
 ///   `lastModified` exactly; anything else (or a missing validator) → `.full`.
 public func evaluateRange(
@@ -49,6 +55,7 @@ public func evaluateRange(
         }
     }
     if ranges.isEmpty { return .unsatisfiable }
+    if overlapCount(ranges) > maximumOverlappingRanges { return .full }
     return .satisfiable(coalesced(ranges))
 }
 
@@ -75,6 +82,18 @@ private func digits(_ s: Substring) -> Int? {
         v = (o1 || o2) ? .max : r
     }
     return any ? v : nil
+}
+
+/// How many ranges, taken in ascending order, start inside an earlier one (adjacency is not overlap).
+private func overlapCount(_ ranges: [ClosedRange<Int>]) -> Int {
+    let sorted = ranges.sorted { $0.lowerBound < $1.lowerBound }
+    var count = 0
+    var end = Int.min
+    for r in sorted {
+        if r.lowerBound <= end { count += 1 }
+        end = max(end, r.upperBound)
+    }
+    return count
 }
 
 /// Sorts and merges ranges only if some overlap or touch; otherwise keeps the request's order.

@@ -22,6 +22,7 @@ public enum NotStorableReason: String, Sendable, CaseIterable {
     case noCacheWithoutValidator = "no-cache"
     /// The body exceeds the route's `maxBodyBytes`.
     case tooLarge = "too-large"
-    /// 206 Partial Content: paca stores complete responses only (RFC 9111 §3.3 allows, not requires).
+    /// 206 Partial Content is never stored as a response of its own; the engine may keep it as a
+    /// part (`combinePart`, RFC 9111 §3.3–3.4).
     case partial
 }

@@ -62,9 +62,11 @@ public struct WarmJob: Sendable, Equatable {
         return authority.isEmpty ? nil : String(authority)
     }
 
-    /// The primary key of a variant key (`primary|v:…`), or the key itself.
+    /// The primary key of a variant key (`primary|v:…`) or of kept 206 parts (`primary|p`), or
+    /// the key itself.
     static func primaryKey(of key: String) -> String {
-        guard let marker = key.range(of: "|v:") else { return key }
-        return String(key[..<marker.lowerBound])
+        if let marker = key.range(of: "|v:") { return String(key[..<marker.lowerBound]) }
+        if key.hasSuffix("|p") { return String(key.dropLast(2)) }
+        return key
     }
 }
