@@ -55,14 +55,7 @@ extension ProxyEngine {
     > {
         let primaryKey = exchange.primaryKey
         let now = exchange.startTime
-        let bans = self.bans
-        let filter: @Sendable (CacheEntry) -> CacheEntry? = { entry in
-            switch bans.verdict(key: entry.key, primaryKey: primaryKey, fields: entry.headers, fetchedAt: entry.timing.requestTime) {
-            case .none: entry
-            case .stale: entry.markedStale(at: now)
-            case .drop: nil
-            }
-        }
+        let filter = banFilter(primaryKey: primaryKey, now: now)
         let promise = eventLoop.makePromise(of: LowerLookup?.self)
         promise.completeWithTask { [cache] in
             guard let found = await cache.getLowerForServing(primaryKey, now: now, on: eventLoop, filter: filter) else { return nil }

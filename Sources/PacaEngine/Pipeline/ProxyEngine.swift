@@ -305,16 +305,7 @@ public final class ProxyEngine: ProxyResponder {
         let primaryKey = exchange.primaryKey
         let requestFields = exchange.requestFields
         let now = exchange.startTime
-        // Entries read from below pass the ban list before they are used or promoted: a purge
-        // made after their fetch drops them (or, soft, marks them stale).
-        let bans = self.bans
-        let filter: @Sendable (CacheEntry) -> CacheEntry? = { entry in
-            switch bans.verdict(key: entry.key, primaryKey: primaryKey, fields: entry.headers, fetchedAt: entry.timing.requestTime) {
-            case .none: entry
-            case .stale: entry.markedStale(at: now)
-            case .drop: nil
-            }
-        }
+        let filter = banFilter(primaryKey: primaryKey, now: now)
         promise.completeWithTask { [cache] in
             guard let first = await cache.getLowerForServing(primaryKey, now: now, on: eventLoop, filter: filter) else { return nil }
             guard case .entry(let marker) = first.hit, marker.isVaryMarker else { return LowerLookup(first.hit, tier: first.tier) }
@@ -342,6 +333,19 @@ public final class ProxyEngine: ProxyResponder {
                 self.statistics.miss(exchange.route.name)
                 return self.miss(exchange, reason: found?.variantKey != nil ? "vary-miss" : reason, on: eventLoop)
             })
+    }
+
+    /// Entries read from below pass the ban list before they are used or promoted: a purge
+    /// made after their fetch drops them (or, soft, marks them stale at `now`).
+    func banFilter(primaryKey: String, now: UnixMillis) -> @Sendable (CacheEntry) -> CacheEntry? {
+        let bans = self.bans
+        return { entry in
+            switch bans.verdict(key: entry.key, primaryKey: primaryKey, fields: entry.headers, fetchedAt: entry.timing.requestTime) {
+            case .none: entry
+            case .stale: entry.markedStale(at: now)
+            case .drop: nil
+            }
+        }
     }
 
     /// What the lower tiers had.

@@ -106,15 +106,15 @@ public struct WarmingPlanner: Sendable {
     /// The models.
     public private(set) var model: WarmingModel
     /// The accounts.
-    public private(set) var ledger: WarmingLedger
+    public internal(set) var ledger: WarmingLedger
     /// The origin budget.
-    public private(set) var pacer: OriginPacer
+    public internal(set) var pacer: OriginPacer
     /// Jobs waiting, by key.
-    private(set) var queue: [String: WarmJob] = [:]
+    var queue: [String: WarmJob] = [:]
     /// Keys being warmed.
-    public private(set) var inFlight: [String: WarmJob] = [:]
+    public internal(set) var inFlight: [String: WarmJob] = [:]
     /// Entries the planner knows of.
-    private var entries: BoundedLRUMap<String, KnownEntry>
+    var entries: BoundedLRUMap<String, KnownEntry>
     /// When each entry is due for a refresh check (`expiry − lead`), earliest first: at most
     /// one outstanding item per entry (`dueQueued`), put back when it comes up before the entry
     /// is due, and items left behind by an entry that became due earlier are skipped. Spares
@@ -124,7 +124,7 @@ public struct WarmingPlanner: Sendable {
     private var lastPredictivePass: UnixMillis?
     private var lastExpiry: UnixMillis?
     /// Jobs dropped because the queue was full.
-    public private(set) var dropped = 0
+    public internal(set) var dropped = 0
 
     /// Creates a planner around `model`.
     public init(configuration: Configuration = Configuration(), model: WarmingModel = WarmingModel()) {
@@ -247,7 +247,7 @@ public struct WarmingPlanner: Sendable {
     }
 
     /// Records what the cache holds for `key` and when it comes up for a refresh check.
-    private mutating func setEntry(_ known: KnownEntry, for key: String) {
+    mutating func setEntry(_ known: KnownEntry, for key: String) {
         var known = known
         known.dueQueued = entries.peek(key)?.dueQueued
         if known.lifetime > 0 {
@@ -273,143 +273,5 @@ public struct WarmingPlanner: Sendable {
 
     private func job(_ key: String, url: String, mode: WarmRequest.Mode, reason: WarmJob.Reason, score: Double) -> WarmJob {
         WarmJob(key: key, url: url, host: WarmJob.host(ofKey: key), mode: mode, reason: reason, score: score)
-    }
-
-    /// Queues `job` unless its key is in flight; a queued job for the key is replaced when the new
-    /// one goes first. A full queue drops whichever of the new job and its last job goes last.
-    mutating func enqueue(_ job: WarmJob) {
-        guard inFlight[job.key] == nil else { return }
-        if let existing = queue[job.key] {
-            if job.precedes(existing) { queue[job.key] = job }
-            return
-        }
-        if queue.count >= configuration.maxQueue {
-            guard let last = queue.values.max(by: { $0.precedes($1) }), job.precedes(last) else {
-                dropped += 1
-                return
-            }
-            queue[last.key] = nil
-            dropped += 1
-        }
-        queue[job.key] = job
-    }
-
-    // MARK: - Sending
-
-    /// The jobs to send at `now`: promotions up to their own limit, then origin jobs within the
-    /// pacer's rate and concurrency, in priority order. Each is in flight until `completed`.
-    public mutating func dispatch(at now: UnixMillis) -> [WarmJob] {
-        guard !queue.isEmpty else { return [] }
-        var sent: [WarmJob] = []
-        var promotions = inFlight.values.filter { $0.mode == .promote }.count
-        var originJobs = inFlight.count - promotions
-        let mayPromote = promotions < configuration.maxPromotions && queue.values.contains { $0.mode == .promote }
-        guard mayPromote || pacer.maySend(at: now, inFlight: originJobs) else { return [] }
-        let ordered = queue.values.sorted { $0.precedes($1) }
-        for job in ordered {
-            if job.mode == .promote {
-                guard promotions < configuration.maxPromotions else { continue }
-                promotions += 1
-            } else {
-                guard pacer.maySend(at: now, inFlight: originJobs) else { continue }
-                pacer.sent(at: now)
-                originJobs += 1
-            }
-            queue[job.key] = nil
-            inFlight[job.key] = job
-            sent.append(job)
-        }
-        return sent
-    }
-
-    /// When `dispatch` may next have something to send (`nil`: nothing queued).
-    /// A completion dispatches too, so a queue held back only by concurrency has no time.
-    public func nextDispatch(after now: UnixMillis) -> UnixMillis? {
-        guard !queue.isEmpty else { return nil }
-        let promotions = inFlight.values.filter { $0.mode == .promote }.count
-        if promotions < configuration.maxPromotions, queue.values.contains(where: { $0.mode == .promote }) { return now }
-        guard inFlight.count - promotions < pacer.maxConcurrency, queue.values.contains(where: { $0.mode != .promote }) else {
-            return nil
-        }
-        return max(now, pacer.earliestSend)
-    }
-
-    /// Records what a sent job did.
-    public mutating func completed(_ job: WarmJob, with outcome: WarmOutcome, at now: UnixMillis) {
-        inFlight[job.key] = nil
-        let previousExpiry = entries.peek(job.key)?.expiry
-        func learn(_ entry: WarmOutcome.Entry) {
-            setEntry(KnownEntry(expiry: entry.expiry, lifetime: entry.lifetime), for: job.key)
-        }
-        switch outcome {
-        case .fresh(let entry):
-            learn(entry)
-            ledger.countAlreadyFresh()
-        case .promoted(let entry, _):
-            learn(entry)
-            ledger.countPromotion()
-            ledger.warmed(job.key, at: now, expiry: entry.expiry, missFrom: now, reason: job.reason)
-        case .fetched(let entry, let millis, _):
-            ledger.countOriginRequest(failed: false)
-            pacer.succeeded(originMillis: millis, at: now)
-            if entry.lifetime > 0 {
-                learn(entry)
-                let missFrom = max(now, previousExpiry ?? now)
-                ledger.warmed(job.key, at: now, expiry: entry.expiry, missFrom: missFrom, reason: job.reason)
-            }
-        case .notCached:
-            enqueue(WarmJob(key: job.key, url: job.url, host: job.host, mode: .fill, reason: job.reason, score: job.score))
-        case .alreadyFilling, .skipped:
-            break
-        case .notStored(let status, let millis):
-            ledger.countOriginRequest(failed: status >= 500)
-            if status >= 500 {
-                pacer.failed(at: now)
-            } else {
-                pacer.succeeded(originMillis: millis, at: now)
-            }
-        case .failed:
-            ledger.countOriginRequest(failed: true)
-            pacer.failed(at: now)
-        }
-    }
-}
-
-/// A binary min-heap of refresh check times by key (duplicates allowed: the planner checks the
-/// entry itself when an item comes up).
-struct RefreshDueHeap: Sendable {
-    private var items: [(due: UnixMillis, key: String)] = []
-
-    var count: Int { items.count }
-
-    mutating func insert(key: String, due: UnixMillis) {
-        items.append((due, key))
-        var child = items.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard items[child].due < items[parent].due else { break }
-            items.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    /// Removes and returns the earliest item if it is due by `now`.
-    mutating func popFirst(dueBy now: UnixMillis) -> (due: UnixMillis, key: String)? {
-        guard let first = items.first, first.due <= now else { return nil }
-        let last = items.removeLast()
-        guard !items.isEmpty else { return first }
-        items[0] = last
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1
-            let right = left + 1
-            var smallest = parent
-            if left < items.count, items[left].due < items[smallest].due { smallest = left }
-            if right < items.count, items[right].due < items[smallest].due { smallest = right }
-            guard smallest != parent else { break }
-            items.swapAt(parent, smallest)
-            parent = smallest
-        }
-        return first
     }
 }
