@@ -157,7 +157,11 @@ extension ProxyEngine {
             headers: fields,
             connectTimeout: route.connectTimeout,
             totalTimeout: route.timeout,
-            maxResponseBytes: route.policy.maxBodyBytes)
+            maxResponseBytes: route.policy.maxBodyBytes,
+            // The origin's interim responses (a 103's hints) go to the client whose request this
+            // fetch answers, only: a coalesced follower waits on the fill and gets the final
+            // answer alone; a background refresh has nobody to tell (RFC 9110 §15.2).
+            onInterim: background ? nil : exchange.request.interim)
         statistics.originFetches.increment()
         let originStart = NIODeadline.now()
         return origin.stream(request, on: eventLoop).flatMap { head -> EventLoopFuture<ProxyResponse> in
