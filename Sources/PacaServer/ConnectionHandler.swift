@@ -17,7 +17,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
     struct Quiesce {}
 
     private enum Pending {
-        case request(ProxyRequest)
+        /// A request and its number on this connection.
+        case request(ProxyRequest, number: UInt64)
         /// A final error answer; the connection closes after it.
         case reject(ProxyResponse)
     }
@@ -50,6 +51,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// An upload refused mid-way (too large, malformed): its request's answer becomes this one,
     /// and the connection closes after it.
     private var failedUpload: (upload: UploadStream, answer: ProxyResponse)?
+    /// Numbers the requests of this connection, so an interim response finds its own.
+    private var requestsReceived: UInt64 = 0
+    /// The request being answered whose final head is not written yet: only its interim (1xx)
+    /// responses go out, so none ever follows a final head or reaches another request.
+    private var interimOpenFor: UInt64?
 
     init(configuration: HTTPServer.Configuration, responder: any ProxyResponder, logger: Logger) {
         self.configuration = configuration
@@ -107,7 +113,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 }
             }
             receiving = .body(upload, received: 0)
-            queue.append(.request(ProxyRequest(head: head, upload: upload, peer: peer)))
+            requestsReceived &+= 1
+            let request = ProxyRequest(
+                head: head, upload: upload, peer: peer,
+                interim: interimWriter(for: requestsReceived, version: head.version, context: context))
+            queue.append(.request(request, number: requestsReceived))
             processQueue(context: context)
         case .body(let chunk):
             guard case .body(let upload, let received) = receiving else { return }
@@ -237,7 +247,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
             case .reject(let response):
                 _ = send(response, version: .http1_1, keepAlive: false, context: context)
                 return
-            case .request(let request):
+            case .request(let request, let number):
+                interimOpenFor = number
                 let keepAlive = request.head.isKeepAlive && !quiescing
                 if let upload = request.upload, let failed = failedUpload, failed.upload === upload {
                     // Refused before it was dispatched: the origin never hears of it.
@@ -290,6 +301,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private func send(
         _ response: ProxyResponse, version: HTTPVersion, keepAlive: Bool, upload: UploadStream? = nil, context: ChannelHandlerContext
     ) -> Bool {
+        interimOpenFor = nil
         if let upload, let failed = failedUpload, failed.upload === upload {
             failedUpload = nil
             response.stream?.cancel()
@@ -360,6 +372,28 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 }
             })
         return false
+    }
+
+    /// The interim writer of request `number`, or `nil` for an HTTP/1.0 client, which must never
+    /// get a 1xx response (RFC 9110 §15.2). Callable from any thread: the write hops to the loop.
+    private func interimWriter(for number: UInt64, version: HTTPVersion, context: ChannelHandlerContext) -> (
+        @Sendable (InterimResponse) -> Void
+    )? {
+        guard version.major > 1 || (version.major == 1 && version.minor >= 1) else { return nil }
+        let loop = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        return { interim in
+            eventLoop.execute {
+                let (handler, context) = loop.value
+                handler.writeInterim(interim, for: number, context: context)
+            }
+        }
+    }
+
+    /// Writes an interim response of the request being answered, before its final head.
+    private func writeInterim(_ interim: InterimResponse, for number: UInt64, context: ChannelHandlerContext) {
+        guard !closed, interimOpenFor == number else { return }
+        context.writeAndFlush(wrapOutboundOut(ResponseEncoding.encode(interim, allocator: context.channel.allocator)), promise: nil)
     }
 
     /// Writes one response; when `keepAlive` is off, flushes and closes once it is on the wire.

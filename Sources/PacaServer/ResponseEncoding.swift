@@ -18,6 +18,21 @@ enum ResponseEncoding {
         }
     }
 
+    /// Encodes an interim (1xx) response: its status line and fields, no body (RFC 9110 §15.2).
+    static func encode(_ interim: InterimResponse, allocator: ByteBufferAllocator) -> ByteBuffer {
+        let phrase: String
+        switch interim.status {
+        case 102: phrase = "Processing"
+        case 103: phrase = "Early Hints"
+        default: phrase = HTTPResponseStatus(statusCode: interim.status).reasonPhrase
+        }
+        var buffer = allocator.buffer(capacity: 64)
+        buffer.writeString("HTTP/1.1 \(interim.status) \(phrase)\r\n")
+        for field in interim.headers { buffer.writeString("\(field.name): \(field.value)\r\n") }
+        buffer.writeStaticString("\r\n")
+        return buffer
+    }
+
     /// Whether a response with this status may carry a body at all (RFC 9110 §6.4.1).
     static func permitsBody(_ status: HTTPResponseStatus) -> Bool {
         let code = status.code

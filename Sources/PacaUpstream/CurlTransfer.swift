@@ -187,15 +187,21 @@ final class Transfer: @unchecked Sendable {
         while count > 0, bytes[count - 1] == 0x0A || bytes[count - 1] == 0x0D { count -= 1 }
         let line = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[..<count]), as: UTF8.self)
         if line.hasPrefix("HTTP/") {
-            // A new status line (after 100 Continue, say): only the last block counts.
+            // A new status line (after a 1xx block, say): only the last block's fields are the
+            // final response's, so an interim block's (a 103's `Link`) never leak into it.
             headers.removeAll(keepingCapacity: true)
             let parts = line.split(separator: " ", maxSplits: 2)
             if parts.count >= 2, let code = Int(parts[1]) { status = code }
             return
         }
         guard !line.isEmpty else {
-            // The end of a header block: a final one completes the head.
-            if status >= 200 { deliverHead() }
+            // The end of a header block: a final one completes the head; an interim one is
+            // relayed when the request asks for it (RFC 9110 §15.2) and then forgotten.
+            if status >= 200 {
+                deliverHead()
+            } else if let onInterim = request.onInterim, let interim = InterimResponse.relayable(status: status, headers: headers) {
+                onInterim(interim)
+            }
             return
         }
         if let first = line.first, first == " " || first == "\t", !headers.isEmpty {

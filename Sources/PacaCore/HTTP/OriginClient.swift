@@ -17,6 +17,10 @@ public struct OriginRequest: Sendable {
     public var totalTimeout: Duration
     /// Largest response body accepted; a larger one fails with `OriginError.responseTooLarge`.
     public var maxResponseBytes: Int
+    /// Told of each interim (1xx) response the origin sends before the final one that a proxy
+    /// relays (`InterimResponse.relayable`), in order and before the head is delivered; called on
+    /// the client's own thread. `nil` (the default) drops them: a fill nobody waits on, a warm-up.
+    public var onInterim: (@Sendable (InterimResponse) -> Void)?
 
     /// Creates a request. Defaults: 5 s to connect; 30 s for the answer's head and at most that
     /// long without a byte while the body flows (time the client spends not reading does not
@@ -29,8 +33,10 @@ public struct OriginRequest: Sendable {
         upload: UploadStream? = nil,
         connectTimeout: Duration = .seconds(5),
         totalTimeout: Duration = .seconds(30),
-        maxResponseBytes: Int = .max
+        maxResponseBytes: Int = .max,
+        onInterim: (@Sendable (InterimResponse) -> Void)? = nil
     ) {
+        self.onInterim = onInterim
         self.method = method
         self.url = url
         self.headers = headers
@@ -38,6 +44,33 @@ public struct OriginRequest: Sendable {
         self.connectTimeout = connectTimeout
         self.totalTimeout = totalTimeout
         self.maxResponseBytes = maxResponseBytes
+    }
+}
+
+/// An interim (informational, 1xx) response (RFC 9110 §15.2), as relayed ahead of the final
+/// one: `102 Processing`, `103 Early Hints`. Never stored, and its fields never join the final
+/// response's.
+public struct InterimResponse: Sendable, Equatable {
+    /// The status, 102…199.
+    public var status: Int
+    /// The end-to-end fields (hop-by-hop ones removed).
+    public var headers: [HTTPField]
+
+    /// Creates an interim response as it is.
+    public init(status: Int, headers: [HTTPField]) {
+        self.status = status
+        self.headers = headers
+    }
+
+    /// What a proxy relays of an origin's 1xx block (RFC 9110 §15.2), or `nil` for one it keeps
+    /// to itself: `100 Continue` (paca answers `Expect: 100-continue` itself and never forwards
+    /// the expectation, so an origin's 100 would be a second one), `101 Switching Protocols`
+    /// (paca does not relay upgrades) and anything outside 1xx. Hop-by-hop fields, and the names
+    /// `Connection` lists, are removed (RFC 9110 §7.6.1).
+    public static func relayable(status: Int, headers: [HTTPField]) -> InterimResponse? {
+        guard status >= 102, status <= 199 else { return nil }
+        let hopByHop = HopByHop.names(in: headers)
+        return InterimResponse(status: status, headers: headers.filter { !hopByHop.contains($0.name.lowercased()) })
     }
 }
 

@@ -10,10 +10,18 @@ public struct ProxyRequest: Sendable {
     public var upload: UploadStream?
     /// The peer's address, without the port (`127.0.0.1`, `::1`).
     public var peer: String
+    /// Writes an interim (1xx) response to the client ahead of this request's final answer, from
+    /// any thread; once the final head is on its way, further calls do nothing. `nil` when the
+    /// client must not get one (an HTTP/1.0 client, RFC 9110 §15.2) or nobody listens (warming).
+    public var interim: (@Sendable (InterimResponse) -> Void)?
 
     /// Creates a request; a `body` is wrapped in a finished `UploadStream`.
-    public init(head: HTTPRequestHead, body: ByteBuffer? = nil, upload: UploadStream? = nil, peer: String = "") {
+    public init(
+        head: HTTPRequestHead, body: ByteBuffer? = nil, upload: UploadStream? = nil, peer: String = "",
+        interim: (@Sendable (InterimResponse) -> Void)? = nil
+    ) {
         self.head = head
+        self.interim = interim
         self.upload = upload ?? body.map(UploadStream.complete)
         self.peer = peer
     }

@@ -145,8 +145,16 @@ extension ProxyEngine {
     > {
         let route = exchange.route
         var fields = cacheableRequestFields(exchange, isFill: !kind.hitForMiss)
+        // The stored responses for the key that the origin is asked about (RFC 9111 §4.3.1,
+        // §4.3.4): the one revalidated first, then its sibling variants; a 304 updates the one
+        // its validator selects.
+        let candidates = kind.stored.map { revalidationCandidates(exchange, stored: $0) } ?? []
         if let stored = kind.stored {
-            fields.append(contentsOf: revalidationHeaders(etag: stored.etag, lastModified: stored.lastModified))
+            if candidates.count > 1 {
+                fields.append(contentsOf: revalidationHeaders(etags: candidates.map(\.etag), lastModified: stored.lastModified))
+            } else {
+                fields.append(contentsOf: revalidationHeaders(etag: stored.etag, lastModified: stored.lastModified))
+            }
         }
         // A HEAD for a stale entry is revalidated with a conditional HEAD (RFC 9111 §4.3.5):
         // the client needs no body, and a 304 or a matching 200 refreshes the stored GET.
@@ -157,7 +165,11 @@ extension ProxyEngine {
             headers: fields,
             connectTimeout: route.connectTimeout,
             totalTimeout: route.timeout,
-            maxResponseBytes: route.policy.maxBodyBytes)
+            maxResponseBytes: route.policy.maxBodyBytes,
+            // The origin's interim responses (a 103's hints) go to the client whose request this
+            // fetch answers, only: a coalesced follower waits on the fill and gets the final
+            // answer alone; a background refresh has nobody to tell (RFC 9110 §15.2).
+            onInterim: background ? nil : exchange.request.interim)
         statistics.originFetches.increment()
         let originStart = NIODeadline.now()
         return origin.stream(request, on: eventLoop).flatMap { head -> EventLoopFuture<ProxyResponse> in
@@ -165,15 +177,30 @@ extension ProxyEngine {
             self.statistics.originAnswered(exchange.route.name, nanoseconds: originNanoseconds)
             let originMillis = Double(originNanoseconds) / 1_000_000
             if let stored = kind.stored {
-                if head.status == 304,
-                    notModifiedApplies(notModified: head.headers, storedETag: stored.etag, storedLastModified: stored.lastModified)
-                {
-                    head.body.cancel()
-                    let notModified = OriginResponse(
-                        status: 304, headers: head.headers, body: ByteBuffer(), requestTime: head.requestTime,
-                        responseTime: head.responseTime)
-                    return eventLoop.makeSucceededFuture(
-                        self.refreshed(exchange, stored: stored, notModified: notModified, kind: kind, originMillis: originMillis))
+                if head.status == 304 {
+                    let selected = storedResponsesSelected(
+                        byNotModified: head.headers,
+                        among: candidates.map {
+                            StoredValidators(etag: $0.etag, lastModified: $0.lastModified, responseTime: $0.timing.responseTime)
+                        }
+                    ).map { candidates[$0] }
+                    if !selected.isEmpty {
+                        head.body.cancel()
+                        let notModified = OriginResponse(
+                            status: 304, headers: head.headers, body: ByteBuffer(), requestTime: head.requestTime,
+                            responseTime: head.responseTime)
+                        return eventLoop.makeSucceededFuture(
+                            self.refreshed(
+                                exchange, stored: stored, selected: selected, notModified: notModified, kind: kind,
+                                originMillis: originMillis))
+                    }
+                    if !headRevalidation {
+                        // No stored response matches: the 304 updates none (RFC 9111 §4.3.4),
+                        // and the request goes again without conditions.
+                        head.body.cancel()
+                        self.complete(exchange, kind, with: .uncacheable)
+                        return self.fetch(exchange, kind: FetchKind(forward: kind.forward, hitForMiss: kind.hitForMiss), on: eventLoop)
+                    }
                 }
                 if head.status >= 500, self.staleAllowedOnError(stored, exchange: exchange) {
                     head.body.cancel()
@@ -286,6 +313,51 @@ extension ProxyEngine {
             key: stored.key, status: stored.status, headers: merged.removing(plan.strippedFieldNames), body: stored.body,
             timing: timing(plan, response: update), etag: plan.etag ?? stored.etag,
             lastModified: plan.lastModified ?? stored.lastModified, encryptAtRest: exchange.route.encrypt)
+    }
+
+    /// The stored responses a revalidation of `stored` asks about: `stored` first, then the
+    /// other variants of its primary key in L1 with the same status and an `ETag`, most recent
+    /// first (at most `max_variants`). Variants only in L2/L3 are not listed.
+    func revalidationCandidates(_ exchange: Exchange, stored: CacheEntry) -> [CacheEntry] {
+        var candidates = [stored]
+        guard stored.key != exchange.primaryKey, let marker = memory.peek(exchange.primaryKey), marker.isVaryMarker else {
+            return candidates
+        }
+        for key in marker.variantKeys.reversed() where key != stored.key {
+            guard let entry = memory.peek(key), !entry.isVaryMarker, entry.status == stored.status, entry.etag != nil else { continue }
+            candidates.append(entry)
+        }
+        return candidates
+    }
+
+    /// A 304 selected `selected` among the stored responses asked about (RFC 9111 §4.3.4):
+    /// each is updated. When the revalidated response is among them the client gets it as
+    /// `refreshed` does; otherwise the client gets the first selected one (the origin says it is
+    /// the representation for this request), which is also stored under this request's key.
+    func refreshed(
+        _ exchange: Exchange, stored: CacheEntry, selected: [CacheEntry], notModified: OriginResponse, kind: FetchKind,
+        originMillis: Double
+    ) -> ProxyResponse {
+        var others: [CacheEntry] = []
+        for entry in selected where entry.key != stored.key {
+            guard let updated = freshened(exchange, stored: entry, update: notModified) else { continue }
+            _ = cache.store(updated)
+            others.append(updated)
+        }
+        if selected.contains(where: { $0.key == stored.key }) {
+            return refreshed(exchange, stored: stored, notModified: notModified, kind: kind, originMillis: originMillis)
+        }
+        let chosen = others.first ?? selected[0]
+        let entry = CacheEntry(
+            key: stored.key, status: chosen.status, headers: chosen.headers, body: chosen.body, timing: chosen.timing, etag: chosen.etag,
+            lastModified: chosen.lastModified, encryptAtRest: exchange.route.encrypt)
+        let storedNow = !others.isEmpty && cache.store(entry)
+        complete(exchange, kind, with: storedNow ? .stored(entry) : .uncacheable)
+        let now = clock.now()
+        let ttl = entry.timing.remainingFreshness(at: now)
+        let status = CacheStatusField.forward(
+            kind.forward, status: notModified.status, stored: storedNow, ttlSeconds: storedNow ? ttl / 1000 : nil, detail: "other-variant")
+        return serveStored(exchange, entry: entry, ttlMillis: ttl, now: now, outcome: .revalidated, cacheStatus: status)
     }
 
     /// A 304 (or a HEAD 200 with the stored validators) answered a revalidation: update the

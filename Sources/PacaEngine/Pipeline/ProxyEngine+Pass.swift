@@ -30,7 +30,8 @@ extension ProxyEngine {
             upload: head.method == .GET || head.method == .HEAD ? nil : exchange.request.upload,
             connectTimeout: route.connectTimeout,
             totalTimeout: route.timeout,
-            maxResponseBytes: route.policy.maxBodyBytes)
+            maxResponseBytes: route.policy.maxBodyBytes,
+            onInterim: exchange.request.interim)
         statistics.originFetches.increment()
         let originStart = NIODeadline.now()
         return origin.stream(request, on: eventLoop).flatMap { response in
