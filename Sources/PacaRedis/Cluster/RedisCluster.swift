@@ -1,3 +1,4 @@
+public import Logging
 public import NIOCore
 public import PacaCore
 import Synchronization
@@ -8,8 +9,7 @@ import Synchronization
 /// connection pool and one circuit breaker per master, so a failed master costs only its own
 /// slots: the others keep answering, and the caller falls back to its lower tiers and the origin.
 ///
-/// Not wired into `RedisTier` yet (issue 13, part 1 in progress): this is the routing layer the
-/// tier will sit on.
+/// `RedisTier` uses it when `configuration.cluster` names seed nodes.
 public final class RedisCluster: Sendable {
     /// How to reach the cluster.
     public struct Configuration: Sendable {
@@ -65,12 +65,28 @@ public final class RedisCluster: Sendable {
     /// The configuration the client was created with.
     public let configuration: Configuration
     private let clock: any WallClock
+    private let logger: Logger
     private let state = Mutex(State())
 
     /// Creates the client; nothing connects until the first command or `refreshSlotMap()`.
-    public init(configuration: Configuration, clock: any WallClock = SystemWallClock()) {
+    public init(configuration: Configuration, clock: any WallClock = SystemWallClock(), logger: Logger = Logger(label: "paca.redis")) {
         self.configuration = configuration
         self.clock = clock
+        self.logger = logger
+    }
+
+    /// `open` when every known master's breaker is open, `half-open` when some are, else `closed`.
+    public var breakerSummary: String {
+        state.withLock { state in
+            let open = state.nodes.values.count { $0.breaker.stateName != "closed" }
+            return open == 0 ? "closed" : open == state.nodes.count ? "open" : "half-open"
+        }
+    }
+
+    /// The masters of the slot map, reading it first when it is still empty.
+    public func currentMasters() async -> [RedisNodeAddress] {
+        if state.withLock({ $0.map.masters.isEmpty }) { try? await refreshSlotMap() }
+        return state.withLock { $0.map.masters }
     }
 
     /// The slot map in use.
@@ -218,7 +234,10 @@ public final class RedisCluster: Sendable {
         let pool = try node(at: address)
         do {
             let replies = try await pool.run { connection throws(RedisError) in try connection.pipeline(commands) }
-            state.withLock { _ = $0.nodes[address]?.breaker.recordSuccess(now: clock.now()) }
+            let transition = state.withLock { $0.nodes[address]?.breaker.recordSuccess(now: clock.now()) }
+            if transition != nil {
+                logger.info("L3 Redis Cluster master back: circuit breaker closed", metadata: ["redis": "\(address)"])
+            }
             return replies
         } catch {
             let trips: Bool
@@ -226,12 +245,15 @@ public final class RedisCluster: Sendable {
             case .connectFailed, .authenticationFailed, .selectFailed, .timeout, .io, .protocolError: trips = true
             case .shutDown, .overloaded, .breakerOpen: trips = false
             }
-            state.withLock { state in
-                if trips {
-                    _ = state.nodes[address]?.breaker.recordFailure(now: clock.now())
-                } else if permission == .probe {
-                    state.nodes[address]?.breaker.probeAbandoned(now: clock.now())
-                }
+            let transition = state.withLock { state -> CircuitBreaker.Transition? in
+                if trips { return state.nodes[address]?.breaker.recordFailure(now: clock.now()) }
+                if permission == .probe { state.nodes[address]?.breaker.probeAbandoned(now: clock.now()) }
+                return nil
+            }
+            if transition != nil {
+                logger.warning(
+                    "L3 Redis Cluster master failing: circuit breaker open, its slots are skipped",
+                    metadata: ["redis": "\(address)", "error": "\(error)"])
             }
             throw error
         }
