@@ -129,4 +129,29 @@ struct SharedInvalidationTests {
         await back.app.syncBans()
         #expect(try await back.get("/s/away").cacheStatus.hasPrefix("paca; fwd=uri-miss"))
     }
+
+    @Test("on a Redis Cluster as L3: entries are shared, and a POST through one node invalidates the URL on the other")
+    func sharedThroughACluster() async throws {
+        let cluster = try await RedisClusterServer()
+        let origin = try await Self.origin()
+        let seeds = cluster.addresses.map { "\"\($0)\"" }.joined(separator: ", ")
+        let config = catchAll(
+            #", "admin": { "listen": "127.0.0.1:0" }, "storage": { "l1": { "max_bytes": "8MB" }, "l2": { "path": "l2" }, "l3": { "cluster": [\#(seeds)], "password_env": "PACA_TEST_CLUSTER_PASSWORD", "namespace": "paca-cluster", "timeout": "500ms" } }"#
+        )
+        let environment = ["PACA_TEST_CLUSTER_PASSWORD": cluster.password]
+        let a = try await ProxyHarness.start(origin: origin, config: config, environment: environment)
+        let b = try await ProxyHarness.start(origin: origin, config: config, environment: environment)
+        defer {
+            Task {
+                await a.shutdown(); await b.shutdown(); await origin.shutdown(); await cluster.stop()
+            }
+        }
+
+        for index in 0..<6 { try await Self.cacheOnBoth("/s/c\(index)", a, b) }
+        #expect(try await b.request("POST", "/s/c3", body: "changed").status == 200)
+        await b.app.waitUntilBansShared()
+        await a.app.syncBans()
+        #expect(try await a.get("/s/c3").cacheStatus.hasPrefix("paca; fwd=uri-miss"))
+        #expect(try await a.get("/s/c2").cacheStatus.hasPrefix("paca; hit"))
+    }
 }

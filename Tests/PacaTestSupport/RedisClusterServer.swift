@@ -1,24 +1,22 @@
 import Foundation
-import NIOCore
-import PacaTestSupport
-
-@testable import PacaRedis
+public import NIOCore
+public import PacaRedis
 
 /// A throwaway Redis Cluster on 127.0.0.1: `masters` cluster-enabled `redis-server`s (each a
 /// `RedisServer`: own port, own temporary directory, started and stopped by PID) sharing one
 /// password, the 16384 slots split evenly with `CLUSTER ADDSLOTSRANGE`, joined with `CLUSTER
 /// MEET`. No replicas.
-final class RedisClusterServer: Sendable {
-    let nodes: [RedisServer]
-    let password: String
+public final class RedisClusterServer: Sendable {
+    public let nodes: [RedisServer]
+    public let password: String
     /// Each node's cluster id, in the order of `nodes`.
-    let ids: [String]
+    public let ids: [String]
     /// The slot ranges given to each node, in the order of `nodes`.
-    let ranges: [ClosedRange<Int>]
+    public let ranges: [ClosedRange<Int>]
 
-    var addresses: [RedisNodeAddress] { nodes.map { RedisNodeAddress(host: "127.0.0.1", port: $0.port) } }
+    public var addresses: [RedisNodeAddress] { nodes.map { RedisNodeAddress(host: "127.0.0.1", port: $0.port) } }
 
-    init(masters: Int = 3) async throws {
+    public init(masters: Int = 3) async throws {
         var random = SystemRandomNumberGenerator()
         let password = String(random.next() as UInt64, radix: 16) + String(random.next() as UInt64, radix: 16)
         var nodes: [RedisServer] = []
@@ -68,7 +66,7 @@ final class RedisClusterServer: Sendable {
     }
 
     /// A client that talks to single nodes (no routing), for setting the cluster up in tests.
-    static func admin(_ nodes: [RedisServer], password: String) -> RedisCluster {
+    public static func admin(_ nodes: [RedisServer], password: String) -> RedisCluster {
         RedisCluster(
             configuration: .init(
                 seeds: nodes.map { RedisNodeAddress(host: "127.0.0.1", port: $0.port) }, password: password, timeout: .seconds(2),
@@ -76,14 +74,14 @@ final class RedisClusterServer: Sendable {
     }
 
     /// A routing client for this cluster.
-    func client(timeout: Duration = .milliseconds(500), failureThreshold: Int = 3) -> RedisCluster {
+    public func client(timeout: Duration = .milliseconds(500), failureThreshold: Int = 3) -> RedisCluster {
         RedisCluster(
             configuration: .init(
                 seeds: addresses, password: password, timeout: timeout, poolSize: 2, failureThreshold: failureThreshold,
                 openDuration: .seconds(60)))
     }
 
-    func stop() async {
+    public func stop() async {
         for node in nodes { await node.stop() }
     }
 
@@ -94,7 +92,8 @@ final class RedisClusterServer: Sendable {
 }
 
 extension [String] {
-    var buffers: [ByteBuffer] { map { ByteBuffer(string: $0) } }
+    /// The strings as command arguments.
+    public var buffers: [ByteBuffer] { map { ByteBuffer(string: $0) } }
 }
 
 /// Why a test cluster could not be set up.
