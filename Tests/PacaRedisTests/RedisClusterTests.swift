@@ -156,3 +156,36 @@ struct RedisClusterTests {
         #expect(client.breakerState(of: cluster.addresses[0]) == "closed")
     }
 }
+
+extension RedisClusterTests {
+    @Test(
+        "when a master dies and its slot is served elsewhere, the failure that opens its breaker reads the map again and the command goes there"
+    )
+    func failoverRereadsTheMap() async throws {
+        let cluster = try await RedisClusterServer()
+        let client = cluster.client(timeout: .milliseconds(300), failureThreshold: 1)
+        defer {
+            Task {
+                await client.shutdown(); await cluster.stop()
+            }
+        }
+
+        try await client.refreshSlotMap()
+        let slot = RedisHashSlot.slot(for: "foo")
+        #expect(client.slotMap.master(forSlot: slot) == cluster.addresses[2])
+        await cluster.nodes[2].kill()
+        // What a failover does for this slot: another master serves it now.
+        let admin = RedisClusterServer.admin(Array(cluster.nodes.prefix(2)), password: cluster.password)
+        defer { Task { await admin.shutdown() } }
+        for index in [0, 1] {
+            let reply = try await admin.perform(
+                on: cluster.addresses[index], [["CLUSTER", "SETSLOT", String(slot), "NODE", cluster.ids[0]].buffers])
+            #expect(reply == [.status("OK")])
+        }
+        let refreshes = client.slotMapRefreshes
+        #expect(try await client.run(key: "foo", [["SET", "foo", "after"].buffers]) == [.status("OK")])
+        #expect(client.slotMap.master(forSlot: slot) == cluster.addresses[0])
+        #expect(client.slotMapRefreshes == refreshes + 1)
+        #expect(client.breakerState(of: cluster.addresses[2]) == "open")
+    }
+}

@@ -107,9 +107,13 @@ public final class RedisCluster: Sendable {
     /// Reads the slot map from the known masters, then the seeds, until one answers: `CLUSTER
     /// SHARDS` first, `CLUSTER SLOTS` where the server does not know it (before Redis 7).
     public func refreshSlotMap() async throws(RedisError) {
-        let known = state.withLock { $0.map.masters }
+        // Nodes whose breaker is open are asked last: they are probably the reason for asking.
+        let (known, failing) = state.withLock { state in
+            (state.map.masters, Set(state.nodes.filter { $0.value.breaker.stateName != "closed" }.keys))
+        }
         var candidates: [RedisNodeAddress] = []
         for address in known + configuration.seeds where !candidates.contains(address) { candidates.append(address) }
+        candidates = candidates.filter { !failing.contains($0) } + candidates.filter { failing.contains($0) }
         var lastError = RedisError.protocolError("no seed node configured")
         for address in candidates {
             do {
@@ -174,9 +178,23 @@ public final class RedisCluster: Sendable {
     private func follow(slot: Int, from first: RedisNodeAddress, _ commands: [[ByteBuffer]]) async throws(RedisError) -> [RedisReply] {
         var target = first
         var asking = false
+        var refreshedAfterFailure = false
         for _ in 0...configuration.maxRedirects {
             let sent = asking ? commands.flatMap { [[ByteBuffer(string: "ASKING")], $0] } : commands
-            var replies = try await perform(on: target, sent)
+            var replies: [RedisReply]
+            do {
+                replies = try await perform(on: target, sent)
+            } catch {
+                // The failure that opened this master's breaker may be a failover: read the map
+                // (once per opening, so a dead master does not cause a refresh per command) and
+                // retry where the slot lives now, if that is elsewhere.
+                guard !refreshedAfterFailure, !asking, error != .breakerOpen, breakerState(of: target) == "open" else { throw error }
+                refreshedAfterFailure = true
+                try? await refreshSlotMap()
+                guard let moved = state.withLock({ $0.map.master(forSlot: slot) }), moved != target else { throw error }
+                target = moved
+                continue
+            }
             if asking { replies = stride(from: 1, to: replies.count, by: 2).map { replies[$0] } }
             let redirect = replies.lazy.compactMap { reply -> RedisRedirect? in
                 if case .error(let message) = reply { return RedisRedirect(errorMessage: message) }
