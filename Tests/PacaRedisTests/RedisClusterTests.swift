@@ -5,7 +5,7 @@ import Testing
 @testable import PacaRedis
 
 /// `RedisCluster` against a real three-master Redis Cluster on loopback.
-@Suite("Redis Cluster routing (real cluster)", .timeLimit(.minutes(1)))
+@Suite("Redis Cluster routing (real cluster)", .serialized, .timeLimit(.minutes(1)))
 struct RedisClusterTests {
     @Test("the slot map read from the cluster is the one it was built with, by CLUSTER SHARDS and by CLUSTER SLOTS")
     func slotMapFromTheCluster() async throws {

@@ -6,7 +6,7 @@ import Testing
 @testable import PacaRedis
 
 /// `RedisTier` with `storage.l3.cluster`: the same L3 on a real three-master cluster.
-@Suite("L3 on a Redis Cluster (real cluster)", .timeLimit(.minutes(1)))
+@Suite("L3 on a Redis Cluster (real cluster)", .serialized, .timeLimit(.minutes(1)))
 struct RedisClusterTierTests {
     static func tier(_ cluster: RedisClusterServer, clock: ManualWallClock, failureThreshold: Int = 3) throws -> RedisTier {
         let configuration = try RedisTier.Configuration(
