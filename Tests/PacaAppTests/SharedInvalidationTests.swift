@@ -6,7 +6,7 @@ import Testing
 /// RFC 9111 §4.4 invalidation by unsafe methods, across nodes sharing one real `redis-server`:
 /// an invalidation is a ban, shared through the ban set like an admin purge, so a write through
 /// one node stops every node serving its copies (issue 13, "several nodes as one").
-@Suite("Invalidation by unsafe methods across nodes (real Redis)", .timeLimit(.minutes(1)))
+@Suite("Invalidation by unsafe methods across nodes (real Redis)", .serialized, .timeLimit(.minutes(1)))
 struct SharedInvalidationTests {
     static func origin() async throws -> TestOrigin {
         try await TestOrigin { seen in
