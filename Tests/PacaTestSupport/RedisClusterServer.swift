@@ -20,12 +20,18 @@ public final class RedisClusterServer: Sendable {
         var random = SystemRandomNumberGenerator()
         let password = String(random.next() as UInt64, radix: 16) + String(random.next() as UInt64, radix: 16)
         var nodes: [RedisServer] = []
+        var busPorts: [Int] = []
         for _ in 0..<masters {
+            let busPort = try RedisServer.freePort()
+            busPorts.append(busPort)
             nodes.append(
                 try await RedisServer(
                     password: password,
+                    // The cluster bus gets a free port too, not the default port + 10000, which
+                    // could be a port another test has just closed and expects to stay refused.
                     extraArguments: [
-                        "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000",
+                        "--cluster-port", String(busPort), "--cluster-enabled", "yes", "--cluster-config-file",
+                        "nodes.conf", "--cluster-node-timeout", "5000",
                         "--cluster-require-full-coverage", "no",
                     ]))
         }
@@ -44,8 +50,9 @@ public final class RedisClusterServer: Sendable {
             ids.append(try await admin.perform(on: address, [["CLUSTER", "MYID"].buffers])[0].text ?? "")
         }
         let first = RedisNodeAddress(host: "127.0.0.1", port: nodes[0].port)
-        for node in nodes.dropFirst() {
-            _ = try await Self.expectOK(admin.perform(on: first, [["CLUSTER", "MEET", "127.0.0.1", String(node.port)].buffers]))
+        for (node, busPort) in zip(nodes, busPorts).dropFirst() {
+            _ = try await Self.expectOK(
+                admin.perform(on: first, [["CLUSTER", "MEET", "127.0.0.1", String(node.port), String(busPort)].buffers]))
         }
         // The nodes agree through their gossip, which has no completion event to await: ask
         // each until it reports the whole cluster (bounded; usually a few hundred ms).

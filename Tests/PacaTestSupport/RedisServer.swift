@@ -158,7 +158,7 @@ public final class RedisServer: @unchecked Sendable {
     }
 
     /// A port the kernel just handed out for 127.0.0.1 and that is free again.
-    private static func freePort() throws -> Int {
+    static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw StartError(description: "socket() failed: errno \(errno)") }
         defer { close(fd) }
