@@ -11,13 +11,13 @@ extension RedisTier {
     /// a wake-up on the set's channel; one pipelined round trip.
     public func publishBan(_ member: String, at: UnixMillis, retainSince: UnixMillis) async throws(RedisError) {
         let key = ByteBuffer(string: banSetKey)
-        let replies = try await pool.run { connection throws(RedisError) in
-            try connection.pipeline([
+        let replies = try await send(
+            key: banSetKey,
+            [
                 [ByteBuffer(string: "ZADD"), key, ByteBuffer(string: String(at)), ByteBuffer(string: member)],
                 [ByteBuffer(string: "ZREMRANGEBYSCORE"), key, ByteBuffer(string: "-inf"), ByteBuffer(string: "(\(retainSince)")],
                 [ByteBuffer(string: "PUBLISH"), key, ByteBuffer(string: String(at))],
             ])
-        }
         for reply in replies {
             if case .error(let message) = reply { throw .protocolError("ban not shared: \(message)") }
         }
@@ -26,12 +26,14 @@ extension RedisTier {
     /// Bans made at or after `since`, oldest first, as (time, JSON).
     public func bans(since: UnixMillis) async throws(RedisError) -> [(at: UnixMillis, member: String)] {
         let key = ByteBuffer(string: banSetKey)
-        let reply = try await pool.run { connection throws(RedisError) in
-            try connection.command([
-                ByteBuffer(string: "ZRANGEBYSCORE"), key, ByteBuffer(string: String(since)), ByteBuffer(string: "+inf"),
-                ByteBuffer(string: "WITHSCORES"), ByteBuffer(string: "LIMIT"), ByteBuffer(string: "0"), ByteBuffer(string: "10000"),
-            ])
-        }
+        let reply = try await send(
+            key: banSetKey,
+            [
+                [
+                    ByteBuffer(string: "ZRANGEBYSCORE"), key, ByteBuffer(string: String(since)), ByteBuffer(string: "+inf"),
+                    ByteBuffer(string: "WITHSCORES"), ByteBuffer(string: "LIMIT"), ByteBuffer(string: "0"), ByteBuffer(string: "10000"),
+                ]
+            ])[0]
         guard case .array(let items) = reply else {
             throw .protocolError("ZRANGEBYSCORE answered \(reply)")
         }

@@ -7,8 +7,11 @@
 extension RedisTier {
     /// How the L3 tier reaches Redis and how it behaves when Redis misbehaves.
     public struct Configuration: Sendable {
-        /// The server, credentials and database.
+        /// The server, credentials and database. With `cluster`, only the credentials count (and
+        /// the first seed, for logs).
         public var url: RedisURL
+        /// Seed nodes of a Redis Cluster (`storage.l3.cluster`); `nil` (default) for one server.
+        public var cluster: [RedisNodeAddress]?
         /// The variable the password was read from, if any (kept for diagnostics; never the value).
         public var passwordEnvironmentVariable: String?
         /// Prefix of every key: entries live under `<namespace>:e:<hash>`. Default `paca`.
@@ -40,6 +43,7 @@ extension RedisTier {
             maxQueuedJobs: Int = 1024
         ) {
             self.url = url
+            self.cluster = nil
             self.passwordEnvironmentVariable = nil
             self.namespace = namespace
             self.timeout = timeout
@@ -76,6 +80,43 @@ extension RedisTier {
             self.init(
                 url: parsed, namespace: namespace, timeout: timeout, poolSize: poolSize, maxEntryBytes: maxEntryBytes,
                 failureThreshold: failureThreshold, openDuration: openDuration, maxQueuedJobs: maxQueuedJobs)
+            self.passwordEnvironmentVariable = passwordEnvironmentVariable
+        }
+
+        /// A Redis Cluster reached through `seeds` (`host:port` each): the slot map is learned from
+        /// them, every master is asked with the same credentials (`username`, and the password read
+        /// from `passwordEnvironmentVariable`, as for one server). Other settings as above.
+        public init(
+            cluster seeds: [String],
+            username: String? = nil,
+            passwordEnvironmentVariable: String? = nil,
+            namespace: String = "paca",
+            timeout: Duration = .milliseconds(50),
+            poolSize: Int = 4,
+            maxEntryBytes: Int = 1 << 20,
+            failureThreshold: Int = 5,
+            openDuration: Duration = .seconds(5),
+            maxQueuedJobs: Int = 1024,
+            environment: (String) -> String? = Configuration.processEnvironment
+        ) throws(RedisURLError) {
+            var nodes: [RedisNodeAddress] = []
+            for seed in seeds {
+                guard let node = RedisNodeAddress(parsing: seed), !node.host.isEmpty else { throw .invalidHost(seed) }
+                nodes.append(node)
+            }
+            guard let first = nodes.first else { throw .missingHost }
+            var password: String?
+            if let passwordEnvironmentVariable {
+                guard let value = environment(passwordEnvironmentVariable) else {
+                    throw .passwordEnvironmentVariableUnset(passwordEnvironmentVariable)
+                }
+                password = value.isEmpty ? nil : value
+            }
+            self.init(
+                url: RedisURL(host: first.host, port: first.port, username: username, password: password), namespace: namespace,
+                timeout: timeout, poolSize: poolSize, maxEntryBytes: maxEntryBytes, failureThreshold: failureThreshold,
+                openDuration: openDuration, maxQueuedJobs: maxQueuedJobs)
+            self.cluster = nodes
             self.passwordEnvironmentVariable = passwordEnvironmentVariable
         }
 

@@ -23,7 +23,8 @@ public final class RedisTier: CacheTier {
 
     private let clock: any WallClock
     private let logger: Logger
-    let pool: RedisConnectionPool
+    /// One server, or a cluster routed by hash slot.
+    let backend: Backend
     private let state: Mutex<TierState>
     private let keyPrefix: String
     private let scanPattern: String
@@ -35,6 +36,13 @@ public final class RedisTier: CacheTier {
     static let sweepHeaderBytes = 4096
     /// `SCAN ... COUNT` hint.
     static let scanCount = 500
+
+    /// Where commands go: one server through one pool guarded by the tier's breaker, or a Redis
+    /// Cluster (`configuration.cluster`) with a pool and a breaker per master.
+    enum Backend: Sendable {
+        case single(RedisConnectionPool)
+        case cluster(RedisCluster)
+    }
 
     private struct TierState {
         var breaker: CircuitBreaker
@@ -67,23 +75,34 @@ public final class RedisTier: CacheTier {
         self.keyPrefix = "\(configuration.namespace):e:"
         self.scanPattern = Self.globEscaped(configuration.namespace) + ":e:*"
 
-        let policyChecked = OnceFlag()
         let url = configuration.url
-        self.pool = RedisConnectionPool(
-            url: url, size: configuration.poolSize, timeout: configuration.timeout, maxQueuedJobs: configuration.maxQueuedJobs
-        ) { connection in
-            guard policyChecked.claim() else { return }
-            // CONFIG may be renamed or disabled (managed Redis): then say nothing.
-            let reply = try? connection.command(["CONFIG", "GET", "maxmemory-policy"].map { ByteBuffer(string: $0) })
-            if case .array(let pair) = reply, pair.count == 2, pair[1].text == "noeviction" {
-                logger.warning(
-                    "Redis maxmemory-policy is noeviction: when full it refuses new L3 entries instead of evicting old ones; set allkeys-lru or volatile-lru",
-                    metadata: ["redis": "\(url)"])
+        if let seeds = configuration.cluster {
+            self.backend = .cluster(
+                RedisCluster(
+                    configuration: .init(
+                        seeds: seeds, username: url.username, password: url.password, timeout: configuration.timeout,
+                        poolSize: configuration.poolSize, maxQueuedJobs: configuration.maxQueuedJobs,
+                        failureThreshold: configuration.failureThreshold, openDuration: configuration.openDuration),
+                    clock: clock, logger: logger))
+        } else {
+            let policyChecked = OnceFlag()
+            let pool = RedisConnectionPool(
+                url: url, size: configuration.poolSize, timeout: configuration.timeout, maxQueuedJobs: configuration.maxQueuedJobs
+            ) { connection in
+                guard policyChecked.claim() else { return }
+                // CONFIG may be renamed or disabled (managed Redis): then say nothing.
+                let reply = try? connection.command(["CONFIG", "GET", "maxmemory-policy"].map { ByteBuffer(string: $0) })
+                if case .array(let pair) = reply, pair.count == 2, pair[1].text == "noeviction" {
+                    logger.warning(
+                        "Redis maxmemory-policy is noeviction: when full it refuses new L3 entries instead of evicting old ones; set allkeys-lru or volatile-lru",
+                        metadata: ["redis": "\(url)"])
+                }
             }
+            self.backend = .single(pool)
+            // Connect one worker now so the policy warning appears at start, not on the first request.
+            pool.enqueue { connection in _ = try? connection.command([ByteBuffer(string: "PING")]) }
         }
         logger.debug("L3 Redis tier created", metadata: ["redis": "\(url)", "namespace": "\(configuration.namespace)"])
-        // Connect one worker now so the policy warning appears at start, not on the first request.
-        pool.enqueue { connection in _ = try? connection.command([ByteBuffer(string: "PING")]) }
     }
 
     // MARK: - Keys
@@ -109,11 +128,10 @@ public final class RedisTier: CacheTier {
     /// One `GET`; the entry if Redis has it, it decodes with the expected full key, and its
     /// storage lifetime has not ended at `now`.
     public func get(_ key: String, now: UnixMillis) async -> CacheEntry? {
-        let redisKey = ByteBuffer(string: redisKey(for: key))
+        let name = redisKey(for: key)
+        let redisKey = ByteBuffer(string: name)
         let started = ContinuousClock.now
-        let result = await perform { connection throws(RedisError) in
-            try Self.checked(connection.command([ByteBuffer(string: "GET"), redisKey]))
-        }
+        let result = await perform(key: name, [[ByteBuffer(string: "GET"), redisKey]]).map { $0[0] }
         let elapsed = started.duration(to: .now)
         var entry: CacheEntry?
         if case .success(let reply) = result {
@@ -135,23 +153,24 @@ public final class RedisTier: CacheTier {
         var seen = Set<String>()
         for key in keys where seen.insert(key).inserted { unique.append(key) }
         guard !unique.isEmpty else { return [:] }
-        let redisKeys = unique.map { ByteBuffer(string: redisKey(for: $0)) }
+        let names = unique.map { redisKey(for: $0) }
+        let redisKeys = names.map { ByteBuffer(string: $0) }
         let get = ByteBuffer(string: "GET")
         let started = ContinuousClock.now
-        let result = await perform { connection throws(RedisError) in
-            try connection.pipeline(redisKeys.map { [get, $0] }).map { reply throws(RedisError) in try Self.checked(reply) }
-        }
+        let results = await performEach(zip(names, redisKeys).map { ($0, [get, $1]) })
         let elapsed = started.duration(to: .now)
         var found: [String: CacheEntry] = [:]
-        if case .success(let replies) = result {
-            for (index, reply) in replies.enumerated() {
+        var skipped = false
+        for (index, result) in results.enumerated() {
+            switch result {
+            case .success(let reply):
                 if let entry = decode(reply, key: unique[index], redisKey: redisKeys[index], now: now) {
                     found[unique[index]] = entry
                 }
+            case .failure(let error):
+                if error == .breakerOpen { skipped = true }
             }
         }
-        let skipped: Bool
-        if case .failure(.breakerOpen) = result { skipped = true } else { skipped = false }
         state.withLock { state in
             if !skipped { state.latency.record(micros: Self.micros(elapsed)) }
             state.hits += found.count
@@ -172,7 +191,7 @@ public final class RedisTier: CacheTier {
         let now = clock.now()
         let set = ByteBuffer(string: "SET")
         let px = ByteBuffer(string: "PX")
-        var commands: [[ByteBuffer]] = []
+        var commands: [(key: String, command: [ByteBuffer])] = []
         var oversized = 0
         for entry in entries {
             let remaining = entry.timing.storageExpiry &- now
@@ -189,14 +208,12 @@ public final class RedisTier: CacheTier {
                 continue
             }
             let lifetime = ByteBuffer(string: String(min(remaining, Self.maxExpiryMillis)))
-            commands.append([set, ByteBuffer(string: redisKey(for: entry.key)), value, px, lifetime])
+            let name = redisKey(for: entry.key)
+            commands.append((name, [set, ByteBuffer(string: name), value, px, lifetime]))
         }
         if oversized > 0 { state.withLock { $0.oversized += oversized } }
         guard !commands.isEmpty else { return }
-        let result = await perform { [commands] connection throws(RedisError) in
-            try connection.pipeline(commands).map { reply throws(RedisError) in try Self.checked(reply) }
-        }
-        guard case .success(let replies) = result else { return }
+        let replies = await performEach(commands).compactMap { try? $0.get() }
         let rejected = replies.count { $0.isOutOfMemory }
         let failed = replies.count { if case .error = $0 { !$0.isOutOfMemory } else { false } }
         if rejected + failed > 0 {
@@ -209,10 +226,8 @@ public final class RedisTier: CacheTier {
 
     /// `DEL` of the key's slot.
     public func remove(_ key: String) async {
-        let redisKey = ByteBuffer(string: redisKey(for: key))
-        _ = await perform { connection throws(RedisError) in
-            try Self.checked(connection.command([ByteBuffer(string: "DEL"), redisKey]))
-        }
+        let name = redisKey(for: key)
+        _ = await perform(key: name, [[ByteBuffer(string: "DEL"), ByteBuffer(string: name)]])
     }
 
     /// Scans the namespace (`SCAN cursor MATCH <namespace>:e:* COUNT 500`), reads each value's
@@ -252,14 +267,22 @@ public final class RedisTier: CacheTier {
 
     /// Lets queued operations finish, then closes the connections and ends their threads.
     public func shutdown() async {
-        await pool.shutdown()
+        switch backend {
+        case .single(let pool): await pool.shutdown()
+        case .cluster(let cluster): await cluster.shutdown()
+        }
     }
 
     // MARK: - Introspection
 
     /// `closed`, `open` or `half-open`.
+    /// With a cluster: `open` when every master's breaker is open, `half-open` when some are,
+    /// else `closed`.
     public var breakerState: String {
-        state.withLock { $0.breaker.stateName }
+        switch backend {
+        case .single: state.withLock { $0.breaker.stateName }
+        case .cluster(let cluster): cluster.breakerSummary
+        }
     }
 
     /// Writes Redis refused with an OOM error (full, with `noeviction`): not stored, and not a
@@ -276,8 +299,9 @@ public final class RedisTier: CacheTier {
     /// Sends `PING` and throws the reason when Redis cannot be reached or refuses the
     /// credentials; for health checks and start-up diagnostics. Bypasses the breaker.
     public func ping() async throws(RedisError) {
-        let reply = try await pool.run { connection throws(RedisError) in
-            try Self.checked(connection.command([ByteBuffer(string: "PING")]))
+        let reply = try await send(key: banSetKey, [[ByteBuffer(string: "PING")]])[0]
+        if case .error(let message) = reply, message.hasPrefix("NOAUTH") || message.hasPrefix("WRONGPASS") {
+            throw .authenticationFailed(message)
         }
         guard reply == .status("PONG") else { throw .protocolError("PING answered \(reply)") }
     }
@@ -285,15 +309,82 @@ public final class RedisTier: CacheTier {
     /// Sends one raw command, bypassing the breaker; for tests and diagnostics.
     func command(_ arguments: [String]) async throws(RedisError) -> RedisReply {
         let buffers = arguments.map { ByteBuffer(string: $0) }
-        return try await pool.run { connection throws(RedisError) in try connection.command(buffers) }
+        return try await send(key: arguments.count > 1 ? arguments[1] : "", [buffers])[0]
     }
 
     // MARK: - Internals
 
+    /// Sends `commands`, all about the Redis key `key`, in one round trip: to the one server
+    /// through the tier's breaker, or to the master of `key`'s slot through that master's breaker.
+    /// Error replies that mean "cannot work" (`NOAUTH`) are failures; other error replies are
+    /// returned.
+    private func perform(key: String, _ commands: [[ByteBuffer]]) async -> Result<[RedisReply], RedisError> {
+        switch backend {
+        case .single(let pool):
+            return await performSingle(pool) { connection throws(RedisError) in
+                try connection.pipeline(commands).map { reply throws(RedisError) in try Self.checked(reply) }
+            }
+        case .cluster(let cluster):
+            do throws(RedisError) {
+                return .success(try await cluster.run(key: key, commands).map { reply throws(RedisError) in try Self.checked(reply) })
+            } catch {
+                state.withLock { $0.errors += 1 }
+                return .failure(error)
+            }
+        }
+    }
+
+    /// One command per Redis key, each answer in order: one pipeline on a single server; in a
+    /// cluster one round trip per key to its master, in parallel, so no command spans slots.
+    private func performEach(_ commands: [(key: String, command: [ByteBuffer])]) async -> [Result<RedisReply, RedisError>] {
+        guard !commands.isEmpty else { return [] }
+        switch backend {
+        case .single:
+            switch await perform(key: commands[0].key, commands.map(\.command)) {
+            case .success(let replies): return replies.map { .success($0) }
+            case .failure(let error): return Array(repeating: .failure(error), count: commands.count)
+            }
+        case .cluster:
+            return await withTaskGroup(of: (Int, Result<RedisReply, RedisError>).self) { group in
+                for (index, command) in commands.enumerated() {
+                    group.addTask { (index, await self.perform(key: command.key, [command.command]).map { $0[0] }) }
+                }
+                var results = Array(repeating: Result<RedisReply, RedisError>.failure(.shutDown), count: commands.count)
+                for await (index, result) in group { results[index] = result }
+                return results
+            }
+        }
+    }
+
+    /// `commands` on one node, unrouted (a `SCAN` page): the single server, or the master at
+    /// `node` in a cluster.
+    private func perform(on node: RedisNodeAddress?, _ commands: [[ByteBuffer]]) async -> Result<[RedisReply], RedisError> {
+        switch backend {
+        case .single:
+            return await perform(key: "", commands)
+        case .cluster(let cluster):
+            guard let node else { return .failure(.protocolError("no cluster node named")) }
+            do throws(RedisError) {
+                return .success(try await cluster.perform(on: node, commands).map { reply throws(RedisError) in try Self.checked(reply) })
+            } catch {
+                state.withLock { $0.errors += 1 }
+                return .failure(error)
+            }
+        }
+    }
+
+    /// Sends `commands` about `key`, bypassing the tier's breaker (bans, health checks).
+    func send(key: String, _ commands: [[ByteBuffer]]) async throws(RedisError) -> [RedisReply] {
+        switch backend {
+        case .single(let pool): try await pool.run { connection throws(RedisError) in try connection.pipeline(commands) }
+        case .cluster(let cluster): try await cluster.run(key: key, commands)
+        }
+    }
+
     /// Runs `body` on a connection unless the breaker says skip, and feeds the outcome back into
     /// the breaker. Transitions are logged here, once each.
-    private func perform<Value: Sendable>(
-        _ body: @escaping @Sendable (RedisConnection) throws(RedisError) -> Value
+    private func performSingle<Value: Sendable>(
+        _ pool: RedisConnectionPool, _ body: @escaping @Sendable (RedisConnection) throws(RedisError) -> Value
     ) async -> Result<Value, RedisError> {
         let permission = state.withLock { state in
             let permission = state.breaker.permission(now: clock.now())
@@ -378,7 +469,12 @@ public final class RedisTier: CacheTier {
                 return nil
             } catch {
                 state.withLock { $0.corrupt += 1 }
-                pool.enqueue { connection in _ = try? connection.command([ByteBuffer(string: "DEL"), redisKey]) }
+                switch backend {
+                case .single(let pool):
+                    pool.enqueue { connection in _ = try? connection.command([ByteBuffer(string: "DEL"), redisKey]) }
+                case .cluster(let cluster):
+                    Task { _ = try? await cluster.run(key: String(buffer: redisKey), [[ByteBuffer(string: "DEL"), redisKey]]) }
+                }
                 return nil
             }
         case .error:
@@ -389,20 +485,35 @@ public final class RedisTier: CacheTier {
         }
     }
 
-    /// Walks the namespace with `SCAN`; `select` picks which keys of each page to delete.
+    /// Walks the namespace with `SCAN` (on every master of a cluster); `select` picks which keys
+    /// of each page to delete (one `DEL` per key in a cluster: no command spans slots).
     private func sweep(_ select: @escaping @Sendable ([ByteBuffer]) async -> [ByteBuffer]) async -> Int {
+        let nodes: [RedisNodeAddress?]
+        switch backend {
+        case .single: nodes = [nil]
+        case .cluster(let cluster): nodes = await cluster.currentMasters().map { $0 }
+        }
+        var removed = 0
+        for node in nodes {
+            removed += await sweep(on: node, select)
+        }
+        return removed
+    }
+
+    private func sweep(on node: RedisNodeAddress?, _ select: @escaping @Sendable ([ByteBuffer]) async -> [ByteBuffer]) async -> Int {
         let match = ByteBuffer(string: scanPattern)
         var cursor = ByteBuffer(string: "0")
         var removed = 0
         repeat {
-            let page = await perform { [cursor] connection throws(RedisError) in
-                try Self.checked(
-                    connection.command([
+            let page = await perform(
+                on: node,
+                [
+                    [
                         ByteBuffer(string: "SCAN"), cursor, ByteBuffer(string: "MATCH"), match, ByteBuffer(string: "COUNT"),
                         ByteBuffer(string: String(Self.scanCount)),
-                    ]))
-            }
-            guard case .success(.array(let parts)) = page, parts.count == 2, case .bulk(let next) = parts[0],
+                    ]
+                ])
+            guard case .success(let replies) = page, case .array(let parts) = replies[0], parts.count == 2, case .bulk(let next) = parts[0],
                 case .array(let keyReplies) = parts[1]
             else { return removed }
             cursor = next
@@ -412,11 +523,17 @@ public final class RedisTier: CacheTier {
             }
             let doomed = keys.isEmpty ? [] : await select(keys)
             if !doomed.isEmpty {
-                let deleted = await perform { [doomed] connection throws(RedisError) in
-                    try Self.checked(connection.command([ByteBuffer(string: "DEL")] + doomed))
+                switch backend {
+                case .single:
+                    let deleted = await perform(key: "", [[ByteBuffer(string: "DEL")] + doomed])
+                    guard case .success(let replies) = deleted, case .integer(let count) = replies[0] else { return removed }
+                    removed += Int(count)
+                case .cluster:
+                    let deleted = await performEach(doomed.map { (String(buffer: $0), [ByteBuffer(string: "DEL"), $0]) })
+                    for result in deleted {
+                        if case .success(.integer(let count)) = result { removed += Int(count) }
+                    }
                 }
-                guard case .success(.integer(let count)) = deleted else { return removed }
-                removed += Int(count)
             }
         } while cursor.readableBytes != 1 || cursor.getInteger(at: cursor.readerIndex, as: UInt8.self) != UInt8(ascii: "0")
         return removed
@@ -429,10 +546,9 @@ public final class RedisTier: CacheTier {
         let getrange = ByteBuffer(string: "GETRANGE")
         let zero = ByteBuffer(string: "0")
         let last = ByteBuffer(string: String(Self.sweepHeaderBytes - 1))
-        let first = await perform { connection throws(RedisError) in
-            try connection.pipeline(redisKeys.map { [getrange, $0, zero, last] })
+        var prefixes = await performEach(redisKeys.map { (String(buffer: $0), [getrange, $0, zero, last]) }).map { result in
+            (try? result.get()) ?? .null
         }
-        guard case .success(var prefixes) = first else { return Array(repeating: nil, count: redisKeys.count) }
         var longer: [(index: Int, length: Int)] = []
         for (index, reply) in prefixes.enumerated() {
             guard case .bulk(let bytes) = reply, let needed = try? EntryCodec.summaryLength(prefix: bytes) else { continue }
@@ -441,10 +557,12 @@ public final class RedisTier: CacheTier {
             }
         }
         if !longer.isEmpty {
-            let commands = longer.map { [getrange, redisKeys[$0.index], zero, ByteBuffer(string: String($0.length - 1))] }
-            let second = await perform { [commands] connection throws(RedisError) in try connection.pipeline(commands) }
-            guard case .success(let replies) = second else { return Array(repeating: nil, count: redisKeys.count) }
-            for (position, reply) in replies.enumerated() { prefixes[longer[position].index] = reply }
+            let commands = longer.map {
+                (String(buffer: redisKeys[$0.index]), [getrange, redisKeys[$0.index], zero, ByteBuffer(string: String($0.length - 1))])
+            }
+            for (position, result) in await performEach(commands).enumerated() {
+                prefixes[longer[position].index] = (try? result.get()) ?? .null
+            }
         }
         return prefixes.map { reply in
             guard case .bulk(let bytes) = reply else { return nil }

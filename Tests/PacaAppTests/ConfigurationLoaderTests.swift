@@ -149,6 +149,20 @@ struct ConfigurationLoaderTests {
             note: "l3 not redis", json: #"{"storage": {"l3": {"url": "http://127.0.0.1:6379"}}, "routes": [\#(minimalRoute())]}"#,
             path: "$.storage.l3.url"),
         .init(
+            note: "l3 url and cluster",
+            json: #"{"storage": {"l3": {"url": "redis://h", "cluster": ["h:7000"]}}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.storage.l3.cluster"),
+        .init(
+            note: "l3 cluster seed without port", json: #"{"storage": {"l3": {"cluster": ["h"]}}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.storage.l3.cluster"),
+        .init(
+            note: "l3 cluster empty", json: #"{"storage": {"l3": {"cluster": []}}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.storage.l3.cluster"),
+        .init(
+            note: "l3 username with url",
+            json: #"{"storage": {"l3": {"url": "redis://h", "username": "u"}}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.storage.l3.username"),
+        .init(
             note: "l3 timeout bad", json: #"{"storage": {"l3": {"url": "redis://h", "timeout": "soon"}}, "routes": [\#(minimalRoute())]}"#,
             path: "$.storage.l3.timeout"),
         .init(
@@ -304,6 +318,17 @@ struct ConfigurationLoaderTests {
         #expect(!route.honorImmutable)
         #expect(!route.convertHead)
         #expect(route.storePostResponses)
+    }
+
+    @Test("storage.l3.cluster names seed nodes instead of a url, with the password from password_env")
+    func clusterSeeds() throws {
+        let config = try load(
+            #"{"storage": {"l3": {"cluster": ["10.0.0.1:7000", "[::1]:7001"], "username": "paca", "password_env": "P"}}, "routes": [\#(minimalRoute())]}"#
+        )
+        #expect(config.redis?.cluster == ["10.0.0.1:7000", "[::1]:7001"])
+        #expect(config.redis?.username == "paca")
+        #expect(config.redis?.url == "")
+        #expect(config.redis?.passwordEnvironmentVariable == "P")
     }
 
     @Test("limits bound the hit-for-miss and purge memories separately")

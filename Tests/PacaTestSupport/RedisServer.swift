@@ -35,9 +35,10 @@ public final class RedisServer: @unchecked Sendable {
     /// `redis://:<password>@127.0.0.1:<port>/0`.
     public var url: String { "redis://:\(password)@127.0.0.1:\(port)/0" }
 
-    /// Starts a server and returns once it answers `PING`. `extraArguments` are passed as they
-    /// are (e.g. `["--maxmemory", "1mb"]`).
-    public init(extraArguments: [String] = []) async throws {
+    /// Starts a server and returns once it answers `PING`. `password` defaults to a random one
+    /// (the nodes of one cluster share theirs); `extraArguments` are passed as they are (e.g.
+    /// `["--maxmemory", "1mb"]`).
+    public init(password: String? = nil, extraArguments: [String] = []) async throws {
         guard let executable = Self.findExecutable() else {
             throw StartError(
                 description:
@@ -46,7 +47,7 @@ public final class RedisServer: @unchecked Sendable {
         self.executable = executable
         self.extraArguments = extraArguments
         var random = SystemRandomNumberGenerator()
-        self.password = (0..<4).map { _ in String(random.next() as UInt64, radix: 16) }.joined()
+        self.password = password ?? (0..<4).map { _ in String(random.next() as UInt64, radix: 16) }.joined()
         var template = Array("/tmp/paca-redis-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else {
             throw StartError(description: "cannot create a temporary directory for redis-server: errno \(errno)")
@@ -58,7 +59,7 @@ public final class RedisServer: @unchecked Sendable {
             let port = try Self.freePort()
             do {
                 let process = try await Self.launch(
-                    executable: executable, port: port, password: password, directory: directory, extraArguments: extraArguments)
+                    executable: executable, port: port, password: self.password, directory: directory, extraArguments: extraArguments)
                 self.port = port
                 self.process = process
                 return
@@ -157,7 +158,7 @@ public final class RedisServer: @unchecked Sendable {
     }
 
     /// A port the kernel just handed out for 127.0.0.1 and that is free again.
-    private static func freePort() throws -> Int {
+    static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw StartError(description: "socket() failed: errno \(errno)") }
         defer { close(fd) }

@@ -67,7 +67,13 @@ extension ProxyApplication {
             return object
         }
         var document: [String: Any] = ["file": configuration.file, "routes": routes]
-        if let redis = configuration.redis { document["l3"] = ["url": RedactedURL.redact(redis.url), "namespace": redis.namespace] }
+        if let redis = configuration.redis {
+            if let seeds = redis.cluster {
+                document["l3"] = ["cluster": seeds, "namespace": redis.namespace] as [String: Any]
+            } else {
+                document["l3"] = ["url": RedactedURL.redact(redis.url), "namespace": redis.namespace]
+            }
+        }
         return json(document)
     }
 

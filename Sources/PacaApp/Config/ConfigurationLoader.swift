@@ -127,15 +127,29 @@ public enum ConfigurationLoader {
                 disk = .init(path: resolve(path, against: baseDirectory), maxBytes: maxBytes, maxEntryBytes: maxEntryBytes)
             }
             if let l3 = try storage.object("l3") {
-                try l3.allowOnly(["url", "namespace", "timeout", "password_env", "max_entry_bytes"])
-                guard let url = try l3.nonEmptyString("url") else { throw l3.error("url", "is required") }
-                do {
-                    _ = try RedisURL(parsing: url)
-                } catch {
-                    throw l3.error("url", "\(error)")
+                try l3.allowOnly(["url", "cluster", "username", "namespace", "timeout", "password_env", "max_entry_bytes"])
+                let cluster = try l3.stringArray("cluster")
+                let url = try l3.nonEmptyString("url")
+                let username = try l3.nonEmptyString("username")
+                if let cluster {
+                    guard url == nil else { throw l3.error("cluster", "give either url (one server) or cluster (seed nodes), not both") }
+                    guard !cluster.isEmpty else { throw l3.error("cluster", "must name at least one seed node (host:port)") }
+                    for seed in cluster {
+                        guard let node = RedisNodeAddress(parsing: seed), !node.host.isEmpty else {
+                            throw l3.error("cluster", "'\(seed)' is not host:port")
+                        }
+                    }
+                } else {
+                    guard let url else { throw l3.error("url", "is required (or cluster: [host:port, ...])") }
+                    guard username == nil else { throw l3.error("username", "belongs in the url (redis://user:password@host)") }
+                    do {
+                        _ = try RedisURL(parsing: url)
+                    } catch {
+                        throw l3.error("url", "\(error)")
+                    }
                 }
                 redis = .init(
-                    url: url, namespace: try l3.nonEmptyString("namespace") ?? "paca",
+                    url: url ?? "", cluster: cluster, username: username, namespace: try l3.nonEmptyString("namespace") ?? "paca",
                     timeout: try l3.duration("timeout") ?? .milliseconds(50),
                     passwordEnvironmentVariable: try l3.nonEmptyString("password_env"),
                     maxEntryBytes: try l3.bytes("max_entry_bytes") ?? 1 << 20)

@@ -24,7 +24,8 @@ public enum ConfigurationSummary {
             lines.append("  L2 disk: off")
         }
         if let redis = configuration.redis {
-            var line = "  L3 Redis: \(redactedRedisURL(redis.url)), namespace \(redis.namespace), timeout \(redis.timeout.milliseconds)ms"
+            let server = redis.cluster.map { "cluster \($0.joined(separator: ", "))" } ?? redactedRedisURL(redis.url)
+            var line = "  L3 Redis: \(server), namespace \(redis.namespace), timeout \(redis.timeout.milliseconds)ms"
             line += ", entries up to \(HumanUnits.formatBytes(redis.maxEntryBytes))"
             if let variable = redis.passwordEnvironmentVariable { line += ", password from $\(variable)" }
             lines.append(line)

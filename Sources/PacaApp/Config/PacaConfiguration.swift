@@ -50,8 +50,12 @@ public struct PacaConfiguration: Sendable {
 
     /// The Redis tier (`storage.l3`).
     public struct RedisTier: Sendable, Equatable {
-        /// `redis://[:password@]host[:port][/db]`.
+        /// `redis://[:password@]host[:port][/db]`; empty with `cluster`.
         public var url: String
+        /// Seed nodes (`host:port`) of a Redis Cluster (`storage.l3.cluster`), instead of `url`.
+        public var cluster: [String]? = nil
+        /// ACL user name for a cluster (`storage.l3.username`); with `url` it is part of the URL.
+        public var username: String? = nil
         /// Key namespace. Default `paca`.
         public var namespace: String
         /// Connect and command timeout. Default 50 ms.

@@ -93,9 +93,16 @@ public final class ProxyApplication: Sendable {
         if let disk { lowerTiers.append(disk) }
         var breakerState: (@Sendable () -> String)?
         if let redis = configuration.redis {
-            let settings = try RedisTier.Configuration(
-                url: redis.url, passwordEnvironmentVariable: redis.passwordEnvironmentVariable, namespace: redis.namespace,
-                timeout: redis.timeout, maxEntryBytes: redis.maxEntryBytes)
+            let settings =
+                try redis.cluster.map { seeds in
+                    try RedisTier.Configuration(
+                        cluster: seeds, username: redis.username, passwordEnvironmentVariable: redis.passwordEnvironmentVariable,
+                        namespace: redis.namespace, timeout: redis.timeout, maxEntryBytes: redis.maxEntryBytes,
+                        environment: environment ?? RedisTier.Configuration.processEnvironment)
+                }
+                ?? RedisTier.Configuration(
+                    url: redis.url, passwordEnvironmentVariable: redis.passwordEnvironmentVariable, namespace: redis.namespace,
+                    timeout: redis.timeout, maxEntryBytes: redis.maxEntryBytes)
             let tier = RedisTier(configuration: settings, clock: clock, sealer: sealer, logger: logger)
             breakerState = { tier.breakerState }
             redisTier = tier
