@@ -18,8 +18,21 @@ struct RequestIdConformanceTests {
         let port: Int
 
         /// Starts `paca serve` on a free loopback port (`PORT` in `config` stands for it) and
-        /// returns once it accepts connections.
+        /// returns once it says it serves. The port is free when picked but another test may bind
+        /// it before paca does: then paca exits, and another port is tried (three at most).
         static func start(config: String) async throws -> ServeProcess {
+            var lastError: any Error = CocoaError(.executableLoad)
+            for _ in 0..<3 {
+                do {
+                    return try await startOnce(config: config)
+                } catch {
+                    lastError = error
+                }
+            }
+            throw lastError
+        }
+
+        private static func startOnce(config: String) async throws -> ServeProcess {
             let directory = NSTemporaryDirectory() + "paca-serve-" + UUID().uuidString
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let port = try await freePort()
