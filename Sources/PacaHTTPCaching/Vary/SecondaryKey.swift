@@ -8,20 +8,39 @@
 /// encoded differently from an empty one (§4.1: absent only matches absent). Values are
 /// length-prefixed, so no value can forge another key. `[]` yields `""`.
 public func secondaryKey(varyNames: [String], requestHeaders: [HTTPField]) -> String {
-    let names = Set(varyNames.map { ASCII.lowercased(ASCII.trimmed($0)) }).filter { !$0.isEmpty }.sorted()
+    // Built in place: this runs on every hit of a varying URL, so no set, no array of lines and
+    // no intermediate strings beyond what a value's normalisation needs.
+    var names: [String] = []
+    names.reserveCapacity(varyNames.count)
+    for raw in varyNames {
+        let name = ASCII.lowercased(ASCII.trimmed(raw))
+        if !name.isEmpty, !names.contains(name) { names.append(name) }
+    }
+    if names.count > 1 { names.sort() }
     var out = ""
     for name in names {
         if !out.isEmpty { out += "\n" }
-        let lines = requestHeaders.values(name)
-        if lines.isEmpty {
-            out += name + "!"
+        var joined: String?
+        for field in requestHeaders where ASCII.equalsLowercased(field.name, name) {
+            if let previous = joined {
+                joined = previous + ", " + field.value
+            } else {
+                joined = field.value
+            }
+        }
+        guard let joined else {
+            out += name
+            out += "!"
             continue
         }
-        let joined = lines.joined(separator: ", ")
         let value =
             VaryNormalizer.preferenceLists.contains(name)
             ? VaryNormalizer.normalizePreferenceList(joined) : VaryNormalizer.normalize(joined)
-        out += name + "=" + String(value.utf8.count) + ":" + value
+        out += name
+        out += "="
+        out += String(value.utf8.count)
+        out += ":"
+        out += value
     }
     return out
 }
