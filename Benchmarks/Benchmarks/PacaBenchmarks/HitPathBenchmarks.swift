@@ -13,29 +13,31 @@ import PacaStorage
 /// `EmbeddedChannel`, with a real `ProxyEngine` over a memory-only `TieredCache`. Each case is
 /// warmed first (one miss through an origin that answers at once), then every measured request is
 /// an L1 hit. Figures are per request (`scalingFactor`); the malloc thresholds make a regression
-/// show in `swift package benchmark thresholds check`.
+/// show in `swift package benchmark thresholds check`. Names have no spaces: the tool writes
+/// threshold files with spaces replaced but looks them up with the spaces kept.
 func hitPathBenchmarks() {
     let cases: [(name: String, request: String)] = [
-        ("1 KiB", "GET /bench/1k.json HTTP/1.1\r\nHost: bench.test\r\nUser-Agent: wrk\r\n\r\n"),
-        ("16 KiB", "GET /bench/16k.json HTTP/1.1\r\nHost: bench.test\r\nUser-Agent: wrk\r\n\r\n"),
+        ("1KiB", "GET /bench/1k.json HTTP/1.1\r\nHost: bench.test\r\nUser-Agent: wrk\r\n\r\n"),
+        ("16KiB", "GET /bench/16k.json HTTP/1.1\r\nHost: bench.test\r\nUser-Agent: wrk\r\n\r\n"),
         (
-            "query + Vary",
+            "query-vary",
             "GET /api/search?q=paca&page=2&utm_source=mail HTTP/1.1\r\nHost: bench.test\r\nAccept-Language: en\r\nUser-Agent: wrk\r\n\r\n"
         ),
     ]
     for (name, request) in cases {
         Benchmark(
-            "hit path (\(name), EmbeddedChannel, production pipeline)",
+            "hit-path-\(name)",
             configuration: .init(
-                metrics: [.wallClock, .mallocCountTotal, .throughput],
+                metrics: [.wallClock, .mallocCountTotal],
                 scalingFactor: .kilo,
                 maxDuration: .seconds(3),
                 maxIterations: 10_000,
                 thresholds: [
                     // Allocations are deterministic: one more per request is a regression (2% of a
-                    // handful). Wall clock is noisy on shared machines: only a large change shows.
-                    .mallocCountTotal: .init(relative: [.p50: 2.0]),
-                    .wallClock: .init(relative: [.p50: 50.0]),
+                    // handful). Wall clock is noisy on shared machines: only a doubling shows.
+                    // `thresholds check` compares p90 with the committed Thresholds/ files.
+                    .mallocCountTotal: .init(relative: [.p50: 2.0, .p90: 2.0]),
+                    .wallClock: .init(relative: [.p50: 100.0, .p90: 100.0]),
                 ]
             )
         ) { benchmark in
