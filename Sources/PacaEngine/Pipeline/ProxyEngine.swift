@@ -402,8 +402,13 @@ public final class ProxyEngine: ProxyResponder {
     func lookup(_ exchange: inout Exchange, now: UnixMillis) -> Lookup {
         guard let first = memory.get(exchange.primaryKey, now: now) else { return .miss }
         guard first.isVaryMarker else { return .found(first) }
-        exchange.key = CacheEntry.variantKey(
-            primaryKey: exchange.primaryKey, secondaryKey: secondaryKey(varyNames: first.varyNames, requestHeaders: exchange.requestFields))
+        // The request's fields are read in place (no `[HTTPField]` copy): this runs on every hit
+        // of a varying URL.
+        let headers = exchange.request.head.headers
+        let secondary = secondaryKey(varyNames: first.varyNames) { visit in
+            for header in headers { visit(header.name, header.value) }
+        }
+        exchange.key = CacheEntry.variantKey(primaryKey: exchange.primaryKey, secondaryKey: secondary)
         guard let variant = memory.get(exchange.key, now: now) else { return .varyMiss }
         return .found(variant)
     }

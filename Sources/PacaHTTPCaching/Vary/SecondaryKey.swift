@@ -8,6 +8,16 @@
 /// encoded differently from an empty one (§4.1: absent only matches absent). Values are
 /// length-prefixed, so no value can forge another key. `[]` yields `""`.
 public func secondaryKey(varyNames: [String], requestHeaders: [HTTPField]) -> String {
+    secondaryKey(varyNames: varyNames) { visit in
+        for field in requestHeaders { visit(field.name, field.value) }
+    }
+}
+
+/// As `secondaryKey(varyNames:requestHeaders:)`, reading the request's fields through
+/// `forEachField`, which passes each field's name and value, in order, to the closure it is
+/// given: a caller whose fields are in another form (NIO's `HTTPHeaders` on the hit path) need
+/// not copy them into `[HTTPField]` first.
+public func secondaryKey(varyNames: [String], forEachField: ((_ name: String, _ value: String) -> Void) -> Void) -> String {
     // Built in place: this runs on every hit of a varying URL, so no set, no array of lines and
     // no intermediate strings beyond what a value's normalisation needs.
     var names: [String] = []
@@ -21,11 +31,12 @@ public func secondaryKey(varyNames: [String], requestHeaders: [HTTPField]) -> St
     for name in names {
         if !out.isEmpty { out += "\n" }
         var joined: String?
-        for field in requestHeaders where ASCII.equalsLowercased(field.name, name) {
+        forEachField { fieldName, value in
+            guard ASCII.equalsLowercased(fieldName, name) else { return }
             if let previous = joined {
-                joined = previous + ", " + field.value
+                joined = previous + ", " + value
             } else {
-                joined = field.value
+                joined = value
             }
         }
         guard let joined else {
