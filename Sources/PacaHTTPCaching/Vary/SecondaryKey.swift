@@ -20,6 +20,13 @@ public func secondaryKey(varyNames: [String], requestHeaders: [HTTPField]) -> St
 public func secondaryKey(varyNames: [String], forEachField: ((_ name: String, _ value: String) -> Void) -> Void) -> String {
     // Built in place: this runs on every hit of a varying URL, so no set, no array of lines and
     // no intermediate strings beyond what a value's normalisation needs.
+    var out = ""
+    if varyNames.count == 1 {
+        // The common case, one name: no array of names either.
+        let name = ASCII.lowercased(ASCII.trimmed(varyNames[0]))
+        if !name.isEmpty { appendSecondaryKeyPart(name: name, to: &out, forEachField: forEachField) }
+        return out
+    }
     var names: [String] = []
     names.reserveCapacity(varyNames.count)
     for raw in varyNames {
@@ -27,31 +34,38 @@ public func secondaryKey(varyNames: [String], forEachField: ((_ name: String, _ 
         if !name.isEmpty, !names.contains(name) { names.append(name) }
     }
     if names.count > 1 { names.sort() }
-    var out = ""
     for name in names {
         if !out.isEmpty { out += "\n" }
-        var joined: String?
-        forEachField { fieldName, value in
-            guard ASCII.equalsLowercased(fieldName, name) else { return }
-            if let previous = joined {
-                joined = previous + ", " + value
-            } else {
-                joined = value
-            }
-        }
-        guard let joined else {
-            out += name
-            out += "!"
-            continue
-        }
-        let value =
-            VaryNormalizer.preferenceLists.contains(name)
-            ? VaryNormalizer.normalizePreferenceList(joined) : VaryNormalizer.normalize(joined)
-        out += name
-        out += "="
-        out += String(value.utf8.count)
-        out += ":"
-        out += value
+        appendSecondaryKeyPart(name: name, to: &out, forEachField: forEachField)
     }
     return out
+}
+
+/// Appends one name's part of a secondary key: `name!` when the request lacks the field, else
+/// `name=<length>:<normalised value>`.
+private func appendSecondaryKeyPart(
+    name: String, to out: inout String, forEachField: ((_ name: String, _ value: String) -> Void) -> Void
+) {
+    var joined: String?
+    forEachField { fieldName, value in
+        guard ASCII.equalsLowercased(fieldName, name) else { return }
+        if let previous = joined {
+            joined = previous + ", " + value
+        } else {
+            joined = value
+        }
+    }
+    guard let joined else {
+        out += name
+        out += "!"
+        return
+    }
+    let value =
+        VaryNormalizer.preferenceLists.contains(name)
+        ? VaryNormalizer.normalizePreferenceList(joined) : VaryNormalizer.normalize(joined)
+    out += name
+    out += "="
+    out += String(value.utf8.count)
+    out += ":"
+    out += value
 }
