@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "PacaEngine", targets: ["PacaEngine"]),
         .library(name: "PacaRedis", targets: ["PacaRedis"]),
         .library(name: "PacaWarming", targets: ["PacaWarming"]),
+        .library(name: "PacaServer", targets: ["PacaServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

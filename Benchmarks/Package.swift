@@ -12,6 +12,7 @@ let package = Package(
         .package(path: "paca"),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         .executableTarget(
@@ -22,6 +23,10 @@ let package = Package(
                 .product(name: "PacaCore", package: "paca"),
                 .product(name: "PacaEngine", package: "paca"),
                 .product(name: "PacaRedis", package: "paca"),
+                .product(name: "PacaServer", package: "paca"),
+                .product(name: "PacaHTTPCaching", package: "paca"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],

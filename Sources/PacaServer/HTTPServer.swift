@@ -91,20 +91,7 @@ public final class HTTPServer: Sendable {
                     return channel.close()
                 }
                 return channel.eventLoop.makeCompletedFuture {
-                    var limits = NIOHTTPDecoderLimitConfiguration()
-                    limits.maxHeaderListSize = configuration.maxHeaderBytes
-                    limits.maxHeaderFieldSize = configuration.maxHeaderBytes
-                    limits.maxHeaderFieldCount = 256
-                    let decoder = HTTPRequestDecoder(
-                        leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: limits)
-                    let handler = ConnectionHandler(configuration: configuration, responder: responder, logger: logger)
-                    try channel.pipeline.syncOperations.addHandler(
-                        HeadTimeoutHandler(timeout: .milliseconds(configuration.requestHeadTimeout.milliseconds)))
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(decoder, maximumBufferSize: configuration.maxHeaderBytes + 64 << 10))
-                    try channel.pipeline.syncOperations.addHandler(
-                        IdleTimeoutHandler(timeout: TimeAmount.nanoseconds(Int64(configuration.idleTimeout.milliseconds) * 1_000_000)))
-                    try channel.pipeline.syncOperations.addHandler(handler)
+                    try Self.configurePipeline(channel, configuration: configuration, responder: responder, logger: logger)
                     connections.add(channel)
                 }
             }
@@ -113,6 +100,29 @@ public final class HTTPServer: Sendable {
         guard let address = channel.localAddress else { throw ServerError.noLocalAddress }
         logger.info("listening", metadata: ["address": "\(address)"])
         return address
+    }
+
+    /// Installs a connection's handlers on `channel`, exactly as every accepted connection gets
+    /// them: the head timeout, NIO's request decoder (with the header limits), the idle timeout
+    /// and the `ConnectionHandler` that answers through `responder`. Must run on the channel's
+    /// event loop. Public so that a benchmark or a test can drive the production pipeline on an
+    /// `EmbeddedChannel`.
+    public static func configurePipeline(
+        _ channel: any Channel, configuration: Configuration, responder: any ProxyResponder, logger: Logger
+    ) throws {
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderListSize = configuration.maxHeaderBytes
+        limits.maxHeaderFieldSize = configuration.maxHeaderBytes
+        limits.maxHeaderFieldCount = 256
+        let decoder = HTTPRequestDecoder(
+            leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: limits)
+        let handler = ConnectionHandler(configuration: configuration, responder: responder, logger: logger)
+        let pipeline = channel.pipeline.syncOperations
+        try pipeline.addHandler(HeadTimeoutHandler(timeout: .milliseconds(configuration.requestHeadTimeout.milliseconds)))
+        try pipeline.addHandler(ByteToMessageHandler(decoder, maximumBufferSize: configuration.maxHeaderBytes + 64 << 10))
+        try pipeline.addHandler(
+            IdleTimeoutHandler(timeout: TimeAmount.nanoseconds(Int64(configuration.idleTimeout.milliseconds) * 1_000_000)))
+        try pipeline.addHandler(handler)
     }
 
     /// The bound port (after `start`).

@@ -17,6 +17,7 @@ let benchmarks: @Sendable () -> Void = {
     redisBenchmarks()
     admissionBenchmarks()
     coalescerBenchmarks()
+    hitPathBenchmarks()
 
     let keys = (0..<10_000).map { "v1|http://127.0.0.1:9000|/api/users/\($0)?id=\($0)&page=1|0123456789abcdef" }
 

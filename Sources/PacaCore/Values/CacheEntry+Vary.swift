@@ -15,7 +15,19 @@ extension CacheEntry {
 
     /// The lower-cased request field names that select a variant (markers only).
     public var varyNames: [String] {
-        headers.first(Self.namesField).map { $0.split(separator: ",").map(String.init) } ?? []
+        // As `split(separator: ",").map(String.init)`, without the intermediate array: read on
+        // every hit of a varying URL.
+        guard let list = headers.first(Self.namesField) else { return [] }
+        var names: [String] = []
+        var rest = list[...]
+        while !rest.isEmpty {
+            let comma = rest.utf8.firstIndex(of: UInt8(ascii: ","))
+            let name = rest[..<(comma ?? rest.endIndex)]
+            if !name.isEmpty { names.append(String(name)) }
+            guard let comma else { break }
+            rest = rest[rest.index(after: comma)...]
+        }
+        return names
     }
 
     /// The variant keys seen, oldest first (markers only).
@@ -38,6 +50,13 @@ extension CacheEntry {
 
     /// The key of the variant of `primaryKey` selected by `secondaryKey`.
     public static func variantKey(primaryKey: String, secondaryKey: String) -> String {
-        primaryKey + "|v:" + secondaryKey
+        // One allocation (`a + b + c` makes an intermediate string): this runs on every hit of a
+        // varying URL.
+        var key = ""
+        key.reserveCapacity(primaryKey.utf8.count + 3 + secondaryKey.utf8.count)
+        key += primaryKey
+        key += "|v:"
+        key += secondaryKey
+        return key
     }
 }

@@ -5,24 +5,63 @@ public enum CacheKeyBuilder {
     /// The keyed query of `query` under `rule`, sorted; `""` when nothing is keyed.
     public static func keyedQuery(_ query: String?, rule: QueryKeyRule) -> String {
         guard let query, !query.isEmpty else { return "" }
+        // Runs on every hit with a query: one array of parameters, and a new string only when
+        // the keyed query differs from the query as sent.
         var pairs: [(name: Substring, value: Substring, text: Substring)] = []
-        for parameter in query.split(separator: "&", omittingEmptySubsequences: true) {
-            let name: Substring
-            let value: Substring
-            if let equals = parameter.firstIndex(of: "=") {
-                name = parameter[..<equals]
-                value = parameter[parameter.index(after: equals)...]
+        pairs.reserveCapacity(query.utf8.count(where: { $0 == UInt8(ascii: "&") }) + 1)
+        var dropped = false
+        var emptyParts = false
+        var rest = query[...]
+        while true {
+            let ampersand = rest.utf8.firstIndex(of: UInt8(ascii: "&"))
+            let parameter = rest[..<(ampersand ?? rest.endIndex)]
+            if let ampersand { rest = rest[rest.index(after: ampersand)...] }
+            if parameter.isEmpty {
+                emptyParts = true
             } else {
-                name = parameter
-                value = ""
+                let name: Substring
+                let value: Substring
+                if let equals = parameter.firstIndex(of: "=") {
+                    name = parameter[..<equals]
+                    value = parameter[parameter.index(after: equals)...]
+                } else {
+                    name = parameter
+                    value = ""
+                }
+                if rule.keeps(name) {
+                    pairs.append((name, value, parameter))
+                } else {
+                    dropped = true
+                }
             }
-            guard rule.keeps(name) else { continue }
-            pairs.append((name, value, parameter))
+            if ampersand == nil { break }
         }
+        var sorted = true
         if pairs.count > 1 {
-            pairs.sort { $0.name != $1.name ? $0.name < $1.name : $0.value < $1.value }
+            for index in 1..<pairs.count where Self.precedes(pairs[index], pairs[index - 1]) {
+                sorted = false
+                break
+            }
+            if !sorted { pairs.sort(by: Self.precedes) }
         }
-        return pairs.map { String($0.text) }.joined(separator: "&")
+        if sorted, !dropped, !emptyParts { return query }
+        var length = max(0, pairs.count - 1)
+        for pair in pairs { length += pair.text.utf8.count }
+        var keyed = ""
+        if length > 15 { keyed.reserveCapacity(length) }
+        for (index, pair) in pairs.enumerated() {
+            if index > 0 { keyed += "&" }
+            keyed += pair.text
+        }
+        return keyed
+    }
+
+    /// The order of keyed parameters: by name, then value.
+    @inline(__always)
+    private static func precedes(
+        _ lhs: (name: Substring, value: Substring, text: Substring), _ rhs: (name: Substring, value: Substring, text: Substring)
+    ) -> Bool {
+        lhs.name != rhs.name ? lhs.name < rhs.name : lhs.value < rhs.value
     }
 
     /// The primary key of a request on `route`; `host` is the authority keyed (the origin's, or

@@ -89,9 +89,9 @@ public final class EngineStatistics: Sendable {
 
     /// A hit served from `tier` for `route`.
     @inline(__always)
-    func hit(_ route: String, tier: String) {
+    func hit(_ route: RouteStatistics, tier: String) {
         hits.increment()
-        self.route(route).hits.wrappingIncrement(ordering: .relaxed)
+        route.hits.wrappingIncrement(ordering: .relaxed)
         let index =
             switch tier {
             case "l1": 0
@@ -102,20 +102,20 @@ public final class EngineStatistics: Sendable {
     }
 
     /// A cacheable request of `route` that found nothing usable.
-    func miss(_ route: String) {
+    func miss(_ route: RouteStatistics) {
         misses.increment()
-        self.route(route).misses.wrappingIncrement(ordering: .relaxed)
+        route.misses.wrappingIncrement(ordering: .relaxed)
     }
 
     /// A request of `route` passed to the origin uncached.
-    func pass(_ route: String) {
+    func pass(_ route: RouteStatistics) {
         passes.increment()
-        self.route(route).passes.wrappingIncrement(ordering: .relaxed)
+        route.passes.wrappingIncrement(ordering: .relaxed)
     }
 
     /// An origin exchange of `route` that answered after `nanoseconds`.
-    func originAnswered(_ route: String, nanoseconds: Int64) {
-        self.route(route).originDuration.record(nanoseconds: nanoseconds)
+    func originAnswered(_ route: RouteStatistics, nanoseconds: Int64) {
+        route.originDuration.record(nanoseconds: nanoseconds)
     }
 
     /// An origin exchange that failed.

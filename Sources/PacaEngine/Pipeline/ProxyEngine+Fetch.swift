@@ -174,7 +174,7 @@ extension ProxyEngine {
         let originStart = NIODeadline.now()
         return origin.stream(request, on: eventLoop).flatMap { head -> EventLoopFuture<ProxyResponse> in
             let originNanoseconds = (NIODeadline.now() - originStart).nanoseconds
-            self.statistics.originAnswered(exchange.route.name, nanoseconds: originNanoseconds)
+            self.statistics.originAnswered(self.routeCounters(exchange), nanoseconds: originNanoseconds)
             let originMillis = Double(originNanoseconds) / 1_000_000
             if let stored = kind.stored {
                 if head.status == 304 {

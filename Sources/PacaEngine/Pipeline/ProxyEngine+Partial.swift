@@ -66,7 +66,7 @@ extension ProxyEngine {
             lastModified: entry.lastModified)
         guard result != .notCovered else { return nil }
         _ = memory.get(entry.key, now: now)  // counts the use for eviction
-        statistics.hit(exchange.route.name, tier: "l1")
+        statistics.hit(self.routeCounters(exchange), tier: "l1")
         return answerFromParts(exchange, entry: entry, parts: parts, result: result, ttlMillis: remaining, now: now, outcome: .hit)
     }
 

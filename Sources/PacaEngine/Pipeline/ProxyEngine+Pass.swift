@@ -16,7 +16,7 @@ extension ProxyEngine {
     /// `store_post_responses`, a POST answer that names its own target is stored for GETs
     /// (RFC 9110 §9.3.3).
     func pass(_ exchange: Exchange, reason: PassReason, on eventLoop: any EventLoop) -> EventLoopFuture<ProxyResponse> {
-        statistics.pass(exchange.route.name)
+        statistics.pass(self.routeCounters(exchange))
         let route = exchange.route
         let head = exchange.request.head
         let trusted = trustedProxies.contains(exchange.request.peer)
@@ -39,7 +39,7 @@ extension ProxyEngine {
             response.body.firstPartOrEnd.map { response }
         }.flatMap { response -> EventLoopFuture<ProxyResponse> in
             let originNanoseconds = (NIODeadline.now() - originStart).nanoseconds
-            self.statistics.originAnswered(exchange.route.name, nanoseconds: originNanoseconds)
+            self.statistics.originAnswered(self.routeCounters(exchange), nanoseconds: originNanoseconds)
             let originMillis = Double(originNanoseconds) / 1_000_000
             let storesPost = self.postAnswerIsStored(exchange, reason: reason, response: response)
             if case .method = reason {

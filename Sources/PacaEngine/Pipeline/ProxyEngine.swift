@@ -149,6 +149,9 @@ public final class ProxyEngine: ProxyResponder {
         var keyedQuery: String = ""
         var host: String = ""
         var directives: RequestDirectives?
+        /// The route's counters when already looked up (a client's request); `routeCounters(_:)`
+        /// finds them otherwise, so computing a key alone never registers a route in the stats.
+        var counters: EngineStatistics.RouteStatistics?
         /// A prewarmer's request: same pipeline, but not a client's, so never access-logged.
         var warming = false
         /// A HEAD passed to the origin (no `convert_head`): its answer updates or invalidates
@@ -182,9 +185,12 @@ public final class ProxyEngine: ProxyResponder {
             logLocal(request, status: 404, route: "", start: now, uptime: startUptime)
             return .immediate(.plain(.notFound, "no route for \(target.path)"))
         }
-        let result = respond(to: request, route: route, target: target, now: now, startUptime: startUptime, on: eventLoop)
+        // The route's counters, looked up once: the hit path counts into them twice.
+        let counters = statistics.route(route.name)
+        let result = respond(
+            to: request, route: route, counters: counters, target: target, now: now, startUptime: startUptime, on: eventLoop)
         // The request's duration: a hit's whole answer, or the time to a deferred answer's head.
-        let durations = statistics.route(route.name).requestDuration
+        let durations = counters.requestDuration
         switch result {
         case .immediate:
             durations.record(nanoseconds: (NIODeadline.now() - startUptime).nanoseconds)
@@ -196,7 +202,8 @@ public final class ProxyEngine: ProxyResponder {
 
     /// Answers a request that matched `route`.
     private func respond(
-        to request: ProxyRequest, route: Route, target: RequestTarget, now: UnixMillis, startUptime: NIODeadline,
+        to request: ProxyRequest, route: Route, counters: EngineStatistics.RouteStatistics, target: RequestTarget, now: UnixMillis,
+        startUptime: NIODeadline,
         on eventLoop: any EventLoop
     ) -> ProxyResult {
         let method = request.head.method
@@ -207,6 +214,7 @@ public final class ProxyEngine: ProxyResponder {
             return .immediate(response)
         }
         var exchange = Exchange(request: request, route: route, target: target, startTime: now, startUptime: startUptime)
+        exchange.counters = counters
         guard method == .GET || method == .HEAD else {
             return .deferred(pass(exchange, reason: .method, on: eventLoop))
         }
@@ -252,6 +260,12 @@ public final class ProxyEngine: ProxyResponder {
         }
     }
 
+    /// The counters of the exchange's route.
+    @inline(__always)
+    func routeCounters(_ exchange: Exchange) -> EngineStatistics.RouteStatistics {
+        exchange.counters ?? statistics.route(exchange.route.name)
+    }
+
     /// What `decide` does with a stored entry.
     enum Decided {
         case serve(ProxyResponse)
@@ -267,15 +281,15 @@ public final class ProxyEngine: ProxyResponder {
     ) -> Decided {
         switch lookupDecision(entry: entry, exchange: exchange, now: now) {
         case .fresh(let remaining):
-            statistics.hit(exchange.route.name, tier: tier)
+            statistics.hit(self.routeCounters(exchange), tier: tier)
             return .serve(serveStored(exchange, entry: entry, ttlMillis: remaining, now: now, outcome: .hit, tier: tier, file: file))
         case .staleWhileRevalidate(let stale):
-            statistics.hit(exchange.route.name, tier: tier)
+            statistics.hit(self.routeCounters(exchange), tier: tier)
             statistics.staleServed.increment()
             if file == nil { refreshInBackground(exchange, stored: entry, on: eventLoop) }
             return .serve(serveStored(exchange, entry: entry, ttlMillis: -stale, now: now, outcome: .stale, tier: tier, file: file))
         case .staleAcceptable(let stale):
-            statistics.hit(exchange.route.name, tier: tier)
+            statistics.hit(self.routeCounters(exchange), tier: tier)
             statistics.staleServed.increment()
             return .serve(serveStored(exchange, entry: entry, ttlMillis: -stale, now: now, outcome: .stale, tier: tier, file: file))
         case .revalidate:
@@ -285,7 +299,7 @@ public final class ProxyEngine: ProxyResponder {
             }
             if let file {
                 file.cancel()
-                statistics.miss(exchange.route.name)
+                statistics.miss(self.routeCounters(exchange))
                 return .later(miss(exchange, reason: "stale", on: eventLoop))
             }
             statistics.revalidations.increment()
@@ -298,7 +312,7 @@ public final class ProxyEngine: ProxyResponder {
     func afterMemoryMiss(_ exchange: Exchange, reason: String, on eventLoop: any EventLoop) -> ProxyResult {
         guard cache.hasLowerTiers else {
             if exchange.directives?.onlyIfCached == true { return .immediate(onlyIfCached(exchange)) }
-            statistics.miss(exchange.route.name)
+            statistics.miss(self.routeCounters(exchange))
             return .deferred(miss(exchange, reason: reason, on: eventLoop))
         }
         let promise = eventLoop.makePromise(of: LowerLookup?.self)
@@ -330,7 +344,7 @@ public final class ProxyEngine: ProxyResponder {
                 }
                 found?.file?.cancel()
                 if exchange.directives?.onlyIfCached == true { return eventLoop.makeSucceededFuture(self.onlyIfCached(exchange)) }
-                self.statistics.miss(exchange.route.name)
+                self.statistics.miss(self.routeCounters(exchange))
                 return self.miss(exchange, reason: found?.variantKey != nil ? "vary-miss" : reason, on: eventLoop)
             })
     }
@@ -392,8 +406,13 @@ public final class ProxyEngine: ProxyResponder {
     func lookup(_ exchange: inout Exchange, now: UnixMillis) -> Lookup {
         guard let first = memory.get(exchange.primaryKey, now: now) else { return .miss }
         guard first.isVaryMarker else { return .found(first) }
-        exchange.key = CacheEntry.variantKey(
-            primaryKey: exchange.primaryKey, secondaryKey: secondaryKey(varyNames: first.varyNames, requestHeaders: exchange.requestFields))
+        // The request's fields are read in place (no `[HTTPField]` copy): this runs on every hit
+        // of a varying URL.
+        let headers = exchange.request.head.headers
+        let secondary = secondaryKey(varyNames: first.varyNames) { visit in
+            for header in headers { visit(header.name, header.value) }
+        }
+        exchange.key = CacheEntry.variantKey(primaryKey: exchange.primaryKey, secondaryKey: secondary)
         guard let variant = memory.get(exchange.key, now: now) else { return .varyMiss }
         return .found(variant)
     }

@@ -2,6 +2,8 @@
 enum VaryNormalizer {
     /// Collapses whitespace and removes it around commas (outside quoted strings); trims.
     static func normalize(_ raw: String) -> String {
+        // Without whitespace every byte is kept as it is.
+        if !raw.utf8.contains(where: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A }) { return raw }
         var out: [UInt8] = []
         var inQuote = false
         var escaped = false
@@ -48,6 +50,8 @@ extension VaryNormalizer {
     /// members ordered by weight (highest first), then by name. A member that does not parse
     /// keeps the raw (whitespace-normalised) value, so nothing is ever merged by mistake.
     static func normalizePreferenceList(_ raw: String) -> String {
+        // One bare member (`en`, `gzip`, `text/html`): its canonical form is itself, lower-cased.
+        if !raw.utf8.isEmpty, raw.utf8.allSatisfy(isBareMemberByte) { return ASCII.lowercased(raw) }
         struct Member: Hashable {
             var name: String
             var parameters: [String]
@@ -88,6 +92,14 @@ extension VaryNormalizer {
             }
             return text
         }.joined(separator: ",")
+    }
+
+    /// A byte of a member with no parameters, weight, list separator, quote or whitespace.
+    private static func isBareMemberByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0...0x20, 0x7F...0xFF, UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="), UInt8(ascii: "\""): false
+        default: true
+        }
     }
 
     /// A `qvalue` (RFC 9110 §12.4.2: `0[.ddd]` or `1[.000]`) in thousandths; `nil` when invalid.
