@@ -96,8 +96,8 @@ public struct PacaConfiguration: Sendable {
         /// Warming requests in flight at once. Default 2.
         public var maxConcurrency = 2
         /// The chance of a request within an entry's lifetime needed to warm or refresh it.
-        /// Default 0.8.
-        public var minimumProbability = 0.8
+        /// Default 0.9.
+        public var minimumProbability = 0.9
         /// Prefetch the URLs that usually follow a requested one. Default on.
         public var followers = true
         /// The chance of following needed to prefetch. Default 0.5.

@@ -53,7 +53,8 @@ public enum WarmOutcome: Sendable, Equatable {
     case fresh(Entry)
     /// Found in L2 or L3 and moved into L1; the origin was not asked.
     case promoted(Entry, tier: String)
-    /// Fetched from the origin (`notModified`: a conditional request answered 304) and stored.
+    /// Fetched from the origin and stored (`notModified`: a refresh whose body did not change,
+    /// as after a 304).
     case fetched(Entry, originMillis: Double, notModified: Bool)
     /// `.promote` found nothing below L1.
     case notCached

@@ -220,9 +220,7 @@ public final class Prewarmer: Sendable {
     public func warmTop(_ top: Int? = nil) -> Int {
         let now = clock.now()
         let jobs = state.withLock { state -> [WarmJob] in
-            let before = state.planner.queued
             state.planner.planStartup(at: now, top: top)
-            _ = before
             return state.planner.dispatch(at: now)
         }
         send(jobs, at: now)

@@ -37,7 +37,7 @@ public struct WarmingPlanner: Sendable {
         public var maxPromotions = 8
         /// The chance of a request within a lifetime needed to warm or refresh
         /// (`prewarm.min_probability`).
-        public var minimumProbability = 0.8
+        public var minimumProbability = 0.9
         /// Prefetch followers at all (`prewarm.followers`).
         public var followers = true
         /// The probability of following needed to prefetch (`prewarm.follower_probability`).
