@@ -71,6 +71,7 @@ struct RequestIdConformanceTests {
                     continuation.resume(throwing: error)
                 }
             }
+            LiveChildren.add(process.processIdentifier)
             let serve = ServeProcess(process: process, port: port)
             guard ready else {
                 await serve.stop()
@@ -93,6 +94,7 @@ struct RequestIdConformanceTests {
         }
 
         func stop() async {
+            defer { LiveChildren.remove(process.processIdentifier) }
             guard process.isRunning else { return }
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 process.terminationHandler = { _ in continuation.resume() }

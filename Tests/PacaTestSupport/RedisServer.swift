@@ -257,6 +257,7 @@ final class ChildProcess: @unchecked Sendable {
             throw RedisServer.StartError(description: "cannot start \(path): \(String(cString: strerror(status)))")
         }
         self.pid = pid
+        LiveChildren.add(pid)
     }
 
     /// Whether the process has ended (reaps it if so).
@@ -265,7 +266,10 @@ final class ChildProcess: @unchecked Sendable {
             if reaped { return true }
             var status: Int32 = 0
             let result = waitpid(pid, &status, WNOHANG)
-            if result == pid || (result < 0 && errno == ECHILD) { reaped = true }
+            if result == pid || (result < 0 && errno == ECHILD) {
+                reaped = true
+                LiveChildren.remove(pid)
+            }
             return reaped
         }
     }
@@ -278,6 +282,7 @@ final class ChildProcess: @unchecked Sendable {
                 var status: Int32 = 0
                 while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
                 lock.withLock { reaped = true }
+                LiveChildren.remove(pid)
                 continuation.resume()
             }
         }
