@@ -61,7 +61,16 @@ public final class RedisClusterServer: Sendable {
             let address = RedisNodeAddress(host: "127.0.0.1", port: node.port)
             while true {
                 let info = try await admin.perform(on: address, [["CLUSTER", "INFO"].buffers])[0].text ?? ""
-                if info.contains("cluster_state:ok") && info.contains("cluster_known_nodes:\(masters)") { break }
+                // Its slot table must list every master too: a node can say ok while another
+                // master is still in handshake, and then its CLUSTER SLOTS leaves that master out.
+                if info.contains("cluster_state:ok") && info.contains("cluster_known_nodes:\(masters)") {
+                    let slots = try await admin.perform(on: address, [["CLUSTER", "SLOTS"].buffers])[0]
+                    if let map = try? RedisSlotMap.parse(clusterSlots: slots, askedHost: "127.0.0.1"), map.unservedSlots == 0,
+                        map.masters.count == masters
+                    {
+                        break
+                    }
+                }
                 guard ContinuousClock.now < deadline else { throw ClusterStartError(description: "cluster did not converge: \(info)") }
                 try await Task.sleep(for: .milliseconds(50))
             }
