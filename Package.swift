@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "PacaRedis", targets: ["PacaRedis"]),
         .library(name: "PacaWarming", targets: ["PacaWarming"]),
         .library(name: "PacaServer", targets: ["PacaServer"]),
+        .library(name: "PacaAccessLog", targets: ["PacaAccessLog"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

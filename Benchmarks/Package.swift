@@ -25,6 +25,7 @@ let package = Package(
                 .product(name: "PacaRedis", package: "paca"),
                 .product(name: "PacaServer", package: "paca"),
                 .product(name: "PacaHTTPCaching", package: "paca"),
+                .product(name: "PacaAccessLog", package: "paca"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),

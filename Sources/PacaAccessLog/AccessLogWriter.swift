@@ -2,10 +2,13 @@ import Foundation
 public import Logging
 import Synchronization
 
-/// Appends access-log records to a file. `append` only moves the record into a bounded in-memory
-/// batch under a short lock; a background thread formats and writes batches every
-/// `flushInterval` (default 200 ms), so no request waits on the disk. When the batch is full
-/// (default 100,000 records) new records are dropped and counted, never waited on.
+/// Appends access-log records to a file. `append` only moves the record into its thread's shard
+/// (one per event loop, each under a lock no other loop takes); a background thread collects the
+/// shards, formats and writes every `flushInterval` (default 200 ms), so no request waits on the
+/// disk or on another loop. A shard half full wakes the writer early. The records of one flush
+/// are written in the order their requests started. When a shard is full (its share of
+/// `maxPending`, default 100,000 records in all) new records are dropped and counted, never
+/// waited on.
 /// `shutdown()` suspends (never blocks its thread) until the writer thread has written every
 /// record appended before it and closed the file.
 ///
@@ -14,10 +17,11 @@ import Synchronization
 /// file and only feeds the tap.
 public final class AccessLogWriter: Sendable {
     private struct State {
-        var batch: [AccessLogRecord] = []
         var dropped = 0
         var written = 0
         var stopping = false
+        /// A shard filled up to half: flush now rather than at the end of the interval.
+        var wakeRequested = false
         /// The writer thread has written its last batch and closed the file.
         var finished = false
         /// `shutdown()` callers waiting for `finished`.
@@ -28,12 +32,16 @@ public final class AccessLogWriter: Sendable {
     private let signal = NSCondition()
     private let path: String?
     private let tap = Mutex<(@Sendable ([AccessLogRecord]) -> Void)?>(nil)
-    private let maxPending: Int
+    /// Threads beyond this many share shards (and their locks) two by two, and so on.
+    public static let shardCount = 8
+    private let shards: [AccessLogShard]
     private let flushInterval: Duration
     private let logger: Logger
 
     /// Opens (creating, appending) `path` and starts the writer thread. Throws when the file
     /// cannot be opened. With `path` `nil` no file is written: records only reach the tap.
+    /// `maxPending` bounds the records waiting in all; each of the `shardCount` shards holds
+    /// its share (at least one).
     public init(
         path: String?, maxPending: Int = 100_000, flushInterval: Duration = .milliseconds(200),
         logger: Logger = Logger(label: "paca.accesslog")
@@ -53,7 +61,8 @@ public final class AccessLogWriter: Sendable {
             handleBox.withLock { $0 = handle }
         }
         self.path = path
-        self.maxPending = maxPending
+        let perShard = max(1, maxPending / Self.shardCount)
+        self.shards = (0..<Self.shardCount).map { _ in AccessLogShard(capacity: perShard) }
         self.flushInterval = flushInterval
         self.logger = logger
         let thread = Thread { [self] in self.runLoop() }
@@ -66,15 +75,18 @@ public final class AccessLogWriter: Sendable {
         return FileHandle(forWritingAtPath: path)
     }
 
-    /// Queues a record; drops it (and counts it) when the batch is full.
+    /// Queues a record in the calling thread's shard; drops it (and counts it) when that shard
+    /// is full.
     public func append(_ record: AccessLogRecord) {
-        state.withLock { state in
-            if state.batch.count >= maxPending {
-                state.dropped += 1
-            } else {
-                state.batch.append(record)
-            }
-        }
+        if shards[ThreadSlot.current % Self.shardCount].append(record) { wake() }
+    }
+
+    private func wake() {
+        // Set before taking the condition's lock, and read by the loop under it: never missed.
+        state.withLock { $0.wakeRequested = true }
+        signal.lock()
+        signal.signal()
+        signal.unlock()
     }
 
     /// Hands every batch, once written, to `tap` (on the writer thread).
@@ -84,16 +96,36 @@ public final class AccessLogWriter: Sendable {
 
     /// Records written and dropped so far.
     public var counts: (written: Int, dropped: Int) {
-        state.withLock { ($0.written, $0.dropped) }
+        let pendingDrops = shards.reduce(0) { $0 + $1.dropped }
+        return state.withLock { ($0.written, $0.dropped + pendingDrops) }
     }
 
     /// Writes everything queued so far and returns when it is on its way to the file.
     public func flush() {
-        let records = state.withLock { state -> [AccessLogRecord] in
-            defer { state.batch.removeAll(keepingCapacity: true) }
-            return state.batch
+        var records: [AccessLogRecord] = []
+        var dropped = 0
+        for shard in shards {
+            let taken = shard.take()
+            dropped += taken.dropped
+            if records.isEmpty { records = taken.records } else { records.append(contentsOf: taken.records) }
         }
+        if dropped > 0 { state.withLock { $0.dropped += dropped } }
+        // Each shard is in the order its requests ended; the file is in the order they started
+        // (a stable sort keeps one loop's equal timestamps as they were).
+        if records.count > 1 { records = Self.ordered(records) }
         write(records)
+    }
+
+    private static func ordered(_ records: [AccessLogRecord]) -> [AccessLogRecord] {
+        var sorted = true
+        for index in records.indices.dropFirst() where records[index - 1].timestamp > records[index].timestamp {
+            sorted = false
+            break
+        }
+        guard !sorted else { return records }
+        return records.enumerated().sorted { a, b in
+            a.element.timestamp != b.element.timestamp ? a.element.timestamp < b.element.timestamp : a.offset < b.offset
+        }.map(\.element)
     }
 
     /// Stops the writer thread and returns once every record appended before the call is
@@ -110,11 +142,7 @@ public final class AccessLogWriter: Sendable {
             if finished {
                 continuation.resume()
             } else if first {
-                // `stopping` was set before taking the condition's lock, and the loop reads it
-                // under that lock, so this wake-up is never missed.
-                signal.lock()
-                signal.signal()
-                signal.unlock()
+                wake()
             }
         }
     }
@@ -150,9 +178,10 @@ public final class AccessLogWriter: Sendable {
         while true {
             signal.lock()
             // `stopping` is checked under the condition's lock, so a shutdown's signal is never missed.
-            if !state.withLock({ $0.stopping }) {
+            if !state.withLock({ $0.stopping || $0.wakeRequested }) {
                 _ = signal.wait(until: Date(timeIntervalSinceNow: interval))
             }
+            state.withLock { $0.wakeRequested = false }
             signal.unlock()
             flush()
             if state.withLock({ $0.stopping }) { break }

@@ -1,6 +1,7 @@
 import Foundation
 import PacaAccessLog
 import PacaCore
+import Synchronization
 import Testing
 
 /// 2026-01-01T00:00:00.123Z.
@@ -311,17 +312,69 @@ struct AccessLogWriterTests {
         #expect(writer.counts.written == 2)
     }
 
-    @Test("records past maxPending are dropped and counted")
+    @Test("records past a thread's share of maxPending are dropped and counted, and the flush writes the rest")
     func dropsWhenFull() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        // An hour-long interval keeps the writer thread from emptying the batch meanwhile; the
-        // thread stays parked until the test process ends.
+        // An hour-long interval keeps the writer thread from emptying the shards meanwhile (a
+        // shard of 2 is half full at 1, which wakes the writer: its flush may take that one
+        // record, hence the bounds below); the thread stays parked until the test ends.
+        let path = directory.appendingPathComponent("access.log").path
         let writer = try AccessLogWriter(
-            path: directory.appendingPathComponent("access.log").path, maxPending: 2, flushInterval: .seconds(3600))
-        for _ in 0..<5 { writer.append(record()) }
-        #expect(writer.counts.dropped == 3)
-        #expect(writer.counts.written == 0)
+            path: path, maxPending: 2 * AccessLogWriter.shardCount, flushInterval: .seconds(3600))
+        writer.append(record(url: "/kept"))
+        writer.flush()
+        for _ in 0..<5 { writer.append(record(url: "/more")) }
+        #expect((3...4).contains(writer.counts.dropped))
+        writer.flush()
+        let counts = writer.counts
+        #expect(counts.written + counts.dropped == 6)
+        #expect(counts.written >= 2)
+        #expect(try lines(of: path).dropLast().count == counts.written)
+    }
+
+    @Test("records appended on several threads are all written, in the order their requests started")
+    func severalThreads() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("access.log").path
+        let writer = try AccessLogWriter(path: path, flushInterval: .seconds(3600))
+        let threads = 4
+        let perThread = 500
+        // Each thread appends its own requests, ending in its own order; together their start
+        // times interleave.
+        DispatchQueue.concurrentPerform(iterations: threads) { thread in
+            for index in 0..<perThread {
+                var logged = record(url: "/t\(thread)/\(index)")
+                logged.timestamp = t0 + UnixMillis(index * threads + thread)
+                writer.append(logged)
+            }
+        }
+        writer.flush()
+        let written = try lines(of: path).dropLast().map { try parse($0) }
+        #expect(written.count == threads * perThread)
+        let urls = written.compactMap { $0["url"] as? String }
+        #expect(Set(urls).count == threads * perThread, "each record once")
+        let expected = (0..<perThread).flatMap { index in (0..<threads).map { "/t\($0)/\(index)" } }
+        #expect(urls == expected, "by start time")
+        #expect(writer.counts.dropped == 0)
+    }
+
+    @Test("a shard half full wakes the writer before its interval is up", .timeLimit(.minutes(1)))
+    func halfFullWakesTheWriter() async throws {
+        let writer = try AccessLogWriter(path: nil, maxPending: 8 * AccessLogWriter.shardCount, flushInterval: .seconds(3600))
+        let seen = Mutex(0)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            writer.setTap { records in
+                let total = seen.withLock { total in
+                    total += records.count
+                    return total
+                }
+                if total == 4 { continuation.resume() }
+            }
+            for index in 0..<4 { writer.append(record(url: "/r\(index)")) }
+        }
+        #expect(writer.counts.written == 4)
     }
 
     @Test("a path that cannot be opened throws")
