@@ -4,7 +4,9 @@
 # All three sit in front of the same origin (paca demo-origin serving fixtures/, 50 ms
 # latency), are warmed until every benchmark URL is a cache hit, and are then loaded with
 # wrk in interleaved repetitions. Prints a table of median req/s and median p99 latency per
-# target and body size, and paca's ratio to the faster of nginx and Varnish.
+# target and body size (req/s, p50, p99), paca's ratio to nginx and to the faster of nginx
+# and Varnish. Target "paca-log" is a second paca, the same in every way but with its access
+# log on (nginx runs with access_log off and Varnish logs nothing by itself).
 #
 #   swift build -c release && bench/hits.sh
 #   SKIP_PACA=1 bench/hits.sh            # only nginx and Varnish (stand-in origin if no paca)
@@ -22,8 +24,8 @@ REPS=${REPS:-3}                   # interleaved repetitions per target and URL
 CONNS=${CONNS:-64}                # wrk connections
 THREADS=${THREADS:-1}             # wrk threads
 LATENCY=${LATENCY:-50ms}          # origin latency
-URLS=${URLS:-"/bench/1k.json /bench/16k.json"}
-TARGETS=${TARGETS:-"paca nginx varnish"}
+URLS=${URLS:-"/bench/1k.json /bench/16k.json /bench/128k.json"}
+TARGETS=${TARGETS:-"paca paca-log nginx varnish"}
 SKIP_PACA=${SKIP_PACA:-0}
 ORIGIN=${ORIGIN:-auto}            # auto | paca | standin
 PIN=${PIN:-auto}                  # auto | 1 | 0: pin servers and wrk to separate CPUs
@@ -36,11 +38,10 @@ VARNISH_MAX_THREADS=${VARNISH_MAX_THREADS:-1000}
 VARNISH_EXTRA=${VARNISH_EXTRA:-}  # more varnishd arguments, e.g. "-p timeout_linger=0.1"
 NGINX_EXTRA=${NGINX_EXTRA:-}      # more nginx http{} directives, e.g. "gzip off;"
 PACA_EXTRA=${PACA_EXTRA:-}        # more arguments to "paca serve"
-PACA_ACCESS_LOG=${PACA_ACCESS_LOG:-0}   # nginx runs with access_log off and Varnish logs nothing by itself: same for paca unless asked
 KEEP_TMP=${KEEP_TMP:-0}
 OUT_DIR=${OUT_DIR:-bench/out}
 
-[[ $SKIP_PACA == 1 ]] && TARGETS=${TARGETS//paca/}
+[[ $SKIP_PACA == 1 ]] && TARGETS=$(tr ' ' '\n' <<<"$TARGETS" | grep -v '^paca' | tr '\n' ' ')
 TARGETS=$(echo $TARGETS)
 runs_total=$(( $(wc -w <<<"$TARGETS") * $(wc -w <<<"$URLS") * REPS ))
 est_seconds=$(( runs_total * (DURATION + 2) + 60 ))
@@ -66,7 +67,7 @@ fi
 command -v python3 >/dev/null || die "python3 is needed (free ports, stand-in origin)"
 
 have_paca=0; [[ -x $PACA ]] && have_paca=1
-if [[ " $TARGETS " == *" paca "* ]] && ((!have_paca)); then
+if [[ " $TARGETS " == *" paca"* ]] && ((!have_paca)); then
     die "paca binary not found at $PACA: build it with 'swift build -c release' (or set PACA=/path/to/paca, or SKIP_PACA=1 to bench only nginx and Varnish)"
 fi
 case $ORIGIN in
@@ -160,26 +161,29 @@ note "origin ($ORIGIN) on 127.0.0.1:$ORIGIN_PORT, latency $LATENCY"
 
 declare -A PORT
 # ---------------------------------------------------------------- paca
-if [[ " $TARGETS " == *" paca "* ]]; then
-    PORT[paca]=$(free_port); admin_port=$(free_port)
-    mkdir -p "$TMP/paca"
-    access_log=""
-    [[ $PACA_ACCESS_LOG == 1 ]] && access_log="\"access_log\": { \"path\": \"$TMP/paca/access.log\" },"
-    cat >"$TMP/paca/routes.json" <<EOF
+# start_paca TARGET LOG: one paca instance; LOG=1 turns its access log on
+start_paca() {
+    local t=$1 log=$2 admin_port dir access_log=""
+    PORT[$t]=$(free_port); admin_port=$(free_port)
+    dir=$TMP/$t; mkdir -p "$dir"
+    [[ $log == 1 ]] && access_log="\"access_log\": { \"path\": \"$dir/access.log\" },"
+    cat >"$dir/routes.json" <<EOF
 {
-  "listen": "127.0.0.1:${PORT[paca]}",
+  "listen": "127.0.0.1:${PORT[$t]}",
   "admin": { "listen": "127.0.0.1:$admin_port" },
-  "storage": { "l1": { "max_bytes": "256MB" }, "l2": { "path": "$TMP/paca/cache", "max_bytes": "1GB" } },
+  "storage": { "l1": { "max_bytes": "256MB" }, "l2": { "path": "$dir/cache", "max_bytes": "1GB" } },
   $access_log
   "routes": [
     { "name": "all", "match": "/*", "origin": "http://127.0.0.1:$ORIGIN_PORT", "ttl": "${TTL}s" }
   ]
 }
 EOF
-    start paca "${SRV[@]}" "$PACA" serve --config "$TMP/paca/routes.json" $PACA_EXTRA
-    wait_port paca "${PORT[paca]}"
-    note "paca on 127.0.0.1:${PORT[paca]}"
-fi
+    start "$t" "${SRV[@]}" "$PACA" serve --config "$dir/routes.json" $PACA_EXTRA
+    wait_port "$t" "${PORT[$t]}"
+    note "$t on 127.0.0.1:${PORT[$t]}$([[ $log == 1 ]] && echo ", access log $dir/access.log")"
+}
+[[ " $TARGETS " == *" paca "* ]] && start_paca paca 0
+[[ " $TARGETS " == *" paca-log "* ]] && start_paca paca-log 1
 
 # ---------------------------------------------------------------- nginx
 if [[ " $TARGETS " == *" nginx "* ]]; then
@@ -288,7 +292,7 @@ fi
 # ---------------------------------------------------------------- warm-up
 is_hit() { # is_hit TARGET HEADERFILE
     case $1 in
-        paca) grep -qiE '^cache-status:.*paca;[[:space:]]*hit' "$2" ;;
+        paca | paca-log) grep -qiE '^cache-status:.*paca;[[:space:]]*hit' "$2" ;;
         nginx) grep -qiE '^x-cache-status:[[:space:]]*hit' "$2" ;;
         varnish) grep -qiE '^x-cache:[[:space:]]*hit' "$2" ;;
     esac
@@ -333,9 +337,9 @@ say "host: $(uname -sr), $ncpu CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut
 say "pinning: $([[ $PIN == 1 ]] && echo "servers on CPU $SERVER_CPUS, wrk+origin on CPU $WRK_CPUS" || echo off)"
 say "origin: $ORIGIN, latency $LATENCY; ttl ${TTL}s"
 say "wrk: -t$THREADS -c$CONNS -d${DURATION}s --latency, $REPS interleaved reps"
-say "versions: $(nginx -v 2>&1 | sed 's/.*version: //'), $(varnishd -V 2>&1 | head -1 | sed 's/ revision.*//;s/[()]//g'), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)$([[ " $TARGETS " == *" paca "* ]] && echo ", paca $PACA")"
+say "versions: $(nginx -v 2>&1 | sed 's/.*version: //'), $(varnishd -V 2>&1 | head -1 | sed 's/ revision.*//;s/[()]//g'), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)$([[ " $TARGETS " == *" paca"* ]] && echo ", paca $PACA")"
 say ""
-say "$(printf '%-8s %-22s %4s %12s %10s %8s' target url rep 'req/s' 'p99 ms' errors)"
+say "$(printf '%-8s %-22s %4s %12s %10s %10s %8s' target url rep 'req/s' 'p50 ms' 'p99 ms' errors)"
 
 RES=$TMP/results.tsv; : >"$RES"
 for u in $URLS; do
@@ -349,14 +353,16 @@ for u in $URLS; do
             timeout $((DURATION + 30)) "${CLI[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency --timeout 5s "$url" >"$out" 2>&1 \
                 || { cat "$out" >&2; die "wrk failed against $t"; }
             rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
+            p50=$(awk '/^ +50%/ { print $2 }' "$out")
             p99=$(awk '/^ +99%/ { print $2 }' "$out")
-            [[ -n $rps && -n $p99 ]] || { cat "$out" >&2; die "could not parse wrk output"; }
+            [[ -n $rps && -n $p50 && -n $p99 ]] || { cat "$out" >&2; die "could not parse wrk output"; }
+            p50=$(to_ms "$p50")
             p99=$(to_ms "$p99")
             errs=$(awk '/Non-2xx or 3xx responses:/ { n += $NF }
                         /Socket errors:/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 }
                         END { print n + 0 }' "$out")
-            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$u" "$rep" "$rps" "$p99" "$errs" >>"$RES"
-            say "$(printf '%-8s %-22s %4s %12.0f %10.2f %8s' "$t" "$u" "$rep" "$rps" "$p99" "$errs")"
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$u" "$rep" "$rps" "$p99" "$errs" "$p50" >>"$RES"
+            say "$(printf '%-8s %-22s %4s %12.0f %10.2f %10.2f %8s' "$t" "$u" "$rep" "$rps" "$p50" "$p99" "$errs")"
         done
     done
 done
@@ -365,28 +371,32 @@ done
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 say ""
-say "$(printf '%-8s %-10s %14s %14s %8s  %s' target body 'median req/s' 'median p99 ms' errors 'paca / best of nginx,varnish')"
+say "$(printf '%-8s %-10s %12s %8s %8s %7s  %-8s %s' target body 'median req/s' 'p50 ms' 'p99 ms' errors '/ nginx' '/ best of nginx,varnish')"
 for u in $URLS; do
     size=$(stat -c %s "fixtures/origin$u")
     body=$(awk -v s="$size" 'BEGIN { if (s % 1024 == 0) printf "%d KiB", s / 1024; else printf "%d B", s }')
-    declare -A MRPS=() MP99=()
-    for t in $TARGETS; do
+    declare -A MRPS=() MP50=() MP99=()
+    for t in $TARGETS nginx varnish; do
+        [[ -n ${MRPS[$t]:-} ]] && continue
         MRPS[$t]=$(awk -F'\t' -v t="$t" -v u="$u" '$1 == t && $2 == u { print $4 }' "$RES" | median)
+        MP50[$t]=$(awk -F'\t' -v t="$t" -v u="$u" '$1 == t && $2 == u { print $7 }' "$RES" | median)
         MP99[$t]=$(awk -F'\t' -v t="$t" -v u="$u" '$1 == t && $2 == u { print $5 }' "$RES" | median)
+    done
+    for t in $TARGETS; do
         errs=$(awk -F'\t' -v t="$t" -v u="$u" '$1 == t && $2 == u { n += $6 } END { print n + 0 }' "$RES")
-        ratio=""
-        if [[ $t == paca ]]; then
-            best=""; bt=""
+        vs_nginx=""; vs_best=""
+        if [[ $t == paca* ]]; then
+            [[ ${MRPS[nginx]} != nan ]] && vs_nginx=$(awk -v a="${MRPS[$t]}" -v b="${MRPS[nginx]}" 'BEGIN { printf "%.2fx", a / b }')
+            best=""
             for o in nginx varnish; do
-                [[ -n ${MRPS[$o]:-} ]] || MRPS[$o]=$(awk -F'\t' -v t="$o" -v u="$u" '$1 == t && $2 == u { print $4 }' "$RES" | median)
                 [[ ${MRPS[$o]} == nan ]] && continue
                 if [[ -z $best ]] || awk -v a="${MRPS[$o]}" -v b="$best" 'BEGIN { exit !(a > b) }'; then best=${MRPS[$o]}; bt=$o; fi
             done
-            [[ -n $best ]] && ratio=$(awk -v a="${MRPS[paca]}" -v b="$best" -v n="$bt" 'BEGIN { printf "%.2fx (vs %s)", a / b, n }')
+            [[ -n $best ]] && vs_best=$(awk -v a="${MRPS[$t]}" -v b="$best" -v n="$bt" 'BEGIN { printf "%.2fx (vs %s)", a / b, n }')
         fi
-        say "$(printf '%-8s %-10s %14.0f %14.2f %8s  %s' "$t" "$body" "${MRPS[$t]}" "${MP99[$t]}" "$errs" "$ratio")"
+        say "$(printf '%-8s %-10s %12.0f %8.2f %8.2f %7s  %-8s %s' "$t" "$body" "${MRPS[$t]}" "${MP50[$t]}" "${MP99[$t]}" "$errs" "$vs_nginx" "$vs_best")"
     done
-    unset MRPS MP99
+    unset MRPS MP50 MP99
 done
 say ""
 say "written to $OUT"
