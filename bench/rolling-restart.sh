@@ -2,7 +2,8 @@
 # Rolling restart under load: two paca nodes sharing one redis-server (L3), behind nginx, while
 # `paca replay` sends the sample log at RATE requests/s; node A is restarted (SIGTERM, wait for
 # the exit, start again, wait for /healthz), then node B. Prints the replay's failed count, which
-# must be 0, and how many requests nginx retried on the other node.
+# must be 0, and how many requests nginx retried on the other node. RETRY=off is the control:
+# nginx without proxy_next_upstream turns the same restarts into 502s.
 #
 #   swift build -c release --product paca && bench/rolling-restart.sh      (or: make rolling-restart)
 #
@@ -20,6 +21,7 @@ RATE=${RATE:-200}             # requests per second, open loop
 DURATION=${DURATION:-25s}     # how long the replay sends
 LATENCY=${LATENCY:-20ms}      # the demo origin's latency
 NGINX=${NGINX:-nginx}
+RETRY=${RETRY:-on}            # off: nginx never retries (the control run; failures expected)
 
 die() { echo "rolling-restart.sh: $*" >&2; exit 1; }
 [[ -x $PACA ]] || die "no paca binary at $PACA: run 'swift build -c release --product paca' (or set PACA=)"
@@ -37,7 +39,8 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 # A real external process: poll with a deadline (30 s).
-wait_for() { for _ in $(seq 300); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; die "nothing answers at $1"; }
+wait_for() { for _ in $(seq 300); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; die "nothing answers at $1"; }
+wait_healthy() { for _ in $(seq 300); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; die "$1 never answered 200"; }
 
 origin_port=$(free_port); redis_port=$(free_port); lb_port=$(free_port)
 "$PACA" demo-origin --fixtures fixtures --port "$origin_port" --latency "$LATENCY" >"$tmp/origin.log" 2>&1 &
@@ -74,7 +77,7 @@ start() {  # $1: node
     "$PACA" serve --config "$tmp/$1/routes.json" --log-level warning >>"$tmp/$1/paca.log" 2>&1 &
     pid[$1]=$!
     pids+=("${pid[$1]}")
-    wait_for "http://127.0.0.1:${admin[$1]}/healthz"
+    wait_healthy "http://127.0.0.1:${admin[$1]}/healthz"
 }
 
 restart() {  # $1: node — SIGTERM, wait for the exit, start again, wait for /healthz
@@ -93,6 +96,8 @@ start b
 user_line=""
 [[ $(id -u) == 0 ]] && user_line="user root;"
 mkdir -p "$tmp/nginx"
+next_upstream="error timeout http_502 http_503"
+[[ $RETRY == off ]] && next_upstream=off
 cat > "$tmp/nginx/nginx.conf" <<NGINX
 $user_line
 worker_processes 1;
@@ -122,7 +127,7 @@ http {
             # A refused connection, a connection closed before the answer (a draining node's idle
             # keep-alive connection), a timeout or a 502/503: try the other node. nginx retries
             # only idempotent methods (GET, HEAD, ...) unless told otherwise.
-            proxy_next_upstream error timeout http_502 http_503;
+            proxy_next_upstream $next_upstream;
             proxy_next_upstream_tries 2;
             proxy_connect_timeout 1s;
         }
@@ -149,11 +154,11 @@ wait "$replay_pid" || die "paca replay failed: $(tail -5 "$tmp/replay.out")"
 python3 - "$tmp/replay.json" "$tmp/nginx/access.log" <<'PY'
 import json, sys
 report = json.load(open(sys.argv[1]))
-total = report["total"]
+total = report.get("total", report)  # the totals sit at the top level
 lines = [l.split(" ", 1) for l in open(sys.argv[2]).read().splitlines()]
 retried = sum(1 for _, upstreams in lines if "," in upstreams)
 not_ok = sum(1 for status, _ in lines if not status.startswith(("2", "3", "4")))
-print(f"requests sent by replay:   {total['requests']}")
+print(f"requests sent by replay:   {total['requests']} (hit ratio {total['hit_ratio']:.3f})")
 print(f"failed (replay errors):    {total['errors']}  {total.get('errors_by_kind', {})}")
 print(f"5xx answered by nginx:     {not_ok}")
 print(f"retried on the other node: {retried}")
