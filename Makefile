@@ -8,7 +8,7 @@ ORIGIN_PORT ?= 9000
 ADMIN_PORT ?= 9090
 PREFIX     ?= /usr/local
 
-.PHONY: run test build release install deps test-deps bench clean check-config format lint
+.PHONY: run test build release install deps test-deps bench clean check-config format lint deploy-check rolling-restart
 
 ## Install the system libraries paca links (only what is missing).
 deps:
@@ -46,6 +46,17 @@ check-config: build
 ## Side-by-side hit benchmark against nginx and Varnish (see bench/README.md).
 bench: release
 	bench/hits.sh
+
+## Check deploy/ without a container engine: systemd-analyze verify, YAML and compose structure,
+## the k8s manifests against their schema, the image's command lines run here (deploy/check.sh).
+deploy-check: test-deps
+	$(SWIFT) build -c release --product paca
+	deploy/check.sh
+
+## Rolling restart of two nodes behind nginx under `paca replay` load (bench/rolling-restart.sh).
+rolling-restart: test-deps
+	$(SWIFT) build -c release --product paca
+	bench/rolling-restart.sh
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Benchmarks/Benchmarks

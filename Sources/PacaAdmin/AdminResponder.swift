@@ -15,8 +15,9 @@ public protocol AdminBackend: Sendable {
     func routesJSON() -> String
     /// Runs a purge; the answer is a JSON document, or an error message for a 400.
     func purge(_ body: [String: Any]) async -> Result<String, AdminError>
-    /// Reloads the configuration file; the answer is a JSON document, or why it was refused.
-    func reload() async -> Result<String, AdminError>
+    /// Reloads the configuration file; with `{"all": true}` every node sharing L3 reloads its own
+    /// file. The answer is a JSON document, or why it was refused.
+    func reload(_ body: [String: Any]) async -> Result<String, AdminError>
     /// `GET /prewarm`: the prewarmer's state as a JSON document, or why there is none.
     func prewarmStatus() async -> Result<String, AdminError>
     /// `POST /prewarm`: queues warming (`{"top": N}` or `{"urls": [...]}`); the answer is a JSON
@@ -112,7 +113,7 @@ public final class AdminResponder: ProxyResponder {
                         }
                         let result =
                             isReload
-                            ? await backend.reload() : path == "/purge" ? await backend.purge(object) : await backend.prewarm(object)
+                            ? await backend.reload(object) : path == "/purge" ? await backend.purge(object) : await backend.prewarm(object)
                         switch result {
                         case .success(let json): return Self.json(.ok, json)
                         case .failure(let error): return Self.json(error.status, Self.errorJSON(error.message))

@@ -142,17 +142,17 @@ public final class HTTPServer: Sendable {
         for connection in open {
             connection.pipeline.fireUserInboundEventTriggered(ConnectionHandler.Quiesce())
         }
-        let grace = configuration.shutdownGracePeriod
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for connection in open { try? await connection.closeFuture.get() }
-            }
-            group.addTask {
-                try? await Task.sleep(for: grace)
-            }
-            await group.next()
-            group.cancelAll()
-        }
+        // Whichever comes first: every connection closed, or the grace period over. (Awaiting
+        // the close futures in a task group would not do: a group waits for all its children,
+        // and a close future ignores cancellation, so a request that never ends would hold the
+        // stop past the grace.) Each path completes `done` once: the timer either fires or is
+        // cancelled, never both.
+        let loop = group.next()
+        let done = loop.makePromise(of: Void.self)
+        let timer = loop.scheduleTask(in: .nanoseconds(Int64(configuration.shutdownGracePeriod.milliseconds) * 1_000_000)) {}
+        timer.futureResult.whenComplete { _ in done.succeed() }
+        EventLoopFuture.andAllComplete(open.map(\.closeFuture), on: loop).whenComplete { _ in timer.cancel() }
+        try? await done.futureResult.get()
         for connection in connections.all() { try? await connection.close() }
     }
 }

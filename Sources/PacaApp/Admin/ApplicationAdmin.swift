@@ -8,7 +8,7 @@ final class ApplicationAdmin: AdminBackend {
     private let telemetry: Telemetry
     private let draining: Atomic<Bool>
     private let purgeHandler: @Sendable ([String: Any]) async -> Result<String, AdminError>
-    private let reloadHandler: @Sendable () async -> Result<String, AdminError>
+    private let reloadHandler: @Sendable ([String: Any]) async -> Result<String, AdminError>
     private let routesHandler: @Sendable () -> String
     private let prewarmStatusHandler: @Sendable () -> Result<String, AdminError>
     private let prewarmHandler: @Sendable ([String: Any]) -> Result<String, AdminError>
@@ -16,7 +16,7 @@ final class ApplicationAdmin: AdminBackend {
     init(
         telemetry: Telemetry,
         purge: @escaping @Sendable ([String: Any]) async -> Result<String, AdminError>,
-        reload: @escaping @Sendable () async -> Result<String, AdminError>,
+        reload: @escaping @Sendable ([String: Any]) async -> Result<String, AdminError>,
         routes: @escaping @Sendable () -> String,
         prewarmStatus: @escaping @Sendable () -> Result<String, AdminError>,
         prewarm: @escaping @Sendable ([String: Any]) -> Result<String, AdminError>
@@ -40,7 +40,7 @@ final class ApplicationAdmin: AdminBackend {
     func metricsText() async -> String { await telemetry.metricsText() }
     func routesJSON() -> String { routesHandler() }
     func purge(_ body: [String: Any]) async -> Result<String, AdminError> { await purgeHandler(body) }
-    func reload() async -> Result<String, AdminError> { await reloadHandler() }
+    func reload(_ body: [String: Any]) async -> Result<String, AdminError> { await reloadHandler(body) }
     func prewarmStatus() async -> Result<String, AdminError> { prewarmStatusHandler() }
     func prewarm(_ body: [String: Any]) async -> Result<String, AdminError> { prewarmHandler(body) }
 }

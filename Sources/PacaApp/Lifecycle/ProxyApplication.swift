@@ -39,6 +39,12 @@ public final class ProxyApplication: Sendable {
     private let banSync: BanSync?
     /// The task running `banSync.run`.
     private let banSyncTask = Mutex<Task<Void, Never>?>(nil)
+    /// Re-reads the configuration file (`POST /reload`, `SIGHUP`, a broadcast).
+    private let reloader: Reloader
+    /// Shares reload broadcasts through L3, when there is one.
+    private let reloadSync: ReloadSync?
+    /// The task running `reloadSync.run`.
+    private let reloadSyncTask = Mutex<Task<Void, Never>?>(nil)
     /// `/stats`, `/metrics` and the alerts.
     let telemetry: Telemetry
     /// The task that evaluates alerts every `alerts.interval`, from `start()` to `shutdown()`.
@@ -142,9 +148,15 @@ public final class ProxyApplication: Sendable {
         } else {
             banSync = nil
         }
+        let reloadCounters = ReloadCounters()
+        let reloader = Reloader(file: configuration.file, state: current, engine: engine, counters: reloadCounters)
+        self.reloader = reloader
+        let reloadSync = redisTier.map { ReloadSync(redis: $0, reloader: reloader, logger: logger) }
+        self.reloadSync = reloadSync
         let telemetry = Telemetry(
             engine: engine, cache: cache, memoryBudget: configuration.memory.maxBytes, diskBudget: disk?.maxBytes,
-            breakerState: breakerState, alertThresholds: configuration.alerts, prewarmer: prewarmer, clock: clock, logger: logger)
+            breakerState: breakerState, alertThresholds: configuration.alerts, prewarmer: prewarmer, reloads: reloadCounters,
+            clock: clock, logger: logger)
         self.telemetry = telemetry
         if let settings = configuration.admin {
             let (host, port) = Self.split(settings.listen)
@@ -163,7 +175,6 @@ public final class ProxyApplication: Sendable {
             }
             let engine = self.engine
             let current = self.current
-            let reloader = Reloader(file: configuration.file, state: current, engine: engine)
             let admin = ApplicationAdmin(
                 telemetry: telemetry,
                 purge: { [banSync] body in
@@ -171,7 +182,7 @@ public final class ProxyApplication: Sendable {
                     // The answer means the ban is in the shared set: other nodes will apply it.
                     await banSync?.waitUntilPublished()
                     return result
-                }, reload: { reloader.reload() },
+                }, reload: { body in await Self.reload(body, reloader: reloader, broadcast: reloadSync) },
                 routes: { Self.routesJSON(current.value) },
                 prewarmStatus: { Self.prewarmStatus(prewarmer) },
                 prewarm: { body in Self.prewarm(body, prewarmer: prewarmer, engine: engine) })
@@ -189,7 +200,15 @@ public final class ProxyApplication: Sendable {
 
     /// Re-reads the configuration file and swaps in its routes (`POST /reload`, `SIGHUP`).
     public func reload() -> Result<String, AdminError> {
-        Reloader(file: configuration.file, state: current, engine: engine).reload()
+        reloader.reload()
+    }
+
+    /// Reads the reload generation other nodes announced through L3 and, when it grew, re-reads
+    /// this node's configuration file now (it also happens every second); returns whether it
+    /// did. For tests.
+    @discardableResult
+    public func syncReloads() async -> Bool {
+        await reloadSync?.sync() ?? false
     }
 
     /// The configuration in force (the start-up one until a reload swaps it).
@@ -247,6 +266,12 @@ public final class ProxyApplication: Sendable {
                 task = Task { await banSync.run(interval: .seconds(1)) }
             }
         }
+        if let reloadSync {
+            reloadSyncTask.withLock { task in
+                guard task == nil else { return }
+                task = Task { await reloadSync.run(interval: .seconds(1)) }
+            }
+        }
         if let prewarmer {
             let read = await Self.seed(prewarmer, configuration: configuration, routes: engine.routeTable, logger: logger)
             if read > 0 { logger.info("prewarm: model fed from logs", metadata: ["requests": "\(read)"]) }
@@ -289,6 +314,9 @@ public final class ProxyApplication: Sendable {
         let syncTask = banSyncTask.withLock { $0.take() }
         syncTask?.cancel()
         await syncTask?.value
+        let reloadTask = reloadSyncTask.withLock { $0.take() }
+        reloadTask?.cancel()
+        await reloadTask?.value
         // The sweep uses L2's threads: it ends before the tiers shut down.
         let monitor = alertMonitor.withLock { $0.take() }
         monitor?.cancel()

@@ -39,8 +39,28 @@ struct Reloader: Sendable {
     let file: String
     let state: ConfigurationState
     let engine: ProxyEngine
+    let counters: ReloadCounters
 
+    /// Reloads and answers as `POST /reload` does: a JSON document, or why the file was refused.
     func reload() -> Result<String, AdminError> {
+        apply().map { next in
+            ProxyApplication.json(
+                ["reloaded": true, "file": file, "routes": next.routes.count, "warnings": next.warnings] as [String: Any])
+        }
+    }
+
+    /// Reloads; returns the configuration now in force, or why the file was refused (then the
+    /// running configuration is unchanged). Counted in `counters` either way.
+    func apply() -> Result<PacaConfiguration, AdminError> {
+        let result = load()
+        switch result {
+        case .success: counters.noteApplied()
+        case .failure: counters.noteRefused()
+        }
+        return result
+    }
+
+    private func load() -> Result<PacaConfiguration, AdminError> {
         let next: PacaConfiguration
         do {
             next = try ConfigurationLoader.load(path: file)
@@ -65,9 +85,7 @@ struct Reloader: Sendable {
         }
         engine.reload(routes: RouteTable(next.routes), trustedProxies: next.trustedProxies)
         state.value = next
-        return .success(
-            ProxyApplication.json(
-                ["reloaded": true, "file": file, "routes": next.routes.count, "warnings": next.warnings] as [String: Any]))
+        return .success(next)
     }
 
     static func sameServerLimits(_ a: HTTPServer.Configuration, _ b: HTTPServer.Configuration) -> Bool {

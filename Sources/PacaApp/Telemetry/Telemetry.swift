@@ -19,6 +19,8 @@ final class Telemetry: Sendable {
     let breakerState: (@Sendable () -> String)?
     /// The prewarmer, when `prewarm.enabled`.
     let prewarmer: Prewarmer?
+    /// Configuration reloads applied, refused, broadcast.
+    let reloads: ReloadCounters
     let clock: any WallClock
     let logger: Logger
     let startedAt: UnixMillis
@@ -27,9 +29,11 @@ final class Telemetry: Sendable {
 
     init(
         engine: ProxyEngine, cache: TieredCache, memoryBudget: Int, diskBudget: Int?, breakerState: (@Sendable () -> String)?,
-        alertThresholds: PacaConfiguration.Alerts, prewarmer: Prewarmer? = nil, clock: any WallClock, logger: Logger
+        alertThresholds: PacaConfiguration.Alerts, prewarmer: Prewarmer? = nil, reloads: ReloadCounters = ReloadCounters(),
+        clock: any WallClock, logger: Logger
     ) {
         self.prewarmer = prewarmer
+        self.reloads = reloads
         self.engine = engine
         self.cache = cache
         self.memoryBudget = memoryBudget
@@ -147,6 +151,11 @@ final class Telemetry: Sendable {
             "alerts": reading.alerts.keys.sorted().map { ["name": $0.rawValue, "detail": reading.alerts[$0]!] },
         ]
         if let prewarmer { document["prewarm"] = Self.prewarmJSON(prewarmer.status()) }
+        let reloads = self.reloads.snapshot()
+        document["reloads"] = [
+            "applied": reloads.applied, "refused": reloads.refused, "broadcasts_sent": reloads.broadcastsSent,
+            "broadcasts_received": reloads.broadcastsReceived,
+        ]
         let data = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }
@@ -176,6 +185,11 @@ final class Telemetry: Sendable {
         let stats = reading.cache
         return exporter.render { metrics in
             metrics.counter("paca_requests_total", total: counters.requests)
+            let reloads = self.reloads.snapshot()
+            metrics.counter("paca_config_reloads_total", [("result", "applied")], total: reloads.applied)
+            metrics.counter("paca_config_reloads_total", [("result", "refused")], total: reloads.refused)
+            metrics.counter("paca_config_reload_broadcasts_total", [("result", "sent")], total: reloads.broadcastsSent)
+            metrics.counter("paca_config_reload_broadcasts_total", [("result", "received")], total: reloads.broadcastsReceived)
             for route in reading.routes {
                 let name = ("route", route.name)
                 metrics.counter("paca_route_requests_total", [name, ("result", "hit")], total: route.hits)
