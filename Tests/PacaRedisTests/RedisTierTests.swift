@@ -89,7 +89,10 @@ struct RedisTierTests {
             Issue.record("PTTL did not answer an integer")
             return
         }
-        #expect(ttl > 85_000 && ttl <= 90_000)
+        // At most the 90 s that remain (not the full 120 s lifetime); the lower bound leaves room
+        // for a loaded machine between the SET and the PTTL (a full run beside compiles once
+        // took 40 s over this test).
+        #expect(ttl > 30_000 && ttl <= 90_000)
 
         // An entry already past its lifetime is not sent at all.
         await tier.set(makeEntry("k2", now: clock.now() - 61_000, lifetime: 60_000))
