@@ -170,6 +170,10 @@ struct ConfigurationLoaderTests {
             json: #"{"storage": {"l3": {"url": "redis://h", "lock_timeout": "1ms"}}, "routes": [\#(minimalRoute())]}"#,
             path: "$.storage.l3.lock_timeout"),
         .init(
+            note: "l3 replica reads without a cluster",
+            json: #"{"storage": {"l3": {"url": "redis://h", "read_from_replicas": true}}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.storage.l3.read_from_replicas"),
+        .init(
             note: "l3 coalesce_lock not a bool",
             json: #"{"storage": {"l3": {"url": "redis://h", "coalesce_lock": "yes"}}, "routes": [\#(minimalRoute())]}"#,
             path: "$.storage.l3.coalesce_lock"),
@@ -337,6 +341,11 @@ struct ConfigurationLoaderTests {
         #expect(config.redis?.username == "paca")
         #expect(config.redis?.url == "")
         #expect(config.redis?.passwordEnvironmentVariable == "P")
+        #expect(config.redis?.readFromReplicas == false)
+        let replicas = try load(
+            #"{"storage": {"l3": {"cluster": ["10.0.0.1:7000"], "read_from_replicas": true}}, "routes": [\#(minimalRoute())]}"#)
+        #expect(replicas.redis?.readFromReplicas == true)
+        #expect(ConfigurationSummary.lines(replicas).joined().contains("reads from replicas"))
     }
 
     @Test("storage.l3 coalesces misses across nodes by default, with a 3 s lock; coalesce_lock and lock_timeout change that")

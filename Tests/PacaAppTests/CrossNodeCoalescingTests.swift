@@ -98,6 +98,37 @@ struct CrossNodeCoalescingTests {
         for index in 0..<4 { try await Self.expectOneOriginRequestAgain(a, b, origin, path: "/herd/c\(index)") }
     }
 
+    @Test(
+        "with read_from_replicas on a cluster with replicas, the herd still makes one origin request and the waiting node reads a replica")
+    func herdReadingReplicas() async throws {
+        let cluster = try await RedisClusterServer(masters: 3, replicasPerMaster: 1)
+        let origin = try await Self.slowOrigin()
+        let seeds = cluster.addresses.map { "\"\($0)\"" }.joined(separator: ", ")
+        let config = Self.config(
+            l3: #""cluster": [\#(seeds)], "password_env": "PACA_TEST_CLUSTER_PASSWORD", "read_from_replicas": true"#)
+        let environment = ["PACA_TEST_CLUSTER_PASSWORD": cluster.password]
+        let a = try await ProxyHarness.start(origin: origin, config: config, environment: environment)
+        let b = try await ProxyHarness.start(origin: origin, config: config, environment: environment)
+        defer {
+            Task {
+                await a.shutdown(); await b.shutdown(); await origin.shutdown(); await cluster.stop()
+            }
+        }
+
+        try await Self.expectOneOriginRequest(a, b, origin, path: "/herd/replicas")
+        for index in 0..<3 { try await Self.expectOneOriginRequestAgain(a, b, origin, path: "/herd/r\(index)") }
+        // The lookups (the waiting node's among them) went to replicas.
+        let admin = RedisClusterServer.admin(cluster.replicas, password: cluster.password)
+        defer { Task { await admin.shutdown() } }
+        var replicaGets = 0
+        for address in cluster.replicaAddresses {
+            let info = try await admin.perform(on: address, [["INFO", "commandstats"].buffers])[0].text ?? ""
+            let line = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("cmdstat_get:") } ?? ""
+            replicaGets += line.split(separator: ",").first?.split(separator: "=").last.flatMap { Int($0) } ?? 0
+        }
+        #expect(replicaGets > 0)
+    }
+
     @Test("without the lock (coalesce_lock: false) the same herd makes one origin request per node: the lock is what saves the second")
     func herdWithoutTheLock() async throws {
         let redis = try await RedisServer()

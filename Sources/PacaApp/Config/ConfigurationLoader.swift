@@ -129,6 +129,7 @@ public enum ConfigurationLoader {
             if let l3 = try storage.object("l3") {
                 try l3.allowOnly([
                     "url", "cluster", "username", "namespace", "timeout", "password_env", "max_entry_bytes", "coalesce_lock",
+                    "read_from_replicas",
                     "lock_timeout",
                 ])
                 let cluster = try l3.stringArray("cluster")
@@ -157,6 +158,12 @@ public enum ConfigurationLoader {
                     passwordEnvironmentVariable: try l3.nonEmptyString("password_env"),
                     maxEntryBytes: try l3.bytes("max_entry_bytes") ?? 1 << 20)
                 redis?.coalesceLock = try l3.bool("coalesce_lock") ?? true
+                if let replicas = try l3.bool("read_from_replicas") {
+                    guard cluster != nil || !replicas else {
+                        throw l3.error("read_from_replicas", "needs cluster (a single server has no replicas to read from)")
+                    }
+                    redis?.readFromReplicas = replicas
+                }
                 if let lockTimeout = try l3.duration("lock_timeout") {
                     guard lockTimeout >= .milliseconds(10), lockTimeout <= .seconds(60) else {
                         throw l3.error("lock_timeout", "must be between 10ms and 60s")

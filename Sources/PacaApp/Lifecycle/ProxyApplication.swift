@@ -98,7 +98,7 @@ public final class ProxyApplication: Sendable {
                     try RedisTier.Configuration(
                         cluster: seeds, username: redis.username, passwordEnvironmentVariable: redis.passwordEnvironmentVariable,
                         namespace: redis.namespace, timeout: redis.timeout, maxEntryBytes: redis.maxEntryBytes,
-                        environment: environment ?? RedisTier.Configuration.processEnvironment)
+                        readFromReplicas: redis.readFromReplicas, environment: environment ?? RedisTier.Configuration.processEnvironment)
                 }
                 ?? RedisTier.Configuration(
                     url: redis.url, passwordEnvironmentVariable: redis.passwordEnvironmentVariable, namespace: redis.namespace,
