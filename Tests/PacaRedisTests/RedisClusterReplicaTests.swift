@@ -50,47 +50,48 @@ struct RedisClusterReplicaTests {
         var replicated: Int
     }
 
-    @Test("with read_from_replicas, lookups are answered by the replicas and no master serves a GET; writes went to the masters")
-    func readsGoToReplicas() async throws {
+    /// One cluster for the three phases (a 6-node cluster costs seconds to start): replicas
+    /// answer with the option, masters without it, and a replica that is down hands its reads
+    /// back to its master.
+    @Test(
+        "with read_from_replicas lookups are answered by the replicas (no master serves a GET); without it by the masters; a replica down sends its reads back to its master"
+    )
+    func replicaReads() async throws {
         let cluster = try await RedisClusterServer(masters: 3, replicasPerMaster: 1)
         let tier = try Self.tier(cluster, readFromReplicas: true)
+        let plain = try Self.tier(cluster, readFromReplicas: false)
         let admin = RedisClusterServer.admin(cluster.nodes + cluster.replicas, password: cluster.password)
         defer {
             Task {
-                await tier.shutdown(); await admin.shutdown(); await cluster.stop()
+                await tier.shutdown(); await plain.shutdown(); await admin.shutdown(); await cluster.stop()
             }
         }
 
+        // Writes go to the masters (a replica would answer MOVED), and reach the replicas.
         let keys = try await Self.store(30, through: tier, cluster: cluster, admin: admin)
-        let mastersBefore = try await Self.getCalls(admin, cluster.addresses)
-        let replicasBefore = try await Self.getCalls(admin, cluster.replicaAddresses)
+
+        // With the option: replicas only, every one taking its share.
+        var mastersBefore = try await Self.getCalls(admin, cluster.addresses)
+        var replicasBefore = try await Self.getCalls(admin, cluster.replicaAddresses)
         for key in keys { #expect(await tier.get(key, now: 1_000_000)?.body == ByteBuffer(string: key)) }
         #expect(await tier.get(keys, now: 1_000_000).count == 30)
-        let mastersAfter = try await Self.getCalls(admin, cluster.addresses)
+        var mastersAfter = try await Self.getCalls(admin, cluster.addresses)
         let replicasAfter = try await Self.getCalls(admin, cluster.replicaAddresses)
         #expect(mastersAfter == mastersBefore)
         #expect(zip(replicasAfter, replicasBefore).map { $0 - $1 }.reduce(0, +) == 60)
-        // Every replica took its share.
         #expect(zip(replicasAfter, replicasBefore).allSatisfy { $0 > $1 })
-    }
 
-    @Test("a replica that is down sends its slots' reads back to the master: every lookup still hits")
-    func replicaDownFallsBackToMaster() async throws {
-        let cluster = try await RedisClusterServer(masters: 3, replicasPerMaster: 1)
-        let tier = try Self.tier(cluster, readFromReplicas: true)
-        let admin = RedisClusterServer.admin(cluster.nodes + cluster.replicas, password: cluster.password)
-        defer {
-            Task {
-                await tier.shutdown(); await admin.shutdown(); await cluster.stop()
-            }
-        }
+        // Without it: masters only.
+        replicasBefore = replicasAfter
+        for key in keys.prefix(12) { #expect(await plain.get(key, now: 1_000_000) != nil) }
+        #expect(try await Self.getCalls(admin, cluster.replicaAddresses) == replicasBefore)
 
-        let keys = try await Self.store(30, through: tier, cluster: cluster, admin: admin)
+        // The replica of the first master stops: its slots' reads go to that master, the others'
+        // stay on their replicas, and every lookup still hits.
         await cluster.replicas[0].stop()
-        let mastersBefore = try await Self.getCalls(admin, cluster.addresses)
+        mastersBefore = try await Self.getCalls(admin, cluster.addresses)
         for key in keys { #expect(await tier.get(key, now: 1_000_000)?.body == ByteBuffer(string: key)) }
-        let mastersAfter = try await Self.getCalls(admin, cluster.addresses)
-        // Only the master whose replica is down served GETs.
+        mastersAfter = try await Self.getCalls(admin, cluster.addresses)
         #expect(mastersAfter[0] > mastersBefore[0])
         #expect(mastersAfter[1] == mastersBefore[1] && mastersAfter[2] == mastersBefore[2])
         guard case .cluster(let client) = tier.backend else {
@@ -98,23 +99,6 @@ struct RedisClusterReplicaTests {
             return
         }
         #expect(client.replicaReadCounts.fallbacks == mastersAfter[0] - mastersBefore[0])
-    }
-
-    @Test("without the option, lookups go to the masters even when replicas exist")
-    func mastersByDefault() async throws {
-        let cluster = try await RedisClusterServer(masters: 3, replicasPerMaster: 1)
-        let tier = try Self.tier(cluster, readFromReplicas: false)
-        let admin = RedisClusterServer.admin(cluster.nodes + cluster.replicas, password: cluster.password)
-        defer {
-            Task {
-                await tier.shutdown(); await admin.shutdown(); await cluster.stop()
-            }
-        }
-
-        let keys = try await Self.store(12, through: tier, cluster: cluster, admin: admin)
-        let replicasBefore = try await Self.getCalls(admin, cluster.replicaAddresses)
-        for key in keys { #expect(await tier.get(key, now: 1_000_000) != nil) }
-        #expect(try await Self.getCalls(admin, cluster.replicaAddresses) == replicasBefore)
     }
 
     @Test("CLUSTER SHARDS and CLUSTER SLOTS replies list each master's online replicas")

@@ -15,7 +15,7 @@ struct RedisFillLockTests {
     func acquireAndRelease() async throws {
         let server = try await RedisServer()
         let tier = try makeTier(server)
-        let lock = RedisFillLock(tier: tier, lockTimeout: .seconds(2))
+        let lock = RedisFillLock(tier: tier, lockTimeout: .seconds(30))
         defer {
             Task {
                 await tier.shutdown(); await server.stop()
@@ -33,7 +33,7 @@ struct RedisFillLockTests {
             Issue.record("no PTTL")
             return
         }
-        #expect(ttl > 0 && ttl <= 2000)
+        #expect(ttl > 0 && ttl <= 30_000)
         await lock.release(lease, outcome: .stored)
         #expect(try await tier.command(["EXISTS", lock.lockKey(for: Self.key)]) == .integer(0))
         guard case .acquired = await lock.acquire(Self.key) else {
@@ -126,7 +126,7 @@ struct RedisFillLockTests {
         #expect(await lock.waitForRelease(Self.key) == .timedOut)
         let waited = started.duration(to: .now)
         // The dead holder's lock never goes: the wait ends at the lock timeout (plus a poll).
-        #expect(waited >= .milliseconds(400) && waited < .milliseconds(3000), "\(waited)")
+        #expect(waited >= .milliseconds(400) && waited < .seconds(10), "\(waited)")
     }
 
     @Test("with Redis down, acquire says unavailable within the timeout, and then at once while the breaker is open")
