@@ -30,6 +30,9 @@ extension RedisTier {
         /// Jobs waiting for a connection beyond this are dropped (a miss or a skipped write) rather
         /// than queued behind a slow server. Default 1024.
         public var maxQueuedJobs: Int
+        /// With `cluster`: lookups go to a replica of the slot's master (`READONLY`), writes to the
+        /// master; a replica that fails sends its reads back to the master. Default off.
+        public var readFromReplicas: Bool = false
 
         /// Creates a configuration from a parsed URL; every other setting has the default above.
         public init(
@@ -97,6 +100,7 @@ extension RedisTier {
             failureThreshold: Int = 5,
             openDuration: Duration = .seconds(5),
             maxQueuedJobs: Int = 1024,
+            readFromReplicas: Bool = false,
             environment: (String) -> String? = Configuration.processEnvironment
         ) throws(RedisURLError) {
             var nodes: [RedisNodeAddress] = []
@@ -118,6 +122,7 @@ extension RedisTier {
                 openDuration: openDuration, maxQueuedJobs: maxQueuedJobs)
             self.cluster = nodes
             self.passwordEnvironmentVariable = passwordEnvironmentVariable
+            self.readFromReplicas = readFromReplicas
         }
 
         /// Reads a variable from the process environment.

@@ -82,7 +82,8 @@ public final class RedisTier: CacheTier {
                     configuration: .init(
                         seeds: seeds, username: url.username, password: url.password, timeout: configuration.timeout,
                         poolSize: configuration.poolSize, maxQueuedJobs: configuration.maxQueuedJobs,
-                        failureThreshold: configuration.failureThreshold, openDuration: configuration.openDuration),
+                        failureThreshold: configuration.failureThreshold, openDuration: configuration.openDuration,
+                        readFromReplicas: configuration.readFromReplicas),
                     clock: clock, logger: logger))
         } else {
             let policyChecked = OnceFlag()
@@ -131,7 +132,7 @@ public final class RedisTier: CacheTier {
         let name = redisKey(for: key)
         let redisKey = ByteBuffer(string: name)
         let started = ContinuousClock.now
-        let result = await perform(key: name, [[ByteBuffer(string: "GET"), redisKey]]).map { $0[0] }
+        let result = await perform(key: name, [[ByteBuffer(string: "GET"), redisKey]], read: true).map { $0[0] }
         let elapsed = started.duration(to: .now)
         var entry: CacheEntry?
         if case .success(let reply) = result {
@@ -157,7 +158,7 @@ public final class RedisTier: CacheTier {
         let redisKeys = names.map { ByteBuffer(string: $0) }
         let get = ByteBuffer(string: "GET")
         let started = ContinuousClock.now
-        let results = await performEach(zip(names, redisKeys).map { ($0, [get, $1]) })
+        let results = await performEach(zip(names, redisKeys).map { ($0, [get, $1]) }, read: true)
         let elapsed = started.duration(to: .now)
         var found: [String: CacheEntry] = [:]
         var skipped = false
@@ -315,10 +316,11 @@ public final class RedisTier: CacheTier {
     // MARK: - Internals
 
     /// Sends `commands`, all about the Redis key `key`, in one round trip: to the one server
-    /// through the tier's breaker, or to the master of `key`'s slot through that master's breaker.
+    /// through the tier's breaker, or to the master of `key`'s slot through that master's breaker
+    /// (`read`: read-only commands, which may go to a replica when `readFromReplicas` is on).
     /// Error replies that mean "cannot work" (`NOAUTH`) are failures; other error replies are
     /// returned.
-    func perform(key: String, _ commands: [[ByteBuffer]]) async -> Result<[RedisReply], RedisError> {
+    func perform(key: String, _ commands: [[ByteBuffer]], read: Bool = false) async -> Result<[RedisReply], RedisError> {
         switch backend {
         case .single(let pool):
             return await performSingle(pool) { connection throws(RedisError) in
@@ -326,7 +328,8 @@ public final class RedisTier: CacheTier {
             }
         case .cluster(let cluster):
             do throws(RedisError) {
-                return .success(try await cluster.run(key: key, commands).map { reply throws(RedisError) in try Self.checked(reply) })
+                let replies = read ? try await cluster.read(key: key, commands) : try await cluster.run(key: key, commands)
+                return .success(try replies.map { reply throws(RedisError) in try Self.checked(reply) })
             } catch {
                 state.withLock { $0.errors += 1 }
                 return .failure(error)
@@ -336,7 +339,7 @@ public final class RedisTier: CacheTier {
 
     /// One command per Redis key, each answer in order: one pipeline on a single server; in a
     /// cluster one round trip per key to its master, in parallel, so no command spans slots.
-    func performEach(_ commands: [(key: String, command: [ByteBuffer])]) async -> [Result<RedisReply, RedisError>] {
+    func performEach(_ commands: [(key: String, command: [ByteBuffer])], read: Bool = false) async -> [Result<RedisReply, RedisError>] {
         guard !commands.isEmpty else { return [] }
         switch backend {
         case .single:
@@ -347,7 +350,7 @@ public final class RedisTier: CacheTier {
         case .cluster:
             return await withTaskGroup(of: (Int, Result<RedisReply, RedisError>).self) { group in
                 for (index, command) in commands.enumerated() {
-                    group.addTask { (index, await self.perform(key: command.key, [command.command]).map { $0[0] }) }
+                    group.addTask { (index, await self.perform(key: command.key, [command.command], read: read).map { $0[0] }) }
                 }
                 var results = Array(repeating: Result<RedisReply, RedisError>.failure(.shutDown), count: commands.count)
                 for await (index, result) in group { results[index] = result }

@@ -169,6 +169,7 @@ struct ConfigurationCheckTests {
         let text = ConfigurationSummary.lines(config).joined(separator: "\n")
         #expect(text.contains("L2 disk: /var/cache/paca, 2GB, entries up to 256MB"))
         #expect(text.contains("L3 Redis: redis://:***@redis.local:6380/2, namespace shop, timeout 50ms"))
+        #expect(text.contains("misses coalesced across nodes (lock timeout 3000ms)"))
         #expect(!text.contains("s3cret"))
         #expect(text.contains("users: /api/users/* -> http://127.0.0.1:9000  methods=all"))
         #expect(text.contains("ttl=60s ttl_source=cache-control-first max_ttl=600s stale_while_revalidate=30s stale_if_error=300s"))

@@ -166,6 +166,18 @@ struct ConfigurationLoaderTests {
             note: "l3 timeout bad", json: #"{"storage": {"l3": {"url": "redis://h", "timeout": "soon"}}, "routes": [\#(minimalRoute())]}"#,
             path: "$.storage.l3.timeout"),
         .init(
+            note: "l3 lock timeout too short",
+            json: #"{"storage": {"l3": {"url": "redis://h", "lock_timeout": "1ms"}}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.storage.l3.lock_timeout"),
+        .init(
+            note: "l3 replica reads without a cluster",
+            json: #"{"storage": {"l3": {"url": "redis://h", "read_from_replicas": true}}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.storage.l3.read_from_replicas"),
+        .init(
+            note: "l3 coalesce_lock not a bool",
+            json: #"{"storage": {"l3": {"url": "redis://h", "coalesce_lock": "yes"}}, "routes": [\#(minimalRoute())]}"#,
+            path: "$.storage.l3.coalesce_lock"),
+        .init(
             note: "server header limit too big", json: #"{"server": {"max_header_bytes": "10MB"}, "routes": [\#(minimalRoute())]}"#,
             path: "$.server.max_header_bytes"),
         .init(
@@ -329,6 +341,22 @@ struct ConfigurationLoaderTests {
         #expect(config.redis?.username == "paca")
         #expect(config.redis?.url == "")
         #expect(config.redis?.passwordEnvironmentVariable == "P")
+        #expect(config.redis?.readFromReplicas == false)
+        let replicas = try load(
+            #"{"storage": {"l3": {"cluster": ["10.0.0.1:7000"], "read_from_replicas": true}}, "routes": [\#(minimalRoute())]}"#)
+        #expect(replicas.redis?.readFromReplicas == true)
+        #expect(ConfigurationSummary.lines(replicas).joined().contains("reads from replicas"))
+    }
+
+    @Test("storage.l3 coalesces misses across nodes by default, with a 3 s lock; coalesce_lock and lock_timeout change that")
+    func coalesceLock() throws {
+        let defaults = try load(#"{"storage": {"l3": {"url": "redis://h"}}, "routes": [\#(minimalRoute())]}"#)
+        #expect(defaults.redis?.coalesceLock == true)
+        #expect(defaults.redis?.lockTimeout == .seconds(3))
+        let set = try load(
+            #"{"storage": {"l3": {"url": "redis://h", "coalesce_lock": false, "lock_timeout": "750ms"}}, "routes": [\#(minimalRoute())]}"#)
+        #expect(set.redis?.coalesceLock == false)
+        #expect(set.redis?.lockTimeout == .milliseconds(750))
     }
 
     @Test("limits bound the hit-for-miss and purge memories separately")

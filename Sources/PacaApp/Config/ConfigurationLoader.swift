@@ -127,7 +127,11 @@ public enum ConfigurationLoader {
                 disk = .init(path: resolve(path, against: baseDirectory), maxBytes: maxBytes, maxEntryBytes: maxEntryBytes)
             }
             if let l3 = try storage.object("l3") {
-                try l3.allowOnly(["url", "cluster", "username", "namespace", "timeout", "password_env", "max_entry_bytes"])
+                try l3.allowOnly([
+                    "url", "cluster", "username", "namespace", "timeout", "password_env", "max_entry_bytes", "coalesce_lock",
+                    "read_from_replicas",
+                    "lock_timeout",
+                ])
                 let cluster = try l3.stringArray("cluster")
                 let url = try l3.nonEmptyString("url")
                 let username = try l3.nonEmptyString("username")
@@ -153,6 +157,19 @@ public enum ConfigurationLoader {
                     timeout: try l3.duration("timeout") ?? .milliseconds(50),
                     passwordEnvironmentVariable: try l3.nonEmptyString("password_env"),
                     maxEntryBytes: try l3.bytes("max_entry_bytes") ?? 1 << 20)
+                redis?.coalesceLock = try l3.bool("coalesce_lock") ?? true
+                if let replicas = try l3.bool("read_from_replicas") {
+                    guard cluster != nil || !replicas else {
+                        throw l3.error("read_from_replicas", "needs cluster (a single server has no replicas to read from)")
+                    }
+                    redis?.readFromReplicas = replicas
+                }
+                if let lockTimeout = try l3.duration("lock_timeout") {
+                    guard lockTimeout >= .milliseconds(10), lockTimeout <= .seconds(60) else {
+                        throw l3.error("lock_timeout", "must be between 10ms and 60s")
+                    }
+                    redis?.lockTimeout = lockTimeout
+                }
             }
         }
 

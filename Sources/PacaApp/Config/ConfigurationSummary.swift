@@ -28,6 +28,11 @@ public enum ConfigurationSummary {
             var line = "  L3 Redis: \(server), namespace \(redis.namespace), timeout \(redis.timeout.milliseconds)ms"
             line += ", entries up to \(HumanUnits.formatBytes(redis.maxEntryBytes))"
             if let variable = redis.passwordEnvironmentVariable { line += ", password from $\(variable)" }
+            if redis.readFromReplicas { line += ", reads from replicas" }
+            line +=
+                redis.coalesceLock
+                ? ", misses coalesced across nodes (lock timeout \(redis.lockTimeout.milliseconds)ms)"
+                : ", misses coalesced per node only (coalesce_lock off)"
             lines.append(line)
         } else {
             lines.append("  L3 Redis: off")

@@ -64,6 +64,14 @@ public struct PacaConfiguration: Sendable {
         public var passwordEnvironmentVariable: String?
         /// Largest entry sent to Redis. Default 1 MiB.
         public var maxEntryBytes: Int
+        /// Coalesce misses across the nodes sharing this Redis with a short lock
+        /// (`storage.l3.coalesce_lock`). Default on.
+        public var coalesceLock: Bool = true
+        /// The lock's expiry and the longest a node waits on another's fill
+        /// (`storage.l3.lock_timeout`). Default 3 s.
+        public var lockTimeout: Duration = .seconds(3)
+        /// With `cluster`: lookups go to replicas (`storage.l3.read_from_replicas`). Default off.
+        public var readFromReplicas: Bool = false
     }
 
     /// Encryption at rest (`storage.encryption`): the key that seals the L2 and L3 entries of

@@ -104,7 +104,7 @@ public final class ProxyApplication: Sendable {
                     try RedisTier.Configuration(
                         cluster: seeds, username: redis.username, passwordEnvironmentVariable: redis.passwordEnvironmentVariable,
                         namespace: redis.namespace, timeout: redis.timeout, maxEntryBytes: redis.maxEntryBytes,
-                        environment: environment ?? RedisTier.Configuration.processEnvironment)
+                        readFromReplicas: redis.readFromReplicas, environment: environment ?? RedisTier.Configuration.processEnvironment)
                 }
                 ?? RedisTier.Configuration(
                     url: redis.url, passwordEnvironmentVariable: redis.passwordEnvironmentVariable, namespace: redis.namespace,
@@ -135,7 +135,12 @@ public final class ProxyApplication: Sendable {
                 maxRequestBodyBytes: configuration.server.maxBodyBytes, maxVariants: configuration.limits.maxVariants,
                 maxHitForMissKeys: configuration.limits.maxHitForMissKeys, maxPurgeRecords: configuration.limits.maxPurgeRecords,
                 maxWaitersPerKey: configuration.limits.maxWaitersPerKey),
-            cache: cache, origin: origin ?? upstream!, clock: clock, accessLog: accessLog, logger: logger)
+            cache: cache, origin: origin ?? upstream!, clock: clock, accessLog: accessLog,
+            sharedFillLock: configuration.redis.flatMap { settings in
+                guard settings.coalesceLock, let redisTier else { return nil }
+                return RedisFillLock(tier: redisTier, lockTimeout: settings.lockTimeout)
+            },
+            logger: logger)
         server = HTTPServer(configuration: configuration.server, responder: engine, group: self.group, logger: logger)
         let prewarmer = Self.makePrewarmer(
             configuration, engine: engine, memory: cache.memory, group: self.group, clock: clock, sleepClock: prewarmClock, logger: logger)

@@ -145,7 +145,8 @@ final class Telemetry: Sendable {
                 "fetches": counters.originFetches, "errors": counters.originErrors, "errors_by_kind": counters.errorKinds,
                 "latency_ms": Self.percentiles(reading.originDuration, scale: 1000),
             ],
-            "coalesced": counters.collapsed, "stored": counters.stored, "not_stored": counters.notStored,
+            "coalesced": counters.collapsed, "coalesced_across_nodes": counters.sharedFill, "stored": counters.stored,
+            "not_stored": counters.notStored,
             "stale_served": counters.staleServed, "revalidations": counters.revalidations, "invalidations": counters.invalidations,
             "background_refreshes": counters.backgroundRefreshes, "tiers": tiers, "routes": routes, "bans": reading.bans,
             "alerts": reading.alerts.keys.sorted().map { ["name": $0.rawValue, "detail": reading.alerts[$0]!] },
@@ -217,6 +218,9 @@ final class Telemetry: Sendable {
                 metrics.counter("paca_origin_errors_total", [("result", kind)], total: count)
             }
             metrics.counter("paca_coalesced_requests_total", total: counters.collapsed)
+            for (result, count) in counters.sharedFill.sorted(by: { $0.key < $1.key }) {
+                metrics.counter("paca_coalesced_across_nodes_total", [("result", result)], total: count)
+            }
             metrics.counter("paca_stored_total", total: counters.stored)
             metrics.gauge("paca_bans", value: Double(reading.bans))
             if let prewarmer {

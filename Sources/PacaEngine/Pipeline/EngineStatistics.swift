@@ -17,6 +17,16 @@ public final class EngineStatistics: Sendable {
     let revalidations = Atomic<Int>(0)
     let invalidations = Atomic<Int>(0)
     let notStored = Atomic<Int>(0)
+    /// Misses whose leader found the nodes' lock held and waited on another node's fill.
+    let sharedFillWaits = Atomic<Int>(0)
+    /// Of those, the ones served from what the other node stored.
+    let sharedFillServed = Atomic<Int>(0)
+    /// Waits that ended at the lock timeout (a holder that died or is slow).
+    let sharedFillTimeouts = Atomic<Int>(0)
+    /// Leaders that fetched at once because another node's answer was not shared (pass marker).
+    let sharedFillPassed = Atomic<Int>(0)
+    /// Leaders that fetched without the nodes' lock because Redis was slow, down or skipped.
+    let sharedFillUnavailable = Atomic<Int>(0)
     /// Hits served per tier: l1, l2, l3 (any other lower tier counts as l3).
     let tierHits = [ManagedAtomic<Int>(0), ManagedAtomic<Int>(0), ManagedAtomic<Int>(0)]
     /// Origin failures by kind: connect, timeout, protocol, too-large, shut-down.
@@ -132,6 +142,10 @@ public final class EngineStatistics: Sendable {
         public var tierHits: [String: Int] = [:]
         /// Origin failures per kind (`connect`, `timeout`, `protocol`, `too_large`, `shutdown`).
         public var errorKinds: [String: Int] = [:]
+        /// Coalescing across nodes: `waited` (on another node's fill), `served` (from it),
+        /// `timed_out`, `passed` (its answer was not shared), `unavailable` (Redis could not
+        /// lock: per-node coalescing only).
+        public var sharedFill: [String: Int] = [:]
     }
 
     /// Reads every counter.
@@ -145,6 +159,11 @@ public final class EngineStatistics: Sendable {
             revalidations: revalidations.load(ordering: .relaxed), invalidations: invalidations.load(ordering: .relaxed),
             backgroundRefreshes: backgroundRefreshes.load(ordering: .relaxed))
         for (index, name) in ["l1", "l2", "l3"].enumerated() { snapshot.tierHits[name] = tierHits[index].load(ordering: .relaxed) }
+        snapshot.sharedFill = [
+            "waited": sharedFillWaits.load(ordering: .relaxed), "served": sharedFillServed.load(ordering: .relaxed),
+            "timed_out": sharedFillTimeouts.load(ordering: .relaxed), "passed": sharedFillPassed.load(ordering: .relaxed),
+            "unavailable": sharedFillUnavailable.load(ordering: .relaxed),
+        ]
         for (index, kind) in OriginErrorKind.allCases.enumerated() {
             snapshot.errorKinds[kind.rawValue] = errorKinds[index].load(ordering: .relaxed)
         }

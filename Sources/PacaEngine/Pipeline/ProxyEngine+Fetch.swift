@@ -26,6 +26,8 @@ extension ProxyEngine {
         var hitForMiss = false
         /// A stale-while-revalidate refresh nobody waits on (logged as such).
         var background = false
+        /// The nodes' lock this fill holds, released when the fill completes.
+        var lease: SharedFillLease?
     }
 
     // MARK: - Miss
@@ -48,6 +50,9 @@ extension ProxyEngine {
         case .leader(let token):
             var leading = kind
             leading.token = token
+            if let sharedFillLock, kind.stored == nil, !kind.background {
+                return sharedFill(exchange, kind: leading, lock: sharedFillLock, on: eventLoop)
+            }
             return fetch(exchange, kind: leading, on: eventLoop)
         case .alone:
             return fetch(exchange, kind: kind, on: eventLoop)
@@ -74,12 +79,14 @@ extension ProxyEngine {
         }
     }
 
-    /// Waits for a fill's outcome, at most the route's timeout plus a second; `nil` on timeout.
+    /// Waits for a fill's outcome, at most the route's timeout plus a second (plus the nodes'
+    /// lock timeout, which the leader may spend waiting on another node); `nil` on timeout.
     func waitForFill(_ outcome: EventLoopFuture<FillOutcome>, exchange: Exchange, on eventLoop: any EventLoop) -> EventLoopFuture<
         FillOutcome?
     > {
         let promise = eventLoop.makePromise(of: FillOutcome?.self)
-        let limit = TimeAmount.milliseconds(exchange.route.timeout.milliseconds + 1000)
+        let limit = TimeAmount.milliseconds(
+            exchange.route.timeout.milliseconds + 1000 + (sharedFillLock?.lockTimeout.milliseconds ?? 0))
         let done = NIOLoopBoundBox(false, eventLoop: eventLoop)
         let timer = eventLoop.scheduleTask(in: limit) {
             guard !done.value else { return }
@@ -219,8 +226,9 @@ extension ProxyEngine {
         }
     }
 
-    /// Completes the fill `kind` leads, if any.
+    /// Completes the fill `kind` leads, if any, and frees the nodes' lock it holds.
     func complete(_ exchange: Exchange, _ kind: FetchKind, with outcome: FillOutcome) {
+        if let lease = kind.lease { releaseSharedFill(lease, outcome: outcome) }
         guard let token = kind.token else { return }
         coalescer.complete(key: exchange.key, token: token, with: outcome)
     }

@@ -90,6 +90,9 @@ public final class ProxyEngine: ProxyResponder {
     let logger: Logger
     /// One fill per key at a time; at most `maxWaitersPerKey` wait on it.
     let coalescer: RequestCoalescer<FillOutcome>
+    /// One fill per key across the nodes sharing L3 (taken by this node's leader of a miss), or
+    /// `nil`: coalescing per node only.
+    let sharedFillLock: (any SharedFillLock)?
     /// Keys recently answered uncacheably, until when (at most `maxHitForMissKeys`).
     let hitForMiss: Mutex<BoundedLRUMap<String, UnixMillis>>
     /// Primary keys recently invalidated, and when; a fill sent before that time is not stored
@@ -113,15 +116,18 @@ public final class ProxyEngine: ProxyResponder {
     /// Counters for stats and tests.
     public let statistics = EngineStatistics()
 
-    /// Creates the engine.
+    /// Creates the engine. `sharedFillLock` makes a miss coalesce with the other nodes on the
+    /// same L3 (default none).
     public init(
         configuration: Configuration,
         cache: TieredCache,
         origin: any OriginClient,
         clock: any WallClock = SystemWallClock(),
         accessLog: AccessLogWriter? = nil,
+        sharedFillLock: (any SharedFillLock)? = nil,
         logger: Logger = Logger(label: "paca.engine")
     ) {
+        self.sharedFillLock = sharedFillLock
         self.configuration = configuration
         self.reloadable = ManagedAtomic(ReloadableSettings(routes: configuration.routes, trustedProxies: configuration.trustedProxies))
         self.cache = cache
@@ -319,18 +325,8 @@ public final class ProxyEngine: ProxyResponder {
         let primaryKey = exchange.primaryKey
         let requestFields = exchange.requestFields
         let now = exchange.startTime
-        let filter = banFilter(primaryKey: primaryKey, now: now)
-        promise.completeWithTask { [cache] in
-            guard let first = await cache.getLowerForServing(primaryKey, now: now, on: eventLoop, filter: filter) else { return nil }
-            guard case .entry(let marker) = first.hit, marker.isVaryMarker else { return LowerLookup(first.hit, tier: first.tier) }
-            let variantKey = CacheEntry.variantKey(
-                primaryKey: primaryKey, secondaryKey: secondaryKey(varyNames: marker.varyNames, requestHeaders: requestFields))
-            guard let variant = await cache.getLowerForServing(variantKey, now: now, on: eventLoop, filter: filter) else {
-                return LowerLookup(entry: nil, tier: first.tier, variantKey: variantKey)
-            }
-            var found = LowerLookup(variant.hit, tier: variant.tier)
-            found.variantKey = variantKey
-            return found
+        promise.completeWithTask { [self] in
+            await lowerLookup(primaryKey: primaryKey, requestFields: requestFields, now: now, on: eventLoop)
         }
         return .deferred(
             promise.futureResult.hop(to: eventLoop).flatMap { found -> EventLoopFuture<ProxyResponse> in
@@ -347,6 +343,22 @@ public final class ProxyEngine: ProxyResponder {
                 self.statistics.miss(self.routeCounters(exchange))
                 return self.miss(exchange, reason: found?.variantKey != nil ? "vary-miss" : reason, on: eventLoop)
             })
+    }
+
+    /// Looks a request up in the tiers under L1 (off the event loop), following a vary marker to
+    /// the request's variant; `nil` when no tier has the URL.
+    func lowerLookup(primaryKey: String, requestFields: [HTTPField], now: UnixMillis, on eventLoop: any EventLoop) async -> LowerLookup? {
+        let filter = banFilter(primaryKey: primaryKey, now: now)
+        guard let first = await cache.getLowerForServing(primaryKey, now: now, on: eventLoop, filter: filter) else { return nil }
+        guard case .entry(let marker) = first.hit, marker.isVaryMarker else { return LowerLookup(first.hit, tier: first.tier) }
+        let variantKey = CacheEntry.variantKey(
+            primaryKey: primaryKey, secondaryKey: secondaryKey(varyNames: marker.varyNames, requestHeaders: requestFields))
+        guard let variant = await cache.getLowerForServing(variantKey, now: now, on: eventLoop, filter: filter) else {
+            return LowerLookup(entry: nil, tier: first.tier, variantKey: variantKey)
+        }
+        var found = LowerLookup(variant.hit, tier: variant.tier)
+        found.variantKey = variantKey
+        return found
     }
 
     /// Entries read from below pass the ban list before they are used or promoted: a purge

@@ -31,12 +31,16 @@ public final class RedisCluster: Sendable {
         public var openDuration: Duration
         /// Redirections followed for one command before giving up. Default 5.
         public var maxRedirects: Int
+        /// Send `read(key:_:)` to a replica of the slot's master (`storage.l3.read_from_replicas`):
+        /// every connection then sends `READONLY` once after connecting. Default off: replicas
+        /// lag their master by the replication delay, so a read there may miss a fresh write.
+        public var readFromReplicas: Bool
 
         /// Creates a configuration; every setting but the seeds has the default above.
         public init(
             seeds: [RedisNodeAddress], username: String? = nil, password: String? = nil, timeout: Duration = .milliseconds(50),
             poolSize: Int = 2, maxQueuedJobs: Int = 1024, failureThreshold: Int = 5, openDuration: Duration = .seconds(5),
-            maxRedirects: Int = 5
+            maxRedirects: Int = 5, readFromReplicas: Bool = false
         ) {
             self.seeds = seeds
             self.username = username
@@ -47,6 +51,7 @@ public final class RedisCluster: Sendable {
             self.failureThreshold = max(1, failureThreshold)
             self.openDuration = openDuration
             self.maxRedirects = max(1, maxRedirects)
+            self.readFromReplicas = readFromReplicas
         }
     }
 
@@ -60,6 +65,11 @@ public final class RedisCluster: Sendable {
         var nodes: [RedisNodeAddress: Node] = [:]
         var refreshes = 0
         var closed = false
+        /// Reads sent to a replica, and those that went to the master after the replica failed.
+        var replicaReads = 0
+        var replicaFallbacks = 0
+        /// Spreads reads over a master's replicas.
+        var nextReplica = 0
     }
 
     /// The configuration the client was created with.
@@ -159,6 +169,45 @@ public final class RedisCluster: Sendable {
     /// breaker is open is not asked (`.breakerOpen`), and a slot no master serves fails at once.
     public func run(key: String, _ commands: [[ByteBuffer]]) async throws(RedisError) -> [RedisReply] {
         try await run(slot: RedisHashSlot.slot(for: key), commands)
+    }
+
+    /// Sends read-only `commands` about `key` to a replica of its slot's master when
+    /// `readFromReplicas` is on and the master has one (the replicas in turn); when that replica
+    /// fails, has its breaker open, or redirects (it no longer serves the slot), the commands go
+    /// to the master as `run(key:_:)` sends them. Without the option, or without replicas, this is
+    /// `run(key:_:)`.
+    public func read(key: String, _ commands: [[ByteBuffer]]) async throws(RedisError) -> [RedisReply] {
+        let slot = RedisHashSlot.slot(for: key)
+        guard configuration.readFromReplicas else { return try await run(slot: slot, commands) }
+        if state.withLock({ $0.map.masters.isEmpty }) { try await refreshSlotMap() }
+        let replica = state.withLock { state -> RedisNodeAddress? in
+            let replicas = state.map.replicas(forSlot: slot)
+            guard !replicas.isEmpty else { return nil }
+            state.nextReplica &+= 1
+            return replicas[Int(UInt(bitPattern: state.nextReplica) % UInt(replicas.count))]
+        }
+        guard let replica else { return try await run(slot: slot, commands) }
+        do {
+            let replies = try await perform(on: replica, commands)
+            let redirected = replies.contains { reply in
+                if case .error(let message) = reply { return RedisRedirect(errorMessage: message) != nil }
+                return false
+            }
+            if !redirected {
+                state.withLock { $0.replicaReads += 1 }
+                return replies
+            }
+        } catch {
+            // The replica is down or skipped: its master answers.
+        }
+        state.withLock { $0.replicaFallbacks += 1 }
+        return try await run(slot: slot, commands)
+    }
+
+    /// Reads answered by a replica, and reads that fell back to the master (replica down, or
+    /// no longer serving the slot).
+    public var replicaReadCounts: (replica: Int, fallbacks: Int) {
+        state.withLock { ($0.replicaReads, $0.replicaFallbacks) }
     }
 
     /// `run(key:_:)` for a slot computed by the caller.
@@ -293,9 +342,14 @@ public final class RedisCluster: Sendable {
             if let node = state.nodes[address] { return node.pool }
             let url = RedisURL(
                 host: address.host, port: address.port, username: configuration.username, password: configuration.password, database: 0)
+            let readOnly = configuration.readFromReplicas
             let pool = RedisConnectionPool(
                 url: url, size: configuration.poolSize, timeout: configuration.timeout, maxQueuedJobs: configuration.maxQueuedJobs
-            ) { _ in }
+            ) { connection in
+                // Lets a replica answer reads of its master's slots (harmless on a master, and a
+                // node that is promoted keeps working). Once per connection, right after AUTH.
+                if readOnly { _ = try? connection.command([ByteBuffer(string: "READONLY")]) }
+            }
             state.nodes[address] = Node(
                 pool: pool,
                 breaker: CircuitBreaker(failureThreshold: configuration.failureThreshold, openDuration: configuration.openDuration))

@@ -1,9 +1,11 @@
-/// Which master serves each of the 16384 hash slots, as learned from `CLUSTER SHARDS` (Redis 7+)
-/// or `CLUSTER SLOTS` (older servers). A value: the owner replaces it whole on refresh and patches
-/// single slots on `MOVED`.
+/// Which master serves each of the 16384 hash slots, and the replicas of each master, as learned
+/// from `CLUSTER SHARDS` (Redis 7+) or `CLUSTER SLOTS` (older servers). A value: the owner
+/// replaces it whole on refresh and patches single slots on `MOVED`.
 public struct RedisSlotMap: Sendable, Equatable {
     /// Every master that serves at least one slot, sorted.
     public private(set) var masters: [RedisNodeAddress]
+    /// The online replicas of each master, as the map was read (empty without replicas).
+    public private(set) var replicas: [RedisNodeAddress: [RedisNodeAddress]] = [:]
     /// For each slot, its master's index in `masters`, or -1 when no master serves it.
     private var owners: [Int16]
 
@@ -13,11 +15,20 @@ public struct RedisSlotMap: Sendable, Equatable {
         owners = Array(repeating: -1, count: RedisHashSlot.count)
     }
 
-    /// A map from slot ranges (inclusive bounds) to masters.
-    public init(ranges: [(slots: ClosedRange<Int>, master: RedisNodeAddress)]) {
+    /// A map from slot ranges (inclusive bounds) to masters, with each master's replicas.
+    public init(
+        ranges: [(slots: ClosedRange<Int>, master: RedisNodeAddress)], replicas: [RedisNodeAddress: [RedisNodeAddress]] = [:]
+    ) {
         self.init()
         for (slots, master) in ranges { place(slots, master) }
+        self.replicas = replicas.filter { !$0.value.isEmpty }
         dropUnusedMasters()
+    }
+
+    /// The replicas of the master serving `slot` (none when it has none or no master serves it).
+    public func replicas(forSlot slot: Int) -> [RedisNodeAddress] {
+        guard let master = master(forSlot: slot) else { return [] }
+        return replicas[master] ?? []
     }
 
     /// The master serving `slot`, if any.
@@ -64,6 +75,8 @@ public struct RedisSlotMap: Sendable, Equatable {
         for (new, old) in kept.enumerated() { renumbered[old] = Int16(new) }
         masters = kept.map { masters[$0] }
         owners = owners.map { $0 < 0 ? -1 : renumbered[Int($0)] }
+        let serving = Set(masters)
+        replicas = replicas.filter { serving.contains($0.key) }
     }
 
     // MARK: - Parsing
@@ -79,14 +92,22 @@ public struct RedisSlotMap: Sendable, Equatable {
     public static func parse(clusterSlots reply: RedisReply, askedHost: String) throws(ParseError) -> RedisSlotMap {
         guard case .array(let ranges) = reply else { throw ParseError(description: "CLUSTER SLOTS answered \(reply)") }
         var parsed: [(slots: ClosedRange<Int>, master: RedisNodeAddress)] = []
+        var replicas: [RedisNodeAddress: [RedisNodeAddress]] = [:]
         for range in ranges {
             guard case .array(let parts) = range, parts.count >= 3, case .integer(let start) = parts[0], case .integer(let end) = parts[1],
                 start <= end, case .array(let master) = parts[2], master.count >= 2, case .integer(let port) = master[1]
             else { throw ParseError(description: "unreadable CLUSTER SLOTS range \(range)") }
             let host = master[0].text ?? ""
-            parsed.append((Int(start)...Int(end), RedisNodeAddress(host: usable(host) ? host : askedHost, port: Int(port))))
+            let address = RedisNodeAddress(host: usable(host) ? host : askedHost, port: Int(port))
+            parsed.append((Int(start)...Int(end), address))
+            for replica in parts.dropFirst(3) {
+                guard case .array(let node) = replica, node.count >= 2, case .integer(let replicaPort) = node[1] else { continue }
+                let replicaHost = node[0].text ?? ""
+                let replicaAddress = RedisNodeAddress(host: usable(replicaHost) ? replicaHost : askedHost, port: Int(replicaPort))
+                if !(replicas[address] ?? []).contains(replicaAddress) { replicas[address, default: []].append(replicaAddress) }
+            }
         }
-        return RedisSlotMap(ranges: parsed)
+        return RedisSlotMap(ranges: parsed, replicas: replicas)
     }
 
     /// Reads a `CLUSTER SHARDS` reply (Redis 7+): per shard, `slots` as flat start/end pairs and
@@ -96,6 +117,7 @@ public struct RedisSlotMap: Sendable, Equatable {
     public static func parse(clusterShards reply: RedisReply, askedHost: String) throws(ParseError) -> RedisSlotMap {
         guard case .array(let shards) = reply else { throw ParseError(description: "CLUSTER SHARDS answered \(reply)") }
         var parsed: [(slots: ClosedRange<Int>, master: RedisNodeAddress)] = []
+        var replicas: [RedisNodeAddress: [RedisNodeAddress]] = [:]
         for shard in shards {
             let fields = fieldMap(shard)
             guard case .array(let bounds)? = fields["slots"], bounds.count % 2 == 0, case .array(let nodes)? = fields["nodes"] else {
@@ -105,17 +127,14 @@ public struct RedisSlotMap: Sendable, Equatable {
                 node["role"]?.text == "master" && (node["health"]?.text ?? "online") == "online"
             }
             guard let master else { continue }
-            let port: Int64
-            if case .integer(let plain)? = master["port"], plain > 0 {
-                port = plain
-            } else if case .integer(let tls)? = master["tls-port"], tls > 0 {
-                port = tls
-            } else {
+            guard let masterAddress = address(of: master, askedHost: askedHost) else {
                 throw ParseError(description: "a CLUSTER SHARDS master without a port: \(shard)")
             }
-            let endpoint = master["endpoint"]?.text ?? ""
-            let ip = master["ip"]?.text ?? ""
-            let host = usable(endpoint) ? endpoint : usable(ip) ? ip : askedHost
+            let host = masterAddress.host
+            let port = Int64(masterAddress.port)
+            replicas[masterAddress] = nodes.map(fieldMap).filter { node in
+                node["role"]?.text == "replica" && (node["health"]?.text ?? "online") == "online"
+            }.compactMap { address(of: $0, askedHost: askedHost) }
             var index = 0
             while index + 1 < bounds.count {
                 guard case .integer(let start) = bounds[index], case .integer(let end) = bounds[index + 1], start <= end else {
@@ -125,7 +144,23 @@ public struct RedisSlotMap: Sendable, Equatable {
                 index += 2
             }
         }
-        return RedisSlotMap(ranges: parsed)
+        return RedisSlotMap(ranges: parsed, replicas: replicas)
+    }
+
+    /// A `CLUSTER SHARDS` node's address: `endpoint`, else `ip`, else `askedHost`; `port`, else
+    /// `tls-port`; `nil` without a port.
+    private static func address(of node: [String: RedisReply], askedHost: String) -> RedisNodeAddress? {
+        let port: Int64
+        if case .integer(let plain)? = node["port"], plain > 0 {
+            port = plain
+        } else if case .integer(let tls)? = node["tls-port"], tls > 0 {
+            port = tls
+        } else {
+            return nil
+        }
+        let endpoint = node["endpoint"]?.text ?? ""
+        let ip = node["ip"]?.text ?? ""
+        return RedisNodeAddress(host: usable(endpoint) ? endpoint : usable(ip) ? ip : askedHost, port: Int(port))
     }
 
     private static func usable(_ host: String) -> Bool {

@@ -242,6 +242,14 @@ public final class TieredCache: Sendable {
         }
     }
 
+    /// Runs `job` once every lower-tier write queued so far has run (the queue drains in order):
+    /// a fill frees the nodes' lock only when its entry is in L3. When the queue is full, `job`
+    /// runs at once rather than never (the write it would follow was dropped anyway).
+    public func afterQueuedWrites(_ job: @escaping @Sendable () async -> Void) {
+        guard !writeBehind.enqueue(job) else { return }
+        Task { await job() }
+    }
+
     /// Returns when every queued lower-tier write has run (for tests and shutdown).
     public func flushWrites() async {
         await writeBehind.waitUntilIdle()
