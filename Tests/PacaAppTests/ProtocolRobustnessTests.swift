@@ -130,13 +130,15 @@ struct ProtocolRobustnessTests {
                 await proxy.shutdown(); await origin.shutdown()
             }
         }
-        let connection = try await proxy.connect()
+        // The client gives up (closes) after 60 s; the server closes after its 2 s idle timeout.
+        // The bound below tells the two apart with room for a loaded machine, where a full run
+        // beside compiles once took over 9 s to see the close.
+        let connection = try await proxy.connect(timeout: .seconds(60))
         try await connection.send("GET /i HTTP/1.1\r\nHost: a\r\n\r\n")
         #expect(try await connection.readResponse().status == 200)
         let started = ContinuousClock.now
-        // The server closes it; the client's own 10 s bound never comes into play.
         #expect(try await connection.isClosedByPeer())
-        #expect(ContinuousClock.now - started < .seconds(9))
+        #expect(ContinuousClock.now - started < .seconds(45))
     }
 
     @Test("keep-alive carries several requests; HTTP/1.0 without keep-alive is closed after one")

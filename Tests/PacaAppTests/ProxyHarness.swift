@@ -60,8 +60,8 @@ final class ProxyHarness: Sendable {
         try await fetch(port: port, group: group, method: method, path: path, headers: headers, body: body)
     }
 
-    func connect() async throws -> RawConnection {
-        try await RawConnection.connect(port: port, group: group)
+    func connect(timeout: TimeAmount = .seconds(10)) async throws -> RawConnection {
+        try await RawConnection.connect(port: port, group: group, timeout: timeout)
     }
 
     func shutdown(keepDirectory: Bool = false) async {
