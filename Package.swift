@@ -155,7 +155,7 @@ let package = Package(
         .executableTarget(
             name: "paca",
             dependencies: [
-                "PacaApp", "PacaCore", "PacaReplay", "PacaAccessLog", "PacaEngine", "PacaUpstream", "PacaWarming",
+                "PacaApp", "PacaCore", "PacaReplay", "PacaAccessLog", "PacaEngine", "PacaUpstream", "PacaWarming", "PacaRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -14,7 +14,7 @@ struct Paca: AsyncParsableCommand {
         abstract: "A caching reverse proxy for slow HTTP APIs.",
         subcommands: [
             Serve.self, DemoOriginCommand.self, CheckConfig.self, PurgeCommand.self, StatsCommand.self, SimulateCommand.self,
-            ReplayCommand.self, WarmCommand.self,
+            ReplayCommand.self, WarmCommand.self, L3LatencyCommand.self,
         ])
 }
 
