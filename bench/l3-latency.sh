@@ -32,7 +32,7 @@ cleanup() {
 trap cleanup EXIT
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --logfile "$work/redis.log" &
+redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --maxmemory-policy allkeys-lru --dir "$work" --logfile "$work/redis.log" &
 redis_pid=$!
 for _ in $(seq 1 100); do
     redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break
