@@ -10,8 +10,8 @@ import Synchronization
 
 /// One Redis connection shared by every caller at once: a pipeline.
 ///
-/// A caller writes its request on the socket itself, under the lock that keeps the wire order
-/// equal to the order of `RedisRequestQueue.inflight` (a non-blocking write of a few bytes; what
+/// A caller writes its request on the socket itself, under a write lock that keeps the wire
+/// order equal to the order of `RedisRequestQueue.inflight` (a non-blocking write of a few bytes; what
 /// the socket will not take goes to an outbox the I/O thread drains). The connection's own
 /// thread sleeps in `poll` on the socket, so a reply wakes it directly — no hand-off to wake a
 /// worker before the request can go out, as a job queue needs — and it parses every reply that
@@ -28,6 +28,9 @@ final class RedisPipeline: Sendable {
     private let timeout: Duration
     private let onConnect: @Sendable (RedisConnection) -> Void
     private let queue: Mutex<RedisRequestQueue>
+    /// Held by whoever writes on the socket or closes it, so bytes go out in the order of
+    /// `inflight`, and a socket is never closed (and its number reused) under a writer.
+    private let writing = Mutex(())
     /// Read end and write end of the pipe that wakes the I/O thread (to connect, to write the
     /// outbox, to close). Callers on the fast path never touch it.
     private let wakeRead: Int32
@@ -78,16 +81,18 @@ final class RedisPipeline: Sendable {
     func submit(_ commands: [[ByteBuffer]], completion: @escaping RedisRequestQueue.Completion) {
         let request = RedisRequestQueue.Request(
             bytes: Self.encode(commands), expected: commands.count, deadline: .now + timeout, completion: completion)
-        let action = queue.withLock { queue -> RedisRequestQueue.SubmitAction in
-            let action = queue.submit(request)
+        // The write lock orders the writes as the requests enter `inflight`, without holding the
+        // queue's lock across `send`: a caller descheduled in `send` (it just woke Redis) would
+        // otherwise make the I/O thread sleep on the lock before it can complete the reply.
+        let action = writing.withLock { _ -> RedisRequestQueue.SubmitAction in
+            let action = queue.withLock { $0.submit(request) }
             guard case .write(let fd) = action else { return action }
-            // Written under the lock, so no later request overtakes this one on the wire.
             var bytes = request.bytes
             switch Self.writeSome(fd, &bytes) {
             case .done:
                 return .none
             case .blocked:
-                queue.outbox.writeBuffer(&bytes)
+                _ = queue.withLock { $0.outbox.writeBuffer(&bytes) }
                 return .wake
             case .failed:
                 // Broken socket: the I/O thread sees it (poll reports the hang-up) and fails
@@ -227,8 +232,10 @@ final class RedisPipeline: Sendable {
                 }
                 if admission == .closing && idle {
                     if case .connected(let fd) = link {
-                        pipeline.queue.withLock { _ = $0.dropped() }
-                        closeDescriptor(fd)
+                        pipeline.writing.withLock { _ in
+                            pipeline.queue.withLock { _ = $0.dropped() }
+                            closeDescriptor(fd)
+                        }
                     }
                     return
                 }
@@ -268,15 +275,17 @@ final class RedisPipeline: Sendable {
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             redisReaderFree(reader)
             reader = Self.makeReader()
-            let closing = pipeline.queue.withLock { queue -> Bool in
-                guard queue.admission == .open else { return true }
-                var bytes = queue.connected(fd: fd)
-                switch RedisPipeline.writeSome(fd, &bytes) {
-                case .done: break
-                case .blocked: queue.outbox.writeBuffer(&bytes)
-                case .failed: shutdown(fd, Int32(SHUT_RDWR))
+            let closing = pipeline.writing.withLock { _ in
+                pipeline.queue.withLock { queue -> Bool in
+                    guard queue.admission == .open else { return true }
+                    var bytes = queue.connected(fd: fd)
+                    switch RedisPipeline.writeSome(fd, &bytes) {
+                    case .done: break
+                    case .blocked: queue.outbox.writeBuffer(&bytes)
+                    case .failed: shutdown(fd, Int32(SHUT_RDWR))
+                    }
+                    return false
                 }
-                return false
             }
             if closing {
                 closeDescriptor(fd)
@@ -298,9 +307,11 @@ final class RedisPipeline: Sendable {
             }
             if descriptors[1].revents != 0 { drainWake() }
             if descriptors[0].revents & Int16(POLLOUT) != 0 {
-                let failed = pipeline.queue.withLock { queue -> Bool in
-                    guard case .connected(fd) = queue.link else { return false }
-                    return RedisPipeline.writeSome(fd, &queue.outbox) == .failed
+                let failed = pipeline.writing.withLock { _ in
+                    pipeline.queue.withLock { queue -> Bool in
+                        guard case .connected(fd) = queue.link else { return false }
+                        return RedisPipeline.writeSome(fd, &queue.outbox) == .failed
+                    }
                 }
                 if failed {
                     drop(fd, because: .io("write failed"))
@@ -370,12 +381,15 @@ final class RedisPipeline: Sendable {
         /// Closes the socket (only the I/O thread closes it, so `fd` cannot have been reused) and
         /// fails every request on it.
         func drop(_ fd: Int32, because error: RedisError) {
-            let failed = pipeline.queue.withLock { queue -> [RedisRequestQueue.Request]? in
-                guard case .connected(fd) = queue.link else { return nil }
-                return queue.dropped()
+            let failed = pipeline.writing.withLock { _ -> [RedisRequestQueue.Request]? in
+                let failed = pipeline.queue.withLock { queue -> [RedisRequestQueue.Request]? in
+                    guard case .connected(fd) = queue.link else { return nil }
+                    return queue.dropped()
+                }
+                if failed != nil { closeDescriptor(fd) }
+                return failed
             }
             guard let failed else { return }
-            closeDescriptor(fd)
             for request in failed { request.completion(.failure(error)) }
         }
 

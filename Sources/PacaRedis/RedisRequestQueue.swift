@@ -2,8 +2,8 @@ import NIOCore
 
 /// The bookkeeping of a pipelined connection, with no I/O: which requests wait for a socket,
 /// which are on the wire in order, which bytes are still to be written. `RedisPipeline` holds it
-/// under its lock, applies an event, and performs the returned action outside the lock (except
-/// writes, which must keep the order of `inflight`).
+/// under its lock, applies an event, and performs the returned action outside that lock; writes
+/// happen under a second lock that keeps them in the order of `inflight`.
 struct RedisRequestQueue {
     /// Called once with a request's replies, in the order of its commands, or with the reason
     /// it got none.
