@@ -75,6 +75,29 @@ struct RedisPipelineTests {
         await server.stop()
     }
 
+    @Test("a request larger than the socket takes at once is finished by the I/O thread, and requests behind it keep their order")
+    func largeWriteGoesThroughTheOutbox() async throws {
+        let server = try await RedisServer()
+        let url = try RedisURL(parsing: server.url)
+        let pipeline = RedisPipeline(url: url, timeout: .seconds(10), maxQueued: 1024, onConnect: { _ in })
+        #expect(try await pipeline.run([[ByteBuffer(string: "PING")]]) == [.status("PONG")])
+        // 16 MiB: more than a loopback socket buffers, so the caller's write stops part-way.
+        let big = ByteBuffer(repeating: 0x42, count: 16 << 20)
+        let results = await withTaskGroup(of: (Int, [RedisReply]?).self) { group in
+            group.addTask { (-1, try? await pipeline.run([[ByteBuffer(string: "SET"), ByteBuffer(string: "big"), big]])) }
+            for index in 0..<32 {
+                group.addTask { (index, try? await pipeline.run([[ByteBuffer(string: "ECHO"), ByteBuffer(string: "small \(index)")]])) }
+            }
+            return await group.reduce(into: [Int: [RedisReply]?]()) { $0[$1.0] = $1.1 }
+        }
+        #expect(results[-1] == [.status("OK")])
+        for index in 0..<32 { #expect(results[index] == [.bulk(ByteBuffer(string: "small \(index)"))]) }
+        #expect(try await pipeline.run([[ByteBuffer(string: "STRLEN"), ByteBuffer(string: "big")]]) == [.integer(16 << 20)])
+        pipeline.close()
+        await pipeline.waitUntilClosed()
+        await server.stop()
+    }
+
     @Test("gets waiting on a connection that dies fail at once, long before the timeout, and the breaker counts each")
     func requestsOnADyingConnectionFailFast() async throws {
         let server = try await RedisServer()
