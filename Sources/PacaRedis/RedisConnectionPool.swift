@@ -63,10 +63,16 @@ final class RedisConnectionPool: Sendable {
     }
 
     /// Sends `commands` in one write on a shared pipelined connection and returns their replies
-    /// in order. The connections take turns.
+    /// in order: on the first connection with nothing in flight (so one caller at a time always
+    /// uses the same connection, whose thread stays warm), else the connections take turns.
     func pipeline(_ commands: [[ByteBuffer]]) async throws(RedisError) -> [RedisReply] {
+        try await choosePipeline().run(commands)
+    }
+
+    private func choosePipeline() -> RedisPipeline {
+        if let idle = pipelines.first(where: { $0.inflightRequests == 0 }) { return idle }
         let turn = nextPipeline.wrappingAdd(1, ordering: .relaxed).oldValue
-        return try await pipelines[turn % pipelines.count].run(commands)
+        return pipelines[turn % pipelines.count]
     }
 
     /// Runs `body` on a worker's connection and returns its result.
@@ -92,8 +98,7 @@ final class RedisConnectionPool: Sendable {
     /// damaged value, a warm-up `PING`). Requests sent after it on the same connection are
     /// answered after it.
     func send(_ commands: [[ByteBuffer]]) {
-        let turn = nextPipeline.wrappingAdd(1, ordering: .relaxed).oldValue
-        pipelines[turn % pipelines.count].submit(commands) { _ in }
+        choosePipeline().submit(commands) { _ in }
     }
 
     /// Connects every pipelined connection now (each sends a `PING`) instead of on first use.
