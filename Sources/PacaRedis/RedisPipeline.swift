@@ -348,6 +348,13 @@ final class RedisPipeline: Sendable {
                         replies.append(RedisConnection.convert(raw.assumingMemoryBound(to: redisReply.self)))
                         freeReplyObject(raw)
                     }
+                    // Complete what this read brought before reading on, so the first callers
+                    // of a long burst do not wait for the last reply of it.
+                    guard complete(replies) else {
+                        drop(fd, because: .protocolError("a reply nobody asked for"))
+                        return false
+                    }
+                    replies.removeAll(keepingCapacity: true)
                     if count < scratch.count { break }
                 } else if count == 0 {
                     _ = complete(replies)
