@@ -34,11 +34,13 @@ let package = Package(
         // System libraries: a modulemap and a header of static inline wrappers each.
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
+        // The processor's CRC-32C instruction, static inline (nothing to link).
+        .systemLibrary(name: "CCRC32C"),
 
         .target(
             name: "PacaCore",
             dependencies: [
-                "PacaHTTPCaching",
+                "CCRC32C", "PacaHTTPCaching",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -156,7 +158,7 @@ let package = Package(
         .executableTarget(
             name: "paca",
             dependencies: [
-                "PacaApp", "PacaCore", "PacaReplay", "PacaAccessLog", "PacaEngine", "PacaUpstream", "PacaWarming",
+                "PacaApp", "PacaCore", "PacaReplay", "PacaAccessLog", "PacaEngine", "PacaUpstream", "PacaWarming", "PacaRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -52,6 +52,17 @@ final class RedisConnection {
         return try exchange(context, commands)
     }
 
+    /// Connects (AUTH, SELECT, `onConnect`) if needed, then hands the socket over to the caller,
+    /// who closes it; this connection is left disconnected. For `RedisPipeline`, which keeps
+    /// hiredis' blocking handshake but reads and writes the socket itself.
+    func detachSocket() throws(RedisError) -> Int32 {
+        let context = try connected()
+        let fd = context.pointee.fd
+        self.context = nil
+        _ = redisFreeKeepFd(context)
+        return fd
+    }
+
     private func connected() throws(RedisError) -> UnsafeMutablePointer<redisContext> {
         if let context { return context }
         guard let fresh = redisConnectWithTimeout(url.host, Int32(url.port), timeout) else {
@@ -139,7 +150,8 @@ final class RedisConnection {
         }
     }
 
-    private static func convert(_ reply: UnsafeMutablePointer<redisReply>) -> RedisReply {
+    /// Copies a hiredis reply object into a `RedisReply`.
+    static func convert(_ reply: UnsafeMutablePointer<redisReply>) -> RedisReply {
         let value = reply.pointee
         switch value.type {
         case REDIS_REPLY_STRING:

@@ -1,3 +1,4 @@
+import NIOCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -6,10 +7,14 @@ import Synchronization
     import Darwin
 #endif
 
-/// A fixed set of worker threads, each owning one `RedisConnection`, fed from one shared queue.
+/// The connections to one Redis server: a fixed set of worker threads, each owning one blocking
+/// `RedisConnection`, fed from one shared queue (for arbitrary work such as a sweep), and one or
+/// two `RedisPipeline`s for plain commands (`pipeline(_:)`: the gets and sets of the tier), which
+/// many callers share at once.
 ///
-/// A Redis round trip blocks only its worker thread: callers `await` a continuation that the
-/// worker resumes, so neither an event loop nor the cooperative pool ever waits on a socket.
+/// A Redis round trip blocks only a worker or pipeline thread: callers `await` a continuation
+/// that the thread resumes, so neither an event loop nor the cooperative pool ever waits on a
+/// socket.
 final class RedisConnectionPool: Sendable {
     /// A unit of work: `run` on a worker with its connection, or `cancel` if it never gets one.
     struct Job: Sendable {
@@ -20,6 +25,8 @@ final class RedisConnectionPool: Sendable {
     private let queue: JobQueue
     private let exits: ExitLatch
     private let workerCount: Int
+    private let pipelines: [RedisPipeline]
+    private let nextPipeline = Atomic<Int>(0)
 
     /// Starts `size` worker threads. `onConnect` runs on a worker after each successful connect
     /// (AUTH and SELECT done) and may issue commands on that connection.
@@ -27,6 +34,9 @@ final class RedisConnectionPool: Sendable {
         self.queue = JobQueue(limit: maxQueuedJobs)
         self.workerCount = size
         self.exits = ExitLatch()
+        self.pipelines = (0..<min(2, max(1, size))).map { _ in
+            RedisPipeline(url: url, timeout: timeout, maxQueued: maxQueuedJobs, onConnect: onConnect)
+        }
         for _ in 0..<size {
             let queue = self.queue
             let exits = self.exits
@@ -49,6 +59,20 @@ final class RedisConnectionPool: Sendable {
 
     deinit {
         queue.close()
+        for pipeline in pipelines { pipeline.close() }
+    }
+
+    /// Sends `commands` in one write on a shared pipelined connection and returns their replies
+    /// in order: on the first connection with nothing in flight (so one caller at a time always
+    /// uses the same connection, whose thread stays warm), else the connections take turns.
+    func pipeline(_ commands: [[ByteBuffer]]) async throws(RedisError) -> [RedisReply] {
+        try await choosePipeline().run(commands)
+    }
+
+    private func choosePipeline() -> RedisPipeline {
+        if let idle = pipelines.first(where: { $0.inflightRequests == 0 }) { return idle }
+        let turn = nextPipeline.wrappingAdd(1, ordering: .relaxed).oldValue
+        return pipelines[turn % pipelines.count]
     }
 
     /// Runs `body` on a worker's connection and returns its result.
@@ -70,6 +94,23 @@ final class RedisConnectionPool: Sendable {
         return try result.get()
     }
 
+    /// Sends `commands` on a pipelined connection without waiting for the replies (a `DEL` of a
+    /// damaged value, a warm-up `PING`). Requests sent after it on the same connection are
+    /// answered after it.
+    func send(_ commands: [[ByteBuffer]]) {
+        choosePipeline().submit(commands) { _ in }
+    }
+
+    /// Connects every pipelined connection now (each sends a `PING`) instead of on first use.
+    func connectPipelines() {
+        for pipeline in pipelines { pipeline.submit([[ByteBuffer(string: "PING")]]) { _ in } }
+    }
+
+    /// Requests written on the pipelined connections and not answered yet.
+    var inflightRequests: Int {
+        pipelines.reduce(0) { $0 + $1.inflightRequests }
+    }
+
     /// Queues `body` without waiting for it (writes nobody awaits, warm-up); it is dropped if
     /// the pool is shut down or overloaded.
     func enqueue(_ body: @escaping @Sendable (RedisConnection) -> Void) {
@@ -80,6 +121,10 @@ final class RedisConnectionPool: Sendable {
     /// worker thread to end.
     func shutdown() async {
         queue.close()
+        for pipeline in pipelines {
+            pipeline.close()
+            await pipeline.waitUntilClosed()
+        }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let done = exits.state.withLock { state -> Bool in
                 if state.exited == workerCount { return true }
@@ -100,7 +145,7 @@ final class RedisConnectionPool: Sendable {
         init(_ body: @escaping () -> Void) { self.body = body }
     }
 
-    private static func startThread(_ body: @escaping () -> Void) {
+    static func startThread(_ body: @escaping () -> Void) {
         let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
         #if canImport(Glibc)
             var thread = pthread_t()

@@ -100,8 +100,9 @@ public final class RedisTier: CacheTier {
                 }
             }
             self.backend = .single(pool)
-            // Connect one worker now so the policy warning appears at start, not on the first request.
-            pool.enqueue { connection in _ = try? connection.command([ByteBuffer(string: "PING")]) }
+            // Connect now so the policy warning appears at start, and the first lookups do not
+            // wait for a connection.
+            pool.connectPipelines()
         }
         logger.debug("L3 Redis tier created", metadata: ["redis": "\(url)", "namespace": "\(configuration.namespace)"])
     }
@@ -323,8 +324,8 @@ public final class RedisTier: CacheTier {
     func perform(key: String, _ commands: [[ByteBuffer]], read: Bool = false) async -> Result<[RedisReply], RedisError> {
         switch backend {
         case .single(let pool):
-            return await performSingle(pool) { connection throws(RedisError) in
-                try connection.pipeline(commands).map { reply throws(RedisError) in try Self.checked(reply) }
+            return await performSingle { () async throws(RedisError) in
+                try await pool.pipeline(commands).map { reply throws(RedisError) in try Self.checked(reply) }
             }
         case .cluster(let cluster):
             do throws(RedisError) {
@@ -379,7 +380,7 @@ public final class RedisTier: CacheTier {
     /// Sends `commands` about `key`, bypassing the tier's breaker (bans, health checks).
     func send(key: String, _ commands: [[ByteBuffer]]) async throws(RedisError) -> [RedisReply] {
         switch backend {
-        case .single(let pool): try await pool.run { connection throws(RedisError) in try connection.pipeline(commands) }
+        case .single(let pool): try await pool.pipeline(commands)
         case .cluster(let cluster): try await cluster.run(key: key, commands)
         }
     }
@@ -387,7 +388,7 @@ public final class RedisTier: CacheTier {
     /// Runs `body` on a connection unless the breaker says skip, and feeds the outcome back into
     /// the breaker. Transitions are logged here, once each.
     private func performSingle<Value: Sendable>(
-        _ pool: RedisConnectionPool, _ body: @escaping @Sendable (RedisConnection) throws(RedisError) -> Value
+        _ body: () async throws(RedisError) -> Value
     ) async -> Result<Value, RedisError> {
         let permission = state.withLock { state in
             let permission = state.breaker.permission(now: clock.now())
@@ -400,7 +401,7 @@ public final class RedisTier: CacheTier {
         case .proceed: break
         }
         do {
-            let value = try await pool.run(body)
+            let value = try await body()
             let transition = state.withLock { $0.breaker.recordSuccess(now: clock.now()) }
             log(transition, error: nil)
             return .success(value)
@@ -474,7 +475,7 @@ public final class RedisTier: CacheTier {
                 state.withLock { $0.corrupt += 1 }
                 switch backend {
                 case .single(let pool):
-                    pool.enqueue { connection in _ = try? connection.command([ByteBuffer(string: "DEL"), redisKey]) }
+                    pool.send([[ByteBuffer(string: "DEL"), redisKey]])
                 case .cluster(let cluster):
                     Task { _ = try? await cluster.run(key: String(buffer: redisKey), [[ByteBuffer(string: "DEL"), redisKey]]) }
                 }

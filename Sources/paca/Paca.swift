@@ -14,7 +14,7 @@ struct Paca: AsyncParsableCommand {
         abstract: "A caching reverse proxy for slow HTTP APIs.",
         subcommands: [
             Serve.self, DemoOriginCommand.self, CheckConfig.self, PurgeCommand.self, StatsCommand.self, SimulateCommand.self,
-            ReplayCommand.self, WarmCommand.self, ReloadCommand.self, HealthCommand.self,
+            ReplayCommand.self, WarmCommand.self, ReloadCommand.self, HealthCommand.self, L3LatencyCommand.self,
         ])
 }
 

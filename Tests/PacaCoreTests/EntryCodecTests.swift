@@ -1,7 +1,8 @@
 import NIOCore
-import PacaCore
 import PacaHTTPCaching
 import Testing
+
+@testable import PacaCore
 
 /// 2026-01-01T00:00:00Z.
 private let t0: UnixMillis = 1_767_225_600_000
@@ -45,6 +46,19 @@ struct CRC32CTests {
         #expect(CRC32C.checksum((0..<32).reversed().map { UInt8($0) }) == 0x113F_DB5C)
         #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
         #expect(CRC32C.checksum([UInt8]()) == 0)
+    }
+
+    @Test("the processor's CRC-32C instruction, when used, agrees with the tables at every length and offset")
+    func hardwareMatchesTables() {
+        var random = SplitMix64(state: 11)
+        let bytes = (0..<20_000).map { _ in UInt8.random(in: 0...255, using: &random) }
+        bytes.withUnsafeBytes { all in
+            for (offset, length) in [(0, 0), (0, 1), (1, 7), (3, 8), (5, 9), (0, 64), (7, 1023), (0, 16_384), (13, 19_000)] {
+                let slice = UnsafeRawBufferPointer(rebasing: all[offset..<(offset + length)])
+                #expect(CRC32C.checksum(slice, seed: 0x1234_5678) == CRC32C.tableChecksum(slice, seed: 0x1234_5678))
+                #expect(CRC32C.checksum(slice) == CRC32C.tableChecksum(slice))
+            }
+        }
     }
 
     @Test("a checksum continues from a seed, at every split point and unaligned length")

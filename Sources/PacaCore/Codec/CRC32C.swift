@@ -1,5 +1,9 @@
+import CCRC32C
+
 /// CRC-32C (Castagnoli, reflected polynomial `0x82F63B78`), the checksum iSCSI, ext4 and
-/// RocksDB use. Table-driven, slicing-by-8: eight bytes per step through eight 256-entry tables.
+/// RocksDB use. With the processor's CRC-32C instruction (SSE 4.2 on x86-64, the CRC extension
+/// on arm64) when it has one — about three times faster, which matters on every L2 and L3 read;
+/// otherwise table-driven, slicing-by-8: eight bytes per step through eight 256-entry tables.
 ///
 /// `checksum(_:seed:)` follows the zlib convention: the seed is a previous result (default 0 for
 /// a fresh start), so a checksum over `a + b` equals `checksum(b, seed: checksum(a))`.
@@ -27,8 +31,17 @@ public enum CRC32C {
         return tables
     }()
 
+    /// Whether the processor computes CRC-32C itself (checked once).
+    static let hardware = paca_crc32c_hardware() != 0
+
     /// The CRC-32C of `bytes`, continuing from `seed` (a previous result; 0 to start).
     public static func checksum(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
+        guard hardware, let base = bytes.baseAddress, bytes.count > 0 else { return tableChecksum(bytes, seed: seed) }
+        return ~paca_crc32c_update(~seed, base.assumingMemoryBound(to: UInt8.self), bytes.count)
+    }
+
+    /// The table-driven CRC-32C, whatever the processor offers (for tests and as the fallback).
+    static func tableChecksum(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
         var crc = ~seed
         guard let base = bytes.baseAddress, bytes.count > 0 else { return seed }
         tables.withUnsafeBufferPointer { table in

@@ -300,7 +300,7 @@ public final class RedisCluster: Sendable {
         if permission == .skip { throw .breakerOpen }
         let pool = try node(at: address)
         do {
-            let replies = try await pool.run { connection throws(RedisError) in try connection.pipeline(commands) }
+            let replies = try await pool.pipeline(commands)
             let transition = state.withLock { $0.nodes[address]?.breaker.recordSuccess(now: clock.now()) }
             if transition != nil {
                 logger.info("L3 Redis Cluster master back: circuit breaker closed", metadata: ["redis": "\(address)"])
