@@ -6,7 +6,11 @@
 # wrk in interleaved repetitions. Prints a table of median req/s and median p99 latency per
 # target and body size (req/s, p50, p99), paca's ratio to nginx and to the faster of nginx
 # and Varnish. Target "paca-log" is a second paca, the same in every way but with its access
-# log on (nginx runs with access_log off and Varnish logs nothing by itself).
+# log on (nginx runs with access_log off and Varnish logs nothing by itself). Target
+# "nginx-static" (not in the default list) is the same nginx serving the fixture files from
+# disk (page cache, sendfile) with no proxy and no cache: the ceiling an HTTP server reaches on
+# this box. Each run also reports how busy wrk's CPU and the server's CPU were, to tell a
+# server-bound run from a client-bound one.
 #
 #   swift build -c release && bench/hits.sh
 #   SKIP_PACA=1 bench/hits.sh            # only nginx and Varnish (stand-in origin if no paca)
@@ -57,7 +61,7 @@ SUDO=""; [[ $EUID -ne 0 ]] && SUDO="sudo"
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
 command -v curl >/dev/null || missing+=(curl)
-[[ " $TARGETS " == *" nginx "* ]] && { command -v nginx >/dev/null || missing+=(nginx); }
+[[ " $TARGETS " == *" nginx"* ]] && { command -v nginx >/dev/null || missing+=(nginx); }
 [[ " $TARGETS " == *" varnish "* ]] && { command -v varnishd >/dev/null || missing+=(varnish); }
 if ((${#missing[@]})); then
     note "installing ${missing[*]}"
@@ -186,8 +190,8 @@ EOF
 [[ " $TARGETS " == *" paca-log "* ]] && start_paca paca-log 1
 
 # ---------------------------------------------------------------- nginx
-if [[ " $TARGETS " == *" nginx "* ]]; then
-    PORT[nginx]=$(free_port)
+if [[ " $TARGETS " == *" nginx"* ]]; then
+    PORT[nginx]=$(free_port); PORT[nginx-static]=$(free_port)
     N=$TMP/nginx; mkdir -p "$N"
     user_line=""; [[ $EUID -eq 0 ]] && user_line="user root root;"
     cat >"$N/nginx.conf" <<EOF
@@ -233,6 +237,11 @@ http {
             proxy_ignore_headers Set-Cookie;
             add_header X-Cache-Status \$upstream_cache_status always;
         }
+    }
+    server {
+        listen 127.0.0.1:${PORT[nginx-static]} backlog=4096;
+        root $ROOT/fixtures/origin;
+        location / { add_header X-Cache-Status STATIC always; }
     }
 }
 EOF
@@ -294,6 +303,7 @@ is_hit() { # is_hit TARGET HEADERFILE
     case $1 in
         paca | paca-log) grep -qiE '^cache-status:.*paca;[[:space:]]*hit' "$2" ;;
         nginx) grep -qiE '^x-cache-status:[[:space:]]*hit' "$2" ;;
+        nginx-static) grep -qiE '^x-cache-status:[[:space:]]*static' "$2" ;;
         varnish) grep -qiE '^x-cache:[[:space:]]*hit' "$2" ;;
     esac
 }
@@ -307,7 +317,7 @@ warm() {
         read -r code got < <(curl -s -o /dev/null -D "$h" --max-time 10 -w '%{http_code} %{size_download}\n' \
             "http://127.0.0.1:${PORT[$t]}$u" || echo "000 0")
         if [[ $code == 200 && $got == "$want" ]] && is_hit "$t" "$h"; then
-            ((try > 1 || rewarm)) || die "$t served a hit for $u on the first request (stale cache dir?)"
+            ((try > 1 || rewarm)) || [[ $t == nginx-static ]] || die "$t served a hit for $u on the first request (stale cache dir?)"
             return 0
         fi
         [[ $code == 200 ]] || note "$t $u: HTTP $code (try $try)"
@@ -339,7 +349,19 @@ say "origin: $ORIGIN, latency $LATENCY; ttl ${TTL}s"
 say "wrk: -t$THREADS -c$CONNS -d${DURATION}s --latency, $REPS interleaved reps"
 say "versions: $(nginx -v 2>&1 | sed 's/.*version: //'), $(varnishd -V 2>&1 | head -1 | sed 's/ revision.*//;s/[()]//g'), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)$([[ " $TARGETS " == *" paca"* ]] && echo ", paca $PACA")"
 say ""
-say "$(printf '%-8s %-22s %4s %12s %10s %10s %8s' target url rep 'req/s' 'p50 ms' 'p99 ms' errors)"
+say "$(printf '%-12s %-18s %4s %10s %8s %8s %6s %7s %7s' target url rep 'req/s' 'p50 ms' 'p99 ms' errors 'wrk cpu' 'srv cpu')"
+
+# cpu_ticks CPULIST: busy and total jiffies of those CPUs, from /proc/stat
+cpu_ticks() {
+    local list=$1 cpus=()
+    IFS=',' read -ra parts <<<"$list"
+    for p in "${parts[@]}"; do
+        if [[ $p == *-* ]]; then for ((c = ${p%-*}; c <= ${p#*-}; c++)); do cpus+=("$c"); done; else cpus+=("$p"); fi
+    done
+    awk -v want=" ${cpus[*]} " '$1 ~ /^cpu[0-9]+$/ { n = substr($1, 4); if (index(want, " " n " ")) {
+        idle += $5 + $6; for (i = 2; i <= NF; i++) total += $i } } END { print total - idle, total }' /proc/stat
+}
+SERVER_CPU_LIST=${SERVER_CPUS:-0-$((ncpu - 1))}
 
 RES=$TMP/results.tsv; : >"$RES"
 for u in $URLS; do
@@ -350,8 +372,12 @@ for u in $URLS; do
             curl -s -o /dev/null -D "$h" --max-time 10 "$url" && is_hit "$t" "$h" \
                 || warm "$t" "$u" 1
             out=$TMP/wrk-$t-$(basename "$u")-$rep.txt
-            timeout $((DURATION + 30)) "${CLI[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency --timeout 5s "$url" >"$out" 2>&1 \
+            read -r busy0 total0 < <(cpu_ticks "$SERVER_CPU_LIST")
+            timeout $((DURATION + 30)) /usr/bin/time -f '%P' -o "$out.cpu" "${CLI[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency --timeout 5s "$url" >"$out" 2>&1 \
                 || { cat "$out" >&2; die "wrk failed against $t"; }
+            read -r busy1 total1 < <(cpu_ticks "$SERVER_CPU_LIST")
+            srv_cpu=$(awk -v b=$((busy1 - busy0)) -v t=$((total1 - total0)) 'BEGIN { printf "%.0f%%", (t > 0 ? 100 * b / t : 0) }')
+            wrk_cpu=$(tail -1 "$out.cpu")
             rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
             p50=$(awk '/^ +50%/ { print $2 }' "$out")
             p99=$(awk '/^ +99%/ { print $2 }' "$out")
@@ -362,7 +388,7 @@ for u in $URLS; do
                         /Socket errors:/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 }
                         END { print n + 0 }' "$out")
             printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$u" "$rep" "$rps" "$p99" "$errs" "$p50" >>"$RES"
-            say "$(printf '%-8s %-22s %4s %12.0f %10.2f %10.2f %8s' "$t" "$u" "$rep" "$rps" "$p50" "$p99" "$errs")"
+            say "$(printf '%-12s %-18s %4s %10.0f %8.2f %8.2f %6s %7s %7s' "$t" "$u" "$rep" "$rps" "$p50" "$p99" "$errs" "$wrk_cpu" "$srv_cpu")"
         done
     done
 done
@@ -371,7 +397,7 @@ done
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 say ""
-say "$(printf '%-8s %-10s %12s %8s %8s %7s  %-8s %s' target body 'median req/s' 'p50 ms' 'p99 ms' errors '/ nginx' '/ best of nginx,varnish')"
+say "$(printf '%-12s %-10s %12s %8s %8s %7s  %-8s %s' target body 'median req/s' 'p50 ms' 'p99 ms' errors '/ nginx' '/ best of nginx,varnish')"
 for u in $URLS; do
     size=$(stat -c %s "fixtures/origin$u")
     body=$(awk -v s="$size" 'BEGIN { if (s % 1024 == 0) printf "%d KiB", s / 1024; else printf "%d B", s }')
@@ -394,7 +420,7 @@ for u in $URLS; do
             done
             [[ -n $best ]] && vs_best=$(awk -v a="${MRPS[$t]}" -v b="$best" -v n="$bt" 'BEGIN { printf "%.2fx (vs %s)", a / b, n }')
         fi
-        say "$(printf '%-8s %-10s %12.0f %8.2f %8.2f %7s  %-8s %s' "$t" "$body" "${MRPS[$t]}" "${MP50[$t]}" "${MP99[$t]}" "$errs" "$vs_nginx" "$vs_best")"
+        say "$(printf '%-12s %-10s %12.0f %8.2f %8.2f %7s  %-8s %s' "$t" "$body" "${MRPS[$t]}" "${MP50[$t]}" "${MP99[$t]}" "$errs" "$vs_nginx" "$vs_best")"
     done
     unset MRPS MP50 MP99
 done
