@@ -57,10 +57,16 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// responses go out, so none ever follows a final head or reaches another request.
     private var interimOpenFor: UInt64?
 
-    init(configuration: HTTPServer.Configuration, responder: any ProxyResponder, logger: Logger) {
+    /// The connection's timeouts, told directly when a head is in and when a request is complete;
+    /// `nil` when the pipeline has none (tests).
+    private let timeouts: ConnectionTimeoutHandler?
+
+    init(configuration: HTTPServer.Configuration, responder: any ProxyResponder, logger: Logger, timeouts: ConnectionTimeoutHandler? = nil)
+    {
         self.configuration = configuration
         self.responder = responder
         self.logger = logger
+        self.timeouts = timeouts
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -99,7 +105,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                     context.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
                 }
             }
-            context.triggerUserOutboundEvent(HeadTimeoutHandler.HeadReceived(), promise: nil)
+            timeouts?.headReceived()
             let hasBody = (declared ?? 0) > 0 || head.headers.contains(name: "transfer-encoding")
             let upload = hasBody ? UploadStream(contentLength: declared) : nil
             if let upload {
@@ -129,7 +135,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             receiving = .body(upload, received: size)
             if let upload, !upload.write(chunk) { uploadFull = true }
         case .end:
-            context.triggerUserOutboundEvent(HeadTimeoutHandler.RequestComplete(), promise: nil)
+            timeouts?.requestComplete()
             switch receiving {
             case .body(let upload, _):
                 upload?.finish(success: true)
