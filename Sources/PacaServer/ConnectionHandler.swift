@@ -56,6 +56,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// The request being answered whose final head is not written yet: only its interim (1xx)
     /// responses go out, so none ever follows a final head or reaches another request.
     private var interimOpenFor: UInt64?
+    /// The sink of this connection's interim responses, made on the first HTTP/1.1 request.
+    private var interimRelay: InterimRelay?
 
     /// The connection's timeouts, told directly when a head is in and when a request is complete;
     /// `nil` when the pipeline has none (tests).
@@ -69,6 +71,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
         self.timeouts = timeouts
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        interimRelay = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         peer = context.channel.remoteAddress?.ipAddress ?? ""
         context.fireChannelActive()
@@ -76,6 +82,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         closed = true
+        // The relay holds this handler: let go of it so the two do not keep each other.
+        interimRelay = nil
         streaming?.cancel()
         streaming = nil
         if case .body(let upload, _) = receiving { upload?.finish(success: false) }
@@ -121,8 +129,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
             receiving = .body(upload, received: 0)
             requestsReceived &+= 1
             let request = ProxyRequest(
-                head: head, upload: upload, peer: peer,
-                interim: interimWriter(for: requestsReceived, version: head.version, context: context))
+                head: head, upload: upload, peer: peer, interimSink: interimSink(version: head.version, context: context),
+                number: requestsReceived)
             queue.append(.request(request, number: requestsReceived))
             processQueue(context: context)
         case .body(let chunk):
@@ -380,17 +388,28 @@ final class ConnectionHandler: ChannelDuplexHandler {
         return false
     }
 
-    /// The interim writer of request `number`, or `nil` for an HTTP/1.0 client, which must never
-    /// get a 1xx response (RFC 9110 §15.2). Callable from any thread: the write hops to the loop.
-    private func interimWriter(for number: UInt64, version: HTTPVersion, context: ChannelHandlerContext) -> (
-        @Sendable (InterimResponse) -> Void
-    )? {
+    /// Where the interim responses of a request go, or `nil` for an HTTP/1.0 client, which must
+    /// never get one (RFC 9110 §15.2). One sink per connection, made on first use.
+    private func interimSink(version: HTTPVersion, context: ChannelHandlerContext) -> InterimRelay? {
         guard version.major > 1 || (version.major == 1 && version.minor >= 1) else { return nil }
-        let loop = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let eventLoop = context.eventLoop
-        return { interim in
-            eventLoop.execute {
-                let (handler, context) = loop.value
+        if let interimRelay { return interimRelay }
+        let relay = InterimRelay(NIOLoopBound((self, context), eventLoop: context.eventLoop))
+        interimRelay = relay
+        return relay
+    }
+
+    /// The connection's interim sink: callable from any thread, the write hops to the loop.
+    final class InterimRelay: InterimResponseSink {
+        private let target: NIOLoopBound<(ConnectionHandler, ChannelHandlerContext)>
+
+        init(_ target: NIOLoopBound<(ConnectionHandler, ChannelHandlerContext)>) {
+            self.target = target
+        }
+
+        func writeInterim(_ interim: InterimResponse, forRequest number: UInt64) {
+            let target = self.target
+            target.eventLoop.execute {
+                let (handler, context) = target.value
                 handler.writeInterim(interim, for: number, context: context)
             }
         }
