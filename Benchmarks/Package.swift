@@ -31,14 +31,15 @@ let package = Package(
             path: "Benchmarks/HitPathHarness"
         ),
         // Runs one hit-path case N times, for instruction counts under callgrind (no malloc
-        // interposer, no benchmark runner in the way).
+        // interposer, no benchmark runner in the way). Kept out of `Benchmarks/`, where the benchmark
+        // plugin would take it for a benchmark and run it.
         .executableTarget(
             name: "HitPathProfile",
             dependencies: [
                 "HitPathHarness",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
-            path: "Benchmarks/HitPathProfile"
+            path: "Tools/HitPathProfile"
         ),
         .executableTarget(
             name: "PacaBenchmarks",
