@@ -58,6 +58,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var interimOpenFor: UInt64?
     /// The sink of this connection's interim responses, made on the first HTTP/1.1 request.
     private var interimRelay: InterimRelay?
+    /// The buffer the last response head was encoded into, recycled for the next one once the
+    /// socket has let go of it (so a hit allocates no head buffer); a keep-alive connection holds
+    /// at most `retainedHeadCapacity` bytes of it between requests.
+    private var headScratch: ByteBuffer?
+    static let retainedHeadCapacity = 4096
 
     /// The connection's timeouts, told directly when a head is in and when a request is complete;
     /// `nil` when the pipeline has none (tests).
@@ -423,7 +428,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     /// Writes one response; when `keepAlive` is off, flushes and closes once it is on the wire.
     private func write(_ response: ProxyResponse, keepAlive: Bool, chunked: Bool = false, context: ChannelHandlerContext) {
-        let (head, body) = ResponseEncoding.encode(response, keepAlive: keepAlive, chunked: chunked, allocator: context.channel.allocator)
+        let body = ResponseEncoding.encode(
+            response, keepAlive: keepAlive, chunked: chunked, into: &headScratch, allocator: context.channel.allocator)
+        let head = headScratch!
+        if head.capacity > Self.retainedHeadCapacity { headScratch = nil }
         guard !keepAlive else {
             context.write(wrapOutboundOut(head), promise: nil)
             if let body { context.write(wrapOutboundOut(body), promise: nil) }

@@ -45,6 +45,17 @@ enum ResponseEncoding {
     static func encode(_ response: ProxyResponse, keepAlive: Bool, chunked: Bool = false, allocator: ByteBufferAllocator) -> (
         ByteBuffer, ByteBuffer?
     ) {
+        var head: ByteBuffer?
+        let body = encode(response, keepAlive: keepAlive, chunked: chunked, into: &head, allocator: allocator)
+        return (head!, body)
+    }
+
+    /// Encodes `response` as above into `head`, recycling its storage when nothing else holds it
+    /// any more (the previous response written from it has left), else in a new buffer; `nil`
+    /// gets a new one. Returns the body to write after the head, if any.
+    static func encode(
+        _ response: ProxyResponse, keepAlive: Bool, chunked: Bool = false, into head: inout ByteBuffer?, allocator: ByteBufferAllocator
+    ) -> ByteBuffer? {
         let bodyAllowed = permitsBody(response.status)
         let streamed = response.stream != nil
         let bodyLength = bodyAllowed ? (streamed ? response.streamLength : nil) ?? (response.body?.readableBytes ?? 0) : 0
@@ -59,8 +70,12 @@ enum ResponseEncoding {
         case nil: break
         }
         if inlineBody { capacity += bodyLength }
-        var head = allocator.buffer(capacity: capacity)
-        head.writeWithUnsafeMutableBytes(minimumWritableBytes: capacity) { memory in
+        if head == nil {
+            head = allocator.buffer(capacity: capacity)
+        } else {
+            head!.clear(minimumCapacity: capacity)
+        }
+        head!.writeWithUnsafeMutableBytes(minimumWritableBytes: capacity) { memory in
             var writer = HeadWriter(memory)
             writer.append(status)
             response.headerBlock?.withUnsafeReadableBytes { writer.append($0) }
@@ -105,7 +120,7 @@ enum ResponseEncoding {
             }
             return writer.count
         }
-        guard !streamed, !response.omitBody, !inlineBody, bodyLength > 0, let body = response.body else { return (head, nil) }
-        return (head, body)
+        guard !streamed, !response.omitBody, !inlineBody, bodyLength > 0 else { return nil }
+        return response.body
     }
 }
