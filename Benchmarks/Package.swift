@@ -15,9 +15,38 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
+        // The hit path's harness, shared by the `hit-path-…` benchmarks and `HitPathProfile`.
+        .target(
+            name: "HitPathHarness",
+            dependencies: [
+                .product(name: "PacaCore", package: "paca"),
+                .product(name: "PacaEngine", package: "paca"),
+                .product(name: "PacaServer", package: "paca"),
+                .product(name: "PacaStorage", package: "paca"),
+                .product(name: "PacaHTTPCaching", package: "paca"),
+                .product(name: "PacaAccessLog", package: "paca"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Benchmarks/HitPathHarness"
+        ),
+        // Runs one hit-path case N times, for instruction counts under callgrind (no malloc
+        // interposer, no benchmark runner in the way). Kept out of `Benchmarks/`, where the benchmark
+        // plugin would take it for a benchmark and run it.
+        .executableTarget(
+            name: "HitPathProfile",
+            dependencies: [
+                "HitPathHarness",
+                .product(name: "PacaAccessLog", package: "paca"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tools/HitPathProfile"
+        ),
         .executableTarget(
             name: "PacaBenchmarks",
             dependencies: [
+                "HitPathHarness",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "PacaStorage", package: "paca"),
                 .product(name: "PacaCore", package: "paca"),
@@ -33,6 +62,6 @@ let package = Package(
             ],
             path: "Benchmarks/PacaBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
     ]
 )

@@ -56,11 +56,28 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// The request being answered whose final head is not written yet: only its interim (1xx)
     /// responses go out, so none ever follows a final head or reaches another request.
     private var interimOpenFor: UInt64?
+    /// The sink of this connection's interim responses, made on the first HTTP/1.1 request.
+    private var interimRelay: InterimRelay?
+    /// The buffer the last response head was encoded into, recycled for the next one once the
+    /// socket has let go of it (so a hit allocates no head buffer); a keep-alive connection holds
+    /// at most `retainedHeadCapacity` bytes of it between requests.
+    private var headScratch: ByteBuffer?
+    static let retainedHeadCapacity = 4096
 
-    init(configuration: HTTPServer.Configuration, responder: any ProxyResponder, logger: Logger) {
+    /// The connection's timeouts, told directly when a head is in and when a request is complete;
+    /// `nil` when the pipeline has none (tests).
+    private let timeouts: ConnectionTimeoutHandler?
+
+    init(configuration: HTTPServer.Configuration, responder: any ProxyResponder, logger: Logger, timeouts: ConnectionTimeoutHandler? = nil)
+    {
         self.configuration = configuration
         self.responder = responder
         self.logger = logger
+        self.timeouts = timeouts
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        interimRelay = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -70,6 +87,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         closed = true
+        // The relay holds this handler: let go of it so the two do not keep each other.
+        interimRelay = nil
         streaming?.cancel()
         streaming = nil
         if case .body(let upload, _) = receiving { upload?.finish(success: false) }
@@ -99,7 +118,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                     context.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
                 }
             }
-            context.triggerUserOutboundEvent(HeadTimeoutHandler.HeadReceived(), promise: nil)
+            timeouts?.headReceived()
             let hasBody = (declared ?? 0) > 0 || head.headers.contains(name: "transfer-encoding")
             let upload = hasBody ? UploadStream(contentLength: declared) : nil
             if let upload {
@@ -115,8 +134,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
             receiving = .body(upload, received: 0)
             requestsReceived &+= 1
             let request = ProxyRequest(
-                head: head, upload: upload, peer: peer,
-                interim: interimWriter(for: requestsReceived, version: head.version, context: context))
+                head: head, upload: upload, peer: peer, interimSink: interimSink(version: head.version, context: context),
+                number: requestsReceived)
             queue.append(.request(request, number: requestsReceived))
             processQueue(context: context)
         case .body(let chunk):
@@ -129,7 +148,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             receiving = .body(upload, received: size)
             if let upload, !upload.write(chunk) { uploadFull = true }
         case .end:
-            context.triggerUserOutboundEvent(HeadTimeoutHandler.RequestComplete(), promise: nil)
+            timeouts?.requestComplete()
             switch receiving {
             case .body(let upload, _):
                 upload?.finish(success: true)
@@ -374,17 +393,28 @@ final class ConnectionHandler: ChannelDuplexHandler {
         return false
     }
 
-    /// The interim writer of request `number`, or `nil` for an HTTP/1.0 client, which must never
-    /// get a 1xx response (RFC 9110 §15.2). Callable from any thread: the write hops to the loop.
-    private func interimWriter(for number: UInt64, version: HTTPVersion, context: ChannelHandlerContext) -> (
-        @Sendable (InterimResponse) -> Void
-    )? {
+    /// Where the interim responses of a request go, or `nil` for an HTTP/1.0 client, which must
+    /// never get one (RFC 9110 §15.2). One sink per connection, made on first use.
+    private func interimSink(version: HTTPVersion, context: ChannelHandlerContext) -> InterimRelay? {
         guard version.major > 1 || (version.major == 1 && version.minor >= 1) else { return nil }
-        let loop = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let eventLoop = context.eventLoop
-        return { interim in
-            eventLoop.execute {
-                let (handler, context) = loop.value
+        if let interimRelay { return interimRelay }
+        let relay = InterimRelay(NIOLoopBound((self, context), eventLoop: context.eventLoop))
+        interimRelay = relay
+        return relay
+    }
+
+    /// The connection's interim sink: callable from any thread, the write hops to the loop.
+    final class InterimRelay: InterimResponseSink {
+        private let target: NIOLoopBound<(ConnectionHandler, ChannelHandlerContext)>
+
+        init(_ target: NIOLoopBound<(ConnectionHandler, ChannelHandlerContext)>) {
+            self.target = target
+        }
+
+        func writeInterim(_ interim: InterimResponse, forRequest number: UInt64) {
+            let target = self.target
+            target.eventLoop.execute {
+                let (handler, context) = target.value
                 handler.writeInterim(interim, for: number, context: context)
             }
         }
@@ -398,7 +428,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     /// Writes one response; when `keepAlive` is off, flushes and closes once it is on the wire.
     private func write(_ response: ProxyResponse, keepAlive: Bool, chunked: Bool = false, context: ChannelHandlerContext) {
-        let (head, body) = ResponseEncoding.encode(response, keepAlive: keepAlive, chunked: chunked, allocator: context.channel.allocator)
+        let body = ResponseEncoding.encode(
+            response, keepAlive: keepAlive, chunked: chunked, into: &headScratch, allocator: context.channel.allocator)
+        let head = headScratch!
+        if head.capacity > Self.retainedHeadCapacity { headScratch = nil }
         guard !keepAlive else {
             context.write(wrapOutboundOut(head), promise: nil)
             if let body { context.write(wrapOutboundOut(body), promise: nil) }

@@ -103,8 +103,8 @@ public final class HTTPServer: Sendable {
     }
 
     /// Installs a connection's handlers on `channel`, exactly as every accepted connection gets
-    /// them: the head timeout, NIO's request decoder (with the header limits), the idle timeout
-    /// and the `ConnectionHandler` that answers through `responder`. Must run on the channel's
+    /// them: the connection's timeouts (head and idle, one timer), NIO's request decoder (with the
+    /// header limits) and the `ConnectionHandler` that answers through `responder`. Must run on the channel's
     /// event loop. Public so that a benchmark or a test can drive the production pipeline on an
     /// `EmbeddedChannel`.
     public static func configurePipeline(
@@ -116,12 +116,13 @@ public final class HTTPServer: Sendable {
         limits.maxHeaderFieldCount = 256
         let decoder = HTTPRequestDecoder(
             leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: limits)
-        let handler = ConnectionHandler(configuration: configuration, responder: responder, logger: logger)
+        let timeouts = ConnectionTimeoutHandler(
+            headTimeout: .milliseconds(configuration.requestHeadTimeout.milliseconds),
+            idleTimeout: .milliseconds(configuration.idleTimeout.milliseconds))
+        let handler = ConnectionHandler(configuration: configuration, responder: responder, logger: logger, timeouts: timeouts)
         let pipeline = channel.pipeline.syncOperations
-        try pipeline.addHandler(HeadTimeoutHandler(timeout: .milliseconds(configuration.requestHeadTimeout.milliseconds)))
+        try pipeline.addHandler(timeouts)
         try pipeline.addHandler(ByteToMessageHandler(decoder, maximumBufferSize: configuration.maxHeaderBytes + 64 << 10))
-        try pipeline.addHandler(
-            IdleTimeoutHandler(timeout: TimeAmount.nanoseconds(Int64(configuration.idleTimeout.milliseconds) * 1_000_000)))
         try pipeline.addHandler(handler)
     }
 

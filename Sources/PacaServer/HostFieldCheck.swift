@@ -9,19 +9,39 @@ enum HostFieldCheck {
     /// Why `head` must be refused with 400, or `nil` when its `Host` is acceptable.
     static func problem(_ head: HTTPRequestHead) -> String? {
         // Field lines as sent: `canonicalForm` would split on commas and drop an empty value.
-        let values = head.headers.lazy.filter { $0.name.lowercased() == "host" }.map(\.value)
-        if values.count > 1 { return "more than one Host field" }
-        guard let value = values.first else {
+        var value: String?
+        for field in head.headers where isHostName(field.name) {
+            if value != nil { return "more than one Host field" }
+            value = field.value
+        }
+        guard let value else {
             return head.version.major == 1 && head.version.minor >= 1 ? "missing Host field" : nil
         }
         return isValidHost(value) ? nil : "invalid Host field"
+    }
+
+    /// Whether a field name is `Host`, in any case, without building a lowercased copy.
+    private static func isHostName(_ name: String) -> Bool {
+        let utf8 = name.utf8
+        guard utf8.count == 4 else { return false }
+        var index = utf8.startIndex
+        for expected in "host".utf8 {
+            guard utf8[index] | 0x20 == expected else { return false }
+            index = utf8.index(after: index)
+        }
+        return true
     }
 
     /// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2), where `uri-host` is an IP-literal, an
     /// IPv4 address or a reg-name (RFC 3986 §3.2.2) and `port = *DIGIT`. An empty value is valid
     /// (RFC 9110 §7.2: sent when the target URI has no authority).
     static func isValidHost(_ value: String) -> Bool {
-        let bytes = Array(value.utf8)
+        // The bytes in place: no array is built for the field on every request.
+        var value = value
+        return value.withUTF8 { isValidHost(bytes: $0) }
+    }
+
+    private static func isValidHost(bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var host = bytes[...]
         var port = bytes[bytes.endIndex...]
         if host.first == UInt8(ascii: "[") {
@@ -48,7 +68,7 @@ enum HostFieldCheck {
 
     /// `reg-name = *( unreserved / pct-encoded / sub-delims )` (RFC 3986 §3.2.2); IPv4 addresses
     /// are reg-names too as far as bytes go.
-    private static func isRegName(_ bytes: ArraySlice<UInt8>) -> Bool {
+    private static func isRegName(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
         var index = bytes.startIndex
         while index < bytes.endIndex {
             let byte = bytes[index]

@@ -45,80 +45,82 @@ enum ResponseEncoding {
     static func encode(_ response: ProxyResponse, keepAlive: Bool, chunked: Bool = false, allocator: ByteBufferAllocator) -> (
         ByteBuffer, ByteBuffer?
     ) {
+        var head: ByteBuffer?
+        let body = encode(response, keepAlive: keepAlive, chunked: chunked, into: &head, allocator: allocator)
+        return (head!, body)
+    }
+
+    /// Encodes `response` as above into `head`, recycling its storage when nothing else holds it
+    /// any more (the previous response written from it has left), else in a new buffer; `nil`
+    /// gets a new one. Returns the body to write after the head, if any.
+    static func encode(
+        _ response: ProxyResponse, keepAlive: Bool, chunked: Bool = false, into head: inout ByteBuffer?, allocator: ByteBufferAllocator
+    ) -> ByteBuffer? {
         let bodyAllowed = permitsBody(response.status)
         let streamed = response.stream != nil
         let bodyLength = bodyAllowed ? (streamed ? response.streamLength : nil) ?? (response.body?.readableBytes ?? 0) : 0
         let inlineBody = !streamed && !response.omitBody && bodyLength > 0 && bodyLength <= inlineBodyLimit
-        var capacity = 128 + (response.headerBlock?.readableBytes ?? 0)
+        let status = statusLine(response.status)
+        // An upper bound of the head: each fixed piece below with room for its numbers.
+        var capacity = status.utf8.count + (response.headerBlock?.readableBytes ?? 0) + 160
         for header in response.headers { capacity += header.name.utf8.count + header.value.utf8.count + 4 }
-        if inlineBody { capacity += bodyLength }
-        var head = allocator.buffer(capacity: capacity)
-        head.writeString(statusLine(response.status))
-        if var block = response.headerBlock {
-            head.writeBuffer(&block)
-        }
-        for header in response.headers {
-            head.writeString(header.name)
-            head.writeStaticString(": ")
-            head.writeString(header.value)
-            head.writeStaticString("\r\n")
-        }
-        if let age = response.age {
-            head.writeStaticString("Age: ")
-            head.writeDecimal(age)
-            head.writeStaticString("\r\n")
-        }
         switch response.cacheStatus {
-        case .hit(let ttl, let tier):
-            head.writeStaticString("Cache-Status: paca; hit; ttl=")
-            head.writeDecimal(ttl)
-            head.writeStaticString("; detail=")
-            head.writeString(tier)
-            head.writeStaticString("\r\n")
-        case .text(let value):
-            head.writeStaticString("Cache-Status: ")
-            head.writeString(value)
-            head.writeStaticString("\r\n")
-        case nil:
-            break
+        case .hit(_, let tier): capacity += tier.utf8.count
+        case .text(let value): capacity += value.utf8.count
+        case nil: break
         }
-        if bodyAllowed, streamed, response.streamLength == nil {
-            if chunked { head.writeStaticString("Transfer-Encoding: chunked\r\n") }
-        } else if bodyAllowed {
-            head.writeStaticString("Content-Length: ")
-            head.writeDecimal(Int64(bodyLength))
-            head.writeStaticString("\r\n")
+        if inlineBody { capacity += bodyLength }
+        if head == nil {
+            head = allocator.buffer(capacity: capacity)
+        } else {
+            head!.clear(minimumCapacity: capacity)
         }
-        if !keepAlive {
-            head.writeStaticString("Connection: close\r\n")
-        }
-        head.writeStaticString("\r\n")
-        guard !streamed, !response.omitBody, bodyLength > 0, let body = response.body else { return (head, nil) }
-        if inlineBody {
-            head.writeImmutableBuffer(body)
-            return (head, nil)
-        }
-        return (head, body)
-    }
-}
-
-extension ByteBuffer {
-    /// Writes `value` in decimal without building a `String`.
-    mutating func writeDecimal(_ value: Int64) {
-        var magnitude = value.magnitude
-        if value < 0 { writeInteger(UInt8(ascii: "-")) }
-        if magnitude < 10 {
-            writeInteger(UInt8(truncatingIfNeeded: magnitude) + UInt8(ascii: "0"))
-            return
-        }
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var count = 0
-            while magnitude > 0 {
-                digits[19 - count] = UInt8(truncatingIfNeeded: magnitude % 10) + UInt8(ascii: "0")
-                magnitude /= 10
-                count += 1
+        head!.writeWithUnsafeMutableBytes(minimumWritableBytes: capacity) { memory in
+            var writer = HeadWriter(memory)
+            writer.append(status)
+            response.headerBlock?.withUnsafeReadableBytes { writer.append($0) }
+            for header in response.headers {
+                writer.append(header.name)
+                writer.append(": ")
+                writer.append(header.value)
+                writer.append("\r\n")
             }
-            writeBytes(UnsafeBufferPointer(rebasing: digits[(20 - count)...]))
+            if let age = response.age {
+                writer.append("Age: ")
+                writer.append(decimal: age)
+                writer.append("\r\n")
+            }
+            switch response.cacheStatus {
+            case .hit(let ttl, let tier):
+                writer.append("Cache-Status: paca; hit; ttl=")
+                writer.append(decimal: ttl)
+                writer.append("; detail=")
+                writer.append(tier)
+                writer.append("\r\n")
+            case .text(let value):
+                writer.append("Cache-Status: ")
+                writer.append(value)
+                writer.append("\r\n")
+            case nil:
+                break
+            }
+            if bodyAllowed, streamed, response.streamLength == nil {
+                if chunked { writer.append("Transfer-Encoding: chunked\r\n") }
+            } else if bodyAllowed {
+                writer.append("Content-Length: ")
+                writer.append(decimal: Int64(bodyLength))
+                writer.append("\r\n")
+            }
+            if !keepAlive {
+                writer.append("Connection: close\r\n")
+            }
+            writer.append("\r\n")
+            if inlineBody, let body = response.body {
+                body.withUnsafeReadableBytes { writer.append($0) }
+            }
+            return writer.count
         }
+        guard !streamed, !response.omitBody, !inlineBody, bodyLength > 0 else { return nil }
+        return response.body
     }
 }

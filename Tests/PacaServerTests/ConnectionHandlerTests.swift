@@ -120,6 +120,20 @@ struct ConnectionHandlerTests {
         _ = try? channel.finish()
     }
 
+    @Test("answers to requests read together keep their own heads though the head buffer is recycled")
+    func recycledHeadBuffer() throws {
+        let channel = try Self.channel(ScriptedResponder(deferredPaths: []))
+        try channel.writeInbound(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /bb HTTP/1.1\r\nHost: a\r\n\r\n"))
+        let first = try #require(try channel.readOutbound(as: ByteBuffer.self))
+        let second = try #require(try channel.readOutbound(as: ByteBuffer.self))
+        #expect(String(buffer: first) == "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nGET /a ")
+        #expect(String(buffer: second) == "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nGET /bb ")
+        // Once the socket has let go of it, the next answer reuses the buffer.
+        try channel.writeInbound(ByteBuffer(string: "GET /c HTTP/1.1\r\nHost: a\r\n\r\n"))
+        #expect(try Self.output(channel) == "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nGET /c ")
+        _ = try? channel.finish()
+    }
+
     @Test("a HEAD answer carries Content-Length but no body")
     func headWithoutBody() throws {
         let (head, body) = ResponseEncoding.encode(

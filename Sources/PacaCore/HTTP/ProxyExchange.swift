@@ -10,10 +10,25 @@ public struct ProxyRequest: Sendable {
     public var upload: UploadStream?
     /// The peer's address, without the port (`127.0.0.1`, `::1`).
     public var peer: String
+    /// Where this request's interim responses go, and the request's number there: a connection
+    /// hands every request the same sink, so a request costs no closure allocation.
+    private var interimSink: (any InterimResponseSink)?
+    private var interimNumber: UInt64 = 0
+
     /// Writes an interim (1xx) response to the client ahead of this request's final answer, from
     /// any thread; once the final head is on its way, further calls do nothing. `nil` when the
     /// client must not get one (an HTTP/1.0 client, RFC 9110 §15.2) or nobody listens (warming).
-    public var interim: (@Sendable (InterimResponse) -> Void)?
+    public var interim: (@Sendable (InterimResponse) -> Void)? {
+        get {
+            guard let sink = interimSink else { return nil }
+            let number = interimNumber
+            return { interim in sink.writeInterim(interim, forRequest: number) }
+        }
+        set {
+            interimSink = newValue.map(ClosureInterimSink.init)
+            interimNumber = 0
+        }
+    }
 
     /// Creates a request; a `body` is wrapped in a finished `UploadStream`.
     public init(
@@ -21,9 +36,39 @@ public struct ProxyRequest: Sendable {
         interim: (@Sendable (InterimResponse) -> Void)? = nil
     ) {
         self.head = head
-        self.interim = interim
+        self.interimSink = interim.map(ClosureInterimSink.init)
         self.upload = upload ?? body.map(UploadStream.complete)
         self.peer = peer
+    }
+
+    /// Creates a request whose interim responses go to `interimSink` as those of request
+    /// `number` there (`nil`: none may be sent).
+    public init(head: HTTPRequestHead, upload: UploadStream?, peer: String, interimSink: (any InterimResponseSink)?, number: UInt64) {
+        self.head = head
+        self.upload = upload
+        self.peer = peer
+        self.interimSink = interimSink
+        self.interimNumber = number
+    }
+}
+
+/// Takes the interim (1xx) responses of the requests of one connection.
+public protocol InterimResponseSink: AnyObject, Sendable {
+    /// Writes `interim` ahead of the final answer of request `number`, from any thread; does
+    /// nothing once that answer's head is on its way.
+    func writeInterim(_ interim: InterimResponse, forRequest number: UInt64)
+}
+
+/// A sink that is one closure, for requests made outside a listener.
+final class ClosureInterimSink: InterimResponseSink {
+    private let write: @Sendable (InterimResponse) -> Void
+
+    init(_ write: @escaping @Sendable (InterimResponse) -> Void) {
+        self.write = write
+    }
+
+    func writeInterim(_ interim: InterimResponse, forRequest number: UInt64) {
+        write(interim)
     }
 }
 

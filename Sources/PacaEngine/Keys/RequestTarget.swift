@@ -61,8 +61,50 @@ public struct RequestTarget: Sendable, Equatable {
     /// lenient (a fragment is dropped, raw non-ASCII percent-encoded) for targets that did not
     /// come off the wire: `Location` values, purge patterns, URLs in access logs.
     public static func parseReceived(_ target: String) throws(ParseError) -> RequestTarget {
-        if target.utf8.contains(where: isForbiddenTargetByte) { throw .forbiddenByte }
-        return try parse(target)
+        // One pass over the bytes in place finds a forbidden byte and, for the common
+        // origin-form target that needs no normalisation, where its query starts; anything
+        // else goes the general way.
+        var text = target
+        let scan = text.withUTF8 { bytes -> ReceivedScan in
+            var plainPath = bytes.first == UInt8(ascii: "/")
+            var questionMark: Int?
+            var previous: UInt8 = 0
+            for index in bytes.indices {
+                let byte = bytes[index]
+                if isForbiddenTargetByte(byte) { return .forbidden }
+                guard questionMark == nil, plainPath else { continue }
+                if byte == UInt8(ascii: "?") {
+                    questionMark = index
+                } else if isPlainPathByte(byte, after: previous) {
+                    previous = byte
+                } else {
+                    plainPath = false
+                }
+            }
+            return plainPath ? .plain(questionMark: questionMark) : .general
+        }
+        switch scan {
+        case .forbidden:
+            throw .forbiddenByte
+        case .plain(nil):
+            return RequestTarget(path: target, query: nil)
+        case .plain(let offset?):
+            let utf8 = target.utf8
+            let questionMark = utf8.index(utf8.startIndex, offsetBy: offset)
+            return RequestTarget(path: String(target[..<questionMark]), query: String(target[utf8.index(after: questionMark)...]))
+        case .general:
+            return try parse(target)
+        }
+    }
+
+    /// What one pass over a received target found.
+    private enum ReceivedScan {
+        /// A byte no target may hold.
+        case forbidden
+        /// An origin-form target whose path needs no normalisation; its `?` at this byte offset.
+        case plain(questionMark: Int?)
+        /// Anything else: `parse` decides.
+        case general
     }
 
     /// Whether `byte` may not appear anywhere in a request-target (see `ParseError.forbiddenByte`).
