@@ -158,8 +158,9 @@ public final class AccessLogWriter: Sendable {
         }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(records.count * 320)
+        var timestamps = JSONText.TimestampCache()
         for record in records {
-            record.appendJSON(to: &bytes)
+            record.appendJSON(to: &bytes, timestamps: &timestamps)
             bytes.append(UInt8(ascii: "\n"))
         }
         handleBox.withLock { handle in

@@ -333,6 +333,43 @@ struct AccessLogWriterTests {
         #expect(try lines(of: path).dropLast().count == counts.written)
     }
 
+    @Test("a batch's timestamps, numbers and key hashes are written exactly, across seconds and at the extremes")
+    func formattedInPlace() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("access.log").path
+        let writer = try AccessLogWriter(path: path, flushInterval: .seconds(3600))
+        // One flush: the date part is reused within a second and re-formatted on each change,
+        // including going back (a record that started earlier but ended later).
+        let times: [UnixMillis] = [t0, t0 + 1, t0 + 876, t0 + 1000, t0 + 86_400_000, 0, 999, 1000, -1, t0 + 2]
+        let numbers = [0, 7, -1, 1_000_000_007, Int.max, Int.min, 42, 100, -100, 9]
+        let keys = ["", "a", "v1|http://origin|/x|fp", "k", "", "z", "0", "key-with-\u{00e9}", "x", "y"]
+        for index in times.indices {
+            var logged = record(url: "/r\(index)")
+            logged.timestamp = times[index]
+            logged.status = numbers[index]
+            logged.bytes = numbers[index] / -2
+            logged.key = keys[index]
+            logged.milliseconds = Double(numbers[index] % 100_000) / 997
+            writer.append(logged)
+        }
+        writer.flush()
+        let written = try lines(of: path).dropLast()
+        #expect(written.count == times.count)
+        // The file is in start order; match each line to its record by URL. Integers are checked
+        // in the text (JSONSerialization reads the largest ones as doubles).
+        for line in written {
+            let object = try parse(line)
+            let index = try #require(Int((object["url"] as? String ?? "").dropFirst(2)))
+            #expect(object["ts"] as? String == RFC3339.format(millis: times[index]))
+            #expect(line.contains(#""status":\#(numbers[index]),"#))
+            #expect(line.contains(#""bytes":\#(numbers[index] / -2),"#))
+            #expect(object["key"] as? String == (keys[index].isEmpty ? "" : FNV1a.hex(keys[index])))
+            let expected = (Double(numbers[index] % 100_000) / 997 * 1000).rounded() / 1000
+            #expect(abs((object["ms"] as? Double ?? .nan) - expected) < 1e-9)
+        }
+    }
+
     @Test("records appended on several threads are all written, in the order their requests started")
     func severalThreads() throws {
         let directory = try temporaryDirectory()
