@@ -13,7 +13,10 @@ struct L3LatencyCommand: AsyncParsableCommand {
         shouldDisplay: false)
 
     @Option(help: "The Redis URL, as in routes.json.")
-    var redis: String
+    var redis: String?
+
+    @Option(help: "Seed nodes of a Redis Cluster, host:port,host:port (instead of --redis).")
+    var cluster: String?
 
     @Option(help: "Body size of the entry in bytes.")
     var size = 16384
@@ -30,9 +33,20 @@ struct L3LatencyCommand: AsyncParsableCommand {
     @Option(help: "Connections in the tier's pool.")
     var poolSize = 4
 
+    func validate() throws {
+        guard (redis == nil) != (cluster == nil) else { throw ValidationError("give either --redis or --cluster") }
+    }
+
     func run() async throws {
-        let configuration = try RedisTier.Configuration(
-            url: redis, namespace: "paca-l3-latency", timeout: .seconds(1), poolSize: poolSize)
+        let configuration =
+            if let cluster {
+                try RedisTier.Configuration(
+                    cluster: cluster.split(separator: ",").map(String.init), namespace: "paca-l3-latency", timeout: .seconds(1),
+                    poolSize: poolSize)
+            } else {
+                try RedisTier.Configuration(
+                    url: redis ?? "", namespace: "paca-l3-latency", timeout: .seconds(1), poolSize: poolSize)
+            }
         let tier = RedisTier(configuration: configuration)
         let clock = SystemWallClock()
         let now = clock.now()
