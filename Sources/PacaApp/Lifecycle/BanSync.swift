@@ -102,15 +102,7 @@ final class BanSync: Sendable {
 
     /// Syncs every `interval` until the task is cancelled.
     func run(interval: Duration) async {
-        await sync()
-        while !Task.isCancelled {
-            do {
-                try await Task.sleep(for: interval)
-            } catch {
-                return
-            }
-            await sync()
-        }
+        await periodically(every: interval) { _ = await sync() }
     }
 
     private func noteFailure(_ error: any Error, while doing: String) {

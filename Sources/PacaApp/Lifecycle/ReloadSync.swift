@@ -124,14 +124,6 @@ final class ReloadSync: Sendable {
 
     /// Syncs every `interval` until the task is cancelled.
     func run(interval: Duration) async {
-        await sync()
-        while !Task.isCancelled {
-            do {
-                try await Task.sleep(for: interval)
-            } catch {
-                return
-            }
-            await sync()
-        }
+        await periodically(every: interval) { _ = await sync() }
     }
 }
