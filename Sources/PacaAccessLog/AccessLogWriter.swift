@@ -1,6 +1,5 @@
 import Foundation
 public import Logging
-import PacaCore
 import Synchronization
 
 /// Appends access-log records to a file. `append` only moves the record into its thread's shard

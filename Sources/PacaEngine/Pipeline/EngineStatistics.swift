@@ -2,12 +2,10 @@ import Atomics
 import PacaCore
 import Synchronization
 
-/// Engine-wide counters: one atomic increment each, never a lock on the hit path. The ones every
-/// hit bumps are striped per event loop (`StripedCounter`), so loops on different cores never
-/// share their cache lines; the rest are plain atomics.
+/// Engine-wide counters: one atomic increment each, never a lock on the hit path.
 public final class EngineStatistics: Sendable {
-    let requests = StripedCounter()
-    let hits = StripedCounter()
+    let requests = Atomic<Int>(0)
+    let hits = Atomic<Int>(0)
     let misses = Atomic<Int>(0)
     let passes = Atomic<Int>(0)
     let originFetches = Atomic<Int>(0)
@@ -30,7 +28,7 @@ public final class EngineStatistics: Sendable {
     /// Leaders that fetched without the nodes' lock because Redis was slow, down or skipped.
     let sharedFillUnavailable = Atomic<Int>(0)
     /// Hits served per tier: l1, l2, l3 (any other lower tier counts as l3).
-    let tierHits = [StripedCounter(), StripedCounter(), StripedCounter()]
+    let tierHits = [ManagedAtomic<Int>(0), ManagedAtomic<Int>(0), ManagedAtomic<Int>(0)]
     /// Origin failures by kind: connect, timeout, protocol, too-large, shut-down.
     let errorKinds = (0..<OriginErrorKind.allCases.count).map { _ in ManagedAtomic<Int>(0) }
     /// Per-route counters, by route name: an immutable table swapped whole when a route name is
@@ -66,7 +64,7 @@ public final class EngineStatistics: Sendable {
     public final class RouteStatistics: Sendable {
         /// The route's name.
         public let name: String
-        let hits = StripedCounter()
+        let hits = ManagedAtomic(0)
         let misses = ManagedAtomic(0)
         let passes = ManagedAtomic(0)
         /// Time from the request to the response head (a hit: the whole answer).
@@ -103,14 +101,14 @@ public final class EngineStatistics: Sendable {
     @inline(__always)
     func hit(_ route: RouteStatistics, tier: String) {
         hits.increment()
-        route.hits.increment()
+        route.hits.wrappingIncrement(ordering: .relaxed)
         let index =
             switch tier {
             case "l1": 0
             case "l2": 1
             default: 2
             }
-        tierHits[index].increment()
+        tierHits[index].wrappingIncrement(ordering: .relaxed)
     }
 
     /// A cacheable request of `route` that found nothing usable.
@@ -153,14 +151,14 @@ public final class EngineStatistics: Sendable {
     /// Reads every counter.
     public func snapshot() -> Snapshot {
         var snapshot = Snapshot(
-            requests: requests.load(), hits: hits.load(),
+            requests: requests.load(ordering: .relaxed), hits: hits.load(ordering: .relaxed),
             misses: misses.load(ordering: .relaxed), passes: passes.load(ordering: .relaxed),
             originFetches: originFetches.load(ordering: .relaxed), originErrors: originErrors.load(ordering: .relaxed),
             collapsed: collapsed.load(ordering: .relaxed), stored: stored.load(ordering: .relaxed),
             notStored: notStored.load(ordering: .relaxed), staleServed: staleServed.load(ordering: .relaxed),
             revalidations: revalidations.load(ordering: .relaxed), invalidations: invalidations.load(ordering: .relaxed),
             backgroundRefreshes: backgroundRefreshes.load(ordering: .relaxed))
-        for (index, name) in ["l1", "l2", "l3"].enumerated() { snapshot.tierHits[name] = tierHits[index].load() }
+        for (index, name) in ["l1", "l2", "l3"].enumerated() { snapshot.tierHits[name] = tierHits[index].load(ordering: .relaxed) }
         snapshot.sharedFill = [
             "waited": sharedFillWaits.load(ordering: .relaxed), "served": sharedFillServed.load(ordering: .relaxed),
             "timed_out": sharedFillTimeouts.load(ordering: .relaxed), "passed": sharedFillPassed.load(ordering: .relaxed),
@@ -183,7 +181,7 @@ public final class EngineStatistics: Sendable {
     public func routeSnapshots() -> [RouteSnapshot] {
         routeTable.load(ordering: .acquiring).routes.values.map { route in
             RouteSnapshot(
-                name: route.name, hits: route.hits.load(), misses: route.misses.load(ordering: .relaxed),
+                name: route.name, hits: route.hits.load(ordering: .relaxed), misses: route.misses.load(ordering: .relaxed),
                 passes: route.passes.load(ordering: .relaxed), requestDuration: route.requestDuration.snapshot(),
                 originDuration: route.originDuration.snapshot())
         }.sorted { $0.name < $1.name }
