@@ -316,21 +316,37 @@ struct AccessLogWriterTests {
     func dropsWhenFull() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        // An hour-long interval keeps the writer thread from emptying the shards meanwhile (a
-        // shard of 2 is half full at 1, which wakes the writer: its flush may take that one
-        // record, hence the bounds below); the thread stays parked until the test ends.
         let path = directory.appendingPathComponent("access.log").path
+        // Shards of 2, each half full at 1, which wakes the writer. The writer is held inside the
+        // tap after its first write, so nothing drains the shard while it fills: exactly the
+        // records past 2 are dropped. (An hour-long interval: no timed flush meanwhile.)
         let writer = try AccessLogWriter(
             path: path, maxPending: 2 * AccessLogWriter.shardCount, flushInterval: .seconds(3600))
+        let held = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let allWritten = DispatchSemaphore(value: 0)
+        let seen = Mutex(0)
+        writer.setTap { records in
+            let total = seen.withLock { total in
+                total += records.count
+                return total
+            }
+            if total == 1 {
+                held.signal()
+                _ = release.wait(timeout: .now() + 60)
+            }
+            if total == 3 { allWritten.signal() }
+        }
         writer.append(record(url: "/kept"))
-        writer.flush()
+        #expect(held.wait(timeout: .now() + 60) == .success, "the half-full shard woke the writer")
         for _ in 0..<5 { writer.append(record(url: "/more")) }
-        #expect((3...4).contains(writer.counts.dropped))
+        #expect(writer.counts.dropped == 3)
+        release.signal()
         writer.flush()
-        let counts = writer.counts
-        #expect(counts.written + counts.dropped == 6)
-        #expect(counts.written >= 2)
-        #expect(try lines(of: path).dropLast().count == counts.written)
+        #expect(allWritten.wait(timeout: .now() + 60) == .success)
+        #expect(writer.counts.written == 3)
+        #expect(writer.counts.dropped == 3)
+        #expect(try lines(of: path).dropLast().map { try parse($0)["url"] as? String } == ["/kept", "/more", "/more"])
     }
 
     @Test("a batch's timestamps, numbers and key hashes are written exactly, across seconds and at the extremes")
