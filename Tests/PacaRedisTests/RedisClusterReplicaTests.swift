@@ -29,21 +29,29 @@ struct RedisClusterReplicaTests {
         return calls
     }
 
-    /// Writes `count` entries through `tier` and waits (bounded) until every replica has its
-    /// master's share: replication is asynchronous.
+    /// Writes `count` entries through `tier` and waits until every replica has its master's
+    /// share. Replication is asynchronous but ordered: on each master a marker written after the
+    /// entries and acknowledged by its replica (`WAIT`, bounded at 10 s) means the entries before
+    /// it have arrived too. The marker is then deleted the same way, so `DBSIZE` counts entries.
     static func store(_ count: Int, through tier: RedisTier, cluster: RedisClusterServer, admin: RedisCluster) async throws -> [String] {
         let keys = (0..<count).map { "v1|http://example.com/r/\($0)" }
         await tier.set(keys.map { makeEntry($0, body: ByteBuffer(string: $0), now: 1_000_000) })
-        let deadline = ContinuousClock.now + .seconds(10)
-        while true {
-            var total = 0
-            for address in cluster.replicaAddresses {
-                if case .integer(let size) = try await admin.perform(on: address, [["DBSIZE"].buffers])[0] { total += Int(size) }
+        for (address, range) in zip(cluster.addresses, cluster.ranges) {
+            // A marker key in this master's slots (a key elsewhere would be answered MOVED).
+            let marker = try #require((0..<100_000).lazy.map { "replicated-\($0)" }.first { range.contains(RedisHashSlot.slot(for: $0)) })
+            let replies = try await admin.perform(
+                on: address,
+                [["SET", marker, "1"].buffers, ["WAIT", "1", "10000"].buffers, ["DEL", marker].buffers, ["WAIT", "1", "10000"].buffers])
+            guard case .integer(let first) = replies[1], first >= 1, case .integer(let second) = replies[3], second >= 1 else {
+                throw ReplicationLag(replicated: -1)
             }
-            if total == count { return keys }
-            guard ContinuousClock.now < deadline else { throw ReplicationLag(replicated: total) }
-            try await Task.sleep(for: .milliseconds(20))
         }
+        var total = 0
+        for address in cluster.replicaAddresses {
+            if case .integer(let size) = try await admin.perform(on: address, [["DBSIZE"].buffers])[0] { total += Int(size) }
+        }
+        guard total == count else { throw ReplicationLag(replicated: total) }
+        return keys
     }
 
     struct ReplicationLag: Error {
