@@ -403,25 +403,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
         return relay
     }
 
-    /// The connection's interim sink: callable from any thread, the write hops to the loop.
-    final class InterimRelay: InterimResponseSink {
-        private let target: NIOLoopBound<(ConnectionHandler, ChannelHandlerContext)>
-
-        init(_ target: NIOLoopBound<(ConnectionHandler, ChannelHandlerContext)>) {
-            self.target = target
-        }
-
-        func writeInterim(_ interim: InterimResponse, forRequest number: UInt64) {
-            let target = self.target
-            target.eventLoop.execute {
-                let (handler, context) = target.value
-                handler.writeInterim(interim, for: number, context: context)
-            }
-        }
-    }
-
     /// Writes an interim response of the request being answered, before its final head.
-    private func writeInterim(_ interim: InterimResponse, for number: UInt64, context: ChannelHandlerContext) {
+    func writeInterim(_ interim: InterimResponse, for number: UInt64, context: ChannelHandlerContext) {
         guard !closed, interimOpenFor == number else { return }
         context.writeAndFlush(wrapOutboundOut(ResponseEncoding.encode(interim, allocator: context.channel.allocator)), promise: nil)
     }

@@ -2,7 +2,6 @@ import Foundation
 import NIOCore
 import NIOPosix
 import PacaTestSupport
-import Synchronization
 import Testing
 
 /// `paca serve` as a user runs it (the built executable, a catch-all route with the defaults and
@@ -12,97 +11,6 @@ import Testing
 /// does.
 @Suite("paca serve: every request id reaches the origin at most once", .timeLimit(.minutes(1)))
 struct RequestIdConformanceTests {
-    /// A running `paca serve`, stopped with SIGTERM.
-    final class ServeProcess: Sendable {
-        let process: Process
-        let port: Int
-
-        /// Starts `paca serve` on a free loopback port (`PORT` in `config` stands for it) and
-        /// returns once it says it serves. The port is free when picked but another test may bind
-        /// it before paca does: then paca exits, and another port is tried (three at most).
-        static func start(config: String) async throws -> ServeProcess {
-            var lastError: any Error = CocoaError(.executableLoad)
-            for _ in 0..<3 {
-                do {
-                    return try await startOnce(config: config)
-                } catch {
-                    lastError = error
-                }
-            }
-            throw lastError
-        }
-
-        private static func startOnce(config: String) async throws -> ServeProcess {
-            let directory = NSTemporaryDirectory() + "paca-serve-" + UUID().uuidString
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            let port = try await freePort()
-            try config.replacingOccurrences(of: "PORT", with: String(port)).write(
-                toFile: directory + "/routes.json", atomically: true, encoding: .utf8)
-            let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-                .appendingPathComponent("paca")
-            let process = Process()
-            process.executableURL = executable
-            process.arguments = ["serve", "--config", "routes.json", "--log-level", "warning"]
-            process.currentDirectoryURL = URL(fileURLWithPath: directory)
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = FileHandle.nullDevice
-            // Ready when it says so ("paca: serving on …"; stdout is line-buffered), or gone.
-            let ready: Bool = try await withCheckedThrowingContinuation { continuation in
-                let state = Mutex<(text: String, done: Bool)>(("", false))
-                out.fileHandleForReading.readabilityHandler = { handle in
-                    let data = handle.availableData
-                    let verdict = state.withLock { state -> Bool? in
-                        guard !state.done else { return nil }
-                        state.text += String(decoding: data, as: UTF8.self)
-                        guard data.isEmpty || state.text.contains("serving on") else { return nil }
-                        state.done = true
-                        return !data.isEmpty
-                    }
-                    if let verdict {
-                        handle.readabilityHandler = nil
-                        continuation.resume(returning: verdict)
-                    }
-                }
-                do {
-                    try process.run()
-                } catch {
-                    out.fileHandleForReading.readabilityHandler = nil
-                    continuation.resume(throwing: error)
-                }
-            }
-            LiveChildren.add(process.processIdentifier)
-            let serve = ServeProcess(process: process, port: port)
-            guard ready else {
-                await serve.stop()
-                throw CocoaError(.executableLoad)
-            }
-            return serve
-        }
-
-        /// A port nothing listens on now (bound to 0 and released).
-        static func freePort() async throws -> Int {
-            let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
-            let port = channel.localAddress!.port!
-            try await channel.close()
-            return port
-        }
-
-        private init(process: Process, port: Int) {
-            self.process = process
-            self.port = port
-        }
-
-        func stop() async {
-            defer { LiveChildren.remove(process.processIdentifier) }
-            guard process.isRunning else { return }
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                process.terminationHandler = { _ in continuation.resume() }
-                process.terminate()
-            }
-        }
-    }
-
     /// One request and whether it must reach the origin.
     struct Case: Sendable {
         var note: String
@@ -168,7 +76,7 @@ struct RequestIdConformanceTests {
             { "listen": "127.0.0.1:PORT",
               "routes": [ { "name": "all", "match": "/*", "origin": "\(origin.url)", "ttl_source": "cache-control-first" } ] }
             """
-        let serve = try await ServeProcess.start(config: config)
+        let serve = try await LiveServe.start(config: config)
         defer { Task { await serve.stop() } }
         let group = MultiThreadedEventLoopGroup.singleton
         var expected: [String] = []
