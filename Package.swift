@@ -36,11 +36,13 @@ let package = Package(
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         // The processor's CRC-32C instruction, static inline (nothing to link).
         .systemLibrary(name: "CCRC32C"),
+        // memfd_create(2) for bodies sent with sendfile, static inline (nothing to link).
+        .systemLibrary(name: "CMemfd"),
 
         .target(
             name: "PacaCore",
             dependencies: [
-                "CCRC32C", "PacaHTTPCaching",
+                "CCRC32C", "CMemfd", "PacaHTTPCaching",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],

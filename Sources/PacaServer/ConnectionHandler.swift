@@ -417,20 +417,35 @@ final class ConnectionHandler: ChannelDuplexHandler {
         if head.capacity > Self.retainedHeadCapacity { headScratch = nil }
         guard !keepAlive else {
             context.write(wrapOutboundOut(head), promise: nil)
-            if let body { context.write(wrapOutboundOut(body), promise: nil) }
+            if let body { writeBody(body, file: response.bodyFile, context: context, promise: nil) }
             needsFlush = true
             return
         }
         closed = true
         needsFlush = false
-        let written: EventLoopFuture<Void>
+        let written = context.eventLoop.makePromise(of: Void.self)
         if let body {
             context.write(wrapOutboundOut(head), promise: nil)
-            written = context.writeAndFlush(wrapOutboundOut(body))
+            writeBody(body, file: response.bodyFile, context: context, promise: written)
         } else {
-            written = context.writeAndFlush(wrapOutboundOut(head))
+            context.write(wrapOutboundOut(head), promise: written)
         }
-        written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        context.flush()
+        written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    /// Writes a body after its head: with `sendfile` from the entry's in-memory mirror when the
+    /// response has one (on a descriptor of the write's own, closed once it is done), else from
+    /// memory.
+    private func writeBody(_ body: ByteBuffer, file: BodyFile?, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        guard let file, file.length == body.readableBytes, let region = try? file.region() else {
+            context.write(wrapOutboundOut(body), promise: promise)
+            return
+        }
+        let handle = region.fileHandle
+        let written = promise ?? context.eventLoop.makePromise()
+        written.futureResult.whenComplete { _ in try? handle.close() }
+        context.write(NIOAny(IOData.fileRegion(region)), promise: written)
     }
 
     private func flushIfNeeded(context: ChannelHandlerContext) {

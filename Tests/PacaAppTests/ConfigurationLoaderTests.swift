@@ -254,7 +254,7 @@ struct ConfigurationLoaderTests {
               "server": {"max_header_bytes": "64KB", "max_body_bytes": "10MB", "idle_timeout": "90s",
                          "shutdown_grace": "1500ms", "max_pipelined_requests": 8},
               "storage": {
-                "l1": {"max_bytes": "1GB", "policy": "LFU", "max_entry_bytes": "4MB"},
+                "l1": {"max_bytes": "1GB", "policy": "LFU", "max_entry_bytes": "4MB", "sendfile_min_bytes": "16KB", "sendfile_max_bytes": "32MB"},
                 "l2": {"path": "cache/l2", "max_bytes": "2GB"},
                 "l3": {"url": "redis://127.0.0.1:6379/0", "timeout": "75ms", "password_env": "REDIS_PASSWORD"}
               },
@@ -285,6 +285,7 @@ struct ConfigurationLoaderTests {
         #expect(config.memory.maxBytes == 1 << 30)
         #expect(config.memory.policy == .lfu)
         #expect(config.memory.maxEntryBytes == 4 << 20)
+        #expect(config.memory.sendfile == .init(minBodyBytes: 16 << 10, maxBytes: 32 << 20))
         #expect(config.disk?.path == "/etc/paca/cache/l2")
         #expect(config.disk?.maxBytes == 2 << 30)
         #expect(config.redis?.url == "redis://127.0.0.1:6379/0")
@@ -396,6 +397,7 @@ struct ConfigurationLoaderTests {
         #expect(config.memory.maxBytes == 100 << 20)
         #expect(config.memory.policy == .tinyLFU)
         #expect(config.memory.maxEntryBytes == nil)
+        #expect(config.memory.sendfile == .init(minBodyBytes: 64 << 10, maxBytes: 25 << 20), "64 KB and a quarter of L1 by default")
         #expect(config.disk == nil)
         #expect(config.redis == nil)
         #expect(config.accessLogPath == nil)

@@ -100,7 +100,7 @@ public enum ConfigurationLoader {
                 encryption = .init(keyEnvironmentVariable: variable, keyID: keyID)
             }
             if let l1 = try storage.object("l1") {
-                try l1.allowOnly(["max_bytes", "policy", "max_entry_bytes"])
+                try l1.allowOnly(["max_bytes", "policy", "max_entry_bytes", "sendfile_min_bytes", "sendfile_max_bytes"])
                 if let value = try l1.bytes("max_bytes") {
                     guard value >= 1 << 20 else { throw l1.error("max_bytes", "must be at least 1MB") }
                     memory.maxBytes = value
@@ -116,6 +116,8 @@ public enum ConfigurationLoader {
                     }
                 }
                 memory.maxEntryBytes = try l1.bytes("max_entry_bytes")
+                memory.sendfileMinBytes = try l1.bytes("sendfile_min_bytes") ?? memory.sendfileMinBytes
+                memory.sendfileMaxBytes = try l1.bytes("sendfile_max_bytes")
             }
             if let l2 = try storage.object("l2") {
                 try l2.allowOnly(["path", "max_bytes", "max_entry_bytes"])

@@ -35,6 +35,17 @@ public struct PacaConfiguration: Sendable {
         public var policy: EvictionPolicy = .tinyLFU
         /// Largest entry admitted; default an eighth of a shard's budget.
         public var maxEntryBytes: Int?
+        /// Smallest body an L1 hit sends with `sendfile` from an in-memory mirror; `0` turns it
+        /// off. Default 64 KB.
+        public var sendfileMinBytes: Int = 64 << 10
+        /// Most bytes the mirrors hold together, on top of `maxBytes`; default a quarter of
+        /// `maxBytes`.
+        public var sendfileMaxBytes: Int?
+
+        /// The engine's policy for these settings.
+        public var sendfile: ProxyEngine.Configuration.Sendfile {
+            .init(minBodyBytes: sendfileMinBytes, maxBytes: sendfileMaxBytes ?? maxBytes / 4)
+        }
     }
 
     /// The disk tier (`storage.l2`).

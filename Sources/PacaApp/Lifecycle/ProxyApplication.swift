@@ -134,7 +134,7 @@ public final class ProxyApplication: Sendable {
                 routes: RouteTable(configuration.routes), trustedProxies: configuration.trustedProxies,
                 maxRequestBodyBytes: configuration.server.maxBodyBytes, maxVariants: configuration.limits.maxVariants,
                 maxHitForMissKeys: configuration.limits.maxHitForMissKeys, maxPurgeRecords: configuration.limits.maxPurgeRecords,
-                maxWaitersPerKey: configuration.limits.maxWaitersPerKey),
+                maxWaitersPerKey: configuration.limits.maxWaitersPerKey, sendfile: configuration.memory.sendfile),
             cache: cache, origin: origin ?? upstream!, clock: clock, accessLog: accessLog,
             sharedFillLock: configuration.redis.flatMap { settings in
                 guard settings.coalesceLock, let redisTier else { return nil }

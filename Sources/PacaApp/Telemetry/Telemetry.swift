@@ -114,7 +114,7 @@ final class Telemetry: Sendable {
                 "hits": stats.memory.hits, "misses": stats.memory.misses,
                 "hit_ratio": Self.ratio(stats.memory.hits, stats.memory.hits + stats.memory.misses),
                 "served": counters.tierHits["l1"] ?? 0, "entries": stats.memory.entries, "bytes": stats.memory.bytes,
-                "budget_bytes": memoryBudget, "evictions": stats.memory.evictions,
+                "budget_bytes": memoryBudget, "evictions": stats.memory.evictions, "sendfile_bytes": engine.sendfileBudget.bytesHeld,
                 "latency_us": ["p50": stats.memoryP50Micros, "p90": stats.memoryP90Micros, "p99": stats.memoryP99Micros],
             ]
         ]
@@ -212,6 +212,7 @@ final class Telemetry: Sendable {
                 metrics.gauge("paca_tier_bytes", [name], value: Double(tier.bytes))
             }
             metrics.gauge("paca_tier_budget_bytes", [("tier", "l1")], value: Double(memoryBudget))
+            metrics.gauge("paca_sendfile_mirror_bytes", value: Double(engine.sendfileBudget.bytesHeld))
             if let diskBudget, reading.l2 != nil { metrics.gauge("paca_tier_budget_bytes", [("tier", "l2")], value: Double(diskBudget)) }
             metrics.counter("paca_origin_fetches_total", total: counters.originFetches)
             for (kind, count) in counters.errorKinds.sorted(by: { $0.key < $1.key }) {

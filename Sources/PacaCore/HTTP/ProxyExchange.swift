@@ -119,6 +119,9 @@ public struct ProxyResponse: Sendable {
     public var age: Int64?
     /// `Cache-Status` (RFC 9211), written by the listener when set.
     public var cacheStatus: CacheStatusValue?
+    /// `body` mirrored in an in-memory file: the listener sends this with `sendfile` instead of
+    /// writing `body` from memory. Set only when it holds exactly the bytes of `body`.
+    public var bodyFile: BodyFile?
 
     /// Creates a response.
     public init(

@@ -1,5 +1,6 @@
 public import NIOCore
 public import PacaHTTPCaching
+import Synchronization
 
 /// The timing facts of a stored response (DESIGN.md §3, "Storage lifetime is not freshness").
 /// All times are Unix milliseconds from the injected wall clock; promotion and demotion copy them
@@ -81,6 +82,9 @@ public final class CacheEntry: Sendable {
     /// L2 and L3 store this entry sealed (its route says `encrypt: true`); a tier without a
     /// sealer does not store it at all. L1 holds it in plaintext either way. Default `false`.
     public let encryptAtRest: Bool
+    /// The body mirrored in memory for `sendfile`, made by the first hit that asks for it
+    /// (`CacheEntry+BodyFile.swift`).
+    let mirror = Mutex<BodyMirror>(.untried)
 
     /// Creates an entry; encodes `headers` into `headerBlock` once.
     public init(

@@ -62,6 +62,12 @@ extension ProxyEngine {
         }
         var response = ProxyResponse(
             status: status, headerBlock: headerBlock, headers: headers, body: body, omitBody: exchange.isHead)
+        let sendfile = configuration.sendfile
+        if status.code == 200, !exchange.isHead, sendfile.minBodyBytes > 0, entry.body.readableBytes >= sendfile.minBodyBytes,
+            body?.readableBytes == entry.body.readableBytes
+        {
+            response.bodyFile = entry.bodyFile(budget: sendfileBudget)
+        }
         response.age = entry.timing.currentAge(at: now) / 1000
         if exchange.route.cacheStatus {
             response.cacheStatus = cacheStatus.map(CacheStatusValue.text) ?? .hit(ttl: ttl, tier: tier)

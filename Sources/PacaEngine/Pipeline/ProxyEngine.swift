@@ -36,13 +36,37 @@ public final class ProxyEngine: ProxyResponder {
         /// purge is not stored); past it the least recently used is forgotten. Separate from
         /// hit-for-miss, so uncacheable traffic never evicts a purge. Default 100,000.
         public var maxPurgeRecords: Int
+        /// Which L1 hits are sent with `sendfile` from an in-memory mirror of the body.
+        public var sendfile: Sendfile
+
+        /// L1 hits with large bodies go out with `sendfile(2)` from an in-memory file mirroring
+        /// the body (`BodyFile`): the kernel takes the pages instead of copying the bytes from
+        /// user memory. The mirror is made by an entry's first such hit and lives as long as the
+        /// entry; the mirrors alive together hold at most `maxBytes`, past which a hit writes
+        /// from memory as any other.
+        public struct Sendfile: Sendable, Equatable {
+            /// Smallest body sent this way; `0` turns it off. Default 64 KiB.
+            public var minBodyBytes: Int
+            /// Most bytes held by all mirrors together. Default 64 MiB.
+            public var maxBytes: Int
+
+            /// Creates the policy.
+            public init(minBodyBytes: Int = 64 << 10, maxBytes: Int = 64 << 20) {
+                self.minBodyBytes = minBodyBytes
+                self.maxBytes = maxBytes
+            }
+
+            /// No hit is sent with `sendfile`.
+            public static let off = Sendfile(minBodyBytes: 0, maxBytes: 0)
+        }
 
         /// Creates a configuration.
         public init(
             routes: RouteTable, trustedProxies: Set<String> = [], maxRequestBodyBytes: Int = 10 << 20,
             hitForMissDuration: Duration = .seconds(30), maxVariants: Int = 16, maxHitForMissKeys: Int = 10_000,
-            maxPurgeRecords: Int = 100_000, maxWaitersPerKey: Int = 10_000
+            maxPurgeRecords: Int = 100_000, maxWaitersPerKey: Int = 10_000, sendfile: Sendfile = Sendfile()
         ) {
+            self.sendfile = sendfile
             self.routes = routes
             self.trustedProxies = trustedProxies
             self.maxRequestBodyBytes = maxRequestBodyBytes
@@ -115,6 +139,8 @@ public final class ProxyEngine: ProxyResponder {
     }
     /// Counters for stats and tests.
     public let statistics = EngineStatistics()
+    /// What the `sendfile` mirrors of L1 bodies hold together (`Configuration.Sendfile.maxBytes`).
+    public let sendfileBudget: BodyFileBudget
 
     /// Creates the engine. `sharedFillLock` makes a miss coalesce with the other nodes on the
     /// same L3 (default none).
@@ -139,6 +165,7 @@ public final class ProxyEngine: ProxyResponder {
         self.hitForMiss = Mutex(BoundedLRUMap(capacity: max(1, configuration.maxHitForMissKeys)))
         self.bans = BanList(maxKeyBans: max(1, configuration.maxPurgeRecords))
         self.coalescer = RequestCoalescer(maxWaiters: max(1, configuration.maxWaitersPerKey))
+        self.sendfileBudget = BodyFileBudget(limit: configuration.sendfile.maxBytes)
     }
 
     /// Everything the later stages need to know about one request.
