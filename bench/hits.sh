@@ -6,7 +6,9 @@
 # wrk in interleaved repetitions. Prints a table of median req/s and median p99 latency per
 # target and body size (req/s, p50, p99), paca's ratio to nginx and to the faster of nginx
 # and Varnish. Target "paca-log" is a second paca, the same in every way but with its access
-# log on (nginx runs with access_log off and Varnish logs nothing by itself). Target
+# log on (nginx runs with access_log off and Varnish logs nothing by itself); target
+# "nginx-log" (not in the default list) is its counterpart, nginx's proxy_cache with a buffered
+# access log, and paca-log's ratio is then taken against it. Target
 # "nginx-static" (not in the default list) is the same nginx serving the fixture files from
 # disk (page cache, sendfile) with no proxy and no cache: the ceiling an HTTP server reaches on
 # this box. Each run also reports how busy wrk's CPU and the server's CPU were, to tell a
@@ -191,7 +193,7 @@ EOF
 
 # ---------------------------------------------------------------- nginx
 if [[ " $TARGETS " == *" nginx"* ]]; then
-    PORT[nginx]=$(free_port); PORT[nginx-static]=$(free_port)
+    PORT[nginx]=$(free_port); PORT[nginx-static]=$(free_port); PORT[nginx-log]=$(free_port)
     N=$TMP/nginx; mkdir -p "$N"
     user_line=""; [[ $EUID -eq 0 ]] && user_line="user root root;"
     cat >"$N/nginx.conf" <<EOF
@@ -219,6 +221,7 @@ http {
     uwsgi_temp_path $N/uwsgi_temp;
     scgi_temp_path $N/scgi_temp;
     proxy_cache_path $N/cache levels=1:2 keys_zone=bench:16m max_size=1g inactive=1h use_temp_path=off;
+    proxy_cache_path $N/cache-log levels=1:2 keys_zone=bench_log:16m max_size=1g inactive=1h use_temp_path=off;
     upstream origin {
         server 127.0.0.1:$ORIGIN_PORT;
         keepalive 32;
@@ -230,6 +233,24 @@ http {
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_cache bench;
+            proxy_cache_valid 200 ${TTL}s;
+            proxy_cache_lock on;
+            proxy_cache_use_stale updating error timeout;
+            proxy_cache_background_update on;
+            proxy_ignore_headers Set-Cookie;
+            add_header X-Cache-Status \$upstream_cache_status always;
+        }
+    }
+    server {
+        # nginx-log: the same proxy_cache (its own zone) with a buffered access log, the
+        # counterpart of paca-log
+        listen 127.0.0.1:${PORT[nginx-log]} backlog=4096;
+        access_log $N/access.log combined buffer=64k flush=1s;
+        location / {
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_cache bench_log;
             proxy_cache_valid 200 ${TTL}s;
             proxy_cache_lock on;
             proxy_cache_use_stale updating error timeout;
@@ -302,7 +323,7 @@ fi
 is_hit() { # is_hit TARGET HEADERFILE
     case $1 in
         paca | paca-log) grep -qiE '^cache-status:.*paca;[[:space:]]*hit' "$2" ;;
-        nginx) grep -qiE '^x-cache-status:[[:space:]]*hit' "$2" ;;
+        nginx | nginx-log) grep -qiE '^x-cache-status:[[:space:]]*hit' "$2" ;;
         nginx-static) grep -qiE '^x-cache-status:[[:space:]]*static' "$2" ;;
         varnish) grep -qiE '^x-cache:[[:space:]]*hit' "$2" ;;
     esac
@@ -412,7 +433,10 @@ for u in $URLS; do
         errs=$(awk -F'\t' -v t="$t" -v u="$u" '$1 == t && $2 == u { n += $6 } END { print n + 0 }' "$RES")
         vs_nginx=""; vs_best=""
         if [[ $t == paca* ]]; then
-            [[ ${MRPS[nginx]} != nan ]] && vs_nginx=$(awk -v a="${MRPS[$t]}" -v b="${MRPS[nginx]}" 'BEGIN { printf "%.2fx", a / b }')
+            # paca-log is set against nginx-log (both logging) when that target ran
+            ref=nginx; [[ $t == paca-log && ${MRPS[nginx-log]:-nan} != nan ]] && ref=nginx-log
+            [[ ${MRPS[$ref]} != nan ]] && vs_nginx=$(awk -v a="${MRPS[$t]}" -v b="${MRPS[$ref]}" -v r="$ref" \
+                'BEGIN { printf "%.2fx%s", a / b, (r == "nginx" ? "" : " (vs " r ")") }')
             best=""
             for o in nginx varnish; do
                 [[ ${MRPS[$o]} == nan ]] && continue
