@@ -196,6 +196,21 @@ if [[ " $TARGETS " == *" nginx"* ]]; then
     PORT[nginx]=$(free_port); PORT[nginx-static]=$(free_port); PORT[nginx-log]=$(free_port)
     N=$TMP/nginx; mkdir -p "$N"
     user_line=""; [[ $EUID -eq 0 ]] && user_line="user root root;"
+    # cache_location ZONE: the proxy_cache location of the nginx targets
+    cache_location() {
+        cat <<EOF
+proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_cache $1;
+            proxy_cache_valid 200 ${TTL}s;
+            proxy_cache_lock on;
+            proxy_cache_use_stale updating error timeout;
+            proxy_cache_background_update on;
+            proxy_ignore_headers Set-Cookie;
+            add_header X-Cache-Status \$upstream_cache_status always;
+EOF
+    }
     cat >"$N/nginx.conf" <<EOF
 $user_line
 worker_processes $NGINX_WORKERS;
@@ -229,16 +244,7 @@ http {
     server {
         listen 127.0.0.1:${PORT[nginx]} backlog=4096;
         location / {
-            proxy_pass http://origin;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_cache bench;
-            proxy_cache_valid 200 ${TTL}s;
-            proxy_cache_lock on;
-            proxy_cache_use_stale updating error timeout;
-            proxy_cache_background_update on;
-            proxy_ignore_headers Set-Cookie;
-            add_header X-Cache-Status \$upstream_cache_status always;
+            $(cache_location bench)
         }
     }
     server {
@@ -247,16 +253,7 @@ http {
         listen 127.0.0.1:${PORT[nginx-log]} backlog=4096;
         access_log $N/access.log combined buffer=64k flush=1s;
         location / {
-            proxy_pass http://origin;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_cache bench_log;
-            proxy_cache_valid 200 ${TTL}s;
-            proxy_cache_lock on;
-            proxy_cache_use_stale updating error timeout;
-            proxy_cache_background_update on;
-            proxy_ignore_headers Set-Cookie;
-            add_header X-Cache-Status \$upstream_cache_status always;
+            $(cache_location bench_log)
         }
     }
     server {
