@@ -435,16 +435,15 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     /// Writes a body after its head: with `sendfile` from the entry's in-memory mirror when the
-    /// response has one (on a descriptor of the write's own, closed once it is done), else from
-    /// memory.
+    /// response has one (kept alive, with the loop's descriptor on it, until the write is done),
+    /// else from memory.
     private func writeBody(_ body: ByteBuffer, file: BodyFile?, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
-        guard let file, file.length == body.readableBytes, let region = try? file.region() else {
+        guard let file, file.length == body.readableBytes, let region = file.region(on: context.eventLoop) else {
             context.write(wrapOutboundOut(body), promise: promise)
             return
         }
-        let handle = region.fileHandle
         let written = promise ?? context.eventLoop.makePromise()
-        written.futureResult.whenComplete { _ in try? handle.close() }
+        written.futureResult.whenComplete { _ in withExtendedLifetime(file) {} }
         context.write(NIOAny(IOData.fileRegion(region)), promise: written)
     }
 

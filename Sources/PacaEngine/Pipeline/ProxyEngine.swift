@@ -49,11 +49,15 @@ public final class ProxyEngine: ProxyResponder {
             public var minBodyBytes: Int
             /// Most bytes held by all mirrors together. Default 64 MiB.
             public var maxBytes: Int
+            /// Most mirrors alive together (each holds a descriptor, plus one per event loop
+            /// that sent it). Default 256.
+            public var maxFiles: Int
 
             /// Creates the policy.
-            public init(minBodyBytes: Int = 64 << 10, maxBytes: Int = 64 << 20) {
+            public init(minBodyBytes: Int = 64 << 10, maxBytes: Int = 64 << 20, maxFiles: Int = 256) {
                 self.minBodyBytes = minBodyBytes
                 self.maxBytes = maxBytes
+                self.maxFiles = maxFiles
             }
 
             /// No hit is sent with `sendfile`.
@@ -165,7 +169,7 @@ public final class ProxyEngine: ProxyResponder {
         self.hitForMiss = Mutex(BoundedLRUMap(capacity: max(1, configuration.maxHitForMissKeys)))
         self.bans = BanList(maxKeyBans: max(1, configuration.maxPurgeRecords))
         self.coalescer = RequestCoalescer(maxWaiters: max(1, configuration.maxWaitersPerKey))
-        self.sendfileBudget = BodyFileBudget(limit: configuration.sendfile.maxBytes)
+        self.sendfileBudget = BodyFileBudget(limit: configuration.sendfile.maxBytes, maxFiles: configuration.sendfile.maxFiles)
     }
 
     /// Everything the later stages need to know about one request.
