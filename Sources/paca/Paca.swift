@@ -95,6 +95,12 @@ struct Serve: AsyncParsableCommand {
             }
             configuration.prewarm.seedLogs = from
         }
+        let descriptors = DescriptorLimit.raiseToHard()
+        if descriptors.after < configuration.server.maxConnections + 256 {
+            printError(
+                "warning: this process may open \(descriptors.after) descriptors (ulimit -n), fewer than server.max_connections "
+                    + "(\(configuration.server.maxConnections)) needs; raise the limit (LimitNOFILE= under systemd)")
+        }
         let application: ProxyApplication
         do {
             application = try ProxyApplication(configuration: configuration)

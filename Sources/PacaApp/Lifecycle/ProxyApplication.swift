@@ -134,7 +134,9 @@ public final class ProxyApplication: Sendable {
                 routes: RouteTable(configuration.routes), trustedProxies: configuration.trustedProxies,
                 maxRequestBodyBytes: configuration.server.maxBodyBytes, maxVariants: configuration.limits.maxVariants,
                 maxHitForMissKeys: configuration.limits.maxHitForMissKeys, maxPurgeRecords: configuration.limits.maxPurgeRecords,
-                maxWaitersPerKey: configuration.limits.maxWaitersPerKey, sendfile: configuration.memory.sendfile),
+                maxWaitersPerKey: configuration.limits.maxWaitersPerKey,
+                sendfile: Self.sendfilePolicy(
+                    configuration.memory.sendfile, loops: configuration.eventLoops ?? ProcessorAffinity.usableProcessors())),
             cache: cache, origin: origin ?? upstream!, clock: clock, accessLog: accessLog,
             sharedFillLock: configuration.redis.flatMap { settings in
                 guard settings.coalesceLock, let redisTier else { return nil }
@@ -236,6 +238,14 @@ public final class ProxyApplication: Sendable {
 
     /// The AES-GCM sealer of `storage.encryption`, its key read from the environment variable
     /// it names; a missing or malformed key stops the start (never a silent plaintext store).
+    /// The configured `sendfile` policy, with at most an eighth of the descriptor limit for its
+    /// mirrors (each holds one, plus one per event loop that sent it).
+    public static func sendfilePolicy(_ configured: ProxyEngine.Configuration.Sendfile, loops: Int) -> ProxyEngine.Configuration.Sendfile {
+        var policy = configured
+        policy.maxFiles = min(policy.maxFiles, DescriptorLimit.current / (8 * (loops + 1)))
+        return policy
+    }
+
     static func sealer(_ encryption: PacaConfiguration.Encryption?, environment: (String) -> String?) throws -> (any EntrySealer)? {
         guard let encryption else { return nil }
         let variable = encryption.keyEnvironmentVariable
