@@ -1,14 +1,13 @@
 public import Logging
 public import NIOCore
-import NIOHTTP1
 import NIOPosix
 public import PacaCore
 import Synchronization
 
-/// The HTTP/1.1 listener: parses requests (plain heads itself, the rest with NIO's decoder), hands each complete request to a
-/// `ProxyResponder` on the connection's event loop, and writes responses in order (pipelining),
-/// with limits on header and body sizes, an idle timeout, and a graceful stop. It knows nothing
-/// about caching.
+/// The HTTP/1.1 listener: parses requests (plain heads itself, the rest with NIO's decoder),
+/// hands each complete request to a `ProxyResponder` on the connection's event loop, and writes
+/// responses in order (pipelining), with limits on header and body sizes, an idle timeout, and a
+/// graceful stop. It knows nothing about caching.
 public final class HTTPServer: Sendable {
     /// Listener settings.
     public struct Configuration: Sendable {

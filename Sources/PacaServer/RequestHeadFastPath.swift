@@ -28,6 +28,13 @@ final class RequestHeadFastPath: ChannelInboundHandler {
         case inactive
     }
 
+    /// What the bytes at the start of a read buffer are.
+    private enum Step {
+        case head(HTTPRequestHead, length: Int)
+        case incomplete
+        case unsuitable
+    }
+
     /// Reads a head may span and still be read here; a client that trickles its head goes to
     /// NIO's decoder, so no head is scanned again more than this many times.
     static let maxReadsPerHead = 4
@@ -93,26 +100,27 @@ final class RequestHeadFastPath: ChannelInboundHandler {
         var reads = reads
         while buffer.readableBytes > 0 {
             let limit = maxHeaderBytes
-            let step = buffer.withUnsafeReadableBytes { bytes -> (head: HTTPRequestHead, length: Int)? in
-                guard
-                    case .complete(let length, let fieldCount) = RequestHeadScanner.scan(
-                        bytes, limit: limit, maxFieldCount: Self.maxFieldCount)
-                else { return nil }
-                return (RequestHeadScanner.head(UnsafeRawBufferPointer(rebasing: bytes[..<length]), fieldCount: fieldCount), length)
-            }
-            guard let step else {
-                let outcome = buffer.withUnsafeReadableBytes {
-                    RequestHeadScanner.scan($0, limit: limit, maxFieldCount: Self.maxFieldCount)
+            let step = buffer.withUnsafeReadableBytes { bytes -> Step in
+                switch RequestHeadScanner.scan(bytes, limit: limit, maxFieldCount: Self.maxFieldCount) {
+                case .complete(let length, let fieldCount):
+                    let head = RequestHeadScanner.head(UnsafeRawBufferPointer(rebasing: bytes[..<length]), fieldCount: fieldCount)
+                    return .head(head, length: length)
+                case .incomplete:
+                    return .incomplete
+                case .unsuitable:
+                    return .unsuitable
                 }
-                if outcome == .incomplete, reads < Self.maxReadsPerHead {
+            }
+            guard case .head(let head, let length) = step else {
+                if case .incomplete = step, reads < Self.maxReadsPerHead {
                     mode = .fast(partial: buffer, reads: reads)
                 } else {
                     fallBack(context: context, remaining: buffer)
                 }
                 return
             }
-            buffer.moveReaderIndex(forwardBy: step.length)
-            context.fireChannelRead(wrapInboundOut(.head(step.head)))
+            buffer.moveReaderIndex(forwardBy: length)
+            context.fireChannelRead(wrapInboundOut(.head(head)))
             context.fireChannelRead(wrapInboundOut(.end(nil)))
             // What a part set off may have closed the connection.
             guard case .fast = mode else { return }
