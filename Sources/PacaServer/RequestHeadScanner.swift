@@ -108,8 +108,9 @@ enum RequestHeadScanner {
 
     /// The head of `bytes`, which `scan` found complete with `fieldCount` field lines.
     static func head(_ bytes: UnsafeRawBufferPointer, fieldCount: Int) -> HTTPRequestHead {
-        let method: HTTPMethod = bytes[0] == UInt8(ascii: "H") ? .HEAD : .GET
-        var index = method == .HEAD ? 5 : 4
+        // A flag, not `method == .HEAD`: `HTTPMethod` compares its raw value strings.
+        let isHead = bytes[0] == UInt8(ascii: "H")
+        var index = isHead ? 5 : 4
         let targetStart = index
         while bytes[index] != space { index += 1 }
         let uri = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[targetStart..<index]), as: UTF8.self)
@@ -126,7 +127,7 @@ enum RequestHeadScanner {
             fields.append((name, String(decoding: value, as: UTF8.self)))
             index += 2
         }
-        return HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: HTTPHeaders(fields))
+        return HTTPRequestHead(version: .http1_1, method: isHead ? .HEAD : .GET, uri: uri, headers: HTTPHeaders(fields))
     }
 
     /// The fields whose presence sends a head to NIO's decoder.
