@@ -14,6 +14,7 @@ enum DecodedEvent: Equatable, CustomStringConvertible {
     case end(trailers: [String]?)
     case error(String)
     case inactive
+    case inputClosed
     case written(Int)
 
     var description: String {
@@ -24,6 +25,7 @@ enum DecodedEvent: Equatable, CustomStringConvertible {
         case .end(let trailers): return "end(\(trailers.map { "\($0)" } ?? "nil"))"
         case .error(let error): return "error(\(error))"
         case .inactive: return "inactive"
+        case .inputClosed: return "inputClosed"
         case .written(let index): return "written(\(index))"
         }
     }
@@ -61,6 +63,11 @@ final class DecodedEventRecorder: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         events.append(.inactive)
         context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event as? ChannelEvent == .some(.inputClosed) { events.append(.inputClosed) }
+        context.fireUserInboundEventTriggered(event)
     }
 }
 
@@ -215,8 +222,9 @@ struct RequestHeadFastPathTests {
         fast ? RequestHeadFastPath(maxHeaderBytes: maxHeaderBytes) : RequestHeadFastPath.nioDecoder(maxHeaderBytes: maxHeaderBytes)
     }
 
-    /// The events a decoder hands on for `chunks`, written one after the other, then the close.
-    static func events(_ chunks: [ArraySlice<UInt8>], fast: Bool, maxHeaderBytes: Int) throws -> [DecodedEvent] {
+    /// The events a decoder hands on for `chunks`, written one after the other, then (when
+    /// `halfClose`) the end of the client's input, then the close.
+    static func events(_ chunks: [ArraySlice<UInt8>], fast: Bool, maxHeaderBytes: Int, halfClose: Bool = false) throws -> [DecodedEvent] {
         let channel = EmbeddedChannel()
         let recorder = DecodedEventRecorder()
         try channel.pipeline.syncOperations.addHandler(makeDecoder(fast: fast, maxHeaderBytes: maxHeaderBytes))
@@ -226,6 +234,7 @@ struct RequestHeadFastPathTests {
             try channel.writeInbound(ByteBuffer(bytes: chunk))
             recorder.events.append(.written(index))
         }
+        if halfClose { channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
         _ = try? channel.finish()
         return recorder.events
     }
@@ -259,6 +268,18 @@ struct RequestHeadFastPathTests {
             }
         }
         #expect(compared > 5_000)
+    }
+
+    @Test("a half-close after part of a head gives NIO's decoder the part and the end of input, as it had them")
+    func halfClose() throws {
+        for raw in Self.plain + Self.odd.map({ Self.plain[0] + $0 }) {
+            for chunks in Self.splits(Array(raw.utf8)) {
+                let fast = try Self.events(chunks, fast: true, maxHeaderBytes: 1024, halfClose: true)
+                let nio = try Self.events(chunks, fast: false, maxHeaderBytes: 1024, halfClose: true)
+                #expect(fast == nio, "\(raw.debugDescription) in \(chunks.map(\.count)):\nfast \(fast)\nnio  \(nio)")
+                if fast != nio { break }
+            }
+        }
     }
 
     @Test("the strict check takes the plain requests and leaves the odd ones to NIO's decoder")
