@@ -23,8 +23,9 @@ final class RequestHeadFastPath: ChannelInboundHandler {
         case fast(partial: ByteBuffer?, reads: Int)
         /// NIO's decoder, right after this handler, gets every byte.
         case delegated
-        /// The channel went inactive while parts were being handed on: the bytes after are dropped
-        /// (nothing can be answered any more), as the connection's handler drops their parts.
+        /// The channel went inactive with no head begun (possibly while this handler was handing
+        /// on the heads of a read): the bytes after are dropped, as nothing can be answered any
+        /// more and the connection's handler would drop their parts.
         case inactive
     }
 
