@@ -1,14 +1,13 @@
 public import Logging
 public import NIOCore
-import NIOHTTP1
 import NIOPosix
 public import PacaCore
 import Synchronization
 
-/// The HTTP/1.1 listener: parses requests with NIO's decoder, hands each complete request to a
-/// `ProxyResponder` on the connection's event loop, and writes responses in order (pipelining),
-/// with limits on header and body sizes, an idle timeout, and a graceful stop. It knows nothing
-/// about caching.
+/// The HTTP/1.1 listener: parses requests (plain heads itself, the rest with NIO's decoder),
+/// hands each complete request to a `ProxyResponder` on the connection's event loop, and writes
+/// responses in order (pipelining), with limits on header and body sizes, an idle timeout, and a
+/// graceful stop. It knows nothing about caching.
 public final class HTTPServer: Sendable {
     /// Listener settings.
     public struct Configuration: Sendable {
@@ -103,26 +102,21 @@ public final class HTTPServer: Sendable {
     }
 
     /// Installs a connection's handlers on `channel`, exactly as every accepted connection gets
-    /// them: the connection's timeouts (head and idle, one timer), NIO's request decoder (with the
-    /// header limits) and the `ConnectionHandler` that answers through `responder`. Must run on the channel's
+    /// them: the connection's timeouts (head and idle, one timer), the request decoder (the
+    /// fast path for plain heads, which hands the connection to NIO's decoder, with the header
+    /// limits, for anything else) and the `ConnectionHandler` that answers through `responder`. Must run on the channel's
     /// event loop. Public so that a benchmark or a test can drive the production pipeline on an
     /// `EmbeddedChannel`.
     public static func configurePipeline(
         _ channel: any Channel, configuration: Configuration, responder: any ProxyResponder, logger: Logger
     ) throws {
-        var limits = NIOHTTPDecoderLimitConfiguration()
-        limits.maxHeaderListSize = configuration.maxHeaderBytes
-        limits.maxHeaderFieldSize = configuration.maxHeaderBytes
-        limits.maxHeaderFieldCount = 256
-        let decoder = HTTPRequestDecoder(
-            leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: limits)
         let timeouts = ConnectionTimeoutHandler(
             headTimeout: .milliseconds(configuration.requestHeadTimeout.milliseconds),
             idleTimeout: .milliseconds(configuration.idleTimeout.milliseconds))
         let handler = ConnectionHandler(configuration: configuration, responder: responder, logger: logger, timeouts: timeouts)
         let pipeline = channel.pipeline.syncOperations
         try pipeline.addHandler(timeouts)
-        try pipeline.addHandler(ByteToMessageHandler(decoder, maximumBufferSize: configuration.maxHeaderBytes + 64 << 10))
+        try pipeline.addHandler(RequestHeadFastPath(maxHeaderBytes: configuration.maxHeaderBytes))
         try pipeline.addHandler(handler)
     }
 

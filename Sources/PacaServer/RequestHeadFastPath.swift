@@ -1,0 +1,145 @@
+import NIOCore
+import NIOHTTP1
+
+/// The request decoder of a connection (issue 12): reads the common request head itself
+/// (`RequestHeadScanner`'s strict check) and hands on `.head` and `.end(nil)` for it, and gives
+/// the connection to NIO's decoder for good the first time anything else comes: a body, an
+/// HTTP/1.0 request, an odd byte, an error, a head larger than the header limit or trickling in
+/// over more than `maxReadsPerHead` reads. NIO's decoder then sits right after this handler and
+/// gets every byte from the first request this handler did not take, so it starts at a message
+/// boundary and the parts, errors and limits downstream are exactly those of NIO's decoder alone.
+///
+/// A head is taken only once it is complete; an incomplete one is kept (within the header limit)
+/// while every byte of it fits the strict check, and handed to NIO's decoder as soon as one does
+/// not, so a malformed request is refused as early as with NIO's decoder alone.
+final class RequestHeadFastPath: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = HTTPServerRequestPart
+
+    /// Whose the connection's bytes are.
+    private enum Mode {
+        /// Heads are read here. `partial` holds the start of a head not complete yet, and `reads`
+        /// how many reads it spans.
+        case fast(partial: ByteBuffer?, reads: Int)
+        /// NIO's decoder, right after this handler, gets every byte.
+        case delegated
+        /// The channel went inactive with no head begun (possibly while this handler was handing
+        /// on the heads of a read): the bytes after are dropped, as nothing can be answered any
+        /// more and the connection's handler would drop their parts.
+        case inactive
+    }
+
+    /// What the bytes at the start of a read buffer are.
+    private enum Step {
+        case head(HTTPRequestHead, length: Int)
+        case incomplete
+        case unsuitable
+    }
+
+    /// Reads a head may span and still be read here; a client that trickles its head goes to
+    /// NIO's decoder, so no head is scanned again more than this many times.
+    static let maxReadsPerHead = 4
+    /// Field lines in a head at most (NIO's decoder refuses more).
+    static let maxFieldCount = 256
+
+    private let maxHeaderBytes: Int
+    private var mode = Mode.fast(partial: nil, reads: 0)
+
+    /// `maxHeaderBytes`: the listener's header limit (`HTTPServer.Configuration.maxHeaderBytes`).
+    init(maxHeaderBytes: Int) {
+        self.maxHeaderBytes = maxHeaderBytes
+    }
+
+    /// NIO's decoder with the listener's limits: the one a connection falls back to, and the one
+    /// every connection had before the fast path.
+    static func nioDecoder(maxHeaderBytes: Int) -> ByteToMessageHandler<HTTPRequestDecoder> {
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderListSize = maxHeaderBytes
+        limits.maxHeaderFieldSize = maxHeaderBytes
+        limits.maxHeaderFieldCount = maxFieldCount
+        let decoder = HTTPRequestDecoder(
+            leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: limits)
+        return ByteToMessageHandler(decoder, maximumBufferSize: maxHeaderBytes + 64 << 10)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch mode {
+        case .delegated:
+            context.fireChannelRead(data)
+        case .inactive:
+            break
+        case .fast(let partial, let reads):
+            var buffer = unwrapInboundIn(data)
+            guard var partial else {
+                handOnHeads(context: context, buffer: &buffer, reads: 1)
+                return
+            }
+            mode = .fast(partial: nil, reads: 0)
+            partial.writeBuffer(&buffer)
+            handOnHeads(context: context, buffer: &partial, reads: reads + 1)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if case .fast(let partial, _) = mode {
+            // The start of a head: NIO's decoder gets it and the end of input, as it would have.
+            if let partial { fallBack(context: context, remaining: partial) } else { mode = .inactive }
+        }
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .fast(let partial?, _) = mode, event as? ChannelEvent == .some(.inputClosed) {
+            fallBack(context: context, remaining: partial)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Hands on every head at the start of `buffer` that passes the strict check; keeps an
+    /// incomplete one, or gives the rest to NIO's decoder. `reads`: the reads the first head spans.
+    private func handOnHeads(context: ChannelHandlerContext, buffer: inout ByteBuffer, reads: Int) {
+        var reads = reads
+        while buffer.readableBytes > 0 {
+            let limit = maxHeaderBytes
+            let step = buffer.withUnsafeReadableBytes { bytes -> Step in
+                switch RequestHeadScanner.scan(bytes, limit: limit, maxFieldCount: Self.maxFieldCount) {
+                case .complete(let length, let fieldCount):
+                    let head = RequestHeadScanner.head(UnsafeRawBufferPointer(rebasing: bytes[..<length]), fieldCount: fieldCount)
+                    return .head(head, length: length)
+                case .incomplete:
+                    return .incomplete
+                case .unsuitable:
+                    return .unsuitable
+                }
+            }
+            guard case .head(let head, let length) = step else {
+                if case .incomplete = step, reads < Self.maxReadsPerHead {
+                    mode = .fast(partial: buffer, reads: reads)
+                } else {
+                    fallBack(context: context, remaining: buffer)
+                }
+                return
+            }
+            buffer.moveReaderIndex(forwardBy: length)
+            context.fireChannelRead(wrapInboundOut(.head(head)))
+            context.fireChannelRead(wrapInboundOut(.end(nil)))
+            // What a part set off may have closed the connection.
+            guard case .fast = mode else { return }
+            reads = 1
+        }
+        mode = .fast(partial: nil, reads: 0)
+    }
+
+    /// Puts NIO's decoder right after this handler, for good, and gives it `remaining`, which
+    /// starts at a request's first byte.
+    private func fallBack(context: ChannelHandlerContext, remaining: ByteBuffer) {
+        mode = .delegated
+        do {
+            try context.pipeline.syncOperations.addHandler(Self.nioDecoder(maxHeaderBytes: maxHeaderBytes), position: .after(self))
+        } catch {
+            context.fireErrorCaught(error)
+            return
+        }
+        if remaining.readableBytes > 0 { context.fireChannelRead(NIOAny(remaining)) }
+    }
+}

@@ -1,0 +1,211 @@
+import NIOHTTP1
+
+/// The strict check of the request-head fast path (issue 12): a byte-level reading of the common
+/// request head, `GET|HEAD SP origin-form SP HTTP/1.1 CRLF *( field-line CRLF ) CRLF`, that takes
+/// only what NIO's decoder reads the same way and turns everything else away, so that NIO's
+/// decoder stays the judge of every request that is not plain (bodies, HTTP/1.0, odd whitespace,
+/// obs-text, obs-fold, bare LF, `Upgrade`, a `Connection` other than one `keep-alive`,
+/// oversized heads, too many fields) and of every error.
+///
+/// A head it takes becomes the same `HTTPRequestHead` NIO's decoder makes of those bytes: the
+/// same method, target, version, field names and values in order (values without their leading
+/// spaces and tabs, with their trailing ones, as llhttp gives them), and the same keep-alive
+/// reading.
+enum RequestHeadScanner {
+    /// What the bytes at the start of a buffer are.
+    enum Outcome: Equatable {
+        /// A head the fast path takes, `length` bytes long (its final CRLF included), with
+        /// `fieldCount` field lines.
+        case complete(length: Int, fieldCount: Int)
+        /// Every byte so far fits such a head, but it has not ended yet.
+        case incomplete
+        /// Not a head the fast path takes: NIO's decoder decides.
+        case unsuitable
+    }
+
+    private static let space: UInt8 = 0x20
+    private static let tab: UInt8 = 0x09
+    private static let cr: UInt8 = 0x0D
+    private static let lf: UInt8 = 0x0A
+    private static let colon: UInt8 = 0x3A
+    private static let slash: UInt8 = 0x2F
+
+    /// Reads the head at the start of `bytes`. A head longer than `limit` bytes, or with more than
+    /// `maxFieldCount` field lines, is `unsuitable` (NIO's decoder, which counts fewer bytes than
+    /// the head's length, then says whether it is too large).
+    static func scan(_ bytes: UnsafeRawBufferPointer, limit: Int, maxFieldCount: Int) -> Outcome {
+        let available = min(bytes.count, limit)
+        // Running out of bytes within the limit means the head may still end; at the limit, it
+        // is too long for the fast path.
+        let exhausted: Outcome = bytes.count > limit ? .unsuitable : .incomplete
+        var index: Int
+        switch literal("GET ", in: bytes, at: 0, available: available) {
+        case .matched(let end):
+            index = end
+        case .partial:
+            return exhausted
+        case .mismatch:
+            switch literal("HEAD ", in: bytes, at: 0, available: available) {
+            case .matched(let end): index = end
+            case .partial: return exhausted
+            case .mismatch: return .unsuitable
+            }
+        }
+        guard index < available else { return exhausted }
+        guard bytes[index] == slash else { return .unsuitable }
+        index += 1
+        while index < available, isVisible(bytes[index]) { index += 1 }
+        guard index < available else { return exhausted }
+        guard bytes[index] == space else { return .unsuitable }
+        switch literal(" HTTP/1.1\r\n", in: bytes, at: index, available: available) {
+        case .matched(let end): index = end
+        case .partial: return exhausted
+        case .mismatch: return .unsuitable
+        }
+        var fieldCount = 0
+        var connectionSeen = false
+        while true {
+            guard index < available else { return exhausted }
+            if bytes[index] == cr {
+                guard index + 1 < available else { return exhausted }
+                return bytes[index + 1] == lf ? .complete(length: index + 2, fieldCount: fieldCount) : .unsuitable
+            }
+            // Counted as a field starts, as NIO's decoder counts (it refuses the first one too many
+            // before the line ends).
+            fieldCount += 1
+            guard fieldCount <= maxFieldCount else { return .unsuitable }
+            let nameStart = index
+            while index < available, isTokenByte(bytes[index]) { index += 1 }
+            guard index < available else { return exhausted }
+            // A line that starts with a space or tab (obs-fold), an empty name, whitespace before
+            // the colon, any other byte in a name: NIO's decoder decides.
+            guard bytes[index] == colon, index > nameStart else { return .unsuitable }
+            let nameEnd = index
+            index += 1
+            let valueStart = index
+            while index < available, isValueByte(bytes[index]) { index += 1 }
+            guard index < available else { return exhausted }
+            guard bytes[index] == cr else { return .unsuitable }
+            guard index + 1 < available else { return exhausted }
+            guard bytes[index + 1] == lf else { return .unsuitable }
+            let valueEnd = index
+            index += 2
+            switch FramingField(name: UnsafeRawBufferPointer(rebasing: bytes[nameStart..<nameEnd])) {
+            case .none:
+                break
+            case .body, .upgrade:
+                return .unsuitable
+            case .connection:
+                // NIO's decoder reads keep-alive from llhttp, a head made here from the fields: the
+                // two agree on one `Connection: keep-alive`. After `close`, NIO's decoder refuses
+                // any further byte on the connection, so that head is left to it too.
+                let value = trimmed(UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd]), trailing: true)
+                guard !connectionSeen, equalsIgnoringCase(value, "keep-alive") else { return .unsuitable }
+                connectionSeen = true
+            }
+        }
+    }
+
+    /// The head of `bytes`, which `scan` found complete with `fieldCount` field lines.
+    static func head(_ bytes: UnsafeRawBufferPointer, fieldCount: Int) -> HTTPRequestHead {
+        // A flag, not `method == .HEAD`: `HTTPMethod` compares its raw value strings.
+        let isHead = bytes[0] == UInt8(ascii: "H")
+        var index = isHead ? 5 : 4
+        let targetStart = index
+        while bytes[index] != space { index += 1 }
+        let uri = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[targetStart..<index]), as: UTF8.self)
+        index += 11  // " HTTP/1.1\r\n"
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(fieldCount)
+        while bytes[index] != cr {
+            let nameStart = index
+            while bytes[index] != colon { index += 1 }
+            let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[nameStart..<index]), as: UTF8.self)
+            let valueStart = index + 1
+            while bytes[index] != cr { index += 1 }
+            let value = trimmed(UnsafeRawBufferPointer(rebasing: bytes[valueStart..<index]), trailing: false)
+            fields.append((name, String(decoding: value, as: UTF8.self)))
+            index += 2
+        }
+        return HTTPRequestHead(version: .http1_1, method: isHead ? .HEAD : .GET, uri: uri, headers: HTTPHeaders(fields))
+    }
+
+    /// The fields whose presence sends a head to NIO's decoder.
+    private enum FramingField {
+        case none
+        /// `Content-Length` or `Transfer-Encoding`: a body, which NIO's decoder frames.
+        case body
+        /// `Upgrade`: llhttp may stop parsing after the head.
+        case upgrade
+        /// `Connection`: fine only as one plain `keep-alive` or `close`.
+        case connection
+
+        init(name: UnsafeRawBufferPointer) {
+            switch name.count {
+            case 7 where equalsIgnoringCase(name, "upgrade"): self = .upgrade
+            case 10 where equalsIgnoringCase(name, "connection"): self = .connection
+            case 14 where equalsIgnoringCase(name, "content-length"): self = .body
+            case 17 where equalsIgnoringCase(name, "transfer-encoding"): self = .body
+            default: self = .none
+            }
+        }
+    }
+
+    private enum LiteralMatch {
+        /// The literal is there; the index after it.
+        case matched(end: Int)
+        /// The bytes end inside the literal, agreeing with it so far.
+        case partial
+        case mismatch
+    }
+
+    private static func literal(_ text: StaticString, in bytes: UnsafeRawBufferPointer, at start: Int, available: Int) -> LiteralMatch {
+        var index = start
+        for expected in UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount) {
+            guard index < available else { return .partial }
+            guard bytes[index] == expected else { return .mismatch }
+            index += 1
+        }
+        return .matched(end: index)
+    }
+
+    /// `bytes` equal `lowercase` ignoring ASCII case. Exact for the bytes compared here (token and
+    /// field-value bytes, which hold no control character that `| 0x20` could map onto a letter
+    /// or `-`).
+    private static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
+        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
+        let expected = UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)
+        for offset in 0..<bytes.count where bytes[offset] | 0x20 != expected[offset] { return false }
+        return true
+    }
+
+    /// `value` without its leading spaces and tabs (OWS), and without its trailing ones when
+    /// `trailing`. NIO's decoder gives a value with its trailing whitespace (llhttp keeps it).
+    private static func trimmed(_ value: UnsafeRawBufferPointer, trailing: Bool) -> UnsafeRawBufferPointer {
+        var start = 0
+        var end = value.count
+        while start < end, value[start] == space || value[start] == tab { start += 1 }
+        while trailing, end > start, value[end - 1] == space || value[end - 1] == tab { end -= 1 }
+        return UnsafeRawBufferPointer(rebasing: value[start..<end])
+    }
+
+    /// A visible ASCII byte (VCHAR without obs-text): the bytes taken in a target.
+    private static func isVisible(_ byte: UInt8) -> Bool {
+        byte >= 0x21 && byte <= 0x7E
+    }
+
+    /// Visible ASCII, space and tab: the field-value bytes taken (no obs-text, no control bytes).
+    private static func isValueByte(_ byte: UInt8) -> Bool {
+        isVisible(byte) || byte == space || byte == tab
+    }
+
+    /// `tchar` (RFC 9110 §5.6.2): the bytes of a field name, as a bit set over ASCII (bit `b` of
+    /// the first word for bytes 0–63, bit `b − 64` of the second for 64–127).
+    private static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0..<64: return (0x03ff_6cfa_0000_0000 as UInt64) >> byte & 1 == 1
+        case 64..<128: return (0x57ff_ffff_c7ff_fffe as UInt64) >> (byte - 64) & 1 == 1
+        default: return false
+        }
+    }
+}
