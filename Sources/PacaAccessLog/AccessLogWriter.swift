@@ -157,22 +157,50 @@ public final class AccessLogWriter: Sendable {
             state.withLock { $0.written += records.count }
             return
         }
+        // In slices of `recordsPerWrite`, yielding the core between them: on a core shared with
+        // an event loop, a flush then takes it from the loop a slice at a time instead of for the
+        // whole batch (which showed as the loop's p99).
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(records.count * 320)
+        bytes.reserveCapacity(min(records.count, Self.recordsPerWrite) * 320)
         var timestamps = JSONText.TimestampCache()
-        for record in records {
-            record.appendJSON(to: &bytes, timestamps: &timestamps)
-            bytes.append(UInt8(ascii: "\n"))
-        }
-        handleBox.withLock { handle in
-            guard let handle else { return }
-            do {
-                try handle.write(contentsOf: Data(bytes))
-            } catch {
-                logger.warning("access log write failed", metadata: ["path": "\(path ?? "")", "error": "\(error)"])
+        var start = records.startIndex
+        while start < records.endIndex {
+            let end = min(start + Self.recordsPerWrite, records.endIndex)
+            bytes.removeAll(keepingCapacity: true)
+            for record in records[start..<end] {
+                record.appendJSON(to: &bytes, timestamps: &timestamps)
+                bytes.append(UInt8(ascii: "\n"))
             }
+            handleBox.withLock { handle in
+                guard let handle else { return }
+                do {
+                    try bytes.withUnsafeBytes { try Self.writeAll($0, to: handle.fileDescriptor) }
+                } catch {
+                    logger.warning("access log write failed", metadata: ["path": "\(path ?? "")", "error": "\(error)"])
+                }
+            }
+            start = end
+            if start < records.endIndex { sched_yield() }
         }
         state.withLock { $0.written += records.count }
+    }
+
+    /// Records formatted and written at a time.
+    static let recordsPerWrite = 256
+
+    /// Writes every byte of `bytes` to `descriptor` (a short write or EINTR continues).
+    private static func writeAll(_ bytes: UnsafeRawBufferPointer, to descriptor: Int32) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+            if written > 0 {
+                offset += written
+            } else if written < 0, errno == EINTR {
+                continue
+            } else {
+                throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+            }
+        }
     }
 
     private func runLoop() {
