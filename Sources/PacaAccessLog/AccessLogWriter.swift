@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+import PacaCore
 import Synchronization
 
 /// Appends access-log records to a file. `append` only moves the record into its thread's shard
@@ -174,7 +175,7 @@ public final class AccessLogWriter: Sendable {
             handleBox.withLock { handle in
                 guard let handle else { return }
                 do {
-                    try bytes.withUnsafeBytes { try Self.writeAll($0, to: handle.fileDescriptor) }
+                    try bytes.withUnsafeBytes { try DescriptorWrite.all($0, to: handle.fileDescriptor) }
                 } catch {
                     logger.warning("access log write failed", metadata: ["path": "\(path ?? "")", "error": "\(error)"])
                 }
@@ -187,21 +188,6 @@ public final class AccessLogWriter: Sendable {
 
     /// Records formatted and written at a time.
     static let recordsPerWrite = 256
-
-    /// Writes every byte of `bytes` to `descriptor` (a short write or EINTR continues).
-    private static func writeAll(_ bytes: UnsafeRawBufferPointer, to descriptor: Int32) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-            if written > 0 {
-                offset += written
-            } else if written < 0, errno == EINTR {
-                continue
-            } else {
-                throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
-            }
-        }
-    }
 
     private func runLoop() {
         let interval = Double(flushInterval.milliseconds) / 1000

@@ -53,18 +53,7 @@ public final class BodyFile: Sendable {
             return .failed
         }
         let written = body.withUnsafeReadableBytes { bytes -> Bool in
-            var offset = 0
-            while offset < bytes.count {
-                let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-                if n > 0 {
-                    offset += n
-                } else if n < 0, errno == EINTR {
-                    continue
-                } else {
-                    return false
-                }
-            }
-            return true
+            (try? DescriptorWrite.all(bytes, to: fd)) != nil
         }
         guard written else {
             Glibc.close(fd)
