@@ -124,15 +124,17 @@ struct ProtocolRobustnessTests {
     @Test("an idle keep-alive connection is closed after the idle timeout")
     func idleTimeout() async throws {
         let origin = try await TestOrigin { _ in TestOrigin.Reply(body: "ok") }
-        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll(#", "server": { "idle_timeout": "2s" }"#))
+        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll(#", "server": { "idle_timeout": "5s" }"#))
         defer {
             Task {
                 await proxy.shutdown(); await origin.shutdown()
             }
         }
-        // The client gives up (closes) after 60 s; the server closes after its 2 s idle timeout.
+        // The client gives up (closes) after 60 s; the server closes after its 5 s idle timeout.
         // The bound below tells the two apart with room for a loaded machine, where a full run
-        // beside compiles once took over 9 s to see the close.
+        // beside compiles once took over 9 s to see the close. The idle timeout also runs before
+        // the first request: 5 s (not 2 s) so that a test process stalled between its connect and
+        // its send on a loaded CI box does not see the connection closed before it asks.
         let connection = try await proxy.connect(timeout: .seconds(60))
         try await connection.send("GET /i HTTP/1.1\r\nHost: a\r\n\r\n")
         #expect(try await connection.readResponse().status == 200)
