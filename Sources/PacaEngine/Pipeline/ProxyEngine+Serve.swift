@@ -63,8 +63,9 @@ extension ProxyEngine {
         var response = ProxyResponse(
             status: status, headerBlock: headerBlock, headers: headers, body: body, omitBody: exchange.isHead)
         let sendfile = configuration.sendfile
-        if status.code == 200, !exchange.isHead, sendfile.minBodyBytes > 0, entry.body.readableBytes >= sendfile.minBodyBytes,
-            body?.readableBytes == entry.body.readableBytes
+        // A client's whole 200 of a large body (a prewarmer's request writes nothing to a socket).
+        if status.code == 200, !exchange.isHead, !exchange.warming, sendfile.minBodyBytes > 0,
+            entry.body.readableBytes >= sendfile.minBodyBytes, body?.readableBytes == entry.body.readableBytes
         {
             response.bodyFile = entry.bodyFile(budget: sendfileBudget)
         }
