@@ -397,7 +397,7 @@ struct ConfigurationLoaderTests {
         #expect(config.memory.maxBytes == 100 << 20)
         #expect(config.memory.policy == .tinyLFU)
         #expect(config.memory.maxEntryBytes == nil)
-        #expect(config.memory.sendfile == .init(minBodyBytes: 64 << 10, maxBytes: 25 << 20), "64 KB and a quarter of L1 by default")
+        #expect(config.memory.sendfile == .init(minBodyBytes: 128 << 10, maxBytes: 25 << 20), "128 KB and a quarter of L1 by default")
         #expect(config.disk == nil)
         #expect(config.redis == nil)
         #expect(config.accessLogPath == nil)

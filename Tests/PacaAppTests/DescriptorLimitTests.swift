@@ -23,6 +23,6 @@ struct DescriptorLimitTests {
         let policy = ProxyApplication.sendfilePolicy(.init(maxFiles: 256), loops: 3)
         #expect(policy.maxFiles == min(256, limit / 32))
         #expect(policy.maxFiles * 4 <= limit / 8)
-        #expect(policy.minBodyBytes == 64 << 10, "the rest of the policy is kept")
+        #expect(policy.minBodyBytes == 128 << 10, "the rest of the policy is kept")
     }
 }

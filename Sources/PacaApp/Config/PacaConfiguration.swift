@@ -36,8 +36,8 @@ public struct PacaConfiguration: Sendable {
         /// Largest entry admitted; default an eighth of a shard's budget.
         public var maxEntryBytes: Int?
         /// Smallest body an L1 hit sends with `sendfile` from an in-memory mirror; `0` turns it
-        /// off. Default 64 KB.
-        public var sendfileMinBytes: Int = 64 << 10
+        /// off. Default 128 KB.
+        public var sendfileMinBytes: Int = 128 << 10
         /// Most bytes the mirrors hold together, on top of `maxBytes`; default a quarter of
         /// `maxBytes`.
         public var sendfileMaxBytes: Int?

@@ -45,7 +45,7 @@ public final class ProxyEngine: ProxyResponder {
         /// entry; the mirrors alive together hold at most `maxBytes`, past which a hit writes
         /// from memory as any other.
         public struct Sendfile: Sendable, Equatable {
-            /// Smallest body sent this way; `0` turns it off. Default 64 KiB.
+            /// Smallest body sent this way; `0` turns it off. Default 128 KiB.
             public var minBodyBytes: Int
             /// Most bytes held by all mirrors together. Default 64 MiB.
             public var maxBytes: Int
@@ -54,7 +54,7 @@ public final class ProxyEngine: ProxyResponder {
             public var maxFiles: Int
 
             /// Creates the policy.
-            public init(minBodyBytes: Int = 64 << 10, maxBytes: Int = 64 << 20, maxFiles: Int = 256) {
+            public init(minBodyBytes: Int = 128 << 10, maxBytes: Int = 64 << 20, maxFiles: Int = 256) {
                 self.minBodyBytes = minBodyBytes
                 self.maxBytes = maxBytes
                 self.maxFiles = maxFiles
