@@ -78,15 +78,21 @@ struct CrossNodeCoalescingTests {
         #expect(origin.requests.filter { $0.uri == path }.count == 1)
     }
 
+    /// Two nodes on `cluster` (its seeds and password), with more `l3` fields from `l3`.
+    static func twoNodes(on cluster: RedisClusterServer, origin: TestOrigin, l3: String = "") async throws -> (ProxyHarness, ProxyHarness) {
+        let seeds = cluster.addresses.map { "\"\($0)\"" }.joined(separator: ", ")
+        let config = Self.config(l3: #""cluster": [\#(seeds)], "password_env": "PACA_TEST_CLUSTER_PASSWORD"\#(l3)"#)
+        let environment = ["PACA_TEST_CLUSTER_PASSWORD": cluster.password]
+        let a = try await ProxyHarness.start(origin: origin, config: config, environment: environment)
+        let b = try await ProxyHarness.start(origin: origin, config: config, environment: environment)
+        return (a, b)
+    }
+
     @Test("50 concurrent misses for one slow URL, split across two nodes on a 3-master Redis Cluster, make one origin request")
     func herdOnACluster() async throws {
         let cluster = try await RedisClusterServer()
         let origin = try await Self.slowOrigin()
-        let seeds = cluster.addresses.map { "\"\($0)\"" }.joined(separator: ", ")
-        let config = Self.config(l3: #""cluster": [\#(seeds)], "password_env": "PACA_TEST_CLUSTER_PASSWORD""#)
-        let environment = ["PACA_TEST_CLUSTER_PASSWORD": cluster.password]
-        let a = try await ProxyHarness.start(origin: origin, config: config, environment: environment)
-        let b = try await ProxyHarness.start(origin: origin, config: config, environment: environment)
+        let (a, b) = try await Self.twoNodes(on: cluster, origin: origin)
         defer {
             Task {
                 await a.shutdown(); await b.shutdown(); await origin.shutdown(); await cluster.stop()
@@ -103,12 +109,7 @@ struct CrossNodeCoalescingTests {
     func herdReadingReplicas() async throws {
         let cluster = try await RedisClusterServer(masters: 3, replicasPerMaster: 1)
         let origin = try await Self.slowOrigin()
-        let seeds = cluster.addresses.map { "\"\($0)\"" }.joined(separator: ", ")
-        let config = Self.config(
-            l3: #""cluster": [\#(seeds)], "password_env": "PACA_TEST_CLUSTER_PASSWORD", "read_from_replicas": true"#)
-        let environment = ["PACA_TEST_CLUSTER_PASSWORD": cluster.password]
-        let a = try await ProxyHarness.start(origin: origin, config: config, environment: environment)
-        let b = try await ProxyHarness.start(origin: origin, config: config, environment: environment)
+        let (a, b) = try await Self.twoNodes(on: cluster, origin: origin, l3: #", "read_from_replicas": true"#)
         defer {
             Task {
                 await a.shutdown(); await b.shutdown(); await origin.shutdown(); await cluster.stop()

@@ -19,6 +19,17 @@ struct ReloadBroadcastTests {
         return try #require(stats["reloads"] as? [String: Int])
     }
 
+    /// A `redis-server`, an origin and two nodes on them, in a namespace of their own, and the
+    /// nodes' config.
+    static func twoNodes() async throws -> (RedisServer, TestOrigin, ProxyHarness, ProxyHarness, config: String) {
+        let redis = try await RedisServer()
+        let origin = try await TestOrigin { _ in TestOrigin.Reply(headers: [("Cache-Control", "max-age=600")], body: "ok") }
+        let config = Self.config(redis: redis, namespace: "reload-\(UUID().uuidString.prefix(8))")
+        let a = try await ProxyHarness.start(origin: origin, config: config)
+        let b = try await ProxyHarness.start(origin: origin, config: config)
+        return (redis, origin, a, b, config)
+    }
+
     static func narrowRoutes(_ proxy: ProxyHarness) throws {
         let file = proxy.directory + "/routes.json"
         let text = try String(contentsOfFile: file, encoding: .utf8)
@@ -28,11 +39,7 @@ struct ReloadBroadcastTests {
 
     @Test("a reload broadcast through A makes B re-read its own file; A reloads once, not twice")
     func broadcastReachesTheOtherNode() async throws {
-        let redis = try await RedisServer()
-        let origin = try await TestOrigin { _ in TestOrigin.Reply(headers: [("Cache-Control", "max-age=600")], body: "ok") }
-        let config = Self.config(redis: redis, namespace: "reload-\(UUID().uuidString.prefix(8))")
-        let a = try await ProxyHarness.start(origin: origin, config: config)
-        let b = try await ProxyHarness.start(origin: origin, config: config)
+        let (redis, origin, a, b, _) = try await Self.twoNodes()
         defer {
             Task {
                 await a.shutdown(); await b.shutdown(); await origin.shutdown(); await redis.stop()
@@ -60,11 +67,7 @@ struct ReloadBroadcastTests {
 
     @Test("a node whose file is broken keeps serving its running configuration and counts the refusal")
     func brokenFileOnTheOtherNodeIsRefused() async throws {
-        let redis = try await RedisServer()
-        let origin = try await TestOrigin { _ in TestOrigin.Reply(headers: [("Cache-Control", "max-age=600")], body: "ok") }
-        let config = Self.config(redis: redis, namespace: "reload-\(UUID().uuidString.prefix(8))")
-        let a = try await ProxyHarness.start(origin: origin, config: config)
-        let b = try await ProxyHarness.start(origin: origin, config: config)
+        let (redis, origin, a, b, config) = try await Self.twoNodes()
         defer {
             Task {
                 await a.shutdown(); await b.shutdown(); await origin.shutdown(); await redis.stop()

@@ -30,7 +30,7 @@ struct SendfileEndToEndTests {
     }
 
     static func config(_ l1: String = "") -> String {
-        catchAll(#", "storage": { "l1": { "max_bytes": "64MB" \#(l1) } }"#)
+        catchAll(#", "admin": { "listen": "127.0.0.1:0" }, "storage": { "l1": { "max_bytes": "64MB" \#(l1) } }"#)
     }
 
     @Test("a large L1 hit is sent from its mirror, byte for byte; HEAD, Range and 304 are answered as before")
@@ -51,6 +51,10 @@ struct SendfileEndToEndTests {
             #expect(hit.body == Self.large)
         }
         #expect(budget.bytesHeld == 200_000, "one mirror for the entry, made by its first hit")
+        let stats = try await AdminPurgeTests.admin(harness, "GET", "/stats")
+        #expect(stats.body.contains(#""sendfile_bytes":200000"#), "\(stats.body)")
+        let metrics = try await AdminPurgeTests.admin(harness, "GET", "/metrics")
+        #expect(metrics.body.contains("paca_sendfile_mirror_bytes 200000"), "\(metrics.body.prefix(2000))")
 
         let head = try await harness.request("HEAD", "/big")
         #expect(head.header("content-length") == "200000")

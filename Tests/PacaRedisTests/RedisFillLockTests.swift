@@ -11,21 +11,27 @@ import Testing
 struct RedisFillLockTests {
     static let key = "v1|http://example.com/slow|fp"
 
+    /// A fresh `redis-server`, a tier on it and a fill lock on the tier.
+    static func lockOnFreshRedis(
+        lockTimeout: Duration = .seconds(3), passMarkerLifetime: Duration = .seconds(1), tierTimeout: Duration = .milliseconds(250),
+        failureThreshold: Int = 3
+    ) async throws -> (RedisServer, RedisTier, RedisFillLock) {
+        let server = try await RedisServer()
+        let tier = try makeTier(server, timeout: tierTimeout, failureThreshold: failureThreshold)
+        return (server, tier, RedisFillLock(tier: tier, lockTimeout: lockTimeout, passMarkerLifetime: passMarkerLifetime))
+    }
+
+    static func stop(_ server: RedisServer, _ tier: RedisTier) async {
+        await tier.shutdown()
+        await server.stop()
+    }
+
     @Test("one node takes the lock; the next finds it held; after the holder's release it is free again")
     func acquireAndRelease() async throws {
-        let server = try await RedisServer()
-        let tier = try makeTier(server)
-        let lock = RedisFillLock(tier: tier, lockTimeout: .seconds(30))
-        defer {
-            Task {
-                await tier.shutdown(); await server.stop()
-            }
-        }
+        let (server, tier, lock) = try await Self.lockOnFreshRedis(lockTimeout: .seconds(30))
+        defer { Task { await Self.stop(server, tier) } }
 
-        guard case .acquired(let lease) = await lock.acquire(Self.key) else {
-            Issue.record("first acquire did not get the lock")
-            return
-        }
+        let lease = try #require(await lock.acquire(Self.key).lease)
         #expect(lease.token.count == 32)
         #expect(await lock.acquire(Self.key) == .heldElsewhere)
         // The lock expires by itself: PX is the lock timeout.
@@ -36,33 +42,18 @@ struct RedisFillLockTests {
         #expect(ttl > 0 && ttl <= 30_000)
         await lock.release(lease, outcome: .stored)
         #expect(try await tier.command(["EXISTS", lock.lockKey(for: Self.key)]) == .integer(0))
-        guard case .acquired = await lock.acquire(Self.key) else {
-            Issue.record("the released lock could not be taken again")
-            return
-        }
+        #expect(await lock.acquire(Self.key).lease != nil, "the released lock can be taken again")
     }
 
     @Test("a stale holder (its lock expired and another node took it) does not delete or mark the new holder's lock")
     func staleHolderReleasesNothing() async throws {
-        let server = try await RedisServer()
-        let tier = try makeTier(server)
-        let lock = RedisFillLock(tier: tier, lockTimeout: .seconds(5))
-        defer {
-            Task {
-                await tier.shutdown(); await server.stop()
-            }
-        }
+        let (server, tier, lock) = try await Self.lockOnFreshRedis(lockTimeout: .seconds(5))
+        defer { Task { await Self.stop(server, tier) } }
 
-        guard case .acquired(let stale) = await lock.acquire(Self.key) else {
-            Issue.record("no lock")
-            return
-        }
+        let stale = try #require(await lock.acquire(Self.key).lease)
         // The stale holder's lock expires (deleted here: as if PX had run out) and another takes it.
         _ = try await tier.command(["DEL", lock.lockKey(for: Self.key)])
-        guard case .acquired(let current) = await lock.acquire(Self.key) else {
-            Issue.record("no second lock")
-            return
-        }
+        let current = try #require(await lock.acquire(Self.key).lease)
         #expect(current.token != stale.token)
         for outcome in [SharedFillRelease.stored, .notShared, .failed] {
             await lock.release(stale, outcome: outcome)
@@ -74,19 +65,10 @@ struct RedisFillLockTests {
 
     @Test("a fill whose answer is not shared leaves the pass marker: waiters stop at once, the next acquire says pass, and it expires")
     func passMarker() async throws {
-        let server = try await RedisServer()
-        let tier = try makeTier(server)
-        let lock = RedisFillLock(tier: tier, lockTimeout: .seconds(30), passMarkerLifetime: .seconds(10))
-        defer {
-            Task {
-                await tier.shutdown(); await server.stop()
-            }
-        }
+        let (server, tier, lock) = try await Self.lockOnFreshRedis(lockTimeout: .seconds(30), passMarkerLifetime: .seconds(10))
+        defer { Task { await Self.stop(server, tier) } }
 
-        guard case .acquired(let lease) = await lock.acquire(Self.key) else {
-            Issue.record("no lock")
-            return
-        }
+        let lease = try #require(await lock.acquire(Self.key).lease)
         async let waited = lock.waitForRelease(Self.key)
         await lock.release(lease, outcome: .notShared)
         let started = ContinuousClock.now
@@ -103,19 +85,10 @@ struct RedisFillLockTests {
 
     @Test("a wait ends when the holder releases, and after the lock timeout when the holder never does")
     func waits() async throws {
-        let server = try await RedisServer()
-        let tier = try makeTier(server)
-        let lock = RedisFillLock(tier: tier, lockTimeout: .milliseconds(400))
-        defer {
-            Task {
-                await tier.shutdown(); await server.stop()
-            }
-        }
+        let (server, tier, lock) = try await Self.lockOnFreshRedis(lockTimeout: .milliseconds(400))
+        defer { Task { await Self.stop(server, tier) } }
 
-        guard case .acquired(let lease) = await lock.acquire(Self.key) else {
-            Issue.record("no lock")
-            return
-        }
+        let lease = try #require(await lock.acquire(Self.key).lease)
         async let released = lock.waitForRelease(Self.key)
         await lock.release(lease, outcome: .stored)
         #expect(await released == .released)
@@ -131,14 +104,8 @@ struct RedisFillLockTests {
 
     @Test("with Redis down, acquire says unavailable within the timeout, and then at once while the breaker is open")
     func unavailable() async throws {
-        let server = try await RedisServer()
-        let tier = try makeTier(server, timeout: .milliseconds(200), failureThreshold: 2)
-        let lock = RedisFillLock(tier: tier)
-        defer {
-            Task {
-                await tier.shutdown(); await server.stop()
-            }
-        }
+        let (server, tier, lock) = try await Self.lockOnFreshRedis(tierTimeout: .milliseconds(200), failureThreshold: 2)
+        defer { Task { await Self.stop(server, tier) } }
 
         await server.stop()
         for _ in 0..<3 {
@@ -183,15 +150,20 @@ struct RedisFillLockTests {
         for index in 0..<12 {
             let key = "v1|http://example.com/c/\(index)|fp"
             slots.insert(RedisHashSlot.slot(for: lock.lockKey(for: key)) / (RedisHashSlot.count / 3))
-            guard case .acquired(let lease) = await lock.acquire(key) else {
-                Issue.record("no lock for \(key)")
-                return
-            }
+            let lease = try #require(await lock.acquire(key).lease, "no lock for \(key)")
             #expect(await lock.acquire(key) == .heldElsewhere)
             await lock.release(lease, outcome: .notShared)
             #expect(await lock.acquire(key) == .pass)
             #expect(await lock.waitForRelease(key) == .pass)
         }
         #expect(slots.count == 3)
+    }
+}
+
+extension SharedFillAcquisition {
+    /// The lease when the lock was acquired.
+    fileprivate var lease: SharedFillLease? {
+        if case .acquired(let lease) = self { return lease }
+        return nil
     }
 }

@@ -34,7 +34,7 @@ public final class BodyFile: Sendable {
     }
 
     /// Where making a mirror stands for one body.
-    public enum Outcome: Sendable {
+    enum Outcome: Sendable {
         case made(BodyFile)
         /// The budget has no room now, even after taking back mirrors not sent lately.
         case overBudget
