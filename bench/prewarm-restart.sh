@@ -29,16 +29,7 @@ command -v python3 >/dev/null || die "python3 is needed (free ports, reading the
 command -v curl >/dev/null || die "curl is needed"
 
 tmp=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_for() { for _ in $(seq 300); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; die "nothing answers at $1"; }
+source bench/lib.sh
 
 origin_port=$(free_port); port=$(free_port); admin_port=$(free_port)
 "$PACA" demo-origin --fixtures fixtures --port "$origin_port" --latency "$LATENCY" >"$tmp/origin.log" 2>&1 &

@@ -29,17 +29,7 @@ for tool in python3 curl redis-server "$NGINX"; do command -v "$tool" >/dev/null
 
 tmp=$(mktemp -d /tmp/paca-rolling.XXXXXX)
 chmod 755 "$tmp"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-# A real external process: poll with a deadline (30 s).
-wait_for() { for _ in $(seq 300); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; die "nothing answers at $1"; }
+source bench/lib.sh
 wait_healthy() { for _ in $(seq 300); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; die "$1 never answered 200"; }
 
 origin_port=$(free_port); redis_port=$(free_port); lb_port=$(free_port)

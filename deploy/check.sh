@@ -31,16 +31,8 @@ done
 python3 -c 'import yaml' 2>/dev/null || die "python3 yaml is needed (apt-get install python3-yaml)"
 
 tmp=$(mktemp -d /tmp/paca-deploy-check.XXXXXX)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-# A real external process: poll with a deadline (10 s).
-wait_for() { for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; die "nothing answers at $1"; }
+WAIT_SECONDS=10
+source bench/lib.sh
 seconds() { python3 - "$1" <<'PY'
 import re, sys
 m = re.fullmatch(r"(\d+)(ms|s|m|h|min)?", sys.argv[1].strip())
