@@ -222,9 +222,9 @@ struct AdminPurgeTests {
     @Test("/healthz answers 200 with no token; everything else needs it when one is set")
     func tokenAndHealth() async throws {
         let variable = "PACA_TEST_TOKEN_\(UUID().uuidString.prefix(8))"
-        setenv(variable, "test-token-0123456789", 1)
         let proxy = try await ProxyHarness.start(
-            origin: nil, config: catchAll(#", "admin": { "listen": "127.0.0.1:0", "token_env": "\#(variable)" }"#))
+            origin: nil, config: catchAll(#", "admin": { "listen": "127.0.0.1:0", "token_env": "\#(variable)" }"#),
+            environment: [variable: "test-token-0123456789"])
         defer { Task { await proxy.shutdown() } }
         let port = try #require(proxy.app.adminPort)
 
@@ -255,10 +255,10 @@ struct AdminPurgeTests {
     @Test("an admin token that is too short, or missing from the environment, stops the start")
     func badTokenStopsStart() async throws {
         let variable = "PACA_TEST_SHORT_\(UUID().uuidString.prefix(8))"
-        setenv(variable, "short", 1)
         await #expect(throws: (any Error).self) {
             _ = try await ProxyHarness.start(
-                origin: nil, config: catchAll(#", "admin": { "listen": "127.0.0.1:0", "token_env": "\#(variable)" }"#))
+                origin: nil, config: catchAll(#", "admin": { "listen": "127.0.0.1:0", "token_env": "\#(variable)" }"#),
+                environment: [variable: "short"])
         }
         await #expect(throws: (any Error).self) {
             _ = try await ProxyHarness.start(

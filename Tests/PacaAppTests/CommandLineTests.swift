@@ -2,7 +2,11 @@ import Foundation
 import Testing
 
 /// Runs the built `paca` executable (it sits beside the test bundle) with a bounded wait.
-func runPaca(_ arguments: [String], in directory: String) async throws -> (status: Int32, output: String, error: String) {
+/// `environment` adds variables to the child's environment (never to this process's: `setenv`
+/// races with `Process.run` reading the environment on another thread).
+func runPaca(_ arguments: [String], in directory: String, environment: [String: String] = [:]) async throws -> (
+    status: Int32, output: String, error: String
+) {
     let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
         .appendingPathComponent("paca")
     guard FileManager.default.isExecutableFile(atPath: executable.path) else {
@@ -12,6 +16,7 @@ func runPaca(_ arguments: [String], in directory: String) async throws -> (statu
     process.executableURL = executable
     process.arguments = arguments
     process.currentDirectoryURL = URL(fileURLWithPath: directory)
+    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out

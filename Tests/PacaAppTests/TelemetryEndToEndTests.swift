@@ -127,15 +127,14 @@ struct TelemetryEndToEndTests {
     @Test("paca stats prints tables from a running proxy's /stats, sending the token from --token-env")
     func statsCommand() async throws {
         let variable = "PACA_TEST_TOKEN_" + UUID().uuidString.replacingOccurrences(of: "-", with: "")
-        setenv(variable, "0123456789abcdef-stats-token", 1)
-        defer { unsetenv(variable) }
+        let environment = [variable: "0123456789abcdef-stats-token"]
         let origin = try await TestOrigin { _ in TestOrigin.Reply(headers: [("Cache-Control", "max-age=600")], body: "x") }
         let config = catchAll(#", "admin": { "listen": "127.0.0.1:0", "token_env": "\#(variable)" }"#)
-        let harness = try await ProxyHarness.start(origin: origin, config: config)
+        let harness = try await ProxyHarness.start(origin: origin, config: config, environment: environment)
         for _ in 0..<4 { _ = try await harness.get("/a") }
         let admin = "http://127.0.0.1:\(try #require(harness.app.adminPort))"
 
-        let run = try await runPaca(["stats", "--admin", admin, "--token-env", variable], in: harness.directory)
+        let run = try await runPaca(["stats", "--admin", admin, "--token-env", variable], in: harness.directory, environment: environment)
         #expect(run.status == 0, "\(run.error)")
         #expect(run.output.contains("requests 4  hit ratio 75.0%  hits 3  misses 1"), "\(run.output)")
         #expect(run.output.contains("origin   fetches 1  errors 0"), "\(run.output)")

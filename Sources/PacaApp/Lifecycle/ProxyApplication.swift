@@ -65,7 +65,8 @@ public final class ProxyApplication: Sendable {
     /// Builds the application. `origin` and `clock` replace the real ones in tests, and
     /// `sweepClock` the clock that paces L2's expiry sweep (default `ContinuousClock`); `group`
     /// defaults to one event loop per core. `environment` reads the variables the configuration
-    /// names (the encryption key), default (`nil`) the process's environment.
+    /// names (the encryption key, the Redis password, the admin token), default (`nil`) the
+    /// process's environment.
     public init(
         configuration: PacaConfiguration,
         group: (any EventLoopGroup)? = nil,
@@ -87,8 +88,9 @@ public final class ProxyApplication: Sendable {
             self.group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops ?? ProcessorAffinity.usableProcessors())
             self.ownsGroup = true
         }
-        let sealer = try Self.sealer(
-            configuration.encryption, environment: environment ?? { ProcessInfo.processInfo.environment[$0] })
+        // Every secret the configuration names (key, Redis password, admin token) is read here.
+        let environment = environment ?? RedisTier.Configuration.processEnvironment
+        let sealer = try Self.sealer(configuration.encryption, environment: environment)
         var lowerTiers: [any CacheTier] = []
         var redisTier: RedisTier?
         disk = try configuration.disk.map { settings in
@@ -104,7 +106,7 @@ public final class ProxyApplication: Sendable {
                     try RedisTier.Configuration(
                         cluster: seeds, username: redis.username, passwordEnvironmentVariable: redis.passwordEnvironmentVariable,
                         namespace: redis.namespace, timeout: redis.timeout, maxEntryBytes: redis.maxEntryBytes,
-                        readFromReplicas: redis.readFromReplicas, environment: environment ?? RedisTier.Configuration.processEnvironment)
+                        readFromReplicas: redis.readFromReplicas, environment: environment)
                 }
                 ?? RedisTier.Configuration(
                     url: redis.url, passwordEnvironmentVariable: redis.passwordEnvironmentVariable, namespace: redis.namespace,
@@ -169,7 +171,7 @@ public final class ProxyApplication: Sendable {
             let (host, port) = Self.split(settings.listen)
             var token: String?
             if let variable = settings.tokenEnvironmentVariable {
-                guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else {
+                guard let value = environment(variable), !value.isEmpty else {
                     throw ApplicationError.adminToken("admin.token_env names \(variable), which is not set")
                 }
                 token = value
