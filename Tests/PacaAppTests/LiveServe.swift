@@ -31,10 +31,14 @@ final class LiveServe: Sendable {
     static func start(config: String, directory reuse: String? = nil) async throws -> LiveServe {
         let directory = reuse ?? NSTemporaryDirectory() + "paca-live-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        var lastError: any Error = CocoaError(.executableLoad)
+        var lastError: any Error = NotServing(attempts: [])
+        var attempts: [String] = []
         for _ in 0..<3 {
             do {
                 return try await startOnce(config: config, directory: directory)
+            } catch let error as NotServing {
+                attempts += error.attempts
+                lastError = NotServing(attempts: attempts)
             } catch {
                 lastError = error
             }
@@ -54,7 +58,12 @@ final class LiveServe: Sendable {
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         let out = Pipe()
         process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
+        // paca's own words on why it stopped, for the error below.
+        let errorPath = directory + "/paca-stderr.log"
+        FileManager.default.createFile(atPath: errorPath, contents: nil)
+        let errorFile = FileHandle(forWritingAtPath: errorPath)
+        process.standardError = errorFile ?? FileHandle.nullDevice
+        defer { try? errorFile?.close() }
         let serve = LiveServe(process: process, port: port, directory: directory)
         process.terminationHandler = { [serve] process in
             serve.ended(Exit(status: process.terminationStatus, bySignal: process.terminationReason == .uncaughtSignal))
@@ -86,10 +95,17 @@ final class LiveServe: Sendable {
         }
         LiveChildren.add(process.processIdentifier)
         guard ready else {
-            await serve.stop()
-            throw CocoaError(.executableLoad)
+            let exit = await serve.stop()
+            let said = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
+            throw NotServing(attempts: ["port \(port), exit \(exit.status)\(exit.bySignal ? " (signal)" : ""): \(said.suffix(2000))"])
         }
         return serve
+    }
+
+    /// paca exited before it said it serves; what it wrote to stderr on each attempt.
+    struct NotServing: Error, CustomStringConvertible {
+        var attempts: [String]
+        var description: String { "paca serve did not start: " + attempts.joined(separator: "; ") }
     }
 
     /// A port nothing listens on now (bound to 0 and released).

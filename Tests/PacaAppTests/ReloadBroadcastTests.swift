@@ -1,6 +1,11 @@
 import Foundation
+import Logging
+import PacaRedis
 import PacaTestSupport
+import Synchronization
 import Testing
+
+@testable import PacaApp
 
 /// `POST /reload` with `{"all": true}` across nodes sharing one real `redis-server`: every node
 /// re-reads its own configuration file; a node whose file is broken keeps its old one and counts
@@ -63,6 +68,55 @@ struct ReloadBroadcastTests {
         #expect(await a.app.syncReloads() == false)
         #expect(try await Self.reloads(a) == ["applied": 1, "refused": 0, "broadcasts_sent": 1, "broadcasts_received": 0])
         #expect(try await a.get("/elsewhere").status == 200)
+    }
+
+    /// The real Redis generation, with a chosen moment between the `INCR` answering and the
+    /// announcer learning the new generation: the window a node's own background sync can fall
+    /// in.
+    final class AnnounceWindow: ReloadChannel {
+        let tier: RedisTier
+        let inWindow = Mutex<(@Sendable () async -> Void)?>(nil)
+
+        init(_ tier: RedisTier) { self.tier = tier }
+
+        func announceReload() async throws -> Int64 {
+            let generation = try await tier.announceReload()
+            if let inWindow = inWindow.withLock({ $0 }) { await inWindow() }
+            return generation
+        }
+
+        func reloadGeneration() async throws -> Int64 { try await tier.reloadGeneration() }
+    }
+
+    @Test("a sync that reads this node's own broadcast before the announce returns does not reload a second time")
+    func ownBroadcastReadInTheWindow() async throws {
+        let redis = try await RedisServer()
+        let origin = try await TestOrigin { _ in TestOrigin.Reply(body: "ok") }
+        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll(""))
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown(); await redis.stop()
+            }
+        }
+        let window = AnnounceWindow(RedisTier(configuration: try .init(url: redis.url, namespace: "reload-window")))
+        let sync = ReloadSync(redis: window, reloader: proxy.app.reloader, logger: Logger(label: "test"))
+        #expect(await sync.sync() == false)  // the baseline
+        let sawGeneration = Mutex<Int64?>(nil)
+        window.inWindow.withLock {
+            $0 = {
+                let generation = try? await window.tier.reloadGeneration()
+                sawGeneration.withLock { $0 = generation }
+                #expect(await sync.sync() == false)
+            }
+        }
+
+        guard case .success = await sync.reloadEverywhere() else {
+            Issue.record("the reload was refused")
+            return
+        }
+        #expect(sawGeneration.withLock { $0 } == 1)  // the sync in the window read the new generation
+        #expect(await sync.sync() == false)
+        #expect(proxy.app.reloader.counters.snapshot() == .init(applied: 1, refused: 0, broadcastsSent: 1, broadcastsReceived: 0))
     }
 
     @Test("a node whose file is broken keeps serving its running configuration and counts the refusal")

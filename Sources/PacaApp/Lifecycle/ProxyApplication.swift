@@ -40,7 +40,7 @@ public final class ProxyApplication: Sendable {
     /// The task running `banSync.run`.
     private let banSyncTask = Mutex<Task<Void, Never>?>(nil)
     /// Re-reads the configuration file (`POST /reload`, `SIGHUP`, a broadcast).
-    private let reloader: Reloader
+    let reloader: Reloader
     /// Shares reload broadcasts through L3, when there is one.
     private let reloadSync: ReloadSync?
     /// The task running `reloadSync.run`.

@@ -3,6 +3,17 @@ import PacaAdmin
 import PacaRedis
 import Synchronization
 
+/// Where the reload generation lives: L3 (`RedisTier`); a protocol so a test can choose when
+/// an announce returns relative to a sync.
+protocol ReloadChannel: Sendable {
+    /// Increments the generation; returns the new one.
+    func announceReload() async throws -> Int64
+    /// The current generation.
+    func reloadGeneration() async throws -> Int64
+}
+
+extension RedisTier: ReloadChannel {}
+
 /// Broadcasts configuration reloads between the nodes on one Redis (`POST /reload` with
 /// `{"all": true}`): the node asked increments `<namespace>:reload`; every node reads that
 /// generation every `interval` and, when it grew, re-reads its OWN configuration file. A node
@@ -26,14 +37,18 @@ final class ReloadSync: Sendable {
     private struct State {
         var position = Position.unread
         var link = Link.healthy
+        /// Broadcasts from this node whose generation is not known yet. While one is, a sync
+        /// may read that very generation before `reloadEverywhere` records it: it stands aside
+        /// (this node has just read its file), and the next sync judges the generation.
+        var announcing = 0
     }
 
-    let redis: RedisTier
+    let redis: any ReloadChannel
     let reloader: Reloader
     let logger: Logger
     private let state = Mutex(State())
 
-    init(redis: RedisTier, reloader: Reloader, logger: Logger) {
+    init(redis: any ReloadChannel, reloader: Reloader, logger: Logger) {
         self.redis = redis
         self.reloader = reloader
         self.logger = logger
@@ -44,10 +59,12 @@ final class ReloadSync: Sendable {
     /// judges its own file.
     func reloadEverywhere() async -> Result<String, AdminError> {
         let local = reloader.apply()
+        state.withLock { $0.announcing += 1 }
         let generation: Int64
         do {
             generation = try await redis.announceReload()
         } catch {
+            state.withLock { $0.announcing -= 1 }
             let here =
                 switch local {
                 case .success: "reloaded here"
@@ -58,6 +75,7 @@ final class ReloadSync: Sendable {
         reloader.counters.noteBroadcastSent()
         // This node has already reloaded: it must not do it again when it reads the generation.
         state.withLock { state in
+            state.announcing -= 1
             switch state.position {
             case .seen(let seen) where seen >= generation: break
             default: state.position = .seen(generation)
@@ -97,6 +115,7 @@ final class ReloadSync: Sendable {
         let (outcome, recovered) = state.withLock { state -> (Result<PacaConfiguration, AdminError>?, Bool) in
             let recovered = state.link == .failing
             state.link = .healthy
+            guard state.announcing == 0 else { return (nil, recovered) }
             switch state.position {
             case .unread:
                 state.position = .seen(generation)
