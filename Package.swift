@@ -170,10 +170,12 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // posix_spawn's chdir/closefrom actions and pipe2 for the tests' child processes.
+        .systemLibrary(name: "CSpawn", path: "Tests/CSpawn"),
         .target(
             name: "PacaTestSupport",
             dependencies: [
-                "PacaRedis",
+                "CSpawn", "PacaRedis",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,40 +1,47 @@
 import Foundation
+import PacaTestSupport
 import Testing
 
-/// Runs the built `paca` executable (it sits beside the test bundle) with a bounded wait.
-/// `environment` adds variables to the child's environment (never to this process's: `setenv`
-/// races with `Process.run` reading the environment on another thread).
+/// Runs the built `paca` executable (it sits beside the test bundle) and returns its exit
+/// status (or the signal that ended it) and what it wrote. `environment` adds variables to the
+/// child's environment (never to this process's: `setenv` would race with other threads reading
+/// the environment).
 func runPaca(_ arguments: [String], in directory: String, environment: [String: String] = [:]) async throws -> (
     status: Int32, output: String, error: String
 ) {
     let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-        .appendingPathComponent("paca")
-    guard FileManager.default.isExecutableFile(atPath: executable.path) else {
-        throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: executable.path])
+        .appendingPathComponent("paca").path
+    guard FileManager.default.isExecutableFile(atPath: executable) else {
+        throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: executable])
     }
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    process.currentDirectoryURL = URL(fileURLWithPath: directory)
-    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    // Await the exit instead of blocking a thread of the shared pool (outputs are a few lines,
-    // far below a pipe's buffer, so reading after the exit cannot deadlock).
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-        do {
-            try process.run()
-        } catch {
-            process.terminationHandler = nil
-            continuation.resume(throwing: error)
+    let out = try ChildProcess.pipe()
+    let err: (read: Int32, write: Int32)
+    do {
+        err = try ChildProcess.pipe()
+    } catch {
+        close(out.read)
+        close(out.write)
+        throw error
+    }
+    let child: ChildProcess
+    do {
+        defer {
+            close(out.write)
+            close(err.write)
         }
+        child = try ChildProcess(
+            spawning: executable, arguments: ["paca"] + arguments, directory: directory,
+            extraEnvironment: environment.map { "\($0.key)=\($0.value)" }, standardOutput: out.write, standardError: err.write)
+    } catch {
+        close(out.read)
+        close(err.read)
+        throw error
     }
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    return (status, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    // Both outputs are read while the child runs, so a full pipe never blocks it.
+    async let output = ChildProcess.readToEnd(out.read)
+    async let errors = ChildProcess.readToEnd(err.read)
+    let exit = await child.waitForExit()
+    return (exit.status, String(decoding: await output, as: UTF8.self), String(decoding: await errors, as: UTF8.self))
 }
 
 @Suite("The paca command line")

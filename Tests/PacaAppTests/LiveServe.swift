@@ -2,27 +2,26 @@ import Foundation
 import NIOCore
 import NIOPosix
 import PacaTestSupport
-import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A `paca serve` child process (the built executable) in its own directory, for tests of what
-/// only a real process shows: signals, exit status, files left behind. Listed in `LiveChildren`
-/// until it has exited.
+/// only a real process shows: signals, exit status, files left behind.
 final class LiveServe: Sendable {
     /// How the process ended.
-    struct Exit: Sendable, Equatable {
-        var status: Int32
-        var bySignal: Bool
-    }
+    typealias Exit = ChildProcess.Exit
 
-    private struct Ending {
-        var exit: Exit?
-        var waiters: [CheckedContinuation<Exit, Never>] = []
-    }
-
-    let process: Process
+    let child: ChildProcess
     let port: Int
     let directory: String
-    private let ending: Mutex<Ending>
+
+    /// paca exited before it said it serves; what it wrote to stderr on each attempt.
+    struct NotServing: Error, CustomStringConvertible {
+        var attempts: [String]
+        var description: String { "paca serve did not start: " + attempts.joined(separator: "; ") }
+    }
 
     /// Starts `paca serve --config routes.json` in `directory` (a new temporary one by default),
     /// `PORT` in `config` standing for a free loopback port, and returns once it says it serves.
@@ -31,19 +30,15 @@ final class LiveServe: Sendable {
     static func start(config: String, directory reuse: String? = nil) async throws -> LiveServe {
         let directory = reuse ?? NSTemporaryDirectory() + "paca-live-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        var lastError: any Error = NotServing(attempts: [])
         var attempts: [String] = []
         for _ in 0..<3 {
             do {
                 return try await startOnce(config: config, directory: directory)
             } catch let error as NotServing {
                 attempts += error.attempts
-                lastError = NotServing(attempts: attempts)
-            } catch {
-                lastError = error
             }
         }
-        throw lastError
+        throw NotServing(attempts: attempts)
     }
 
     private static func startOnce(config: String, directory: String) async throws -> LiveServe {
@@ -51,50 +46,25 @@ final class LiveServe: Sendable {
         try config.replacingOccurrences(of: "PORT", with: String(port)).write(
             toFile: directory + "/routes.json", atomically: true, encoding: .utf8)
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-            .appendingPathComponent("paca")
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = ["serve", "--config", "routes.json", "--log-level", "warning"]
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let out = Pipe()
-        process.standardOutput = out
+            .appendingPathComponent("paca").path
         // paca's own words on why it stopped, for the error below.
         let errorPath = directory + "/paca-stderr.log"
-        FileManager.default.createFile(atPath: errorPath, contents: nil)
-        let errorFile = FileHandle(forWritingAtPath: errorPath)
-        process.standardError = errorFile ?? FileHandle.nullDevice
-        defer { try? errorFile?.close() }
-        let serve = LiveServe(process: process, port: port, directory: directory)
-        process.terminationHandler = { [serve] process in
-            serve.ended(Exit(status: process.terminationStatus, bySignal: process.terminationReason == .uncaughtSignal))
+        let errorFile = open(errorPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard errorFile >= 0 else { throw ChildProcess.SpawnError(description: "cannot open \(errorPath): errno \(errno)") }
+        defer { close(errorFile) }
+        let out = try ChildProcess.pipe()
+        let child: ChildProcess
+        do {
+            defer { close(out.write) }
+            child = try ChildProcess(
+                spawning: executable, arguments: ["paca", "serve", "--config", "routes.json", "--log-level", "warning"],
+                directory: directory, standardOutput: out.write, standardError: errorFile)
+        } catch {
+            close(out.read)
+            throw error
         }
-        // Ready when it says so ("paca: serving on …"; stdout is line-buffered), or gone.
-        let ready: Bool = try await withCheckedThrowingContinuation { continuation in
-            let state = Mutex<(text: String, done: Bool)>(("", false))
-            out.fileHandleForReading.readabilityHandler = { handle in
-                let data = handle.availableData
-                let verdict = state.withLock { state -> Bool? in
-                    guard !state.done else { return nil }
-                    state.text += String(decoding: data, as: UTF8.self)
-                    guard data.isEmpty || state.text.contains("serving on") else { return nil }
-                    state.done = true
-                    return !data.isEmpty
-                }
-                if let verdict {
-                    // Keep draining stdout so paca never blocks on a full pipe.
-                    if verdict { handle.readabilityHandler = { _ = $0.availableData } } else { handle.readabilityHandler = nil }
-                    continuation.resume(returning: verdict)
-                }
-            }
-            do {
-                try process.run()
-            } catch {
-                out.fileHandleForReading.readabilityHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
-        LiveChildren.add(process.processIdentifier)
-        guard ready else {
+        let serve = LiveServe(child: child, port: port, directory: directory)
+        guard await Self.waitForServing(out.read) else {
             let exit = await serve.stop()
             let said = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
             throw NotServing(attempts: ["port \(port), exit \(exit.status)\(exit.bySignal ? " (signal)" : ""): \(said.suffix(2000))"])
@@ -102,10 +72,30 @@ final class LiveServe: Sendable {
         return serve
     }
 
-    /// paca exited before it said it serves; what it wrote to stderr on each attempt.
-    struct NotServing: Error, CustomStringConvertible {
-        var attempts: [String]
-        var description: String { "paca serve did not start: " + attempts.joined(separator: "; ") }
+    /// Reads paca's stdout on a helper thread (`read` blocks) until it says it serves ("paca:
+    /// serving on …"; stdout is line-buffered): `true`, or `false` when it ends first. Reading
+    /// goes on to the end, so paca never blocks on a full pipe.
+    private static func waitForServing(_ descriptor: Int32) async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            Thread.detachNewThread {
+                var text = ""
+                var answered = false
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                while true {
+                    let count = read(descriptor, &buffer, buffer.count)
+                    if count < 0 && errno == EINTR { continue }
+                    guard count > 0 else { break }
+                    guard !answered else { continue }
+                    text += String(decoding: buffer[0..<count], as: UTF8.self)
+                    if text.contains("serving on") {
+                        answered = true
+                        continuation.resume(returning: true)
+                    }
+                }
+                close(descriptor)
+                if !answered { continuation.resume(returning: false) }
+            }
+        }
     }
 
     /// A port nothing listens on now (bound to 0 and released).
@@ -116,37 +106,20 @@ final class LiveServe: Sendable {
         return port
     }
 
-    private init(process: Process, port: Int, directory: String) {
-        self.process = process
+    private init(child: ChildProcess, port: Int, directory: String) {
+        self.child = child
         self.port = port
         self.directory = directory
-        self.ending = Mutex(Ending())
-    }
-
-    private func ended(_ exit: Exit) {
-        LiveChildren.remove(process.processIdentifier)
-        let waiters = ending.withLock { ending -> [CheckedContinuation<Exit, Never>] in
-            ending.exit = exit
-            defer { ending.waiters = [] }
-            return ending.waiters
-        }
-        for waiter in waiters { waiter.resume(returning: exit) }
     }
 
     /// Sends SIGTERM and returns at once.
     func terminate() {
-        if process.isRunning { process.terminate() }
+        child.signal(SIGTERM)
     }
 
     /// Returns how the process ended, once it has.
     func exited() async -> Exit {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Exit, Never>) in
-            let exit = ending.withLock { ending -> Exit? in
-                if ending.exit == nil { ending.waiters.append(continuation) }
-                return ending.exit
-            }
-            if let exit { continuation.resume(returning: exit) }
-        }
+        await child.waitForExit()
     }
 
     /// SIGTERM, then waits for the exit.

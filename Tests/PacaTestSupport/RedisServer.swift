@@ -73,9 +73,7 @@ public final class RedisServer: @unchecked Sendable {
     /// A test that ends without `stop()` (a failed expectation that threw) still leaves no
     /// server and no directory behind.
     deinit {
-        if let process, !process.hasExited() {
-            _ = sendSignal(process.pid, SIGKILL)
-        }
+        process?.signal(SIGKILL)
         _ = try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -93,12 +91,12 @@ public final class RedisServer: @unchecked Sendable {
     /// Freezes the server (SIGSTOP): connections are still accepted by the kernel but nothing is
     /// answered, as with a server stuck in a long command. `resume()` undoes it.
     public func pause() {
-        lock.withLock { process.map { _ = sendSignal($0.pid, SIGSTOP) } }
+        lock.withLock { process?.signal(SIGSTOP) }
     }
 
     /// Lets a paused server run again (SIGCONT).
     public func resume() {
-        lock.withLock { process.map { _ = sendSignal($0.pid, SIGCONT) } }
+        lock.withLock { process?.signal(SIGCONT) }
     }
 
     /// Starts the server again on the same port, with the same password, empty.
@@ -115,7 +113,7 @@ public final class RedisServer: @unchecked Sendable {
             return self.process
         }
         guard let process else { return }
-        if !process.hasExited() { _ = sendSignal(process.pid, signal) }
+        process.signal(signal)
         await process.waitForExit()
     }
 
@@ -150,7 +148,7 @@ public final class RedisServer: @unchecked Sendable {
         if await notify.waitForReady(timeoutSeconds: 10), ping(port: port) {
             return process
         }
-        if !process.hasExited() { _ = sendSignal(process.pid, SIGKILL) }
+        process.signal(SIGKILL)
         await process.waitForExit()
         let log = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "(no log)"
         let tail = log.split(separator: "\n").suffix(5).joined(separator: "\n")
@@ -201,91 +199,6 @@ public final class RedisServer: @unchecked Sendable {
         guard count > 0 else { return false }
         let text = String(decoding: reply[0..<count], as: UTF8.self)
         return text.hasPrefix("+PONG") || text.hasPrefix("-NOAUTH")
-    }
-}
-
-/// `kill(2)`, named apart from `RedisServer.kill()`.
-private func sendSignal(_ pid: pid_t, _ signal: Int32) -> Int32 {
-    kill(pid, signal)
-}
-
-/// A spawned child process and whether it has been reaped.
-///
-/// `@unchecked Sendable`: `reaped` is guarded by `lock`; `pid` never changes.
-final class ChildProcess: @unchecked Sendable {
-    let pid: pid_t
-    private let lock = NSLock()
-    private var reaped = false
-
-    /// Spawns `path` with `arguments` (the first is argv[0]); stdin, stdout and stderr are
-    /// `/dev/null`.
-    init(spawning path: String, arguments: [String], extraEnvironment: [String] = []) throws {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        // The child inherits the spawning thread's signal mask and dispositions; the test runner's
-        // threads block signals, so reset both or SIGTERM would never reach the server.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        var environment: [UnsafeMutablePointer<CChar>?] = []
-        var index = 0
-        while let entry = environ[index] {
-            environment.append(entry)
-            index += 1
-        }
-        let extra = extraEnvironment.map { strdup($0) }
-        defer { extra.forEach { free($0) } }
-        environment.append(contentsOf: extra)
-        environment.append(nil)
-        var pid = pid_t()
-        let status = posix_spawn(&pid, path, &actions, &attributes, &argv, &environment)
-        guard status == 0 else {
-            throw RedisServer.StartError(description: "cannot start \(path): \(String(cString: strerror(status)))")
-        }
-        self.pid = pid
-        LiveChildren.add(pid)
-    }
-
-    /// Whether the process has ended (reaps it if so).
-    func hasExited() -> Bool {
-        lock.withLock {
-            if reaped { return true }
-            var status: Int32 = 0
-            let result = waitpid(pid, &status, WNOHANG)
-            if result == pid || (result < 0 && errno == ECHILD) {
-                reaped = true
-                LiveChildren.remove(pid)
-            }
-            return reaped
-        }
-    }
-
-    /// Waits for the process to end, on a helper thread (`waitpid` blocks).
-    func waitForExit() async {
-        if hasExited() { return }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            Thread.detachNewThread { [self] in
-                var status: Int32 = 0
-                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-                lock.withLock { reaped = true }
-                LiveChildren.remove(pid)
-                continuation.resume()
-            }
-        }
     }
 }
 
