@@ -186,7 +186,7 @@ public final class StreamingClient: Sendable {
         static func consume(_ state: inout State, count: Int) {
             let start = state.bodyBytes
             let intact = state.raw.withUnsafeReadableBytes { raw in
-                (0..<count).allSatisfy { raw[$0] == BodyPattern.byte(at: start + $0) }
+                BodyPattern.matches(UnsafeRawBufferPointer(rebasing: raw[0..<count]), from: start)
             }
             if !intact { state.intact = false }
             state.raw.moveReaderIndex(forwardBy: count)
