@@ -16,7 +16,9 @@ public enum HitPathCases {
     /// The cases, by name: a 1 KiB hit (also with the access log on: its record goes to the
     /// loop's shard, and the writer thread, with no file here, takes the shards every 200 ms), a
     /// 16 KiB hit, and a hit with a query (one parameter not keyed) whose response varies on
-    /// `Accept-Language`. A name ending in `-logged` means a bench built with an access log.
+    /// `Accept-Language`, and a 1 KiB hit asked for with the thirteen fields a browser's `fetch`
+    /// sends (what a field scan costs shows there). A name ending in `-logged` means a bench built
+    /// with an access log.
     public static let all: [(name: String, request: String)] = [
         ("1KiB", "GET /bench/1k.json HTTP/1.1\r\nHost: bench.test\r\nUser-Agent: wrk\r\n\r\n"),
         ("1KiB-logged", "GET /bench/1k.json HTTP/1.1\r\nHost: bench.test\r\nUser-Agent: wrk\r\n\r\n"),
@@ -24,6 +26,16 @@ public enum HitPathCases {
         (
             "query-vary",
             "GET /api/search?q=paca&page=2&utm_source=mail HTTP/1.1\r\nHost: bench.test\r\nAccept-Language: en\r\nUser-Agent: wrk\r\n\r\n"
+        ),
+        (
+            "1KiB-browser",
+            "GET /bench/1k.json HTTP/1.1\r\nHost: bench.test\r\nConnection: keep-alive\r\n"
+                + "sec-ch-ua: \"Chromium\";v=\"131\", \"Not_A Brand\";v=\"24\"\r\nsec-ch-ua-mobile: ?0\r\n"
+                + "sec-ch-ua-platform: \"Linux\"\r\n"
+                + "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36\r\n"
+                + "Accept: application/json, text/plain, */*\r\nSec-Fetch-Site: same-origin\r\nSec-Fetch-Mode: cors\r\n"
+                + "Sec-Fetch-Dest: empty\r\nReferer: https://bench.test/app/\r\nAccept-Encoding: gzip, deflate, br, zstd\r\n"
+                + "Accept-Language: en-US,en;q=0.9\r\n\r\n"
         ),
     ]
 }

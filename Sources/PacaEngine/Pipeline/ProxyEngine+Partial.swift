@@ -56,8 +56,7 @@ extension ProxyEngine {
     /// the origin path, which answers them against a complete representation.
     func serveFromParts(_ exchange: Exchange, now: UnixMillis) -> ProxyResponse? {
         let requestHeaders = exchange.request.head.headers
-        guard exchange.request.head.method == .GET, requestHeaders.contains(name: "range"),
-            !requestHeaders.contains(name: "if-none-match"), !requestHeaders.contains(name: "if-modified-since"),
+        guard exchange.request.head.method == .GET, exchange.present.contains(.range), exchange.present.isDisjoint(with: .conditional),
             let entry = memory.peek(CacheEntry.partialKey(primaryKey: exchange.primaryKey)), let parts = entry.storedParts,
             case .fresh(let remaining) = lookupDecision(entry: entry, exchange: exchange, now: now)
         else { return nil }
@@ -175,7 +174,7 @@ extension ProxyEngine {
                 requestHeaders.first(name: "range"), ifRange: requestHeaders.first(name: "if-range"), parts: parts,
                 lastModified: plan.lastModified)
             guard exchange.request.head.method == .GET, case .serve = result,
-                !requestHeaders.contains(name: "if-none-match"), !requestHeaders.contains(name: "if-modified-since")
+                exchange.present.isDisjoint(with: .conditional)
             else {
                 // Not the client's range (or not a Range request): the origin's answer as it came.
                 return storeAndAnswer(exchange, response: response, kind: kind, originMillis: originMillis, partStored: true)

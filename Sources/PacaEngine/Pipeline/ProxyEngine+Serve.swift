@@ -21,14 +21,14 @@ extension ProxyEngine {
         var body: ByteBuffer? = entry.body
         var headerBlock = entry.headerBlock
         let requestHeaders = exchange.request.head.headers
-        if requestHeaders.contains(name: "if-none-match") || requestHeaders.contains(name: "if-modified-since"),
+        if !exchange.present.isDisjoint(with: .conditional),
             shouldAnswerNotModified(
                 requestHeaders: exchange.requestFields, etag: entry.etag, lastModified: entry.lastModified,
                 date: entry.headers.first("date"))
         {
             status = .notModified
             body = nil
-        } else if entry.status == 200, exchange.request.head.method == .GET, requestHeaders.contains(name: "range") {
+        } else if entry.status == 200, exchange.request.head.method == .GET, exchange.present.contains(.range) {
             switch evaluateRange(
                 requestHeaders.first(name: "range"), ifRange: requestHeaders.first(name: "if-range"), etag: entry.etag,
                 lastModified: entry.lastModified, contentLength: entry.body.readableBytes)
@@ -85,9 +85,8 @@ extension ProxyEngine {
         let entry = file.entry
         let ttl = ttlMillis >= 0 ? ttlMillis / 1000 : -((-ttlMillis + 999) / 1000)
         var status = HTTPResponseStatus(statusCode: entry.status)
-        let requestHeaders = exchange.request.head.headers
         var notModified = false
-        if requestHeaders.contains(name: "if-none-match") || requestHeaders.contains(name: "if-modified-since"),
+        if !exchange.present.isDisjoint(with: .conditional),
             shouldAnswerNotModified(
                 requestHeaders: exchange.requestFields, etag: entry.etag, lastModified: entry.lastModified,
                 date: entry.headers.first("date"))

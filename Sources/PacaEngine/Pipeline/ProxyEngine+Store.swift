@@ -106,10 +106,8 @@ extension ProxyEngine {
             headers.add(name: CacheStatusField.name, value: value)
         }
         let outcome: AccessLogRecord.CacheOutcome = kind.stored == nil ? .miss : .revalidated
-        let requestHeaders = exchange.request.head.headers
         if let storedEntry,
-            requestHeaders.contains(name: "range") || requestHeaders.contains(name: "if-none-match")
-                || requestHeaders.contains(name: "if-modified-since")
+            !exchange.present.isDisjoint(with: [.range, .ifNoneMatch, .ifModifiedSince])
         {
             // The client's conditionals and Range stayed behind on the fill: answer them from
             // the stored entry, as a hit would (304, 206 or 416).
@@ -142,8 +140,7 @@ extension ProxyEngine {
 
     /// Whether the client's own `If-None-Match`/`If-Modified-Since` match an answer's validators.
     func clientConditionMatches(_ exchange: Exchange, headers: [HTTPField]) -> Bool {
-        let requestHeaders = exchange.request.head.headers
-        guard requestHeaders.contains(name: "if-none-match") || requestHeaders.contains(name: "if-modified-since") else { return false }
+        guard !exchange.present.isDisjoint(with: .conditional) else { return false }
         return shouldAnswerNotModified(
             requestHeaders: exchange.requestFields, etag: headers.first("etag"), lastModified: headers.first("last-modified"),
             date: headers.first("date"))

@@ -179,6 +179,8 @@ public final class ProxyEngine: ProxyResponder {
         let target: RequestTarget
         let startTime: UnixMillis
         let startUptime: NIODeadline
+        /// Which of the fields the engine branches on the request has, found in one pass.
+        let present: RequestFieldPresence
         /// `v1|scheme://host|path?keyed-query|fingerprint`.
         var primaryKey: String = ""
         /// The key of the entry used or filled (the variant key for varied responses).
@@ -195,6 +197,15 @@ public final class ProxyEngine: ProxyResponder {
         /// the stored GET (RFC 9111 §4.3.5).
         var headUpdatesStored = false
         var isHead: Bool { request.head.method == .HEAD }
+
+        init(request: ProxyRequest, route: Route, target: RequestTarget, startTime: UnixMillis, startUptime: NIODeadline) {
+            self.request = request
+            self.route = route
+            self.target = target
+            self.startTime = startTime
+            self.startUptime = startUptime
+            self.present = RequestFieldPresence(request.head.headers)
+        }
 
         /// The request's fields in the form the RFC 9111 functions take.
         var requestFields: [HTTPField] {
@@ -258,7 +269,7 @@ public final class ProxyEngine: ProxyResponder {
         guard route.cache else {
             return .deferred(pass(exchange, reason: .bypass("route"), on: eventLoop))
         }
-        if request.head.headers.contains(name: "cookie"), !route.stripCookies, !route.keyedHeaderNames.contains("cookie") {
+        if exchange.present.contains(.cookie), !route.stripCookies, !route.keyedHeaderNames.contains("cookie") {
             return .deferred(pass(exchange, reason: .bypass("cookie"), on: eventLoop))
         }
         if method == .HEAD, !route.convertHead {
@@ -292,7 +303,7 @@ public final class ProxyEngine: ProxyResponder {
         exchange.primaryKey = CacheKeyBuilder.key(
             route: route, host: exchange.host, path: exchange.target.path, keyedQuery: exchange.keyedQuery)
         exchange.key = exchange.primaryKey
-        if headers.contains(name: "cache-control") || headers.contains(name: "pragma") {
+        if !exchange.present.isDisjoint(with: [.cacheControl, .pragma]) {
             exchange.directives = RequestDirectives(headers: exchange.requestFields)
         }
     }
