@@ -1,5 +1,9 @@
 import NIOHTTP1
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The strict check of the request-head fast path (issue 12): a byte-level reading of the common
 /// request head, `GET|HEAD SP origin-form SP HTTP/1.1 CRLF *( field-line CRLF ) CRLF`, that takes
 /// only what NIO's decoder reads the same way and turns everything else away, so that NIO's
@@ -54,6 +58,7 @@ enum RequestHeadScanner {
         guard index < available else { return exhausted }
         guard bytes[index] == slash else { return .unsuitable }
         index += 1
+        index = skipWords(bytes, from: index, available: available, below: 0x21)
         while index < available, isVisible(bytes[index]) { index += 1 }
         guard index < available else { return exhausted }
         guard bytes[index] == space else { return .unsuitable }
@@ -83,6 +88,7 @@ enum RequestHeadScanner {
             let nameEnd = index
             index += 1
             let valueStart = index
+            index = skipWords(bytes, from: index, available: available, below: 0x20)
             while index < available, isValueByte(bytes[index]) { index += 1 }
             guard index < available else { return exhausted }
             guard bytes[index] == cr else { return .unsuitable }
@@ -112,7 +118,7 @@ enum RequestHeadScanner {
         let isHead = bytes[0] == UInt8(ascii: "H")
         var index = isHead ? 5 : 4
         let targetStart = index
-        while bytes[index] != space { index += 1 }
+        index = position(of: space, in: bytes, from: index)
         let uri = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[targetStart..<index]), as: UTF8.self)
         index += 11  // " HTTP/1.1\r\n"
         var fields: [(String, String)] = []
@@ -122,7 +128,7 @@ enum RequestHeadScanner {
             while bytes[index] != colon { index += 1 }
             let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[nameStart..<index]), as: UTF8.self)
             let valueStart = index + 1
-            while bytes[index] != cr { index += 1 }
+            index = position(of: cr, in: bytes, from: valueStart)
             let value = trimmed(UnsafeRawBufferPointer(rebasing: bytes[valueStart..<index]), trailing: false)
             fields.append((name, String(decoding: value, as: UTF8.self)))
             index += 2
@@ -187,6 +193,38 @@ enum RequestHeadScanner {
         while start < end, value[start] == space || value[start] == tab { start += 1 }
         while trailing, end > start, value[end - 1] == space || value[end - 1] == tab { end -= 1 }
         return UnsafeRawBufferPointer(rebasing: value[start..<end])
+    }
+
+    /// The index of the first `byte` in `bytes` from `start` (which `scan` found there).
+    @inline(__always)
+    private static func position(of byte: UInt8, in bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+        let base = bytes.baseAddress! + start
+        let found = memchr(base, Int32(byte), bytes.count - start)!
+        return start + (UnsafeRawPointer(found) - UnsafeRawPointer(base))
+    }
+
+    /// Skips eight bytes at a time while every one of them is in `below ... 0x7E` (SWAR: one
+    /// 64-bit load and a few operations per word instead of a test per byte); returns where the
+    /// word that may hold another byte starts, for the byte loop to go on from. `below` is at most
+    /// 0x80. The tests are exact: a word is skipped only when none of its bytes is outside.
+    @inline(__always)
+    private static func skipWords(_ bytes: UnsafeRawBufferPointer, from start: Int, available: Int, below: UInt8) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let low = ones &* UInt64(below)
+        // Adding 1 to each byte sets the high bit of 0x7F; bytes from 0x80 have it already.
+        let high = ones &* (0x7F - 0x7E)
+        var index = start
+        while index + 8 <= available {
+            let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            // A byte under `below` borrows into its high bit (bithacks' "hasless"); one over 0x7E
+            // has its high bit set after the add ("hasmore"). Carries only reach bytes above an
+            // outside one, so a word with none is never flagged.
+            let outside = ((word &- low) & ~word | ((word &+ high) | word)) & highs
+            guard outside == 0 else { break }
+            index += 8
+        }
+        return index
     }
 
     /// A visible ASCII byte (VCHAR without obs-text): the bytes taken in a target.

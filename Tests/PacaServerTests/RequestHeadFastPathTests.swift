@@ -206,6 +206,18 @@ struct RequestHeadFastPathTests {
             cases.append(request([], [byte], []))
             cases.append(request([], [], [byte]))
         }
+        // Every byte in each of the eight places of a word the scanner reads whole (a run of
+        // plain bytes in a long target and in a long value, which it skips eight at a time).
+        for byte in UInt8(0)...UInt8(255) {
+            for lane in 0..<8 {
+                var run = Array(repeating: UInt8(ascii: "a"), count: 16)
+                run[8 + lane] = byte
+                let target = Array("GET /".utf8) + run + Array(" HTTP/1.1\r\nHost: a\r\n\r\n".utf8)
+                cases.append(Case(bytes: target + Array(Self.plain[0].utf8), splitsAt: []))
+                let value = Array("GET /x HTTP/1.1\r\nHost: a\r\nX-Long: ".utf8) + run + Array("\r\n\r\n".utf8)
+                cases.append(Case(bytes: value + Array(Self.plain[0].utf8), splitsAt: []))
+            }
+        }
         // Around the header limit, and around the field count.
         for size in [900, 1000, 1010, 1016, 1020, 1024, 1030, 1100, 2000] {
             let filler = String(repeating: "a", count: max(0, size - 40))
