@@ -140,7 +140,9 @@ extension ProxyEngine {
         let ttl = entry.timing.remainingFreshness(at: now)
         let status = CacheStatusField.forward(
             kind.forward, status: notModified.status, stored: storedNow, ttlSeconds: storedNow ? ttl / 1000 : nil, detail: "other-variant")
-        return serveStored(exchange, entry: entry, ttlMillis: ttl, now: now, outcome: .revalidated, cacheStatus: status)
+        var response = serveStored(exchange, entry: entry, ttlMillis: ttl, now: now, outcome: .revalidated, cacheStatus: status)
+        Self.addSetCookie(from: notModified, to: &response)
+        return response
     }
 
     /// A 304 (or a HEAD 200 with the stored validators) answered a revalidation: update the
@@ -159,9 +161,20 @@ extension ProxyEngine {
         let ttl = entry.timing.remainingFreshness(at: now)
         let status = CacheStatusField.forward(
             kind.forward, status: notModified.status, stored: storedNow, ttlSeconds: storedNow ? ttl / 1000 : nil)
-        let response = serveStored(exchange, entry: entry, ttlMillis: ttl, now: now, outcome: .revalidated, cacheStatus: status)
+        var response = serveStored(exchange, entry: entry, ttlMillis: ttl, now: now, outcome: .revalidated, cacheStatus: status)
+        Self.addSetCookie(from: notModified, to: &response)
         _ = originMillis
         return response
+    }
+
+    /// The client whose request was revalidated gets the update's `Set-Cookie` lines: RFC 9111
+    /// §4.3.4 answers it with the stored response updated by the 304, and only storing is what
+    /// paca's rule keeps `Set-Cookie` from (`notModifiedExcludedFieldNames`), so the stored
+    /// entry, and every later hit or collapsed waiter, still goes without them.
+    static func addSetCookie(from update: OriginResponse, to response: inout ProxyResponse) {
+        for field in update.headers where field.name.lowercased() == "set-cookie" {
+            response.headers.add(name: field.name, value: field.value)
+        }
     }
 
     /// The origin answered a conditional HEAD for a stale entry with something other than a
