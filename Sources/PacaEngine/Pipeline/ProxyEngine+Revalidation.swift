@@ -90,12 +90,37 @@ extension ProxyEngine {
         if !merged.contains("date") {
             merged.append(HTTPField(name: "Date", value: HTTPDate.format(unixSeconds: update.responseTime / 1000)))
         }
-        guard case .store(let plan) = decision, !purgedSince(exchange.primaryKey, update.requestTime, key: stored.key, fields: merged)
+        // An update whose `Vary` names other fields than the stored response's changes what
+        // selects it (RFC 9111 §4.1): the entry moves to the key this request selects under the
+        // new names (`storeFreshened` drops the old one). Only the entry this request selected can
+        // move; another variant's selecting request is not at hand, so it is left as it was.
+        var key = stored.key
+        let storedNames = variantNames(responseHeaders: stored.headers, route: exchange.route)
+        let mergedNames = variantNames(responseHeaders: merged, route: exchange.route)
+        if mergedNames != storedNames {
+            guard let mergedNames, stored.key == storageKey(exchange, varyNames: storedNames ?? []) else { return nil }
+            key = storageKey(exchange, varyNames: mergedNames)
+        }
+        guard case .store(let plan) = decision, !purgedSince(exchange.primaryKey, update.requestTime, key: key, fields: merged)
         else { return nil }
         return CacheEntry(
-            key: stored.key, status: stored.status, headers: merged.removing(plan.strippedFieldNames), body: stored.body,
+            key: key, status: stored.status, headers: merged.removing(plan.strippedFieldNames), body: stored.body,
             timing: timing(plan, response: update), etag: plan.etag ?? stored.etag,
             lastModified: plan.lastModified ?? stored.lastModified, encryptAtRest: exchange.route.encrypt)
+    }
+
+    /// Stores an entry `freshened` made from `stored`. When the update's `Vary` moved it to
+    /// another key, the old key is dropped and the vary marker lists the new one (or, with no
+    /// `Vary` left, the entry itself replaces the marker at the primary key).
+    @discardableResult
+    func storeFreshened(_ exchange: Exchange, entry: CacheEntry, replacing stored: CacheEntry) -> Bool {
+        guard entry.key != stored.key else { return cache.store(entry) }
+        if stored.key != exchange.primaryKey { cache.remove(stored.key) }
+        guard cache.store(entry) else { return false }
+        if entry.key != exchange.primaryKey, let names = variantNames(responseHeaders: entry.headers, route: exchange.route) {
+            updateVaryMarker(exchange, varyNames: names, variantKey: entry.key, expiry: entry.timing.storageExpiry)
+        }
+        return true
     }
 
     /// The stored responses a revalidation of `stored` asks about: `stored` first, then the
@@ -154,7 +179,7 @@ extension ProxyEngine {
         var storedNow = false
         if let updated = freshened(exchange, stored: stored, update: notModified) {
             entry = updated
-            storedNow = cache.store(entry)
+            storedNow = storeFreshened(exchange, entry: entry, replacing: stored)
         }
         complete(exchange, kind, with: storedNow ? .stored(entry) : .uncacheable)
         let now = clock.now()
