@@ -37,6 +37,66 @@ struct HTTPCachingEndToEndTests {
         #expect(origin.requestCount == 2)
     }
 
+    @Test("a 304's Set-Cookie reaches the client whose request was revalidated, and is never stored for later hits")
+    func notModifiedSetCookieReachesTheClient() async throws {
+        let origin = try await TestOrigin { seen in
+            if seen.header("if-none-match") == "\"c1\"" {
+                return TestOrigin.Reply(status: 304, headers: [("ETag", "\"c1\""), ("Cache-Control", "max-age=10"), ("Set-Cookie", "s=2")])
+            }
+            return TestOrigin.Reply(headers: [("ETag", "\"c1\""), ("Cache-Control", "max-age=10")], body: "shared body")
+        }
+        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
+
+        _ = try await proxy.get("/c")
+        proxy.clock.advance(by: .seconds(11))
+        let revalidated = try await proxy.get("/c")
+        #expect(revalidated.cacheStatus == "paca; fwd=stale; fwd-status=304; stored; ttl=10")
+        #expect(revalidated.body == "shared body")
+        #expect(revalidated.header("set-cookie") == "s=2")
+        let hit = try await proxy.get("/c")
+        #expect(hit.cacheStatus.contains("hit"))
+        #expect(hit.header("set-cookie") == nil)
+        #expect(origin.requestCount == 2)
+    }
+
+    @Test("a 304 that adds Vary re-keys the refreshed entry: a request with another value of the new field is not served it")
+    func notModifiedAddingVaryRekeys() async throws {
+        let origin = try await TestOrigin { seen in
+            guard let foo = seen.header("foo") else {
+                return TestOrigin.Reply(headers: [("ETag", "\"v1\""), ("Cache-Control", "max-age=10")], body: "plain")
+            }
+            if seen.header("if-none-match") == "\"v1\"", foo == "1" {
+                return TestOrigin.Reply(status: 304, headers: [("ETag", "\"v1\""), ("Cache-Control", "max-age=10"), ("Vary", "Foo")])
+            }
+            return TestOrigin.Reply(
+                headers: [("ETag", "\"v-\(foo)\""), ("Cache-Control", "max-age=10"), ("Vary", "Foo")], body: "foo=\(foo)")
+        }
+        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll())
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
+
+        _ = try await proxy.get("/v")
+        proxy.clock.advance(by: .seconds(11))
+        let revalidated = try await proxy.get("/v", headers: [("Foo", "1")])
+        #expect(revalidated.cacheStatus == "paca; fwd=stale; fwd-status=304; stored; ttl=10")
+        #expect(revalidated.body == "plain")
+        let other = try await proxy.get("/v", headers: [("Foo", "2")])
+        #expect(other.body == "foo=2")
+        #expect(origin.requestCount == 3)
+        let same = try await proxy.get("/v", headers: [("Foo", "1")])
+        #expect(same.cacheStatus.contains("hit"))
+        #expect(same.body == "plain")
+        #expect(origin.requestCount == 3)
+    }
+
     @Test("Last-Modified alone revalidates with If-Modified-Since")
     func lastModifiedRevalidation() async throws {
         let stamp = "Wed, 01 Jan 2025 00:00:00 GMT"

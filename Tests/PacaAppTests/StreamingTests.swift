@@ -146,6 +146,46 @@ struct StreamingTests {
         #expect(second.cacheStatus.hasSuffix("detail=l2"))
     }
 
+    @Test("a Range request on a large L2 entry gets a 206 of just that range from the file; past the end, a 416")
+    func largeObjectRange() async throws {
+        let size = 2 * Self.mib
+        let origin = try await StreamingOrigin(.init(size: size, headers: [("Cache-Control", "max-age=60"), ("ETag", "\"big\"")]))
+        let proxy = try await ProxyHarness.start(origin: nil, config: Self.config(disk: true), originURL: origin.url)
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
+
+        let first = try await StreamingClient.connect(port: proxy.port, group: proxy.group)
+        try await first.send("GET /large HTTP/1.1\r\nHost: a\r\n\r\n")
+        _ = try await first.readHead()
+        _ = try await first.readBodyToEnd(length: size)
+        await first.close()
+        await proxy.app.cache.flushWrites()
+
+        // The range starts at a multiple of the pattern's period, so its bytes read as the
+        // pattern from 0 and `intact` checks every one.
+        let start = 251 * 1000
+        let count = 251 * 40
+        let client = try await StreamingClient.connect(port: proxy.port, group: proxy.group)
+        try await client.send("GET /large HTTP/1.1\r\nHost: a\r\nRange: bytes=\(start)-\(start + count - 1)\r\n\r\n")
+        let head = try await client.readHead()
+        let field = { (name: String) in head.headers.first { $0.0.lowercased() == name }?.1 }
+        #expect(head.status == 206)
+        #expect(field("cache-status")?.hasSuffix("detail=l2") == true)
+        #expect(field("content-range") == "bytes \(start)-\(start + count - 1)/\(size)")
+        #expect(field("content-length") == String(count))
+        let result = try await client.readBodyToEnd(length: count)
+        #expect(result.bytes == count && result.intact)
+        await client.close()
+
+        let past = try await proxy.get("/large", headers: [("Range", "bytes=\(size)-")])
+        #expect(past.status == 416)
+        #expect(past.header("content-range") == "bytes */\(size)")
+        #expect(origin.requests == 1)
+    }
+
     @Test("an answer over L2's entry limit streams through uncached (too-large)")
     func overTheDiskLimitPassesThrough() async throws {
         let origin = try await StreamingOrigin(.init(size: 4 * Self.mib, headers: [("Cache-Control", "max-age=60")]))

@@ -34,6 +34,18 @@ let dateCases: [DateCase] = [
     DateCase(rfc: "9110 §5.6.7", text: "Mon, 01 Jan 2024 00:00:60 GMT", seconds: 1_704_067_259),
     DateCase(rfc: "9110 §5.6.7", text: "Mon, 01 Jan 99999 00:00:00 GMT", seconds: nil),
     DateCase(rfc: "9110 §5.6.7", text: "Mon, 01 Jan 2024 0:00:00 GMT", seconds: nil),
+    DateCase(rfc: "9110 §5.6.7", text: "Thu, 18 Aug 2050 02:01:18 UTC", seconds: nil),
+    DateCase(rfc: "9110 §5.6.7", text: "Thu, 18  Aug  2050 02:01:18 GMT", seconds: nil),
+    DateCase(rfc: "9110 §5.6.7", text: "Thu,  18 Aug 2050 02:01:18 GMT", seconds: nil),
+    DateCase(rfc: "9110 §5.6.7", text: "Thu, 18-Aug-2050 02:01:18 GMT", seconds: nil),
+    DateCase(rfc: "9110 §5.6.7", text: "Thursday, 18-Aug-2050 02:01:18 GMT", seconds: nil),
+    DateCase(rfc: "9110 §5.6.7", text: "Thu, 18-Aug-50 02:01:18 GMT", seconds: nil),
+    DateCase(rfc: "9110 §5.6.7", text: "Thu, 18 Aug 50 02:01:18 GMT", seconds: nil),
+    DateCase(rfc: "9110 §5.6.7", text: "Thu 18 Aug 2050 02:01:18 GMT", seconds: nil),
+    DateCase(rfc: "9110 §5.6.7", text: "Thu, 18 Aug 2050 02.01.18 GMT", seconds: nil),
+    DateCase(rfc: "9110 §5.6.7", text: "Mon Jan   1 00:00:00 2024", seconds: nil),
+    DateCase(rfc: "9110 §5.6.7", text: "Mon Jan 11 00:00:00 2024", seconds: 1_704_931_200),
+    DateCase(rfc: "9110 §5.6.7", text: "THU, 18 AUG 2050 02:01:18 GMT", seconds: 2_544_400_878),
 ]
 
 @Test("HTTP-date parsing", arguments: dateCases)

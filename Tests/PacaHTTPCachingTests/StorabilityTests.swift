@@ -146,6 +146,14 @@ let planCases: [PlanCase] = [
         $0.freshnessLifetimeMillis == 0
     },
     PlanCase(
+        rfc: "9111 §5.3", note: "a future Expires in a malformed date (UTC zone) is already expired",
+        response: ["Date: \(t0Date)", "Expires: Thu, 18 Aug 2050 02:01:18 UTC", "ETag: \"e\""]
+    ) { $0.freshnessLifetimeMillis == 0 },
+    PlanCase(
+        rfc: "9111 §5.3", note: "a future Expires with doubled spaces is already expired",
+        response: ["Date: \(t0Date)", "Expires: Thu, 18  Aug  2050 02:01:18 GMT", "ETag: \"e\""]
+    ) { $0.freshnessLifetimeMillis == 0 },
+    PlanCase(
         rfc: "9111 §4.2.1", note: "two different Expires lines: stale",
         response: ["Date: \(t0Date)", "Expires: \(date(60))", "Expires: \(date(90))", "ETag: \"e\""]
     ) { $0.freshnessLifetimeMillis == 0 },

@@ -114,7 +114,7 @@ extension ProxyEngine {
             guard let stored else { return }
             let update = OriginResponse(
                 status: status, headers: headers, body: ByteBuffer(), requestTime: requestTime, responseTime: responseTime)
-            if let entry = freshened(exchange, stored: stored, update: update) { _ = cache.store(entry) }
+            if let entry = freshened(exchange, stored: stored, update: update) { storeFreshened(exchange, entry: entry, replacing: stored) }
         case .markStale:
             guard let stored else { return }
             _ = cache.store(stored.markedStale(at: now))

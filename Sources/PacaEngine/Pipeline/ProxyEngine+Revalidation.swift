@@ -90,12 +90,37 @@ extension ProxyEngine {
         if !merged.contains("date") {
             merged.append(HTTPField(name: "Date", value: HTTPDate.format(unixSeconds: update.responseTime / 1000)))
         }
-        guard case .store(let plan) = decision, !purgedSince(exchange.primaryKey, update.requestTime, key: stored.key, fields: merged)
+        // An update whose `Vary` names other fields than the stored response's changes what
+        // selects it (RFC 9111 §4.1): the entry moves to the key this request selects under the
+        // new names (`storeFreshened` drops the old one). Only the entry this request selected can
+        // move; another variant's selecting request is not at hand, so it is left as it was.
+        var key = stored.key
+        let storedNames = variantNames(responseHeaders: stored.headers, route: exchange.route)
+        let mergedNames = variantNames(responseHeaders: merged, route: exchange.route)
+        if mergedNames != storedNames {
+            guard let mergedNames, stored.key == storageKey(exchange, varyNames: storedNames ?? []) else { return nil }
+            key = storageKey(exchange, varyNames: mergedNames)
+        }
+        guard case .store(let plan) = decision, !purgedSince(exchange.primaryKey, update.requestTime, key: key, fields: merged)
         else { return nil }
         return CacheEntry(
-            key: stored.key, status: stored.status, headers: merged.removing(plan.strippedFieldNames), body: stored.body,
+            key: key, status: stored.status, headers: merged.removing(plan.strippedFieldNames), body: stored.body,
             timing: timing(plan, response: update), etag: plan.etag ?? stored.etag,
             lastModified: plan.lastModified ?? stored.lastModified, encryptAtRest: exchange.route.encrypt)
+    }
+
+    /// Stores an entry `freshened` made from `stored`. When the update's `Vary` moved it to
+    /// another key, the old key is dropped and the vary marker lists the new one (or, with no
+    /// `Vary` left, the entry itself replaces the marker at the primary key).
+    @discardableResult
+    func storeFreshened(_ exchange: Exchange, entry: CacheEntry, replacing stored: CacheEntry) -> Bool {
+        guard entry.key != stored.key else { return cache.store(entry) }
+        if stored.key != exchange.primaryKey { cache.remove(stored.key) }
+        guard cache.store(entry) else { return false }
+        if entry.key != exchange.primaryKey, let names = variantNames(responseHeaders: entry.headers, route: exchange.route) {
+            updateVaryMarker(exchange, varyNames: names, variantKey: entry.key, expiry: entry.timing.storageExpiry)
+        }
+        return true
     }
 
     /// The stored responses a revalidation of `stored` asks about: `stored` first, then the
@@ -140,7 +165,9 @@ extension ProxyEngine {
         let ttl = entry.timing.remainingFreshness(at: now)
         let status = CacheStatusField.forward(
             kind.forward, status: notModified.status, stored: storedNow, ttlSeconds: storedNow ? ttl / 1000 : nil, detail: "other-variant")
-        return serveStored(exchange, entry: entry, ttlMillis: ttl, now: now, outcome: .revalidated, cacheStatus: status)
+        var response = serveStored(exchange, entry: entry, ttlMillis: ttl, now: now, outcome: .revalidated, cacheStatus: status)
+        Self.addSetCookie(from: notModified, to: &response)
+        return response
     }
 
     /// A 304 (or a HEAD 200 with the stored validators) answered a revalidation: update the
@@ -152,16 +179,27 @@ extension ProxyEngine {
         var storedNow = false
         if let updated = freshened(exchange, stored: stored, update: notModified) {
             entry = updated
-            storedNow = cache.store(entry)
+            storedNow = storeFreshened(exchange, entry: entry, replacing: stored)
         }
         complete(exchange, kind, with: storedNow ? .stored(entry) : .uncacheable)
         let now = clock.now()
         let ttl = entry.timing.remainingFreshness(at: now)
         let status = CacheStatusField.forward(
             kind.forward, status: notModified.status, stored: storedNow, ttlSeconds: storedNow ? ttl / 1000 : nil)
-        let response = serveStored(exchange, entry: entry, ttlMillis: ttl, now: now, outcome: .revalidated, cacheStatus: status)
+        var response = serveStored(exchange, entry: entry, ttlMillis: ttl, now: now, outcome: .revalidated, cacheStatus: status)
+        Self.addSetCookie(from: notModified, to: &response)
         _ = originMillis
         return response
+    }
+
+    /// The client whose request was revalidated gets the update's `Set-Cookie` lines: RFC 9111
+    /// §4.3.4 answers it with the stored response updated by the 304, and only storing is what
+    /// paca's rule keeps `Set-Cookie` from (`notModifiedExcludedFieldNames`), so the stored
+    /// entry, and every later hit or collapsed waiter, still goes without them.
+    static func addSetCookie(from update: OriginResponse, to response: inout ProxyResponse) {
+        for field in update.headers where field.name.lowercased() == "set-cookie" {
+            response.headers.add(name: field.name, value: field.value)
+        }
     }
 
     /// The origin answered a conditional HEAD for a stale entry with something other than a

@@ -77,36 +77,56 @@ extension ProxyEngine {
     }
 
     /// Answers from a large L2 entry whose body streams from its file: the stored fields, `Age`
-    /// and `Cache-Status`, or 304 when the client's validators match. `Range` is answered with the
-    /// whole body (RFC 9110 §14.2 allows it).
+    /// and `Cache-Status`, or 304 when the client's validators match. One range is answered with
+    /// a 206 of that part of the file; several with the whole body (RFC 9110 §14.2 allows it).
     func serveStoredFile(
         _ exchange: Exchange, file: DiskFileBody, ttlMillis: Int64, now: UnixMillis, outcome: AccessLogRecord.CacheOutcome, tier: String
     ) -> ProxyResponse {
         let entry = file.entry
         let ttl = ttlMillis >= 0 ? ttlMillis / 1000 : -((-ttlMillis + 999) / 1000)
         var status = HTTPResponseStatus(statusCode: entry.status)
-        var notModified = false
+        let requestHeaders = exchange.request.head.headers
+        var headers = HTTPHeaders()
+        var noBody = false
         if !exchange.present.isDisjoint(with: .conditional),
             shouldAnswerNotModified(
                 requestHeaders: exchange.requestFields, etag: entry.etag, lastModified: entry.lastModified,
                 date: entry.headers.first("date"))
         {
             status = .notModified
-            notModified = true
+            noBody = true
+        } else if entry.status == 200, exchange.request.head.method == .GET, exchange.present.contains(.range) {
+            // As from memory (`serveStored`), except that several ranges get the whole 200:
+            // RFC 9110 §14.2 lets a server ignore Range, and a file part is sent as one piece.
+            switch evaluateRange(
+                requestHeaders.first(name: "range"), ifRange: requestHeaders.first(name: "if-range"), etag: entry.etag,
+                lastModified: entry.lastModified, contentLength: file.length)
+            {
+            case .satisfiable(let ranges) where ranges.count == 1:
+                status = .partialContent
+                file.restrict(to: ranges[0].lowerBound..<(ranges[0].upperBound + 1))
+                headers.add(name: "Content-Range", value: "bytes \(ranges[0].lowerBound)-\(ranges[0].upperBound)/\(file.length)")
+            case .unsatisfiable:
+                status = .rangeNotSatisfiable
+                noBody = true
+                headers.add(name: "Content-Range", value: "bytes */\(file.length)")
+            case .full, .satisfiable:
+                break
+            }
         }
         if let accessLog, !exchange.warming {
             var logged = record(
-                exchange, status: Int(status.code), bytes: exchange.isHead || notModified ? 0 : file.length, cache: outcome, tier: tier,
+                exchange, status: Int(status.code), bytes: exchange.isHead || noBody ? 0 : file.sent.count, cache: outcome, tier: tier,
                 ttl: Int(ttl), collapsed: false, originMillis: nil)
             logged.key = entry.key
             accessLog.append(logged)
         }
-        var response = ProxyResponse(status: status, headerBlock: entry.headerBlock, omitBody: exchange.isHead)
-        if notModified {
+        var response = ProxyResponse(status: status, headerBlock: entry.headerBlock, headers: headers, omitBody: exchange.isHead)
+        if noBody {
             file.cancel()
         } else {
             response.stream = file
-            response.streamLength = file.length
+            response.streamLength = file.sent.count
         }
         response.age = entry.timing.currentAge(at: now) / 1000
         if exchange.route.cacheStatus { response.cacheStatus = .hit(ttl: ttl, tier: tier) }

@@ -2,10 +2,13 @@
 ///
 /// `parse` accepts the three formats a recipient must accept: IMF-fixdate
 /// (`Sun, 06 Nov 1994 08:49:37 GMT`), the obsolete RFC 850 form (`Sunday, 06-Nov-94 08:49:37 GMT`)
-/// and ANSI C asctime (`Sun Nov  6 08:49:37 1994`). It is lenient where leniency is harmless
-/// (case of names, extra spaces, the weekday is not cross-checked, `UTC` accepted for `GMT`)
-/// and returns `nil` for anything it cannot read unambiguously (bad ranges, trailing garbage,
-/// `0`, `-1`). Callers decide what an invalid date means (an invalid `Expires` is "already expired").
+/// and ANSI C asctime (`Sun Nov  6 08:49:37 1994`). It follows the grammar's shape — single
+/// spaces between the parts (asctime pads a one-digit day with a second one), the zone spelled
+/// `GMT`, a full weekday and a two-digit year in RFC 850 — and is lenient only about the case of
+/// names and surrounding whitespace (the weekday is not cross-checked). Anything else is `nil`:
+/// bad ranges, trailing garbage, `0`, `-1`, `UTC`, doubled spaces, a dashed date with a
+/// four-digit year. Callers decide what an invalid date means: RFC 9111 §5.3 makes an invalid
+/// `Expires` "already expired", so reading a malformed date as valid would make it fresh.
 public enum HTTPDate: Sendable {
     /// Earliest formattable instant, 0001-01-01T00:00:00Z.
     static let minSeconds: Int64 = -62_135_596_800
@@ -34,8 +37,9 @@ public enum HTTPDate: Sendable {
 
     private static func parse(_ s: String, nowSeconds: Int64?) -> Int64? {
         let text = ASCII.lowercased(ASCII.trimmed(s))
-        // Tokenise on spaces, keeping ',' and '-' and ':' inside tokens for per-format checks.
-        let parts = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        // Split on every single space, so a doubled space leaves an empty part and fails the
+        // per-format checks; only asctime's padded day (`Nov  6`) is allowed one.
+        let parts = text.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
         guard let firstPart = parts.first else { return nil }
         if firstPart.hasSuffix(",") {
             let day = String(firstPart.dropLast())
@@ -46,28 +50,22 @@ public enum HTTPDate: Sendable {
                 else { return nil }
                 return make(year: y, month: m, day: d, time: t)
             }
-            if parts.count == 4, longDayNames.contains(day) || dayNames.contains(day) {
+            if parts.count == 4, longDayNames.contains(day) {
                 // RFC 850: Weekday, DD-Mon-YY HH:MM:SS GMT
                 let dm = parts[1].split(separator: "-", omittingEmptySubsequences: false).map(String.init)
-                guard dm.count == 3, isGMT(parts[3]), let d = number(dm[0], digits: 1...2), let m = month(dm[1]),
-                    let t = time(parts[2])
+                guard dm.count == 3, isGMT(parts[3]), let d = number(dm[0], digits: 2...2), let m = month(dm[1]),
+                    let y2 = number(dm[2], digits: 2...2), let t = time(parts[2])
                 else { return nil }
-                var y: Int64
-                if let y2 = number(dm[2], digits: 2...2) {
-                    y = twoDigitYear(y2, nowSeconds: nowSeconds)
-                } else if let y4 = number(dm[2], digits: 4...4) {
-                    y = y4
-                } else {
-                    return nil
-                }
-                return make(year: y, month: m, day: d, time: t)
+                return make(year: twoDigitYear(y2, nowSeconds: nowSeconds), month: m, day: d, time: t)
             }
             return nil
         }
-        // asctime: Sun Nov  6 08:49:37 1994
-        guard parts.count == 5, dayNames.contains(firstPart), let m = month(parts[1]),
-            let d = number(parts[2], digits: 1...2), let t = time(parts[3]),
-            let y = number(parts[4], digits: 4...4)
+        // asctime: Sun Nov  6 08:49:37 1994 (a one-digit day is padded with a space)
+        var fields = parts
+        if fields.count == 6, fields[2].isEmpty, fields[3].utf8.count == 1 { fields.remove(at: 2) }
+        guard fields.count == 5, dayNames.contains(firstPart), let m = month(fields[1]),
+            let d = number(fields[2], digits: 1...2), let t = time(fields[3]),
+            let y = number(fields[4], digits: 4...4)
         else { return nil }
         return make(year: y, month: m, day: d, time: t)
     }
@@ -95,7 +93,7 @@ public enum HTTPDate: Sendable {
         return min(max(year, 1), 9999)
     }
 
-    private static func isGMT(_ s: String) -> Bool { s == "gmt" || s == "utc" }
+    private static func isGMT(_ s: String) -> Bool { s == "gmt" }
 
     private static func month(_ s: String) -> Int64? {
         guard let i = monthNames.firstIndex(of: s) else { return nil }

@@ -179,11 +179,15 @@ public final class DiskEntryWriter: Sendable {
 /// descriptor stays open, so a later rename over the path does not change what is sent.
 public final class DiskFileBody: StreamingBody, @unchecked Sendable {
     // Safe: `fd` and `offset` are read and advanced only by the chain of pool jobs started on
-    // `eventLoop` (one read in flight at a time); `closed` is guarded by its mutex.
+    // `eventLoop` (one read in flight at a time); `closed` is guarded by its mutex; `sent` is
+    // set by `restrict(to:)` on `eventLoop` before `start`, which is called there too, and only
+    // read after.
     /// The entry's head (its body empty).
     public let entry: CacheEntry
     /// Bytes of the body.
     public let length: Int
+    /// The bytes of the body `start` sends: all of it unless `restrict(to:)` chose a range.
+    public private(set) var sent: Range<Int>
     private let fd: Int32
     private let bodyOffset: Int
     private let pool: NIOThreadPool
@@ -198,8 +202,15 @@ public final class DiskFileBody: StreamingBody, @unchecked Sendable {
         self.fd = fd
         self.bodyOffset = bodyOffset
         self.length = length
+        self.sent = 0..<length
         self.pool = pool
         self.eventLoop = eventLoop
+    }
+
+    /// Sends only `range` of the body (a single-range 206); call before `start`. The range is
+    /// clamped to the body.
+    public func restrict(to range: Range<Int>) {
+        sent = range.clamped(to: 0..<length)
     }
 
     deinit {
@@ -219,19 +230,19 @@ public final class DiskFileBody: StreamingBody, @unchecked Sendable {
     public func start(onPart: @escaping (ByteBuffer) -> EventLoopFuture<Void>, onEnd: @escaping (Result<Void, any Error>) -> Void) {
         let onPart = NIOLoopBound(onPart, eventLoop: eventLoop)
         let onEnd = NIOLoopBound(onEnd, eventLoop: eventLoop)
-        step(from: 0, onPart: onPart, onEnd: onEnd)
+        step(from: sent.lowerBound, onPart: onPart, onEnd: onEnd)
     }
 
     private func step(
         from position: Int, onPart: NIOLoopBound<(ByteBuffer) -> EventLoopFuture<Void>>,
         onEnd: NIOLoopBound<(Result<Void, any Error>) -> Void>
     ) {
-        guard position < length, !cancelled.load(ordering: .relaxed) else {
+        guard position < sent.upperBound, !cancelled.load(ordering: .relaxed) else {
             closeFile()
             if !cancelled.load(ordering: .relaxed) { onEnd.value(.success(())) }
             return
         }
-        let count = min(Self.chunk, length - position)
+        let count = min(Self.chunk, sent.upperBound - position)
         let fd = self.fd
         let offset = bodyOffset + position
         pool.runIfActive(eventLoop: eventLoop) { () throws -> ByteBuffer in
