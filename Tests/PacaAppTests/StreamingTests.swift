@@ -10,6 +10,17 @@ struct StreamingTests {
     static let mib = 1 << 20
 
     /// A route in front of `origin` with a small L1 entry limit, and an L2 when `disk` is set.
+    /// Asks for `path`, reads its `length`-byte answer to the end and returns once the cache's
+    /// writes (the L2 file of a large answer) have landed.
+    static func fetchWhole(_ path: String, length: Int, through proxy: ProxyHarness) async throws {
+        let client = try await StreamingClient.connect(port: proxy.port, group: proxy.group)
+        try await client.send("GET \(path) HTTP/1.1\r\nHost: a\r\n\r\n")
+        _ = try await client.readHead()
+        _ = try await client.readBodyToEnd(length: length)
+        await client.close()
+        await proxy.app.cache.flushWrites()
+    }
+
     static func config(disk: Bool = false, l2MaxEntry: String = "64MB") -> String {
         let l2 = disk ? #", "l2": { "path": "cache", "max_bytes": "256MB", "max_entry_bytes": "\#(l2MaxEntry)" }"# : ""
         return catchAll(
@@ -136,11 +147,7 @@ struct StreamingTests {
             }
         }
 
-        let first = try await StreamingClient.connect(port: proxy.port, group: proxy.group)
-        try await first.send("GET /large HTTP/1.1\r\nHost: a\r\n\r\n")
-        _ = try await first.readHead()
-        _ = try await first.readBodyToEnd(length: 2 * Self.mib)
-        await first.close()
+        try await Self.fetchWhole("/large", length: 2 * Self.mib, through: proxy)
         let second = try await proxy.get("/large", headers: [("If-None-Match", "\"big\"")])
         #expect(second.status == 304)
         #expect(second.cacheStatus.hasSuffix("detail=l2"))
@@ -157,12 +164,7 @@ struct StreamingTests {
             }
         }
 
-        let first = try await StreamingClient.connect(port: proxy.port, group: proxy.group)
-        try await first.send("GET /large HTTP/1.1\r\nHost: a\r\n\r\n")
-        _ = try await first.readHead()
-        _ = try await first.readBodyToEnd(length: size)
-        await first.close()
-        await proxy.app.cache.flushWrites()
+        try await Self.fetchWhole("/large", length: size, through: proxy)
 
         // The range starts at a multiple of the pattern's period, so its bytes read as the
         // pattern from 0 and `intact` checks every one.
