@@ -172,52 +172,6 @@ public final class ProxyEngine: ProxyResponder {
         self.sendfileBudget = BodyFileBudget(limit: configuration.sendfile.maxBytes, maxFiles: configuration.sendfile.maxFiles)
     }
 
-    /// Everything the later stages need to know about one request.
-    struct Exchange {
-        let request: ProxyRequest
-        let route: Route
-        let target: RequestTarget
-        let startTime: UnixMillis
-        let startUptime: NIODeadline
-        /// Which of the fields the engine branches on the request has, found in one pass.
-        let present: RequestFieldPresence
-        /// `v1|scheme://host|path?keyed-query|fingerprint`.
-        var primaryKey: String = ""
-        /// The key of the entry used or filled (the variant key for varied responses).
-        var key: String = ""
-        var keyedQuery: String = ""
-        var host: String = ""
-        var directives: RequestDirectives?
-        /// The route's counters when already looked up (a client's request); `routeCounters(_:)`
-        /// finds them otherwise, so computing a key alone never registers a route in the stats.
-        var counters: EngineStatistics.RouteStatistics?
-        /// A prewarmer's request: same pipeline, but not a client's, so never access-logged.
-        var warming = false
-        /// A HEAD passed to the origin (no `convert_head`): its answer updates or invalidates
-        /// the stored GET (RFC 9111 §4.3.5).
-        var headUpdatesStored = false
-        var isHead: Bool { request.head.method == .HEAD }
-
-        init(request: ProxyRequest, route: Route, target: RequestTarget, startTime: UnixMillis, startUptime: NIODeadline) {
-            self.request = request
-            self.route = route
-            self.target = target
-            self.startTime = startTime
-            self.startUptime = startUptime
-            self.present = RequestFieldPresence(request.head.headers)
-        }
-
-        /// The request's fields in the form the RFC 9111 functions take.
-        var requestFields: [HTTPField] {
-            request.head.headers.map { HTTPField(name: $0.name, value: $0.value) }
-        }
-
-        /// The client asked to go to the origin (`no-cache`, `max-age=0`, `Pragma: no-cache`).
-        var clientForcesRevalidation: Bool {
-            directives?.forcesRevalidation(honorClientNoCache: route.honorClientNoCache) ?? false
-        }
-    }
-
     /// Answers `request`; a fresh L1 hit is answered immediately, on the caller's event loop.
     public func respond(to request: ProxyRequest, on eventLoop: any EventLoop) -> ProxyResult {
         statistics.requests.increment()
