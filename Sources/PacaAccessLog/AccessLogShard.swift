@@ -20,13 +20,16 @@ final class AccessLogShard: Sendable {
 
     /// Queues a record; drops it (and counts it) when the shard is full. Returns true when this
     /// record filled the shard to half its capacity: time to flush before the interval is up.
-    func append(_ record: AccessLogRecord) -> Bool {
-        pending.withLock { pending in
+    func append(_ record: consuming AccessLogRecord) -> Bool {
+        // Moved into the shard, not copied: a copy would retain and later release each of the
+        // record's strings, atomic operations on the event loop's path.
+        var moving = Optional(record)
+        return pending.withLock { pending in
             if pending.records.count >= capacity {
                 pending.dropped += 1
                 return false
             }
-            pending.records.append(record)
+            pending.records.append(moving.take()!)
             return pending.records.count == capacity / 2
         }
     }

@@ -117,6 +117,68 @@ struct AccessLogRecordTests {
         #expect(try parse(entry.jsonLine())["ms"] as? Double == -0.25)
     }
 
+    @Test("a line is byte for byte the documented format")
+    func exactBytes() {
+        let expected =
+            #"{"ts":"2026-01-01T00:00:00.123Z","method":"GET","host":"example.com","url":"/api/users/7?page=2","route":"users","#
+            + #""status":200,"bytes":1234,"cache":"hit","tier":"l1","ttl":42,"collapsed":true,"key":""#
+            + FNV1a.hex("9f86d081884c7d65") + #"","ms":12.346,"origin_ms":3.500,"client":"203.0.113.9"}"#
+        #expect(record().jsonLine() == expected)
+        var background = record()
+        background.background = true
+        background.ttl = -3
+        background.status = 0
+        #expect(background.jsonLine().hasSuffix(#""client":"203.0.113.9","background":true}"#))
+        #expect(background.jsonLine().contains(#""status":0,"#))
+        #expect(background.jsonLine().contains(#""ttl":-3,"#))
+    }
+
+    @Test(
+        "the key's hash is sixteen lower-case hex digits, leading zeros kept",
+        arguments: ["", "a", "9f86d081884c7d65", "/bench/1k.json?x=1", "caf\u{E9}", "key16800"])
+    func keyHash(_ key: String) throws {
+        var entry = record()
+        entry.key = key
+        let object = try parse(entry.jsonLine())
+        #expect(object["key"] as? String == (key.isEmpty ? "" : FNV1a.hex(key)))
+        // Both halves of this one start with a zero digit, and it has digits and letters.
+        if key == "key16800" { #expect(object["key"] as? String == "0cc982390f8195e9") }
+    }
+
+    @Test("a duration that is not finite is null, and one beyond Int64 is clamped, never a trap")
+    func extremeDurations() throws {
+        var entry = record()
+        entry.milliseconds = .nan
+        entry.originMilliseconds = .infinity
+        var object = try parse(entry.jsonLine())
+        #expect(object["ms"] is NSNull)
+        #expect(object["origin_ms"] is NSNull)
+        entry.milliseconds = 1e300
+        entry.originMilliseconds = -1e300
+        object = try parse(entry.jsonLine())
+        #expect(object["ms"] as? Double == 9.2e15)
+        #expect(object["origin_ms"] as? Double == -9.2e15)
+        entry.milliseconds = 0.0005
+        #expect(entry.jsonLine().contains(#""ms":0.001,"#))
+    }
+
+    @Test("the longest strings, all escaped, fit the bytes reserved for them")
+    func worstCaseFits() throws {
+        let text = String(repeating: "\u{1}", count: 2000)
+        var entry = record(url: text, client: text)
+        entry.method = text
+        entry.host = text
+        entry.route = text
+        entry.tier = text
+        entry.timestamp = 253_402_300_799_999  // 9999-12-31T23:59:59.999Z
+        entry.ttl = .min
+        entry.status = .min
+        entry.bytes = .max
+        let object = try parse(entry.jsonLine())
+        #expect(object["url"] as? String == text)
+        #expect(object["tier"] as? String == text)
+    }
+
     @Test("control characters use the short escapes or \\u00XX")
     func escapeSpelling() {
         let line = record(url: "\"\\\n\r\t\u{1}\u{1F}").jsonLine()
