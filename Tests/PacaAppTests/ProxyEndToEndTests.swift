@@ -367,6 +367,40 @@ struct ProxyEndToEndTests {
         #expect(records[0]["key"] as? String == records[1]["key"] as? String)
     }
 
+    @Test("the log names the forwarded client only while the peer is a trusted proxy, reload after reload")
+    func accessLogClientBehindTrustedProxy() async throws {
+        let origin = try await TestOrigin(Self.cacheable())
+        let untrusted = #""trusted_proxies": []"#
+        let trusted = #""trusted_proxies": ["127.0.0.1"]"#
+        let proxy = try await ProxyHarness.start(
+            origin: origin, config: catchAll(#", "access_log": { "path": "logs/access.log" }, "# + untrusted))
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
+        let file = proxy.directory + "/routes.json"
+        let config = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(config.contains(untrusted))
+        let forwarded = [("X-Forwarded-For", "198.51.100.7, 203.0.113.9")]
+        // Trusting none, then the peer, then none again: each reload takes effect for the log.
+        _ = try await proxy.get("/who", headers: forwarded)
+        for next in [config.replacingOccurrences(of: untrusted, with: trusted), config] {
+            try next.write(toFile: file, atomically: true, encoding: .utf8)
+            guard case .success = proxy.app.reload() else {
+                Issue.record("a reload was refused")
+                return
+            }
+            _ = try await proxy.get("/who", headers: forwarded)
+        }
+        proxy.app.flushAccessLog()
+        let text = try String(contentsOfFile: proxy.directory + "/logs/access.log", encoding: .utf8)
+        let records = try text.split(separator: "\n").map {
+            try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        #expect(records.map { $0["client"] as? String } == ["127.0.0.1", "203.0.113.9", "127.0.0.1"])
+    }
+
     @Test("a varied entry logs one key on its miss and its hits; tier is null on a miss; a background refresh says so")
     func accessLogKeysAreStable() async throws {
         let origin = try await TestOrigin { seen in

@@ -5,6 +5,7 @@ extension HTTPMethod {
     /// `rawValue`; forwarding that would send an origin a method it never heard of, and a
     /// route's `methods: ["M-SEARCH"]` would refuse the real one.
     var wireName: String {
-        self == .MSEARCH ? "M-SEARCH" : rawValue
+        if case .MSEARCH = self { return "M-SEARCH" }
+        return rawValue
     }
 }

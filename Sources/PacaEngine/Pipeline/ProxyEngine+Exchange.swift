@@ -27,7 +27,7 @@ extension ProxyEngine {
         /// A HEAD passed to the origin (no `convert_head`): its answer updates or invalidates
         /// the stored GET (RFC 9111 §4.3.5).
         var headUpdatesStored = false
-        var isHead: Bool { request.head.method == .HEAD }
+        var isHead: Bool { request.head.method.isHEAD }
 
         init(request: ProxyRequest, route: Route, target: RequestTarget, startTime: UnixMillis, startUptime: NIODeadline) {
             self.request = request

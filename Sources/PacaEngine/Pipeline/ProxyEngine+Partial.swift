@@ -56,7 +56,7 @@ extension ProxyEngine {
     /// the origin path, which answers them against a complete representation.
     func serveFromParts(_ exchange: Exchange, now: UnixMillis) -> ProxyResponse? {
         let requestHeaders = exchange.request.head.headers
-        guard exchange.request.head.method == .GET, exchange.present.contains(.range), exchange.present.isDisjoint(with: .conditional),
+        guard exchange.request.head.method.isGET, exchange.present.contains(.range), exchange.present.isDisjoint(with: .conditional),
             let entry = memory.peek(CacheEntry.partialKey(primaryKey: exchange.primaryKey)), let parts = entry.storedParts,
             case .fresh(let remaining) = lookupDecision(entry: entry, exchange: exchange, now: now)
         else { return nil }
@@ -173,7 +173,7 @@ extension ProxyEngine {
             let result = evaluatePartialRange(
                 requestHeaders.first(name: "range"), ifRange: requestHeaders.first(name: "if-range"), parts: parts,
                 lastModified: plan.lastModified)
-            guard exchange.request.head.method == .GET, case .serve = result,
+            guard exchange.request.head.method.isGET, case .serve = result,
                 exchange.present.isDisjoint(with: .conditional)
             else {
                 // Not the client's range (or not a Range request): the origin's answer as it came.

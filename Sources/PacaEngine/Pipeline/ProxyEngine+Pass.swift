@@ -27,7 +27,7 @@ extension ProxyEngine {
             method: head.method.wireName,
             url: originURL(route: route, path: exchange.target.path, query: exchange.target.query ?? ""),
             headers: fields,
-            upload: head.method == .GET || head.method == .HEAD ? nil : exchange.request.upload,
+            upload: head.method.isGET || head.method.isHEAD ? nil : exchange.request.upload,
             connectTimeout: route.connectTimeout,
             totalTimeout: route.timeout,
             maxResponseBytes: route.policy.maxBodyBytes,
@@ -140,7 +140,7 @@ extension ProxyEngine {
     func postAnswerIsStored(_ exchange: Exchange, reason: PassReason, response: OriginStreamingResponse) -> Bool {
         let route = exchange.route
         let head = exchange.request.head
-        guard case .method = reason, head.method == .POST, route.storePostResponses, route.cache else { return false }
+        guard case .method = reason, head.method.isPOST, route.storePostResponses, route.cache else { return false }
         if head.headers.contains(name: "cookie"), !route.stripCookies, !route.keyedHeaderNames.contains("cookie") { return false }
         guard let length = response.contentLength, length <= memory.maxEntryBytes else { return false }
         var target = exchange.target.path

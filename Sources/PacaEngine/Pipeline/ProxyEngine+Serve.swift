@@ -28,7 +28,7 @@ extension ProxyEngine {
         {
             status = .notModified
             body = nil
-        } else if entry.status == 200, exchange.request.head.method == .GET, exchange.present.contains(.range) {
+        } else if entry.status == 200, exchange.request.head.method.isGET, exchange.present.contains(.range) {
             switch evaluateRange(
                 requestHeaders.first(name: "range"), ifRange: requestHeaders.first(name: "if-range"), etag: entry.etag,
                 lastModified: entry.lastModified, contentLength: entry.body.readableBytes)
@@ -53,12 +53,13 @@ extension ProxyEngine {
             }
         }
         if let accessLog, !exchange.warming {
-            var logged = record(
-                exchange, status: Int(status.code), bytes: exchange.isHead ? 0 : body?.readableBytes ?? 0, cache: outcome,
-                tier: outcome == .hit || outcome == .stale ? tier : "", ttl: Int(ttl), collapsed: false, originMillis: nil)
-            // The entry's own key: one entry logs one key, whether it was a miss or a hit.
-            logged.key = entry.key
-            accessLog.append(logged)
+            // The entry's own key: one entry logs one key, whether it was a miss or a hit. Built in
+            // the call, so the record moves into the log rather than being copied.
+            accessLog.append(
+                record(
+                    exchange, status: Int(status.code), bytes: exchange.isHead ? 0 : body?.readableBytes ?? 0, cache: outcome,
+                    tier: outcome == .hit || outcome == .stale ? tier : "", ttl: Int(ttl), collapsed: false, originMillis: nil,
+                    key: entry.key))
         }
         var response = ProxyResponse(
             status: status, headerBlock: headerBlock, headers: headers, body: body, omitBody: exchange.isHead)
@@ -95,7 +96,7 @@ extension ProxyEngine {
         {
             status = .notModified
             noBody = true
-        } else if entry.status == 200, exchange.request.head.method == .GET, exchange.present.contains(.range) {
+        } else if entry.status == 200, exchange.request.head.method.isGET, exchange.present.contains(.range) {
             // As from memory (`serveStored`), except that several ranges get the whole 200:
             // RFC 9110 §14.2 lets a server ignore Range, and a file part is sent as one piece.
             switch evaluateRange(
@@ -115,11 +116,10 @@ extension ProxyEngine {
             }
         }
         if let accessLog, !exchange.warming {
-            var logged = record(
-                exchange, status: Int(status.code), bytes: exchange.isHead || noBody ? 0 : file.sent.count, cache: outcome, tier: tier,
-                ttl: Int(ttl), collapsed: false, originMillis: nil)
-            logged.key = entry.key
-            accessLog.append(logged)
+            accessLog.append(
+                record(
+                    exchange, status: Int(status.code), bytes: exchange.isHead || noBody ? 0 : file.sent.count, cache: outcome,
+                    tier: tier, ttl: Int(ttl), collapsed: false, originMillis: nil, key: entry.key))
         }
         var response = ProxyResponse(status: status, headerBlock: entry.headerBlock, headers: headers, omitBody: exchange.isHead)
         if noBody {

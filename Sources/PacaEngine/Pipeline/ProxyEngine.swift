@@ -103,11 +103,16 @@ public final class ProxyEngine: ProxyResponder {
     var routes: RouteTable { reloadable.load(ordering: .acquiring).routes }
     /// The trusted proxies in force.
     var trustedProxies: Set<String> { reloadable.load(ordering: .acquiring).trustedProxies }
+    /// Whether any proxy is trusted: most setups trust none, and a logged request then reads this
+    /// flag instead of loading the settings (a strong load of an atomic reference is a few
+    /// atomic operations) and hashing its peer.
+    let trustsAProxy: ManagedAtomic<Bool>
 
     /// Swaps in new routes and trusted proxies (a configuration reload). Requests in flight finish
     /// with the route they matched; the next ones use the new table.
     public func reload(routes: RouteTable, trustedProxies: Set<String>) {
         reloadable.store(ReloadableSettings(routes: routes, trustedProxies: trustedProxies), ordering: .releasing)
+        trustsAProxy.store(!trustedProxies.isEmpty, ordering: .releasing)
     }
     /// The tiers; `memory` is its L1, used synchronously on the hit path.
     let cache: TieredCache
@@ -160,6 +165,7 @@ public final class ProxyEngine: ProxyResponder {
         self.sharedFillLock = sharedFillLock
         self.configuration = configuration
         self.reloadable = ManagedAtomic(ReloadableSettings(routes: configuration.routes, trustedProxies: configuration.trustedProxies))
+        self.trustsAProxy = ManagedAtomic(!configuration.trustedProxies.isEmpty)
         self.cache = cache
         self.memory = cache.memory
         self.origin = origin
@@ -217,7 +223,7 @@ public final class ProxyEngine: ProxyResponder {
         }
         var exchange = Exchange(request: request, route: route, target: target, startTime: now, startUptime: startUptime)
         exchange.counters = counters
-        guard method == .GET || method == .HEAD else {
+        guard method.isGET || method.isHEAD else {
             return .deferred(pass(exchange, reason: .method, on: eventLoop))
         }
         guard route.cache else {
@@ -226,7 +232,7 @@ public final class ProxyEngine: ProxyResponder {
         if exchange.present.contains(.cookie), !route.stripCookies, !route.keyedHeaderNames.contains("cookie") {
             return .deferred(pass(exchange, reason: .bypass("cookie"), on: eventLoop))
         }
-        if method == .HEAD, !route.convertHead {
+        if method.isHEAD, !route.convertHead {
             assignKey(&exchange)
             exchange.headUpdatesStored = true
             return .deferred(pass(exchange, reason: .bypass("head"), on: eventLoop))
@@ -450,14 +456,14 @@ public final class ProxyEngine: ProxyResponder {
 
     func record(
         _ exchange: Exchange, status: Int, bytes: Int, cache: AccessLogRecord.CacheOutcome, tier: String = "", ttl: Int?,
-        collapsed: Bool, originMillis: Double?
+        collapsed: Bool, originMillis: Double?, key: String? = nil
     ) -> AccessLogRecord {
         let elapsed = Double((NIODeadline.now() - exchange.startUptime).nanoseconds) / 1_000_000
         return AccessLogRecord(
             timestamp: exchange.startTime, method: exchange.request.head.method.wireName,
             host: exchange.request.head.headers.first(name: "host") ?? "", url: exchange.request.head.uri,
             route: exchange.route.name, status: status, bytes: bytes, cache: cache, tier: tier, ttl: ttl, collapsed: collapsed,
-            key: exchange.key, milliseconds: elapsed, originMilliseconds: originMillis,
+            key: key ?? exchange.key, milliseconds: elapsed, originMilliseconds: originMillis,
             client: clientAddress(exchange.request))
     }
 
@@ -474,6 +480,7 @@ public final class ProxyEngine: ProxyResponder {
     /// The client as logged: the peer, or with a trusted peer the rightmost untrusted
     /// `X-Forwarded-For` entry.
     func clientAddress(_ request: ProxyRequest) -> String {
+        guard trustsAProxy.load(ordering: .acquiring) else { return request.peer }
         let trustedProxies = self.trustedProxies
         guard trustedProxies.contains(request.peer) else { return request.peer }
         let chain = request.head.headers["x-forwarded-for"].flatMap { $0.split(separator: ",") }.map { String($0.trimmingSpaces()) }
