@@ -41,70 +41,61 @@ enum HostFieldCheck {
         return value.withUTF8 { isValidHost(bytes: $0) }
     }
 
-    private static func isValidHost(bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        var host = bytes[...]
-        var port = bytes[bytes.endIndex...]
-        if host.first == UInt8(ascii: "[") {
-            guard let close = host.firstIndex(of: UInt8(ascii: "]")) else { return false }
-            let literal = host[host.index(after: host.startIndex)..<close]
-            guard !literal.isEmpty, literal.allSatisfy({ isUnreserved($0) || isSubDelim($0) || $0 == UInt8(ascii: ":") }) else {
-                return false
-            }
-            let rest = host[host.index(after: close)...]
-            if let first = rest.first {
-                guard first == UInt8(ascii: ":") else { return false }
-                port = rest.dropFirst()
-            }
-            host = literal
-        } else {
-            if let colon = host.firstIndex(of: UInt8(ascii: ":")) {
-                port = host[host.index(after: colon)...]
-                host = host[..<colon]
-            }
-            guard isRegName(host) else { return false }
-        }
-        return port.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+    /// `isValidHost` over bytes (tests give any byte values this way).
+    static func isValidHost(bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBufferPointer { isValidHost(bytes: $0) }
     }
 
-    /// `reg-name = *( unreserved / pct-encoded / sub-delims )` (RFC 3986 §3.2.2); IPv4 addresses
-    /// are reg-names too as far as bytes go.
-    private static func isRegName(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
-        var index = bytes.startIndex
-        while index < bytes.endIndex {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "%") {
-                let first = bytes.index(after: index)
-                guard first < bytes.endIndex, isHex(bytes[first]) else { return false }
-                let second = bytes.index(after: first)
-                guard second < bytes.endIndex, isHex(bytes[second]) else { return false }
-                index = bytes.index(after: second)
-                continue
+    private static func isValidHost(bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        let count = bytes.count
+        var index = 0
+        if count > 0, bytes[0] == UInt8(ascii: "[") {
+            // IP-literal: `[` then unreserved, sub-delims and `:` up to `]`, at least one.
+            index = 1
+            while index < count, bytes[index] != UInt8(ascii: "]") {
+                guard isRegNameByte(bytes[index]) || bytes[index] == UInt8(ascii: ":") else { return false }
+                index += 1
             }
-            guard isUnreserved(byte) || isSubDelim(byte) else { return false }
-            index = bytes.index(after: index)
+            guard index < count, index > 1 else { return false }
+            index += 1
+        } else {
+            // reg-name (IPv4 addresses are reg-names as far as bytes go), with its `%XX`.
+            while index < count, bytes[index] != UInt8(ascii: ":") {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "%") {
+                    guard index + 2 < count, isHex(bytes[index + 1]), isHex(bytes[index + 2]) else { return false }
+                    index += 3
+                    continue
+                }
+                guard isRegNameByte(byte) else { return false }
+                index += 1
+            }
+        }
+        // `[ ":" port ]`, `port = *DIGIT`.
+        guard index < count else { return true }
+        guard bytes[index] == UInt8(ascii: ":") else { return false }
+        index += 1
+        while index < count {
+            guard bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") else { return false }
+            index += 1
         }
         return true
     }
 
+    /// `unreserved / sub-delims` (RFC 3986 §2.3, §2.2): `A–Z a–z 0–9 - . _ ~ ! $ & ' ( ) * + , ; =`,
+    /// one bit per byte value in two words (no byte at or above 128 is one).
+    @inline(__always)
+    private static func isRegNameByte(_ byte: UInt8) -> Bool {
+        let mask: UInt64 =
+            switch byte >> 6 {
+            case 0: 0x2BFF_7FD2_0000_0000
+            case 1: 0x47FF_FFFE_87FF_FFFE
+            default: 0
+            }
+        return mask >> UInt64(byte & 63) & 1 == 1
+    }
+
     private static func isHex(_ byte: UInt8) -> Bool {
         (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || (byte | 0x20 >= UInt8(ascii: "a") && byte | 0x20 <= UInt8(ascii: "f"))
-    }
-
-    private static func isUnreserved(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-            return true
-        default: return false
-        }
-    }
-
-    private static func isSubDelim(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "!"), UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("), UInt8(ascii: ")"),
-            UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="):
-            return true
-        default: return false
-        }
     }
 }

@@ -86,6 +86,16 @@ struct CacheKeyTests {
         #expect(key == "v1|http://127.0.0.1:9000|/api/x|\(users.fingerprint)")
     }
 
+    @Test("every part is copied whole: empty ones, long ones, bytes beyond ASCII")
+    func exactParts() {
+        let users = route()
+        let long = "/" + String(repeating: "seg\u{E9}/", count: 300)
+        #expect(CacheKeyBuilder.key(route: users, host: "", path: "", keyedQuery: "") == "v1|http://||\(users.fingerprint)")
+        #expect(
+            CacheKeyBuilder.key(route: users, host: "h\u{F6}st", path: long, keyedQuery: "q=\u{1F600}")
+                == "v1|http://h\u{F6}st|\(long)?q=\u{1F600}|\(users.fingerprint)")
+    }
+
     @Test("the scheme is the origin's")
     func httpsScheme() {
         let secure = route(origin: Origin(url: "https://Example.com")!)

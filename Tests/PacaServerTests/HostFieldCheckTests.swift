@@ -48,4 +48,19 @@ struct HostFieldCheckTests {
         let head = HTTPRequestHead(version: c.version, method: .GET, uri: "/", headers: headers)
         #expect((HostFieldCheck.problem(head) != nil) == c.refused, "RFC \(c.rfc)")
     }
+
+    @Test("every byte value: a reg-name or IP-literal byte is exactly unreserved or a sub-delim (RFC 3986 §2.2, §2.3)")
+    func everyByte() {
+        let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=".utf8)
+        for value in 0...255 {
+            let byte = UInt8(value)
+            let inName = [UInt8(ascii: "a"), byte, UInt8(ascii: "b")]
+            let inLiteral = [UInt8(ascii: "["), byte, UInt8(ascii: "]")]
+            let expected = allowed.contains(byte)
+            // In a name a `:` starts the port, and `b` is no port.
+            #expect(HostFieldCheck.isValidHost(bytes: inName) == expected, "byte \(value) in a name")
+            #expect(
+                HostFieldCheck.isValidHost(bytes: inLiteral) == (expected || byte == UInt8(ascii: ":")), "byte \(value) in a literal")
+        }
+    }
 }

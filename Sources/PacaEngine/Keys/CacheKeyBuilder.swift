@@ -68,20 +68,48 @@ public enum CacheKeyBuilder {
     /// the client's with `preserve_host`). Request headers never enter the primary key: the
     /// route's `key.headers` and the response's `Vary` select a variant under it.
     public static func key(route: Route, host: String, path: String, keyedQuery: String) -> String {
-        var key = "v1|"
-        key.reserveCapacity(32 + host.utf8.count + path.utf8.count + keyedQuery.utf8.count)
-        key += route.origin.scheme
-        key += "://"
-        key += host
-        key += "|"
-        key += path
-        if !keyedQuery.isEmpty {
-            key += "?"
-            key += keyedQuery
+        // `v1|scheme://host|path[?query]|fingerprint`, written once into a string of its exact
+        // size: seven `+=` cost about 2,600 instructions a hit, most of it String's append
+        // machinery rather than bytes.
+        let scheme = route.origin.scheme
+        let fingerprint = route.fingerprint
+        let query = keyedQuery.isEmpty ? 0 : 1 + keyedQuery.utf8.count
+        let count = 3 + scheme.utf8.count + 3 + host.utf8.count + 1 + path.utf8.count + query + 1 + fingerprint.utf8.count
+        return String(unsafeUninitializedCapacity: count) { buffer in
+            var offset = 0
+            put("v1|", into: buffer, at: &offset)
+            put(scheme, into: buffer, at: &offset)
+            put("://", into: buffer, at: &offset)
+            put(host, into: buffer, at: &offset)
+            put("|", into: buffer, at: &offset)
+            put(path, into: buffer, at: &offset)
+            if query > 0 {
+                put("?", into: buffer, at: &offset)
+                put(keyedQuery, into: buffer, at: &offset)
+            }
+            put("|", into: buffer, at: &offset)
+            put(fingerprint, into: buffer, at: &offset)
+            return offset
         }
-        key += "|"
-        key += route.fingerprint
-        return key
+    }
+
+    @inline(__always)
+    private static func put(_ bytes: UnsafeBufferPointer<UInt8>, into buffer: UnsafeMutableBufferPointer<UInt8>, at offset: inout Int) {
+        guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
+        precondition(offset + bytes.count <= buffer.count, "cache key longer than measured")
+        (buffer.baseAddress! + offset).initialize(from: source, count: bytes.count)
+        offset += bytes.count
+    }
+
+    @inline(__always)
+    private static func put(_ text: String, into buffer: UnsafeMutableBufferPointer<UInt8>, at offset: inout Int) {
+        var text = text
+        text.withUTF8 { put($0, into: buffer, at: &offset) }
+    }
+
+    @inline(__always)
+    private static func put(_ text: StaticString, into buffer: UnsafeMutableBufferPointer<UInt8>, at offset: inout Int) {
+        text.withUTF8Buffer { put($0, into: buffer, at: &offset) }
     }
 
     /// The part of a key that purge patterns match: `path?keyed-query`.
