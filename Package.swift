@@ -228,7 +228,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PacaServerTests",
-            dependencies: ["PacaServer", .product(name: "NIOEmbedded", package: "swift-nio")],
+            dependencies: ["PacaServer", "PacaTestSupport", .product(name: "NIOEmbedded", package: "swift-nio")],
             swiftSettings: strict
         ),
         .testTarget(
