@@ -116,7 +116,7 @@ public final class HTTPServer: Sendable {
         let handler = ConnectionHandler(configuration: configuration, responder: responder, logger: logger, timeouts: timeouts)
         let pipeline = channel.pipeline.syncOperations
         try pipeline.addHandler(timeouts)
-        try pipeline.addHandler(RequestHeadFastPath(maxHeaderBytes: configuration.maxHeaderBytes))
+        try pipeline.addHandler(RequestHeadFastPath(maxHeaderBytes: configuration.maxHeaderBytes, receiver: handler))
         try pipeline.addHandler(handler)
     }
 

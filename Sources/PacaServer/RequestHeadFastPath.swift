@@ -44,10 +44,15 @@ final class RequestHeadFastPath: ChannelInboundHandler {
 
     private let maxHeaderBytes: Int
     private var mode = Mode.fast(partial: nil, reads: 0)
+    /// The connection's handler when it sits right after this one (`HTTPServer.configurePipeline`):
+    /// told of each head read here by direct call. NIO's decoder, once added, sits between the
+    /// two, but this handler then passes bytes on and reads no head.
+    private let receiver: ConnectionHandler?
 
     /// `maxHeaderBytes`: the listener's header limit (`HTTPServer.Configuration.maxHeaderBytes`).
-    init(maxHeaderBytes: Int) {
+    init(maxHeaderBytes: Int, receiver: ConnectionHandler? = nil) {
         self.maxHeaderBytes = maxHeaderBytes
+        self.receiver = receiver
     }
 
     /// NIO's decoder with the listener's limits: the one a connection falls back to, and the one
@@ -121,8 +126,10 @@ final class RequestHeadFastPath: ChannelInboundHandler {
                 return
             }
             buffer.moveReaderIndex(forwardBy: length)
-            context.fireChannelRead(wrapInboundOut(.head(head)))
-            context.fireChannelRead(wrapInboundOut(.end(nil)))
+            if receiver?.receivePlainRequest(head) != true {
+                context.fireChannelRead(wrapInboundOut(.head(head)))
+                context.fireChannelRead(wrapInboundOut(.end(nil)))
+            }
             // What a part set off may have closed the connection.
             guard case .fast = mode else { return }
             reads = 1

@@ -345,9 +345,14 @@ struct RequestHeadFastPathTests {
     static func transcript(_ chunks: [ArraySlice<UInt8>], fast: Bool) throws -> [String] {
         let channel = EmbeddedChannel()
         let configuration = HTTPServer.Configuration(maxHeaderBytes: 1024, maxBodyBytes: 100)
-        try channel.pipeline.syncOperations.addHandler(makeDecoder(fast: fast, maxHeaderBytes: configuration.maxHeaderBytes))
-        try channel.pipeline.syncOperations.addHandler(
-            ConnectionHandler(configuration: configuration, responder: EchoResponder(), logger: .init(label: "test")))
+        let handler = ConnectionHandler(configuration: configuration, responder: EchoResponder(), logger: .init(label: "test"))
+        // The fast path as the listener installs it: it tells the handler of its heads by direct call.
+        let decoder: any ChannelHandler =
+            fast
+            ? RequestHeadFastPath(maxHeaderBytes: configuration.maxHeaderBytes, receiver: handler)
+            : RequestHeadFastPath.nioDecoder(maxHeaderBytes: configuration.maxHeaderBytes)
+        try channel.pipeline.syncOperations.addHandler(decoder)
+        try channel.pipeline.syncOperations.addHandler(handler)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         var transcript: [String] = []
         for chunk in chunks where channel.isActive {
