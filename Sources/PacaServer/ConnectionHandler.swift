@@ -96,7 +96,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// request). Returns false, having done nothing, when this handler is not in a pipeline.
     func receivePlainRequest(_ head: HTTPRequestHead) -> Bool {
         guard let context = ownContext else { return false }
-        receiveHead(head, context: context)
+        receiveHead(head, plain: true, context: context)
         receiveEnd()
         return true
     }
@@ -135,39 +135,16 @@ final class ConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    private func receiveHead(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+    /// A head from the decoder. A `plain` one (the fast path's) has exactly one valid `Host`, no
+    /// `Expect` and no body, which `RequestHeadScanner` checked as it read the bytes.
+    private func receiveHead(_ head: HTTPRequestHead, plain: Bool = false, context: ChannelHandlerContext) {
         guard case .idle = receiving else { return }
-        if let problem = HostFieldCheck.problem(head) {
-            reject(context, .plain(.badRequest, problem, close: true))
-            return
-        }
-        let declared = head.headers.first(name: "content-length").flatMap(Int.init)
-        if let declared, declared > configuration.maxBodyBytes {
-            reject(context, .plain(.payloadTooLarge, "request body larger than \(configuration.maxBodyBytes) bytes", close: true))
-            return
-        }
-        if let expect = head.headers.first(name: "expect") {
-            guard expect.lowercased() == "100-continue" else {
-                reject(context, .plain(.expectationFailed, "unsupported expectation", close: true))
-                return
-            }
-            if !responding, queue.isEmpty, head.version.major == 1, head.version.minor >= 1 {
-                context.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
-            }
+        var upload: UploadStream?
+        if !plain {
+            guard case .accepted(let stream) = check(head, context: context) else { return }
+            upload = stream
         }
         timeouts?.headReceived()
-        let hasBody = (declared ?? 0) > 0 || head.headers.contains(name: "transfer-encoding")
-        let upload = hasBody ? UploadStream(contentLength: declared) : nil
-        if let upload {
-            let loop = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            let eventLoop = context.eventLoop
-            upload.setOnDrained {
-                eventLoop.execute {
-                    let (handler, context) = loop.value
-                    handler.uploadDrained(context: context)
-                }
-            }
-        }
         receiving = .body(upload, received: 0)
         requestsReceived &+= 1
         let request = ProxyRequest(
@@ -175,6 +152,49 @@ final class ConnectionHandler: ChannelDuplexHandler {
             number: requestsReceived)
         queue.append(.request(request, number: requestsReceived))
         processQueue(context: context)
+    }
+
+    /// What the checks of a head from NIO's decoder found.
+    private enum HeadCheck {
+        /// Refused: the answer is on its way and the connection closes after it.
+        case refused
+        /// Taken, with the stream its body goes to (`nil`: no body).
+        case accepted(UploadStream?)
+    }
+
+    /// The checks of a head from NIO's decoder (`Host`, the body's size, `Expect`), and the
+    /// stream for its body.
+    private func check(_ head: HTTPRequestHead, context: ChannelHandlerContext) -> HeadCheck {
+        if let problem = HostFieldCheck.problem(head) {
+            reject(context, .plain(.badRequest, problem, close: true))
+            return .refused
+        }
+        let declared = head.headers.first(name: "content-length").flatMap(Int.init)
+        if let declared, declared > configuration.maxBodyBytes {
+            reject(context, .plain(.payloadTooLarge, "request body larger than \(configuration.maxBodyBytes) bytes", close: true))
+            return .refused
+        }
+        if let expect = head.headers.first(name: "expect") {
+            guard expect.lowercased() == "100-continue" else {
+                reject(context, .plain(.expectationFailed, "unsupported expectation", close: true))
+                return .refused
+            }
+            if !responding, queue.isEmpty, head.version.major == 1, head.version.minor >= 1 {
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
+            }
+        }
+        let hasBody = (declared ?? 0) > 0 || head.headers.contains(name: "transfer-encoding")
+        guard hasBody else { return .accepted(nil) }
+        let upload = UploadStream(contentLength: declared)
+        let loop = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        upload.setOnDrained {
+            eventLoop.execute {
+                let (handler, context) = loop.value
+                handler.uploadDrained(context: context)
+            }
+        }
+        return .accepted(upload)
     }
 
     private func receiveEnd() {

@@ -38,15 +38,16 @@ enum HostFieldCheck {
     static func isValidHost(_ value: String) -> Bool {
         // The bytes in place: no array is built for the field on every request.
         var value = value
-        return value.withUTF8 { isValidHost(bytes: $0) }
+        return value.withUTF8 { isValidHost(bytes: UnsafeRawBufferPointer($0)) }
     }
 
     /// `isValidHost` over bytes (tests give any byte values this way).
     static func isValidHost(bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBufferPointer { isValidHost(bytes: $0) }
+        bytes.withUnsafeBytes { isValidHost(bytes: $0) }
     }
 
-    private static func isValidHost(bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    /// `isValidHost` over the bytes of a value in place (the request-head fast path's check).
+    static func isValidHost(bytes: UnsafeRawBufferPointer) -> Bool {
         let count = bytes.count
         var index = 0
         if count > 0, bytes[0] == UInt8(ascii: "[") {

@@ -9,7 +9,8 @@ import NIOHTTP1
 /// only what NIO's decoder reads the same way and turns everything else away, so that NIO's
 /// decoder stays the judge of every request that is not plain (bodies, HTTP/1.0, odd whitespace,
 /// obs-text, obs-fold, bare LF, `Upgrade`, a `Connection` other than one `keep-alive`,
-/// oversized heads, too many fields) and of every error.
+/// oversized heads, too many fields) and of every error. A head it takes also has exactly one
+/// valid `Host` and no `Expect`, so the connection's handler checks neither again.
 ///
 /// A head it takes becomes the same `HTTPRequestHead` NIO's decoder makes of those bytes: the
 /// same method, target, version, field names and values in order (values without their leading
@@ -69,10 +70,14 @@ enum RequestHeadScanner {
         }
         var fieldCount = 0
         var connectionSeen = false
+        var hostSeen = false
         while true {
             guard index < available else { return exhausted }
             if bytes[index] == cr {
                 guard index + 1 < available else { return exhausted }
+                // Without its one valid `Host` an HTTP/1.1 head is refused: by the connection's
+                // handler, after NIO's decoder.
+                guard hostSeen else { return .unsuitable }
                 return bytes[index + 1] == lf ? .complete(length: index + 2, fieldCount: fieldCount) : .unsuitable
             }
             // Counted as a field starts, as NIO's decoder counts (it refuses the first one too many
@@ -99,8 +104,14 @@ enum RequestHeadScanner {
             switch FramingField(name: UnsafeRawBufferPointer(rebasing: bytes[nameStart..<nameEnd])) {
             case .none:
                 break
-            case .body, .upgrade:
+            case .body, .upgrade, .expect:
                 return .unsuitable
+            case .host:
+                // One, valid as the connection's handler reads it (RFC 9112 §3.2): a head the fast
+                // path takes needs no Host check after it.
+                let value = trimmed(UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd]), trailing: false)
+                guard !hostSeen, HostFieldCheck.isValidHost(bytes: value) else { return .unsuitable }
+                hostSeen = true
             case .connection:
                 // NIO's decoder reads keep-alive from llhttp, a head made here from the fields: the
                 // two agree on one `Connection: keep-alive`. After `close`, NIO's decoder refuses
@@ -145,9 +156,15 @@ enum RequestHeadScanner {
         case upgrade
         /// `Connection`: fine only as one plain `keep-alive` or `close`.
         case connection
+        /// `Host`: exactly one, with a valid value (else the connection's handler answers 400).
+        case host
+        /// `Expect`: the connection's handler answers it (100 or 417).
+        case expect
 
         init(name: UnsafeRawBufferPointer) {
             switch name.count {
+            case 4 where equalsIgnoringCase(name, "host"): self = .host
+            case 6 where equalsIgnoringCase(name, "expect"): self = .expect
             case 7 where equalsIgnoringCase(name, "upgrade"): self = .upgrade
             case 10 where equalsIgnoringCase(name, "connection"): self = .connection
             case 14 where equalsIgnoringCase(name, "content-length"): self = .body

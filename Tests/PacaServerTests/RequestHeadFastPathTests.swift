@@ -119,16 +119,21 @@ struct RequestHeadFastPathTests {
         "GET /c HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n",
         "GET /c HTTP/1.1\r\nHost: a\r\nconnection:  Keep-Alive \r\n\r\n",
         "GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n",
-        "GET /c HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n",
-        "GET /c HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
-        "GET /c HTTP/1.1\r\nAccept: */*\r\n\r\n",
-        "GET /c HTTP/1.1\r\n\r\n",
         "GET /a/../b?x=%41%zz&y=\"q\"{}|^`<>[] HTTP/1.1\r\nHost: a\r\nX-Q: \"quoted\", (comment) {} <> \\ ~\r\n\r\n",
     ]
 
     /// Requests the fast path leaves to NIO's decoder: other methods and versions, bodies, odd
     /// bytes and whitespace, the hostile shapes of the protocol tests, and limits.
     static let odd: [String] = [
+        // The connection's handler answers these (100 or 417, 400): the fast path takes only a
+        // head with one valid Host and no Expect, so the handler checks neither after it.
+        "GET /c HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n",
+        "GET /c HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        "GET /c HTTP/1.1\r\nAccept: */*\r\n\r\n",
+        "GET /c HTTP/1.1\r\n\r\n",
+        "GET /c HTTP/1.1\r\nHost: a b\r\n\r\n",
+        "GET /c HTTP/1.1\r\nHost: a \r\n\r\n",
+        "GET /c HTTP/1.1\r\nhOST: [::1]:80\r\nHost: [::1]:80\r\n\r\n",
         "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nabcd",
         "PUT /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n",
         "GET /x HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
