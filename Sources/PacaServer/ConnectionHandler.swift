@@ -17,8 +17,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
     struct Quiesce {}
 
     private enum Pending {
-        /// A request and its number on this connection.
-        case request(ProxyRequest, number: UInt64)
+        /// A request, its number on this connection, and whether the connection stays open after
+        /// it as far as the request says (read when it arrived: a plain head from the fast path
+        /// always does, and needs no search of its fields for `Connection`).
+        case request(ProxyRequest, number: UInt64, keepAlive: Bool)
         /// A final error answer; the connection closes after it.
         case reject(ProxyResponse)
     }
@@ -150,7 +152,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let request = ProxyRequest(
             head: head, upload: upload, peer: peer, interimSink: interimSink(version: head.version, context: context),
             number: requestsReceived)
-        queue.append(.request(request, number: requestsReceived))
+        queue.append(.request(request, number: requestsReceived, keepAlive: plain || head.isKeepAlive))
         processQueue(context: context)
     }
 
@@ -315,9 +317,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
             case .reject(let response):
                 _ = send(response, version: .http1_1, keepAlive: false, context: context)
                 return
-            case .request(let request, let number):
+            case .request(let request, let number, let keepAliveAsked):
                 interimOpenFor = number
-                let keepAlive = request.head.isKeepAlive && !quiescing
+                let keepAlive = keepAliveAsked && !quiescing
                 if let upload = request.upload, let failed = failedUpload, failed.upload === upload {
                     // Refused before it was dispatched: the origin never hears of it.
                     _ = send(failed.answer, version: request.head.version, keepAlive: false, upload: upload, context: context)

@@ -10,7 +10,8 @@ import NIOHTTP1
 /// decoder stays the judge of every request that is not plain (bodies, HTTP/1.0, odd whitespace,
 /// obs-text, obs-fold, bare LF, `Upgrade`, a `Connection` other than one `keep-alive`,
 /// oversized heads, too many fields) and of every error. A head it takes also has exactly one
-/// valid `Host` and no `Expect`, so the connection's handler checks neither again.
+/// valid `Host` and no `Expect`, so the connection's handler checks neither again, and it keeps
+/// the connection alive (HTTP/1.1 with no `Connection` but one `keep-alive`).
 ///
 /// A head it takes becomes the same `HTTPRequestHead` NIO's decoder makes of those bytes: the
 /// same method, target, version, field names and values in order (values without their leading
