@@ -313,7 +313,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private func processQueue(context: ChannelHandlerContext) {
         // Answers wait while the socket is full; `channelWritabilityChanged` resumes them.
         while !responding, !closed, context.channel.isWritable, let next = queue.popFirst() {
-            switch next {
+            switch consume next {
             case .reject(let response):
                 _ = send(response, version: .http1_1, keepAlive: false, context: context)
                 return
