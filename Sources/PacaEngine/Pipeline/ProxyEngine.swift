@@ -111,7 +111,8 @@ public final class ProxyEngine: ProxyResponder {
     /// Swaps in new routes and trusted proxies (a configuration reload). Requests in flight finish
     /// with the route they matched; the next ones use the new table.
     public func reload(routes: RouteTable, trustedProxies: Set<String>) {
-        reloadable.store(ReloadableSettings(routes: routes, trustedProxies: trustedProxies), ordering: .releasing)
+        reloadable.store(
+            ReloadableSettings(routes: routes, trustedProxies: trustedProxies, statistics: statistics), ordering: .releasing)
         trustsAProxy.store(!trustedProxies.isEmpty, ordering: .releasing)
     }
     /// The tiers; `memory` is its L1, used synchronously on the hit path.
@@ -147,7 +148,7 @@ public final class ProxyEngine: ProxyResponder {
         }
     }
     /// Counters for stats and tests.
-    public let statistics = EngineStatistics()
+    public let statistics: EngineStatistics
     /// What the `sendfile` mirrors of L1 bodies hold together (`Configuration.Sendfile.maxBytes`).
     public let sendfileBudget: BodyFileBudget
 
@@ -164,7 +165,10 @@ public final class ProxyEngine: ProxyResponder {
     ) {
         self.sharedFillLock = sharedFillLock
         self.configuration = configuration
-        self.reloadable = ManagedAtomic(ReloadableSettings(routes: configuration.routes, trustedProxies: configuration.trustedProxies))
+        let statistics = EngineStatistics()
+        self.statistics = statistics
+        self.reloadable = ManagedAtomic(
+            ReloadableSettings(routes: configuration.routes, trustedProxies: configuration.trustedProxies, statistics: statistics))
         self.trustsAProxy = ManagedAtomic(!configuration.trustedProxies.isEmpty)
         self.cache = cache
         self.memory = cache.memory
@@ -189,12 +193,14 @@ public final class ProxyEngine: ProxyResponder {
         } catch {
             return .immediate(.plain(.badRequest, "bad request target", close: true))
         }
-        guard let route = routes.route(for: target.path) else {
+        // One load of the settings: the route and its counters come from the same table.
+        let settings = reloadable.load(ordering: .acquiring)
+        guard let index = settings.routes.index(for: target.path) else {
             logLocal(request, status: 404, route: "", start: now, uptime: startUptime)
             return .immediate(.plain(.notFound, "no route for \(target.path)"))
         }
-        // The route's counters, looked up once: the hit path counts into them twice.
-        let counters = statistics.route(route.name)
+        let route = settings.routes.routes[index]
+        let counters = settings.counters[index]
         let result = respond(
             to: request, route: route, counters: counters, target: target, now: now, startUptime: startUptime, on: eventLoop)
         // The request's duration: a hit's whole answer, or the time to a deferred answer's head.
@@ -492,9 +498,13 @@ public final class ProxyEngine: ProxyResponder {
 final class ReloadableSettings: AtomicReference, Sendable {
     let routes: RouteTable
     let trustedProxies: Set<String>
+    /// Each route's counters, in the order of `routes.routes`: looked up by name once per
+    /// reload, not per request (a string hash and an atomic load each time).
+    let counters: [EngineStatistics.RouteStatistics]
 
-    init(routes: RouteTable, trustedProxies: Set<String>) {
+    init(routes: RouteTable, trustedProxies: Set<String>, statistics: EngineStatistics) {
         self.routes = routes
         self.trustedProxies = trustedProxies
+        self.counters = routes.routes.map { statistics.route($0.name) }
     }
 }

@@ -212,7 +212,12 @@ public struct RouteTable: Sendable {
 
     /// The first route that matches `path`.
     public func route(for path: String) -> Route? {
-        for route in routes where route.match.matches(path) { return route }
+        index(for: path).map { routes[$0] }
+    }
+
+    /// The position in `routes` of the first route that matches `path`.
+    public func index(for path: String) -> Int? {
+        for index in routes.indices where routes[index].match.matches(path) { return index }
         return nil
     }
 }
