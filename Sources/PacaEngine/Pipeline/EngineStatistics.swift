@@ -177,7 +177,7 @@ public final class EngineStatistics: Sendable {
         public var requestDuration, originDuration: LatencyHistogram.Snapshot
     }
 
-    /// Every route seen so far, by name.
+    /// Every route configured or seen so far (a route removed by a reload keeps its counters), by name.
     public func routeSnapshots() -> [RouteSnapshot] {
         routeTable.load(ordering: .acquiring).routes.values.map { route in
             RouteSnapshot(
