@@ -123,14 +123,19 @@ public struct ProxyResponse: Sendable {
     /// writing `body` from memory. Set only when it holds exactly the bytes of `body`.
     public var bodyFile: BodyFile?
 
-    /// Creates a response.
+    /// Creates a response. Inlinable: the hit path builds one per request in another module, and
+    /// an opaque call there cost about 420 instructions.
+    @inlinable
     public init(
         status: HTTPResponseStatus,
         headerBlock: ByteBuffer? = nil,
         headers: HTTPHeaders = HTTPHeaders(),
         body: ByteBuffer? = nil,
         omitBody: Bool = false,
-        closeConnection: Bool = false
+        closeConnection: Bool = false,
+        age: Int64? = nil,
+        cacheStatus: CacheStatusValue? = nil,
+        bodyFile: BodyFile? = nil
     ) {
         self.status = status
         self.headerBlock = headerBlock
@@ -138,6 +143,9 @@ public struct ProxyResponse: Sendable {
         self.body = body
         self.omitBody = omitBody
         self.closeConnection = closeConnection
+        self.age = age
+        self.cacheStatus = cacheStatus
+        self.bodyFile = bodyFile
     }
 
     /// A small locally generated plain-text answer (errors, 404).

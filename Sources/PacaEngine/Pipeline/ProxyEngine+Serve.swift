@@ -61,20 +61,21 @@ extension ProxyEngine {
                     tier: outcome == .hit || outcome == .stale ? tier : "", ttl: Int(ttl), collapsed: false, originMillis: nil,
                     key: entry.key))
         }
-        var response = ProxyResponse(
-            status: status, headerBlock: headerBlock, headers: headers, body: body, omitBody: exchange.isHead)
         let sendfile = configuration.sendfile
         // A client's whole 200 of a large body (a prewarmer's request writes nothing to a socket).
+        var bodyFile: BodyFile?
         if status.code == 200, !exchange.isHead, !exchange.warming, sendfile.minBodyBytes > 0,
             entry.body.readableBytes >= sendfile.minBodyBytes, body?.readableBytes == entry.body.readableBytes
         {
-            response.bodyFile = entry.bodyFile(budget: sendfileBudget)
+            bodyFile = entry.bodyFile(budget: sendfileBudget)
         }
-        response.age = entry.timing.currentAge(at: now) / 1000
-        if exchange.route.cacheStatus {
-            response.cacheStatus = cacheStatus.map(CacheStatusValue.text) ?? .hit(ttl: ttl, tier: tier)
-        }
-        return response
+        // Built whole and returned, not built and then set field by field: a hit's answer is then
+        // not copied on its way out (two copies and destroys of the struct, about 660 instructions).
+        return ProxyResponse(
+            status: status, headerBlock: headerBlock, headers: headers, body: body, omitBody: exchange.isHead,
+            age: entry.timing.currentAge(at: now) / 1000,
+            cacheStatus: exchange.route.cacheStatus ? cacheStatus.map(CacheStatusValue.text) ?? .hit(ttl: ttl, tier: tier) : nil,
+            bodyFile: bodyFile)
     }
 
     /// Answers from a large L2 entry whose body streams from its file: the stored fields, `Age`
