@@ -98,7 +98,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// request). Returns false, having done nothing, when this handler is not in a pipeline.
     func receivePlainRequest(_ head: HTTPRequestHead) -> Bool {
         guard let context = ownContext else { return false }
-        receiveHead(head, plain: true, context: context)
+        receiveHead(head, from: .fastPath, context: context)
         receiveEnd()
         return true
     }
@@ -122,7 +122,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            receiveHead(head, context: context)
+            receiveHead(head, from: .decoder, context: context)
         case .body(let chunk):
             guard case .body(let upload, let received) = receiving else { return }
             let size = received + chunk.readableBytes
@@ -137,14 +137,23 @@ final class ConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    /// A head from the decoder. A `plain` one (the fast path's) has exactly one valid `Host`, no
-    /// `Expect` and no body, which `RequestHeadScanner` checked as it read the bytes.
-    private func receiveHead(_ head: HTTPRequestHead, plain: Bool = false, context: ChannelHandlerContext) {
+    /// Who read a head.
+    private enum HeadSource {
+        /// The fast path: exactly one valid `Host`, no `Expect`, no body and a kept-alive
+        /// connection, which `RequestHeadScanner` checked as it read the bytes.
+        case fastPath
+        /// NIO's decoder: every check is this handler's.
+        case decoder
+    }
+
+    private func receiveHead(_ head: HTTPRequestHead, from source: HeadSource, context: ChannelHandlerContext) {
         guard case .idle = receiving else { return }
         var upload: UploadStream?
-        if !plain {
+        var keepAlive = true
+        if case .decoder = source {
             guard case .accepted(let stream) = check(head, context: context) else { return }
             upload = stream
+            keepAlive = head.isKeepAlive
         }
         timeouts?.headReceived()
         receiving = .body(upload, received: 0)
@@ -152,7 +161,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let request = ProxyRequest(
             head: head, upload: upload, peer: peer, interimSink: interimSink(version: head.version, context: context),
             number: requestsReceived)
-        queue.append(.request(request, number: requestsReceived, keepAlive: plain || head.isKeepAlive))
+        queue.append(.request(request, number: requestsReceived, keepAlive: keepAlive))
         processQueue(context: context)
     }
 
