@@ -41,11 +41,6 @@ enum HostFieldCheck {
         return value.withUTF8 { isValidHost(bytes: UnsafeRawBufferPointer($0)) }
     }
 
-    /// `isValidHost` over bytes (tests give any byte values this way).
-    static func isValidHost(bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBytes { isValidHost(bytes: $0) }
-    }
-
     /// `isValidHost` over the bytes of a value in place (the request-head fast path's check).
     static func isValidHost(bytes: UnsafeRawBufferPointer) -> Bool {
         let count = bytes.count

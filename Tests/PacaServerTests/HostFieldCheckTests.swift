@@ -58,9 +58,10 @@ struct HostFieldCheckTests {
             let inLiteral = [UInt8(ascii: "["), byte, UInt8(ascii: "]")]
             let expected = allowed.contains(byte)
             // In a name a `:` starts the port, and `b` is no port.
-            #expect(HostFieldCheck.isValidHost(bytes: inName) == expected, "byte \(value) in a name")
+            #expect(inName.withUnsafeBytes { HostFieldCheck.isValidHost(bytes: $0) } == expected, "byte \(value) in a name")
             #expect(
-                HostFieldCheck.isValidHost(bytes: inLiteral) == (expected || byte == UInt8(ascii: ":")), "byte \(value) in a literal")
+                inLiteral.withUnsafeBytes { HostFieldCheck.isValidHost(bytes: $0) } == (expected || byte == UInt8(ascii: ":")),
+                "byte \(value) in a literal")
         }
     }
 }

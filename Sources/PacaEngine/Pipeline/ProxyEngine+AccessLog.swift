@@ -1,0 +1,42 @@
+import Atomics
+import NIOCore
+import NIOHTTP1
+import PacaAccessLog
+import PacaCore
+
+/// The engine's access-log records: one per answered request, built on the event loop and
+/// handed to the log's shard for the loop (the writer thread formats it).
+extension ProxyEngine {
+    func record(
+        _ exchange: Exchange, status: Int, bytes: Int, cache: AccessLogRecord.CacheOutcome, tier: String = "", ttl: Int?,
+        collapsed: Bool, originMillis: Double?, key: String? = nil
+    ) -> AccessLogRecord {
+        let elapsed = Double((NIODeadline.now() - exchange.startUptime).nanoseconds) / 1_000_000
+        return AccessLogRecord(
+            timestamp: exchange.startTime, method: exchange.request.head.method.wireName,
+            host: exchange.request.head.headers.first(name: "host") ?? "", url: exchange.request.head.uri,
+            route: exchange.route.name, status: status, bytes: bytes, cache: cache, tier: tier, ttl: ttl, collapsed: collapsed,
+            key: key ?? exchange.key, milliseconds: elapsed, originMilliseconds: originMillis,
+            client: clientAddress(exchange.request))
+    }
+
+    func logLocal(_ request: ProxyRequest, status: Int, route: String, start: UnixMillis, uptime: NIODeadline) {
+        guard let accessLog else { return }
+        let elapsed = Double((NIODeadline.now() - uptime).nanoseconds) / 1_000_000
+        accessLog.append(
+            AccessLogRecord(
+                timestamp: start, method: request.head.method.wireName, host: request.head.headers.first(name: "host") ?? "",
+                url: request.head.uri, route: route, status: status, bytes: 0, cache: .pass, milliseconds: elapsed,
+                client: clientAddress(request)))
+    }
+
+    /// The client as logged: the peer, or with a trusted peer the rightmost untrusted
+    /// `X-Forwarded-For` entry.
+    func clientAddress(_ request: ProxyRequest) -> String {
+        guard trustsAProxy.load(ordering: .acquiring) else { return request.peer }
+        let trustedProxies = self.trustedProxies
+        guard trustedProxies.contains(request.peer) else { return request.peer }
+        let chain = request.head.headers["x-forwarded-for"].flatMap { $0.split(separator: ",") }.map { String($0.trimmingSpaces()) }
+        return chain.reversed().first { !trustedProxies.contains($0) } ?? request.peer
+    }
+}
