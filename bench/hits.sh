@@ -44,6 +44,7 @@ VARNISH_MAX_THREADS=${VARNISH_MAX_THREADS:-1000}
 VARNISH_EXTRA=${VARNISH_EXTRA:-}  # more varnishd arguments, e.g. "-p timeout_linger=0.1"
 NGINX_EXTRA=${NGINX_EXTRA:-}      # more nginx http{} directives, e.g. "gzip off;"
 PACA_EXTRA=${PACA_EXTRA:-}        # more arguments to "paca serve"
+CLOSE=${CLOSE:-0}                 # 1: every request on a new connection (wrk sends "Connection: close")
 KEEP_TMP=${KEEP_TMP:-0}
 OUT_DIR=${OUT_DIR:-bench/out}
 
@@ -381,6 +382,7 @@ cpu_ticks() {
 }
 SERVER_CPU_LIST=${SERVER_CPUS:-0-$((ncpu - 1))}
 
+WRK_CLOSE=(); [[ $CLOSE == 1 ]] && WRK_CLOSE=(-H "Connection: close")
 RES=$TMP/results.tsv; : >"$RES"
 for u in $URLS; do
     for rep in $(seq "$REPS"); do
@@ -391,7 +393,7 @@ for u in $URLS; do
                 || warm "$t" "$u" 1
             out=$TMP/wrk-$t-$(basename "$u")-$rep.txt
             read -r busy0 total0 < <(cpu_ticks "$SERVER_CPU_LIST")
-            timeout $((DURATION + 30)) /usr/bin/time -f '%P' -o "$out.cpu" "${CLI[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency --timeout 5s "$url" >"$out" 2>&1 \
+            timeout $((DURATION + 30)) /usr/bin/time -f '%P' -o "$out.cpu" "${CLI[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency --timeout 5s "${WRK_CLOSE[@]}" "$url" >"$out" 2>&1 \
                 || { cat "$out" >&2; die "wrk failed against $t"; }
             read -r busy1 total1 < <(cpu_ticks "$SERVER_CPU_LIST")
             srv_cpu=$(awk -v b=$((busy1 - busy0)) -v t=$((total1 - total0)) 'BEGIN { printf "%.0f%%", (t > 0 ? 100 * b / t : 0) }')

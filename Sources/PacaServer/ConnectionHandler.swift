@@ -95,10 +95,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// A plain request (a head with no body) read by the fast path right before this handler:
     /// the same as its `.head` and `.end(nil)` through the pipeline, without boxing each part in
     /// `NIOAny` (an allocation for the head) and casting it back (about 1,000 instructions a
-    /// request). Returns false, having done nothing, when this handler is not in a pipeline.
-    func receivePlainRequest(_ head: HTTPRequestHead) -> Bool {
+    /// request). `keepAlive`: the fast path's reading of the head's version and `Connection`.
+    /// Returns false, having done nothing, when this handler is not in a pipeline.
+    func receivePlainRequest(_ head: HTTPRequestHead, keepAlive: Bool) -> Bool {
         guard let context = ownContext else { return false }
-        receiveHead(head, from: .fastPath, context: context)
+        receiveHead(head, from: .fastPath(keepAlive: keepAlive), context: context)
         receiveEnd()
         return true
     }
@@ -139,9 +140,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     /// Who read a head.
     private enum HeadSource {
-        /// The fast path: exactly one valid `Host`, no `Expect`, no body and a kept-alive
-        /// connection, which `RequestHeadScanner` checked as it read the bytes.
-        case fastPath
+        /// The fast path: exactly one valid `Host`, no `Expect` and no body, which
+        /// `RequestHeadScanner` checked as it read the bytes, and whether the connection stays
+        /// open, which it read from the version and the one `Connection` option.
+        case fastPath(keepAlive: Bool)
         /// NIO's decoder: every check is this handler's.
         case decoder
     }
@@ -149,8 +151,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private func receiveHead(_ head: HTTPRequestHead, from source: HeadSource, context: ChannelHandlerContext) {
         guard case .idle = receiving else { return }
         var upload: UploadStream?
-        var keepAlive = true
-        if case .decoder = source {
+        let keepAlive: Bool
+        switch source {
+        case .fastPath(let plainKeepAlive):
+            keepAlive = plainKeepAlive
+        case .decoder:
             guard case .accepted(let stream) = check(head, context: context) else { return }
             upload = stream
             keepAlive = head.isKeepAlive

@@ -3,8 +3,8 @@ import NIOHTTP1
 
 /// The request decoder of a connection (issue 12): reads the common request head itself
 /// (`RequestHeadScanner`'s strict check) and hands on `.head` and `.end(nil)` for it, and gives
-/// the connection to NIO's decoder for good the first time anything else comes: a body, an
-/// HTTP/1.0 request, an odd byte, an error, a head larger than the header limit or trickling in
+/// the connection to NIO's decoder for good the first time anything else comes: a body, another
+/// method or version, an odd byte, an error, a head larger than the header limit or trickling in
 /// over more than `maxReadsPerHead` reads. NIO's decoder then sits right after this handler and
 /// gets every byte from the first request this handler did not take, so it starts at a message
 /// boundary and the parts, errors and limits downstream are exactly those of NIO's decoder alone.
@@ -27,11 +27,17 @@ final class RequestHeadFastPath: ChannelInboundHandler {
         /// on the heads of a read): the bytes after are dropped, as nothing can be answered any
         /// more and the connection's handler would drop their parts.
         case inactive
+        /// The last head read here closes the connection after its answer (`Connection: close`,
+        /// or HTTP/1.0 without `keep-alive`): the bytes after it are dropped, as the server must
+        /// not process further requests on the connection (RFC 9112 §9.6). NIO's decoder reports
+        /// them as an error instead, which the connection's handler cannot answer either: its
+        /// answers end with that request's, and the connection closes.
+        case closing
     }
 
     /// What the bytes at the start of a read buffer are.
     private enum Step {
-        case head(HTTPRequestHead, length: Int)
+        case head(HTTPRequestHead, length: Int, keepAlive: Bool)
         case incomplete
         case unsuitable
     }
@@ -71,7 +77,7 @@ final class RequestHeadFastPath: ChannelInboundHandler {
         switch mode {
         case .delegated:
             context.fireChannelRead(data)
-        case .inactive:
+        case .inactive, .closing:
             break
         case .fast(let partial, let reads):
             var buffer = unwrapInboundIn(data)
@@ -108,16 +114,16 @@ final class RequestHeadFastPath: ChannelInboundHandler {
             let limit = maxHeaderBytes
             let step = buffer.withUnsafeReadableBytes { bytes -> Step in
                 switch RequestHeadScanner.scan(bytes, limit: limit, maxFieldCount: Self.maxFieldCount) {
-                case .complete(let length, let fieldCount):
+                case .complete(let length, let fieldCount, let keepAlive):
                     let head = RequestHeadScanner.head(UnsafeRawBufferPointer(rebasing: bytes[..<length]), fieldCount: fieldCount)
-                    return .head(head, length: length)
+                    return .head(head, length: length, keepAlive: keepAlive)
                 case .incomplete:
                     return .incomplete
                 case .unsuitable:
                     return .unsuitable
                 }
             }
-            guard case .head(let head, let length) = step else {
+            guard case .head(let head, let length, let keepAlive) = step else {
                 if case .incomplete = step, reads < Self.maxReadsPerHead {
                     mode = .fast(partial: buffer, reads: reads)
                 } else {
@@ -126,11 +132,12 @@ final class RequestHeadFastPath: ChannelInboundHandler {
                 return
             }
             buffer.moveReaderIndex(forwardBy: length)
-            if receiver?.receivePlainRequest(head) != true {
+            if !keepAlive { mode = .closing }
+            if receiver?.receivePlainRequest(head, keepAlive: keepAlive) != true {
                 context.fireChannelRead(wrapInboundOut(.head(head)))
                 context.fireChannelRead(wrapInboundOut(.end(nil)))
             }
-            // What a part set off may have closed the connection.
+            // The request closes the connection, or what a part set off closed it.
             guard case .fast = mode else { return }
             reads = 1
         }

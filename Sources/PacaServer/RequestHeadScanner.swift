@@ -5,24 +5,28 @@ import NIOHTTP1
 #endif
 
 /// The strict check of the request-head fast path (issue 12): a byte-level reading of the common
-/// request head, `GET|HEAD SP origin-form SP HTTP/1.1 CRLF *( field-line CRLF ) CRLF`, that takes
-/// only what NIO's decoder reads the same way and turns everything else away, so that NIO's
-/// decoder stays the judge of every request that is not plain (bodies, HTTP/1.0, odd whitespace,
-/// obs-text, obs-fold, bare LF, `Upgrade`, a `Connection` other than one `keep-alive`,
-/// oversized heads, too many fields) and of every error. A head it takes also has exactly one
-/// valid `Host` and no `Expect`, so the connection's handler checks neither again, and it keeps
-/// the connection alive (HTTP/1.1 with no `Connection` but one `keep-alive`).
+/// request head, `GET|HEAD SP origin-form SP HTTP/1.(1|0) CRLF *( field-line CRLF ) CRLF`, that
+/// takes only what NIO's decoder reads the same way and turns everything else away, so that NIO's
+/// decoder stays the judge of every request that is not plain (bodies, other versions, odd
+/// whitespace, obs-text, obs-fold, bare LF, `Upgrade`, a `Connection` other than one
+/// `keep-alive` or one `close`, oversized heads, too many fields) and of every error. A head it
+/// takes also has exactly one valid `Host` and no `Expect`, so the connection's handler checks
+/// neither again. Whether the connection stays open after it is read from the version and the
+/// one `Connection` option (RFC 9112 §9.3): HTTP/1.1 unless `close`, HTTP/1.0 only with
+/// `keep-alive`.
 ///
 /// A head it takes becomes the same `HTTPRequestHead` NIO's decoder makes of those bytes: the
 /// same method, target, version, field names and values in order (values without their leading
 /// spaces and tabs, with their trailing ones, as llhttp gives them), and the same keep-alive
-/// reading.
+/// reading. (Clients that open a connection per request send `Connection: close`, or HTTP/1.0
+/// as ApacheBench does; before they were taken here, each of their connections paid for NIO's
+/// decoder being added to its pipeline.)
 enum RequestHeadScanner {
     /// What the bytes at the start of a buffer are.
     enum Outcome: Equatable {
         /// A head the fast path takes, `length` bytes long (its final CRLF included), with
-        /// `fieldCount` field lines.
-        case complete(length: Int, fieldCount: Int)
+        /// `fieldCount` field lines; `keepAlive`: the connection stays open after its answer.
+        case complete(length: Int, fieldCount: Int, keepAlive: Bool)
         /// Every byte so far fits such a head, but it has not ended yet.
         case incomplete
         /// Not a head the fast path takes: NIO's decoder decides.
@@ -64,22 +68,36 @@ enum RequestHeadScanner {
         while index < available, isVisible(bytes[index]) { index += 1 }
         guard index < available else { return exhausted }
         guard bytes[index] == space else { return .unsuitable }
-        switch literal(" HTTP/1.1\r\n", in: bytes, at: index, available: available) {
+        switch literal(" HTTP/1.", in: bytes, at: index, available: available) {
+        case .matched(let end): index = end
+        case .partial: return exhausted
+        case .mismatch: return .unsuitable
+        }
+        guard index < available else { return exhausted }
+        let isHTTP11: Bool
+        switch bytes[index] {
+        case UInt8(ascii: "1"): isHTTP11 = true
+        case UInt8(ascii: "0"): isHTTP11 = false
+        default: return .unsuitable
+        }
+        switch literal("\r\n", in: bytes, at: index + 1, available: available) {
         case .matched(let end): index = end
         case .partial: return exhausted
         case .mismatch: return .unsuitable
         }
         var fieldCount = 0
-        var connectionSeen = false
+        var connection = ConnectionOption.none
         var hostSeen = false
         while true {
             guard index < available else { return exhausted }
             if bytes[index] == cr {
                 guard index + 1 < available else { return exhausted }
-                // Without its one valid `Host` an HTTP/1.1 head is refused: by the connection's
-                // handler, after NIO's decoder.
+                // Without its one valid `Host` a head goes to NIO's decoder: the connection's
+                // handler refuses it after that when it is HTTP/1.1 (HTTP/1.0 may lack one).
                 guard hostSeen else { return .unsuitable }
-                return bytes[index + 1] == lf ? .complete(length: index + 2, fieldCount: fieldCount) : .unsuitable
+                guard bytes[index + 1] == lf else { return .unsuitable }
+                let keepAlive = isHTTP11 ? connection != .close : connection == .keepAlive
+                return .complete(length: index + 2, fieldCount: fieldCount, keepAlive: keepAlive)
             }
             // Counted as a field starts, as NIO's decoder counts (it refuses the first one too many
             // before the line ends).
@@ -115,11 +133,16 @@ enum RequestHeadScanner {
                 hostSeen = true
             case .connection:
                 // NIO's decoder reads keep-alive from llhttp, a head made here from the fields: the
-                // two agree on one `Connection: keep-alive`. After `close`, NIO's decoder refuses
-                // any further byte on the connection, so that head is left to it too.
+                // two agree on one `Connection` holding just `keep-alive` or just `close`.
                 let value = trimmed(UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd]), trailing: true)
-                guard !connectionSeen, equalsIgnoringCase(value, "keep-alive") else { return .unsuitable }
-                connectionSeen = true
+                guard case .none = connection else { return .unsuitable }
+                if equalsIgnoringCase(value, "keep-alive") {
+                    connection = .keepAlive
+                } else if equalsIgnoringCase(value, "close") {
+                    connection = .close
+                } else {
+                    return .unsuitable
+                }
             }
         }
     }
@@ -132,7 +155,8 @@ enum RequestHeadScanner {
         let targetStart = index
         index = position(of: space, in: bytes, from: index)
         let uri = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[targetStart..<index]), as: UTF8.self)
-        index += 11  // " HTTP/1.1\r\n"
+        let version: HTTPVersion = bytes[index + 8] == UInt8(ascii: "1") ? .http1_1 : .http1_0
+        index += 11  // " HTTP/1.1\r\n" or " HTTP/1.0\r\n"
         var fields: [(String, String)] = []
         fields.reserveCapacity(fieldCount)
         while bytes[index] != cr {
@@ -145,7 +169,14 @@ enum RequestHeadScanner {
             fields.append((name, String(decoding: value, as: UTF8.self)))
             index += 2
         }
-        return HTTPRequestHead(version: .http1_1, method: isHead ? .HEAD : .GET, uri: uri, headers: HTTPHeaders(fields))
+        return HTTPRequestHead(version: version, method: isHead ? .HEAD : .GET, uri: uri, headers: HTTPHeaders(fields))
+    }
+
+    /// The head's one `Connection` option, if any.
+    private enum ConnectionOption {
+        case none
+        case keepAlive
+        case close
     }
 
     /// The fields whose presence sends a head to NIO's decoder.

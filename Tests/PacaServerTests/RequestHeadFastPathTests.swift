@@ -120,6 +120,14 @@ struct RequestHeadFastPathTests {
         "GET /c HTTP/1.1\r\nHost: a\r\nconnection:  Keep-Alive \r\n\r\n",
         "GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n",
         "GET /a/../b?x=%41%zz&y=\"q\"{}|^`<>[] HTTP/1.1\r\nHost: a\r\nX-Q: \"quoted\", (comment) {} <> \\ ~\r\n\r\n",
+        // A connection per request (wrk -H "Connection: close", ApacheBench's HTTP/1.0): the
+        // bytes after such a head are not requests.
+        "GET /c HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        "GET /c HTTP/1.1\r\nHost: a\r\nCONNECTION:  CLOSE \r\n\r\n",
+        "GET /x HTTP/1.0\r\nHost: a\r\nUser-Agent: ApacheBench/2.3\r\nAccept: */*\r\n\r\n",
+        "GET /x HTTP/1.0\r\nHost: a\r\nConnection: close\r\n\r\n",
+        "GET /x HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n",
+        "HEAD /x HTTP/1.0\r\nhost: a\r\nconnection: Keep-Alive\r\n\r\n",
     ]
 
     /// Requests the fast path leaves to NIO's decoder: other methods and versions, bodies, odd
@@ -176,8 +184,14 @@ struct RequestHeadFastPathTests {
         "GET /x HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n\r\n",
         "GET /x HTTP/1.1\r\nHost: a\r\nConnection: x\r\n\r\n",
         "GET /x HTTP/1.1\r\nHost: a\r\nConnection:\r\n\r\n",
-        "GET /c HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
-        "GET /c HTTP/1.1\r\nHost: a\r\nCONNECTION: CLOSE\r\n\r\n",
+        "GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\nConnection: close\r\n\r\n",
+        "GET /x HTTP/1.1\r\nHost: a\r\nConnection: close, close\r\n\r\n",
+        "GET /x HTTP/1.0\r\nHost: a\r\nConnection: keep-alive, close\r\n\r\n",
+        "GET /x HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
+        "GET /x HTTP/1.0\r\nHost: a b\r\n\r\n",
+        "GET /x HTTP/1.3\r\nHost: a\r\n\r\n",
+        "GET /x HTTP/1.\r\nHost: a\r\n\r\n",
+        "GET /x HTTP/1.0 \r\nHost: a\r\n\r\n",
         "GET /caf\u{E9} HTTP/1.1\r\nHost: a\r\n\r\n",
         "GET /a?q=\u{E9} HTTP/1.1\r\nHost: a\r\n\r\n",
         "GET /x HTTP/1.1\r\nHost: caf\u{E9}\r\n\r\n",
@@ -276,6 +290,25 @@ struct RequestHeadFastPathTests {
         return splits
     }
 
+    /// `events` without the errors after a head that closes the connection: NIO's decoder reports
+    /// the bytes that follow such a head as an error, the fast path drops them, and the
+    /// connection's handler answers nothing more either way (its answers end with that request's,
+    /// and it closes; the `answers` test shows the client sees the same).
+    static func droppingAfterClose(_ events: [DecodedEvent]) -> [DecodedEvent] {
+        var closing = false
+        return events.filter { event in
+            switch event {
+            case .head(_, _, _, _, let keepAlive):
+                closing = !keepAlive
+                return true
+            case .error:
+                return !closing
+            default:
+                return true
+            }
+        }
+    }
+
     @Test("the parts, errors and close for every request, split at every byte and pipelined, are NIO's")
     func differential() async throws {
         // Seconds of work: on a thread of its own, not one of the cooperative pool's few.
@@ -284,8 +317,8 @@ struct RequestHeadFastPathTests {
             var mismatches: [String] = []
             for testCase in Self.cases {
                 for chunks in Self.splits(testCase.raw, at: testCase.splitsAt, byteByByte: testCase.byteByByte) {
-                    let fast = try Self.events(chunks, fast: true, maxHeaderBytes: testCase.maxHeaderBytes)
-                    let nio = try Self.events(chunks, fast: false, maxHeaderBytes: testCase.maxHeaderBytes)
+                    let fast = Self.droppingAfterClose(try Self.events(chunks, fast: true, maxHeaderBytes: testCase.maxHeaderBytes))
+                    let nio = Self.droppingAfterClose(try Self.events(chunks, fast: false, maxHeaderBytes: testCase.maxHeaderBytes))
                     compared += 1
                     guard fast != nio else { continue }
                     mismatches.append(
@@ -304,8 +337,8 @@ struct RequestHeadFastPathTests {
     func halfClose() throws {
         for raw in Self.plain + Self.odd.map({ Self.plain[0] + $0 }) {
             for chunks in Self.splits(Array(raw.utf8)) {
-                let fast = try Self.events(chunks, fast: true, maxHeaderBytes: 1024, halfClose: true)
-                let nio = try Self.events(chunks, fast: false, maxHeaderBytes: 1024, halfClose: true)
+                let fast = Self.droppingAfterClose(try Self.events(chunks, fast: true, maxHeaderBytes: 1024, halfClose: true))
+                let nio = Self.droppingAfterClose(try Self.events(chunks, fast: false, maxHeaderBytes: 1024, halfClose: true))
                 #expect(fast == nio, "\(raw.debugDescription) in \(chunks.map(\.count)):\nfast \(fast)\nnio  \(nio)")
                 if fast != nio { break }
             }
@@ -317,11 +350,18 @@ struct RequestHeadFastPathTests {
         for text in Self.plain {
             let bytes = Array(text.utf8)
             let outcome = bytes.withUnsafeBytes { RequestHeadScanner.scan($0, limit: 1024, maxFieldCount: 256) }
-            guard case .complete(let length, _) = outcome else {
+            guard case .complete(let length, _, let keepAlive) = outcome else {
                 Issue.record("not taken: \(text.debugDescription)")
                 continue
             }
             #expect(length == bytes.count)
+            // The connection's handler takes the scanner's keep-alive reading: it must be NIO's.
+            let nio = try? Self.events([bytes[...]], fast: false, maxHeaderBytes: 1024)
+            guard case .head(_, _, _, _, let nioKeepAlive) = nio?.first else {
+                Issue.record("NIO's decoder made no head of \(text.debugDescription)")
+                continue
+            }
+            #expect(keepAlive == nioKeepAlive, "\(text.debugDescription)")
         }
         for text in Self.odd {
             let outcome = Array(text.utf8).withUnsafeBytes { RequestHeadScanner.scan($0, limit: 1024, maxFieldCount: 256) }
@@ -342,6 +382,29 @@ struct RequestHeadFastPathTests {
         #expect((try? channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)) == nil)
         try channel.writeInbound(ByteBuffer(string: Self.odd[0] + Self.plain[0]))
         #expect((try? channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)) != nil)
+        _ = try? channel.finish()
+    }
+
+    @Test(
+        "a head that closes the connection (Connection: close, HTTP/1.0) is read on the fast path, and the bytes after it are dropped",
+        arguments: [
+            "GET /c HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            "GET /x HTTP/1.0\r\nHost: a\r\nUser-Agent: ApacheBench/2.3\r\nAccept: */*\r\n\r\n",
+        ])
+    func closingHeadStaysOnFastPath(head: String) throws {
+        let channel = EmbeddedChannel()
+        let recorder = DecodedEventRecorder()
+        try channel.pipeline.syncOperations.addHandler(RequestHeadFastPath(maxHeaderBytes: 1024))
+        try channel.pipeline.syncOperations.addHandler(recorder)
+        try channel.writeInbound(ByteBuffer(string: head + Self.plain[0] + "NOT A REQUEST\r\n\r\n"))
+        try channel.writeInbound(ByteBuffer(string: Self.plain[1]))
+        #expect((try? channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)) == nil)
+        let heads = recorder.events.compactMap { event -> Bool? in
+            guard case .head(_, _, _, _, let keepAlive) = event else { return nil }
+            return keepAlive
+        }
+        #expect(heads == [false])
+        #expect(!recorder.events.contains { if case .error = $0 { true } else { false } })
         _ = try? channel.finish()
     }
 
@@ -373,7 +436,8 @@ struct RequestHeadFastPathTests {
 
     @Test("through the connection's handler, answers, refusals (400, 413, 431) and closes are those of NIO's decoder")
     func answers() throws {
-        for raw in Self.plain + Self.odd + Self.odd.map({ Self.plain[0] + Self.plain[3] + $0 + Self.plain[1] }) {
+        let pipelined = Self.odd.map { Self.plain[0] + Self.plain[3] + $0 + Self.plain[1] } + Self.plain.map { $0 + Self.plain[0] }
+        for raw in Self.plain + Self.odd + pipelined {
             let bytes = Array(raw.utf8)
             for chunks in Self.splits(bytes) {
                 let fast = try Self.transcript(chunks, fast: true)
