@@ -18,8 +18,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     private enum Pending {
         /// A request, its number on this connection, and whether the connection stays open after
-        /// it as far as the request says (read when it arrived: a plain head from the fast path
-        /// always does, and needs no search of its fields for `Connection`).
+        /// it as far as the request says (read when it arrived: for a plain head, by the fast
+        /// path as it scanned the bytes, with no search of its fields for `Connection`).
         case request(ProxyRequest, number: UInt64, keepAlive: Bool)
         /// A final error answer; the connection closes after it.
         case reject(ProxyResponse)
