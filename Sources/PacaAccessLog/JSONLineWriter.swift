@@ -46,14 +46,48 @@ struct JSONLineWriter {
         byte(UInt8(ascii: "\""))
         var value = value
         value.withUTF8 { source in
-            for unit in source where unit < 0x20 || unit == UInt8(ascii: "\"") || unit == UInt8(ascii: "\\") {
+            if Self.needsEscaping(source) {
                 for unit in source { escaped(unit) }
-                return
+            } else {
+                // The common case (URLs, hosts, addresses): nothing to escape, one copy.
+                bytes(source)
             }
-            // The common case (URLs, hosts, addresses): nothing to escape, one copy.
-            bytes(source)
         }
         byte(UInt8(ascii: "\""))
+    }
+
+    /// Whether any byte of `source` is a control character, `"` or `\\`, the bytes a JSON string
+    /// cannot hold as they are. Eight bytes at a time: a word's test is exact for "any byte
+    /// matches" (the borrow that can mark a wrong byte only ever follows a matching one).
+    static func needsEscaping(_ source: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let start = source.baseAddress else { return false }
+        let raw = UnsafeRawPointer(start)
+        let count = source.count
+        var index = 0
+        while index + 8 <= count {
+            if needsEscaping(word: raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)) { return true }
+            index += 8
+        }
+        while index < count {
+            let unit = start[index]
+            if unit < 0x20 || unit == UInt8(ascii: "\"") || unit == UInt8(ascii: "\\") { return true }
+            index += 1
+        }
+        return false
+    }
+
+    /// Whether a byte of `word` is below 0x20, `"` (0x22) or `\\` (0x5C). A byte of 0x80 or
+    /// more (UTF-8 beyond ASCII) never matches: `~word` clears its high bit.
+    @inline(__always)
+    static func needsEscaping(word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let quote = word ^ (ones &* 0x22)
+        let backslash = word ^ (ones &* 0x5C)
+        let control = word &- ones &* 0x20
+        let zeroQuote = quote &- ones
+        let zeroBackslash = backslash &- ones
+        return ((control & ~word) | (zeroQuote & ~quote) | (zeroBackslash & ~backslash)) & highs != 0
     }
 
     private mutating func escaped(_ value: UInt8) {
@@ -130,19 +164,35 @@ struct JSONLineWriter {
     private mutating func digits(_ magnitude: UInt64) {
         var length = 1
         var probe = magnitude
-        while probe >= 10 {
-            probe /= 10
-            length += 1
+        while probe >= 100 {
+            probe /= 100
+            length += 2
         }
+        if probe >= 10 { length += 1 }
+        // Two digits per division, from a table of the pairs 00–99, right to left.
         var rest = magnitude
-        var index = count + length - 1
-        repeat {
-            base[index] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest % 10)
-            rest /= 10
-            index -= 1
-        } while rest > 0
+        var index = count + length
+        Self.digitPairs.withUnsafeBufferPointer { pairs in
+            while rest >= 100 {
+                let pair = Int(rest % 100) * 2
+                rest /= 100
+                index -= 2
+                base[index] = pairs[pair]
+                base[index + 1] = pairs[pair + 1]
+            }
+            if rest >= 10 {
+                let pair = Int(rest) * 2
+                base[index - 2] = pairs[pair]
+                base[index - 1] = pairs[pair + 1]
+            } else {
+                base[index - 1] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest)
+            }
+        }
         count += length
     }
+
+    /// "00", "01", … "99", two bytes each.
+    private static let digitPairs: [UInt8] = (0..<100).flatMap { [UInt8(ascii: "0") + UInt8($0 / 10), UInt8(ascii: "0") + UInt8($0 % 10)] }
 
     /// `YYYY-MM-DDTHH:MM:SS.` for the last second formatted; the milliseconds are written per
     /// record. Records of one flush are seconds apart at most, so it is formatted about once per

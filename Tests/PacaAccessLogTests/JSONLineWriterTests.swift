@@ -1,0 +1,66 @@
+import Testing
+
+@testable import PacaAccessLog
+
+@Suite("JSONLineWriter")
+struct JSONLineWriterTests {
+    /// The byte-by-byte definition the word test must agree with.
+    static func needsEscapingByBytes(_ bytes: [UInt8]) -> Bool {
+        bytes.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
+    }
+
+    @Test("the eight-bytes-at-a-time escape check agrees with the byte check for every byte in every place")
+    func escapeCheckEveryByte() {
+        var checked = 0
+        for length in 1...19 {
+            for place in 0..<length {
+                for value in UInt8(0)...UInt8(255) {
+                    // Plain letters around the byte, and a byte of 0x80 or more before it, which
+                    // must not disturb the check of its neighbours.
+                    for filler in [UInt8(ascii: "a"), 0xC3] {
+                        var bytes = [UInt8](repeating: filler, count: length)
+                        bytes[place] = value
+                        let fast = bytes.withUnsafeBufferPointer { JSONLineWriter.needsEscaping($0) }
+                        if fast != Self.needsEscapingByBytes(bytes) {
+                            Issue.record("length \(length), byte \(value) at \(place), filler \(filler): \(fast)")
+                            return
+                        }
+                        checked += 1
+                    }
+                }
+            }
+        }
+        #expect(checked == 2 * 256 * (1...19).reduce(0, +))
+        // Two bytes that need escaping in one word, and the borrow of one next to the other.
+        for pair in [[0x00, 0x22], [0x22, 0x5C], [0x1F, 0x20], [0x21, 0x22], [0x5B, 0x5C], [0x5C, 0x5D]] as [[UInt8]] {
+            let bytes = [UInt8](repeating: UInt8(ascii: "a"), count: 3) + pair + [UInt8](repeating: UInt8(ascii: "a"), count: 3)
+            #expect(bytes.withUnsafeBufferPointer { JSONLineWriter.needsEscaping($0) } == Self.needsEscapingByBytes(bytes))
+        }
+    }
+
+    static func written(_ body: (inout JSONLineWriter) -> Void) -> String {
+        let bytes = [UInt8](unsafeUninitializedCapacity: 64) { buffer, count in
+            var writer = JSONLineWriter(buffer)
+            writer.reserve(64)
+            body(&writer)
+            count = writer.count
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    @Test("integers are written as Swift writes them: every length, each side of every power of ten, the extremes")
+    func integers() {
+        var values: [Int] = [0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 65_535, .max, .min, .min + 1, -1, -10, -100]
+        var power = 1
+        for _ in 1...18 {
+            power *= 10
+            values += [power - 1, power, power + 1, -power, 7 * power / 3]
+        }
+        for value in values {
+            #expect(Self.written { $0.integer(value) } == String(value), "\(value)")
+        }
+        #expect(Self.written { $0.fixed3(1234.5678) } == "1234.568")
+        #expect(Self.written { $0.fixed3(-0.0004) } == "0.000")
+        #expect(Self.written { $0.fixed3(100.0) } == "100.000")
+    }
+}
