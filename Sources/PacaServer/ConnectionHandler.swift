@@ -166,8 +166,16 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let request = ProxyRequest(
             head: head, upload: upload, peer: peer, interimSink: interimSink(version: head.version, context: context),
             number: requestsReceived)
-        queue.append(.request(request, number: requestsReceived, keepAlive: keepAlive))
-        processQueue(context: context)
+        guard canAnswerAtOnce(context: context) else {
+            queue.append(.request(request, number: requestsReceived, keepAlive: keepAlive))
+            processQueue(context: context)
+            return
+        }
+        // The common case: answered without a trip through the queue (which cost two copies of
+        // the request). What follows is what `processQueue` does after an answer.
+        if answer(request, number: requestsReceived, keepAliveAsked: keepAlive, context: context) {
+            processQueue(context: context)
+        }
     }
 
     /// What the checks of a head from NIO's decoder found.
@@ -332,43 +340,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 _ = send(response, version: .http1_1, keepAlive: false, context: context)
                 return
             case .request(let request, let number, let keepAliveAsked):
-                interimOpenFor = number
-                let keepAlive = keepAliveAsked && !quiescing
-                if let upload = request.upload, let failed = failedUpload, failed.upload === upload {
-                    // Refused before it was dispatched: the origin never hears of it.
-                    _ = send(failed.answer, version: request.head.version, keepAlive: false, upload: upload, context: context)
-                    return
-                }
-                switch responder.respond(to: request, on: context.eventLoop) {
-                case .immediate(let response):
-                    guard send(response, version: request.head.version, keepAlive: keepAlive, upload: request.upload, context: context)
-                    else { return }
-                case .deferred(let future):
-                    responding = true
-                    future.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
-                        self.responding = false
-                        let response: ProxyResponse
-                        switch result {
-                        case .success(let value): response = value
-                        case .failure(let error):
-                            self.logger.error("responder failed", metadata: ["error": "\(error)"])
-                            response = .plain(.internalServerError, "internal error")
-                        }
-                        guard !self.closed else {
-                            response.stream?.cancel()
-                            return
-                        }
-                        // A stop that began while the origin was asked closes after this answer.
-                        let keep = keepAlive && !self.quiescing
-                        if self.send(response, version: request.head.version, keepAlive: keep, upload: request.upload, context: context) {
-                            // Outside a read burst no channelReadComplete will flush what the
-                            // queue answers next, so flush here.
-                            self.processQueue(context: context)
-                            self.flushIfNeeded(context: context)
-                        }
-                    }
-                    return
-                }
+                guard answer(request, number: number, keepAliveAsked: keepAliveAsked, context: context) else { return }
             }
         }
         if !context.channel.isWritable { flushIfNeeded(context: context) }
@@ -376,6 +348,56 @@ final class ConnectionHandler: ChannelDuplexHandler {
         if readWithheld, queue.count < configuration.maxPipelinedRequests, !closed, !uploadFull, context.channel.isWritable {
             readWithheld = false
             context.read()
+        }
+    }
+
+    /// Whether a request that just arrived can be answered at once: nothing is queued before it,
+    /// no answer is being produced or written, and the socket takes more.
+    private func canAnswerAtOnce(context: ChannelHandlerContext) -> Bool {
+        queue.isEmpty && !responding && !closed && context.channel.isWritable
+    }
+
+    /// Answers `request`, the next in order. Returns `true` when the one after it may be answered
+    /// now; `false` when this answer is still being produced or written, or the connection closes
+    /// after it.
+    private func answer(_ request: ProxyRequest, number: UInt64, keepAliveAsked: Bool, context: ChannelHandlerContext) -> Bool {
+        interimOpenFor = number
+        let keepAlive = keepAliveAsked && !quiescing
+        if let upload = request.upload, let failed = failedUpload, failed.upload === upload {
+            // Refused before it was dispatched: the origin never hears of it.
+            _ = send(failed.answer, version: request.head.version, keepAlive: false, upload: upload, context: context)
+            return false
+        }
+        switch responder.respond(to: request, on: context.eventLoop) {
+        case .immediate(let response):
+            return send(response, version: request.head.version, keepAlive: keepAlive, upload: request.upload, context: context)
+        case .deferred(let future):
+            responding = true
+            let version = request.head.version
+            let upload = request.upload
+            future.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
+                self.responding = false
+                let response: ProxyResponse
+                switch result {
+                case .success(let value): response = value
+                case .failure(let error):
+                    self.logger.error("responder failed", metadata: ["error": "\(error)"])
+                    response = .plain(.internalServerError, "internal error")
+                }
+                guard !self.closed else {
+                    response.stream?.cancel()
+                    return
+                }
+                // A stop that began while the origin was asked closes after this answer.
+                let keep = keepAlive && !self.quiescing
+                if self.send(response, version: version, keepAlive: keep, upload: upload, context: context) {
+                    // Outside a read burst no channelReadComplete will flush what the
+                    // queue answers next, so flush here.
+                    self.processQueue(context: context)
+                    self.flushIfNeeded(context: context)
+                }
+            }
+            return false
         }
     }
 
