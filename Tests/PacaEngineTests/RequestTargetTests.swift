@@ -1,5 +1,6 @@
-import PacaEngine
 import Testing
+
+@testable import PacaEngine
 
 @Suite("RequestTarget")
 struct RequestTargetTests {
@@ -151,5 +152,44 @@ struct RequestTargetTests {
     func normalisePath() throws {
         #expect(try RequestTarget.normalisePath("/a/./b/%7e") == "/a/b/~")
         #expect(throws: RequestTarget.ParseError.badEncoding) { try RequestTarget.normalisePath("/%x") }
+    }
+}
+
+@Suite("RequestTarget.parseReceived against its definition")
+struct RequestTargetReceivedDefinitionTests {
+    /// What `parseReceived` must give: `forbiddenByte` for a target holding a byte no
+    /// request-target may hold, else what `parse` gives.
+    static func reference(_ target: String) -> String {
+        if target.utf8.contains(where: RequestTarget.isForbiddenTargetByte) { return "forbiddenByte" }
+        return outcome { () throws(RequestTarget.ParseError) in try RequestTarget.parse(target) }
+    }
+
+    static func outcome(_ body: () throws(RequestTarget.ParseError) -> RequestTarget) -> String {
+        do throws(RequestTarget.ParseError) {
+            let target = try body()
+            return "path \(target.path.debugDescription) query \(target.query.debugDescription)"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test("every byte value in each part of a target gives what the definition gives")
+    func everyByte() {
+        var checked = 0
+        for value in UInt8(0)...UInt8(255) {
+            // A byte as such (a lone byte of 0x80 or more is not UTF-8, so such bytes come in
+            // as the two-byte character that carries them).
+            let character = value < 0x80 ? String(UnicodeScalar(value)) : String(UnicodeScalar(UInt32(value))!)
+            let targets = [
+                "/" + character, "/a" + character + "b", "/a/" + character, "/a/" + character + "/b", "/a?" + character,
+                "/a?x=" + character + "&y", "/a/" + character + "?q", character + "/a", "/" + character + character,
+            ]
+            for target in targets {
+                let actual = Self.outcome { () throws(RequestTarget.ParseError) in try RequestTarget.parseReceived(target) }
+                #expect(actual == Self.reference(target), "\(target.debugDescription)")
+                checked += 1
+            }
+        }
+        #expect(checked == 256 * 9)
     }
 }

@@ -66,20 +66,34 @@ public struct RequestTarget: Sendable, Equatable {
         // else goes the general way.
         var text = target
         let scan = text.withUTF8 { bytes -> ReceivedScan in
-            var plainPath = bytes.first == UInt8(ascii: "/")
+            guard let base = bytes.baseAddress, !bytes.isEmpty else { return .general }
+            let count = bytes.count
+            var index = 0
+            // The path while it is plain, up to its `?`: bytes that need no normalisation and
+            // are not forbidden (the forbidden `#` and `\\` are visible ASCII, so a plain path byte
+            // is checked for them too).
+            var plainPath = base[0] == UInt8(ascii: "/")
             var questionMark: Int?
-            var previous: UInt8 = 0
-            for index in bytes.indices {
-                let byte = bytes[index]
-                if isForbiddenTargetByte(byte) { return .forbidden }
-                guard questionMark == nil, plainPath else { continue }
-                if byte == UInt8(ascii: "?") {
-                    questionMark = index
-                } else if isPlainPathByte(byte, after: previous) {
+            if plainPath {
+                var previous: UInt8 = 0
+                while index < count {
+                    let byte = base[index]
+                    if byte == UInt8(ascii: "?") {
+                        questionMark = index
+                        break
+                    }
+                    guard byte != UInt8(ascii: "#"), byte != UInt8(ascii: "\\"), isPlainPathByte(byte, after: previous) else {
+                        plainPath = false
+                        break
+                    }
                     previous = byte
-                } else {
-                    plainPath = false
+                    index += 1
                 }
+            }
+            // Every byte after it.
+            while index < count {
+                if isForbiddenTargetByte(base[index]) { return .forbidden }
+                index += 1
             }
             return plainPath ? .plain(questionMark: questionMark) : .general
         }
