@@ -65,6 +65,30 @@ struct AdmissionTests {
         #expect(sketch.frequency(hash: key) == 0)
     }
 
+    @Test("the aging period is ten times the live entries, but never shorter than the sketch's table")
+    func agingPeriodBoundsItsCost() {
+        // 100 MB of L1 in one shard at 1 KiB an entry: a table of 131,072 words.
+        var large = FrequencySketch(capacity: 100_000)
+        large.setPeriod(liveEntries: 3)
+        #expect(large.sampleSize == 131_072)
+        large.setPeriod(liveEntries: 20_000)
+        #expect(large.sampleSize == 200_000)
+        var small = FrequencySketch(capacity: 10)
+        small.setPeriod(liveEntries: 3)
+        #expect(small.sampleSize == FrequencySketch.minimumSampleSize)
+        small.setPeriod(liveEntries: 50)
+        #expect(small.sampleSize == 500)
+        // Through the cache: a nearly empty 64 MiB tinyLFU shard with 20 hot keys (300 counted
+        // accesses before all saturate) does not age every 160 of them.
+        let cache = MemoryCache(maxBytes: 64 << 20, policy: .tinyLFU, shardCount: 1)
+        let keys = (0..<20).map(hotKey)
+        for key in keys { _ = cache.set(makeEntry(key)) }
+        for _ in 0..<20 {
+            for key in keys { _ = cache.get(key, now: t0) }
+        }
+        for key in keys { #expect(cache.estimatedFrequency(of: key) >= 15, "\(key) not halved") }
+    }
+
     @Test("tinyLFU counts lookups, misses included, per key")
     func getCountsMisses() {
         let cache = MemoryCache(maxBytes: 1 << 20, policy: .tinyLFU, shardCount: 1)

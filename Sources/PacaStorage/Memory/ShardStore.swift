@@ -248,7 +248,7 @@ struct ShardStore: ~Copyable {
                 evict(victim, into: &evicted)
             }
         }
-        sketch.sampleSize = max(FrequencySketch.minimumSampleSize, 10 * index.count)
+        sketch.setPeriod(liveEntries: index.count)
         return (evicted, stored)
     }
 
