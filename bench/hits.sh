@@ -45,6 +45,7 @@ VARNISH_EXTRA=${VARNISH_EXTRA:-}  # more varnishd arguments, e.g. "-p timeout_li
 NGINX_EXTRA=${NGINX_EXTRA:-}      # more nginx http{} directives, e.g. "gzip off;"
 PACA_EXTRA=${PACA_EXTRA:-}        # more arguments to "paca serve"
 CLOSE=${CLOSE:-0}                 # 1: every request on a new connection (wrk sends "Connection: close")
+KEYS=${KEYS:-1}                   # >1: spread each run over KEYS cached URLs (the path with ?k=0..KEYS-1)
 KEEP_TMP=${KEEP_TMP:-0}
 OUT_DIR=${OUT_DIR:-bench/out}
 
@@ -350,6 +351,31 @@ warm() {
 for t in $TARGETS; do for u in $URLS; do warm "$t" "$u"; done; done
 note "all targets serve hits for: $URLS"
 
+# KEYS > 1: a wrk script that walks ?k=0..KEYS-1 on the run's path, and a warm-up pass over all
+# of them per target and path (misses fill the cache), long enough to fetch each a few times.
+WRK_KEYS=()
+if ((KEYS > 1)); then
+    cat >"$TMP/keys.lua" <<EOF
+local i = 0
+request = function()
+    i = (i + 1) % $KEYS
+    return wrk.format("GET", wrk.path .. "?k=" .. i)
+end
+EOF
+    WRK_KEYS=(-s "$TMP/keys.lua")
+    # Each miss waits the origin's latency: twice what one pass over the keys takes, plus a
+    # second per 1,000 keys (misses are slower than hits however fast the origin), plus 3 s.
+    case $LATENCY in *ms) latency_ms=${LATENCY%ms} ;; *s) latency_ms=$((${LATENCY%s} * 1000)) ;; *) latency_ms=1000 ;; esac
+    warm_seconds=$((2 * KEYS * latency_ms / (CONNS * 1000) + KEYS / 1000 + 3))
+    for t in $TARGETS; do for u in $URLS; do
+        note "$t: warming $KEYS keys of $u (${warm_seconds}s)"
+        timeout $((warm_seconds + 30)) "${CLI[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${warm_seconds}s" --timeout 5s "${WRK_KEYS[@]}" \
+            "http://127.0.0.1:${PORT[$t]}$u" >/dev/null 2>&1 || die "warming $KEYS keys failed against $t"
+        curl -s -o /dev/null -D "$TMP/headers" --max-time 10 "http://127.0.0.1:${PORT[$t]}$u?k=$((KEYS / 2))"
+        is_hit "$t" "$TMP/headers" || die "$t does not serve a hit for $u?k=$((KEYS / 2)) after warming"
+    done; done
+fi
+
 # ---------------------------------------------------------------- load
 mkdir -p "$OUT_DIR"
 OUT=$OUT_DIR/hits-$(date -u +%Y%m%dT%H%M%SZ).txt
@@ -393,7 +419,7 @@ for u in $URLS; do
                 || warm "$t" "$u" 1
             out=$TMP/wrk-$t-$(basename "$u")-$rep.txt
             read -r busy0 total0 < <(cpu_ticks "$SERVER_CPU_LIST")
-            timeout $((DURATION + 30)) /usr/bin/time -f '%P' -o "$out.cpu" "${CLI[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency --timeout 5s "${WRK_CLOSE[@]}" "$url" >"$out" 2>&1 \
+            timeout $((DURATION + 30)) /usr/bin/time -f '%P' -o "$out.cpu" "${CLI[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency --timeout 5s "${WRK_CLOSE[@]}" "${WRK_KEYS[@]}" "$url" >"$out" 2>&1 \
                 || { cat "$out" >&2; die "wrk failed against $t"; }
             read -r busy1 total1 < <(cpu_ticks "$SERVER_CPU_LIST")
             srv_cpu=$(awk -v b=$((busy1 - busy0)) -v t=$((total1 - total0)) 'BEGIN { printf "%.0f%%", (t > 0 ? 100 * b / t : 0) }')
