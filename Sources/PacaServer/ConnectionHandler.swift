@@ -415,9 +415,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
             return false
         }
         var keep = keepAlive && !response.closeConnection
+        let http10 = version.major == 1 && version.minor == 0
         guard let stream = response.stream else {
             detachUpload(upload, context: context)
-            write(response, keepAlive: keep, context: context)
+            write(response, keepAlive: keep, announceKeepAlive: http10, context: context)
             return keep
         }
         let wantsBody = !response.omitBody && ResponseEncoding.permitsBody(response.status)
@@ -428,10 +429,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
         guard wantsBody else {
             detachUpload(upload, context: context)
             stream.cancel()
-            write(response, keepAlive: keep, chunked: chunked, context: context)
+            write(response, keepAlive: keep, announceKeepAlive: http10, chunked: chunked, context: context)
             return keep
         }
-        let (head, _) = ResponseEncoding.encode(response, keepAlive: keep, chunked: chunked, allocator: context.channel.allocator)
+        let (head, _) = ResponseEncoding.encode(
+            response, keepAlive: keep, announceKeepAlive: http10, chunked: chunked, allocator: context.channel.allocator)
         context.write(wrapOutboundOut(head), promise: nil)
         context.flush()
         needsFlush = false
@@ -497,9 +499,14 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     /// Writes one response; when `keepAlive` is off, flushes and closes once it is on the wire.
-    private func write(_ response: ProxyResponse, keepAlive: Bool, chunked: Bool = false, context: ChannelHandlerContext) {
+    /// `announceKeepAlive`: an HTTP/1.0 client's kept-alive connection is announced in the answer.
+    private func write(
+        _ response: ProxyResponse, keepAlive: Bool, announceKeepAlive: Bool = false, chunked: Bool = false,
+        context: ChannelHandlerContext
+    ) {
         let body = ResponseEncoding.encode(
-            response, keepAlive: keepAlive, chunked: chunked, into: &headScratch, allocator: context.channel.allocator)
+            response, keepAlive: keepAlive, announceKeepAlive: announceKeepAlive, chunked: chunked, into: &headScratch,
+            allocator: context.channel.allocator)
         let head = headScratch!
         if head.capacity > Self.retainedHeadCapacity { headScratch = nil }
         guard !keepAlive else {

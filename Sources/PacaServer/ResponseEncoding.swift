@@ -42,11 +42,15 @@ enum ResponseEncoding {
     /// Encodes `response`. Returns the head (with the body when small) and the body to write
     /// after it, if any. A streamed body of unknown length is announced as `chunked` when
     /// `chunked` allows it, else it is delimited by closing the connection.
-    static func encode(_ response: ProxyResponse, keepAlive: Bool, chunked: Bool = false, allocator: ByteBufferAllocator) -> (
-        ByteBuffer, ByteBuffer?
-    ) {
+    /// `announceKeepAlive`: the client spoke HTTP/1.0 and asked to keep the connection, which it
+    /// does only when the answer says `Connection: keep-alive` (RFC 9112 §9.3, Appendix C.2.2).
+    static func encode(
+        _ response: ProxyResponse, keepAlive: Bool, announceKeepAlive: Bool = false, chunked: Bool = false,
+        allocator: ByteBufferAllocator
+    ) -> (ByteBuffer, ByteBuffer?) {
         var head: ByteBuffer?
-        let body = encode(response, keepAlive: keepAlive, chunked: chunked, into: &head, allocator: allocator)
+        let body = encode(
+            response, keepAlive: keepAlive, announceKeepAlive: announceKeepAlive, chunked: chunked, into: &head, allocator: allocator)
         return (head!, body)
     }
 
@@ -54,14 +58,16 @@ enum ResponseEncoding {
     /// any more (the previous response written from it has left), else in a new buffer; `nil`
     /// gets a new one. Returns the body to write after the head, if any.
     static func encode(
-        _ response: ProxyResponse, keepAlive: Bool, chunked: Bool = false, into head: inout ByteBuffer?, allocator: ByteBufferAllocator
+        _ response: ProxyResponse, keepAlive: Bool, announceKeepAlive: Bool = false, chunked: Bool = false,
+        into head: inout ByteBuffer?, allocator: ByteBufferAllocator
     ) -> ByteBuffer? {
         let bodyAllowed = permitsBody(response.status)
         let streamed = response.stream != nil
         let bodyLength = bodyAllowed ? (streamed ? response.streamLength : nil) ?? (response.body?.readableBytes ?? 0) : 0
         let inlineBody = !streamed && !response.omitBody && bodyLength > 0 && bodyLength <= inlineBodyLimit
         let status = statusLine(response.status)
-        // An upper bound of the head: each fixed piece below with room for its numbers.
+        // An upper bound of the head: each fixed piece below with room for its numbers (at most
+        // 151 bytes: Age 27, Cache-Status 60, Content-Length 38, Connection 24, the end 2).
         var capacity = status.utf8.count + (response.headerBlock?.readableBytes ?? 0) + 160
         for header in response.headers { capacity += header.name.utf8.count + header.value.utf8.count + 4 }
         switch response.cacheStatus {
@@ -113,6 +119,8 @@ enum ResponseEncoding {
             }
             if !keepAlive {
                 writer.append("Connection: close\r\n")
+            } else if announceKeepAlive {
+                writer.append("Connection: keep-alive\r\n")
             }
             writer.append("\r\n")
             if inlineBody, let body = response.body {

@@ -156,6 +156,29 @@ struct ProtocolRobustnessTests {
             try await old.send("GET /k HTTP/1.0\r\n\r\n")
             #expect(try await old.readResponse().header("connection") == "close")
             #expect(try await old.isClosedByPeer())
+            // The same with a Host (the fast path's shape, as ApacheBench sends it).
+            let bench = try await proxy.connect()
+            try await bench.send("GET /k HTTP/1.0\r\nHost: a\r\nUser-Agent: ApacheBench/2.3\r\nAccept: */*\r\n\r\n")
+            #expect(try await bench.readResponse().header("connection") == "close")
+            #expect(try await bench.isClosedByPeer())
+        }
+    }
+
+    @Test(
+        "an HTTP/1.0 client that asks for keep-alive is told the connection persists, and it does; HTTP/1.1 answers say nothing",
+        arguments: ["GET /k HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n", "GET /k HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"])
+    func http10KeepAlive(request: String) async throws {
+        try await Self.withProxy { proxy, _ in
+            let connection = try await proxy.connect()
+            for _ in 0..<3 {
+                try await connection.send(request)
+                let response = try await connection.readResponse()
+                #expect(response.status == 200)
+                #expect(response.header("connection")?.lowercased() == "keep-alive")
+            }
+            try await connection.send("GET /k HTTP/1.1\r\nHost: a\r\n\r\n")
+            #expect(try await connection.readResponse().header("connection") == nil)
+            await connection.close()
         }
     }
 }
