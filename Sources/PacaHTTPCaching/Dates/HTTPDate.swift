@@ -36,6 +36,67 @@ public enum HTTPDate: Sendable {
     }
 
     private static func parse(_ s: String, nowSeconds: Int64?) -> Int64? {
+        if let seconds = parseIMFFixdate(s) { return seconds }
+        return parseGeneral(s, nowSeconds: nowSeconds)
+    }
+
+    /// The form every current server sends, `Sun, 06 Nov 1994 08:49:37 GMT` (29 bytes, nothing
+    /// around it), read in place: the same value as `parseGeneral`, without its lowercased copy,
+    /// its split into strings and their arrays (a response's `Date`, `Last-Modified` and `Expires`,
+    /// and a conditional request's `If-Modified-Since`, were read that way on every miss and
+    /// revalidation). `nil` for anything else, valid or not: `parseGeneral` decides then.
+    static func parseIMFFixdate(_ s: String) -> Int64? {
+        var s = s
+        return s.withUTF8 { b -> Int64? in
+            guard b.count == 29, b[3] == UInt8(ascii: ","), b[4] == space, b[7] == space, b[11] == space, b[16] == space,
+                b[19] == colon, b[22] == colon, b[25] == space,
+                lower(b[26]) == UInt8(ascii: "g"), lower(b[27]) == UInt8(ascii: "m"), lower(b[28]) == UInt8(ascii: "t")
+            else { return nil }
+            let day3 = threeLetters(b, at: 0)
+            guard Self.dayCodes.contains(day3), let month = Self.monthCodes.firstIndex(of: threeLetters(b, at: 8)) else { return nil }
+            guard let d = digits(b, at: 5, count: 2), let y = digits(b, at: 12, count: 4), let h = digits(b, at: 17, count: 2),
+                let m = digits(b, at: 20, count: 2), let sec = digits(b, at: 23, count: 2), h < 24, m < 60, sec <= 60
+            else { return nil }
+            return make(year: y, month: Int64(month + 1), day: d, time: h * 3600 + m * 60 + min(sec, 59))
+        }
+    }
+
+    private static let space = UInt8(ascii: " ")
+    private static let colon = UInt8(ascii: ":")
+
+    /// `byte` with an ASCII capital letter made small (other bytes as they are but bit 5 set,
+    /// which no letter comparison here can take for a letter).
+    @inline(__always)
+    private static func lower(_ byte: UInt8) -> UInt8 { byte | 0x20 }
+
+    /// Three bytes at `start`, lowered, packed into one number to compare with the name codes.
+    @inline(__always)
+    private static func threeLetters(_ b: UnsafeBufferPointer<UInt8>, at start: Int) -> UInt32 {
+        UInt32(lower(b[start])) << 16 | UInt32(lower(b[start + 1])) << 8 | UInt32(lower(b[start + 2]))
+    }
+
+    private static func code(_ name: String) -> UInt32 {
+        let u = Array(name.utf8)
+        return UInt32(u[0]) << 16 | UInt32(u[1]) << 8 | UInt32(u[2])
+    }
+
+    private static let dayCodes = dayNames.map(code)
+    private static let monthCodes = monthNames.map(code)
+
+    /// The decimal number of `count` digits at `start`, or `nil` if one is not a digit.
+    @inline(__always)
+    private static func digits(_ b: UnsafeBufferPointer<UInt8>, at start: Int, count: Int) -> Int64? {
+        var value: Int64 = 0
+        for index in start..<(start + count) {
+            let digit = b[index] &- 0x30
+            guard digit < 10 else { return nil }
+            value = value * 10 + Int64(digit)
+        }
+        return value
+    }
+
+    /// Every form `parse` accepts, read the general way.
+    static func parseGeneral(_ s: String, nowSeconds: Int64?) -> Int64? {
         let text = ASCII.lowercased(ASCII.trimmed(s))
         // Split on every single space, so a doubled space leaves an empty part and fails the
         // per-format checks; only asctime's padded day (`Nov  6`) is allowed one.
