@@ -103,6 +103,9 @@ public enum CacheKeyBuilder {
 
     @inline(__always)
     private static func put(_ text: String, into buffer: UnsafeMutableBufferPointer<UInt8>, at offset: inout Int) {
+        // In place when the string's bytes are contiguous (always, for a native string): a
+        // mutable copy for `withUTF8` cost a retain and a release per part.
+        if text.utf8.withContiguousStorageIfAvailable({ put($0, into: buffer, at: &offset) }) != nil { return }
         var text = text
         text.withUTF8 { put($0, into: buffer, at: &offset) }
     }

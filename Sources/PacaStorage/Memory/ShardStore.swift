@@ -437,6 +437,17 @@ struct HashedKey: Hashable {
         hasher.combine(hash)
     }
 
+    /// The dictionary's bucket straight from `hash` (already the key's SipHash under the
+    /// process's random seed), mixed with the table's own seed by a multiply and two shifts:
+    /// without it every lookup ran a second `Hasher` over the one word.
+    func _rawHashValue(seed: Int) -> Int {
+        var x = UInt64(bitPattern: Int64(hash ^ seed))
+        x ^= x >> 32
+        x &*= 0xD6E8_FEB8_6659_FD93
+        x ^= x >> 32
+        return Int(bitPattern: UInt(x))
+    }
+
     static func == (lhs: HashedKey, rhs: HashedKey) -> Bool {
         lhs.hash == rhs.hash && lhs.key == rhs.key
     }
