@@ -44,16 +44,24 @@ struct JSONLineWriter {
     /// `value` as a JSON string, quoted and escaped: at most 6 bytes per byte of it, plus 2.
     mutating func string(_ value: String) {
         byte(UInt8(ascii: "\""))
-        var value = value
-        value.withUTF8 { source in
-            if Self.needsEscaping(source) {
-                for unit in source { escaped(unit) }
-            } else {
-                // The common case (URLs, hosts, addresses): nothing to escape, one copy.
-                bytes(source)
-            }
+        // In place when the bytes are contiguous (always, for a native string): a mutable copy
+        // for `withUTF8` costs a retain and a release.
+        if value.utf8.withContiguousStorageIfAvailable({ escapedContents($0) }) == nil {
+            var value = value
+            value.withUTF8 { escapedContents($0) }
         }
         byte(UInt8(ascii: "\""))
+    }
+
+    /// The bytes of a string, escaped where JSON needs it.
+    @inline(__always)
+    private mutating func escapedContents(_ source: UnsafeBufferPointer<UInt8>) {
+        if Self.needsEscaping(source) {
+            for unit in source { escaped(unit) }
+        } else {
+            // The common case (URLs, hosts, addresses): nothing to escape, one copy.
+            bytes(source)
+        }
     }
 
     /// Whether any byte of `source` is a control character, `"` or `\\`, the bytes a JSON string
@@ -162,37 +170,8 @@ struct JSONLineWriter {
     }
 
     private mutating func digits(_ magnitude: UInt64) {
-        var length = 1
-        var probe = magnitude
-        while probe >= 100 {
-            probe /= 100
-            length += 2
-        }
-        if probe >= 10 { length += 1 }
-        // Two digits per division, from a table of the pairs 00–99, right to left.
-        var rest = magnitude
-        var index = count + length
-        Self.digitPairs.withUnsafeBufferPointer { pairs in
-            while rest >= 100 {
-                let pair = Int(rest % 100) * 2
-                rest /= 100
-                index -= 2
-                base[index] = pairs[pair]
-                base[index + 1] = pairs[pair + 1]
-            }
-            if rest >= 10 {
-                let pair = Int(rest) * 2
-                base[index - 2] = pairs[pair]
-                base[index - 1] = pairs[pair + 1]
-            } else {
-                base[index - 1] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest)
-            }
-        }
-        count += length
+        count += DecimalDigits.write(magnitude, to: base + count)
     }
-
-    /// "00", "01", … "99", two bytes each.
-    private static let digitPairs: [UInt8] = (0..<100).flatMap { [UInt8(ascii: "0") + UInt8($0 / 10), UInt8(ascii: "0") + UInt8($0 % 10)] }
 
     /// `YYYY-MM-DDTHH:MM:SS.` for the last second formatted; the milliseconds are written per
     /// record. Records of one flush are seconds apart at most, so it is formatted about once per

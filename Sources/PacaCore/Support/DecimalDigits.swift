@@ -1,0 +1,46 @@
+/// Writes unsigned integers in decimal straight into memory, two digits per division (from a
+/// table of the pairs 00–99): the access log's lines and the response heads write several
+/// numbers per request, and one division per digit was most of their cost.
+public enum DecimalDigits {
+    /// How many digits `value` has in decimal (1 for 0).
+    @inlinable
+    public static func count(_ value: UInt64) -> Int {
+        var length = 1
+        var probe = value
+        while probe >= 100 {
+            probe /= 100
+            length += 2
+        }
+        return probe >= 10 ? length + 1 : length
+    }
+
+    /// Writes `value` in decimal at `target`, which has room for `count(value)` bytes (at most
+    /// 20); returns the bytes written.
+    @inlinable
+    public static func write(_ value: UInt64, to target: UnsafeMutablePointer<UInt8>) -> Int {
+        let length = count(value)
+        var rest = value
+        var index = length
+        pairs.withUnsafeBufferPointer { pairs in
+            while rest >= 100 {
+                let pair = Int(rest % 100) &* 2
+                rest /= 100
+                index -= 2
+                target[index] = pairs[pair]
+                target[index + 1] = pairs[pair + 1]
+            }
+            if rest >= 10 {
+                let pair = Int(rest) &* 2
+                target[0] = pairs[pair]
+                target[1] = pairs[pair + 1]
+            } else {
+                target[0] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest)
+            }
+        }
+        return length
+    }
+
+    /// "00", "01", … "99", two bytes each.
+    @usableFromInline
+    static let pairs: [UInt8] = (0..<100).flatMap { [UInt8(ascii: "0") + UInt8($0 / 10), UInt8(ascii: "0") + UInt8($0 % 10)] }
+}
