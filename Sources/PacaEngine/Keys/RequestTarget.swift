@@ -64,38 +64,12 @@ public struct RequestTarget: Sendable, Equatable {
         // One pass over the bytes in place finds a forbidden byte and, for the common
         // origin-form target that needs no normalisation, where its query starts; anything
         // else goes the general way.
-        var text = target
-        let scan = text.withUTF8 { bytes -> ReceivedScan in
-            guard let base = bytes.baseAddress, !bytes.isEmpty else { return .general }
-            let count = bytes.count
-            var index = 0
-            // The path while it is plain, up to its `?`: bytes that need no normalisation and
-            // are not forbidden (the forbidden `#` and `\\` are visible ASCII, so a plain path byte
-            // is checked for them too).
-            var plainPath = base[0] == UInt8(ascii: "/")
-            var questionMark: Int?
-            if plainPath {
-                var previous: UInt8 = 0
-                while index < count {
-                    let byte = base[index]
-                    if byte == UInt8(ascii: "?") {
-                        questionMark = index
-                        break
-                    }
-                    guard byte != UInt8(ascii: "#"), byte != UInt8(ascii: "\\"), isPlainPathByte(byte, after: previous) else {
-                        plainPath = false
-                        break
-                    }
-                    previous = byte
-                    index += 1
-                }
-            }
-            // Every byte after it.
-            while index < count {
-                if isForbiddenTargetByte(base[index]) { return .forbidden }
-                index += 1
-            }
-            return plainPath ? .plain(questionMark: questionMark) : .general
+        let scan: ReceivedScan
+        if let inPlace = target.utf8.withContiguousStorageIfAvailable(scanReceived) {
+            scan = inPlace
+        } else {
+            var text = target
+            scan = text.withUTF8(scanReceived)
         }
         switch scan {
         case .forbidden:
@@ -109,6 +83,40 @@ public struct RequestTarget: Sendable, Equatable {
         case .general:
             return try parse(target)
         }
+    }
+
+    /// The one pass of `parseReceived` over a target's bytes.
+    private static func scanReceived(_ bytes: UnsafeBufferPointer<UInt8>) -> ReceivedScan {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return .general }
+        let count = bytes.count
+        var index = 0
+        // The path while it is plain, up to its `?`: bytes that need no normalisation and
+        // are not forbidden (the forbidden `#` and `\\` are visible ASCII, so a plain path byte
+        // is checked for them too).
+        var plainPath = base[0] == UInt8(ascii: "/")
+        var questionMark: Int?
+        if plainPath {
+            var previous: UInt8 = 0
+            while index < count {
+                let byte = base[index]
+                if byte == UInt8(ascii: "?") {
+                    questionMark = index
+                    break
+                }
+                guard byte != UInt8(ascii: "#"), byte != UInt8(ascii: "\\"), isPlainPathByte(byte, after: previous) else {
+                    plainPath = false
+                    break
+                }
+                previous = byte
+                index += 1
+            }
+        }
+        // Every byte after it.
+        while index < count {
+            if isForbiddenTargetByte(base[index]) { return .forbidden }
+            index += 1
+        }
+        return plainPath ? .plain(questionMark: questionMark) : .general
     }
 
     /// What one pass over a received target found.

@@ -46,8 +46,8 @@ public enum HTTPDate: Sendable {
     /// and a conditional request's `If-Modified-Since`, were read that way on every miss and
     /// revalidation). `nil` for anything else, valid or not: `parseGeneral` decides then.
     static func parseIMFFixdate(_ s: String) -> Int64? {
-        var s = s
-        return s.withUTF8 { b -> Int64? in
+        // A native string's bytes in place; anything else is left to the general parser.
+        s.utf8.withContiguousStorageIfAvailable { b -> Int64? in
             guard b.count == 29, b[3] == UInt8(ascii: ","), b[4] == space, b[7] == space, b[11] == space, b[16] == space,
                 b[19] == colon, b[22] == colon, b[25] == space,
                 lower(b[26]) == UInt8(ascii: "g"), lower(b[27]) == UInt8(ascii: "m"), lower(b[28]) == UInt8(ascii: "t")
@@ -58,7 +58,7 @@ public enum HTTPDate: Sendable {
                 let m = digits(b, at: 20, count: 2), let sec = digits(b, at: 23, count: 2), h < 24, m < 60, sec <= 60
             else { return nil }
             return make(year: y, month: Int64(month + 1), day: d, time: h * 3600 + m * 60 + min(sec, 59))
-        }
+        } ?? nil
     }
 
     private static let space = UInt8(ascii: " ")
