@@ -53,6 +53,52 @@ struct KeyedQueryTests {
         #expect(CacheKeyBuilder.keyedQuery(c.query, rule: c.rule) == c.expected)
     }
 
+    /// The keyed query as first written (by `Character`, through `Substring`s), the definition
+    /// the byte-level split must keep to.
+    static func reference(_ query: String?, rule: QueryKeyRule) -> String {
+        guard let query, !query.isEmpty else { return "" }
+        var pairs: [(name: Substring, value: Substring, text: Substring)] = []
+        var changed = false
+        for parameter in query.split(separator: "&", omittingEmptySubsequences: false) {
+            if parameter.isEmpty {
+                changed = true
+                continue
+            }
+            let equals = parameter.firstIndex(of: "=")
+            let name = parameter[..<(equals ?? parameter.endIndex)]
+            let value = equals.map { parameter[parameter.index(after: $0)...] } ?? ""
+            if rule.keeps(name) { pairs.append((name, value, parameter)) } else { changed = true }
+        }
+        let sorted = pairs.sorted { $0.name != $1.name ? $0.name < $1.name : $0.value < $1.value }
+        if !changed, sorted.map(\.text) == pairs.map(\.text) { return query }
+        return sorted.map { String($0.text) }.joined(separator: "&")
+    }
+
+    @Test("every query of up to five symbols from a, b, 1, =, & and é is keyed as the definition keys it, under three rules")
+    func agreesWithTheDefinition() {
+        let symbols = ["a", "b", "1", "=", "&", "\u{E9}"]
+        var queries = [""]
+        var layer = [""]
+        for _ in 1...5 {
+            layer = layer.flatMap { prefix in symbols.map { prefix + $0 } }
+            queries += layer
+        }
+        var checked = 0
+        for query in queries {
+            for rule in [QueryKeyRule.all, .include(["a", "\u{E9}"]), .exclude(["b"])] {
+                let actual = CacheKeyBuilder.keyedQuery(query, rule: rule)
+                if actual != Self.reference(query, rule: rule) {
+                    Issue.record(
+                        "\(query.debugDescription) under \(rule): \(actual.debugDescription), expected \(Self.reference(query, rule: rule).debugDescription)"
+                    )
+                    return
+                }
+                checked += 1
+            }
+        }
+        #expect(checked == 3 * (1 + 6 + 36 + 216 + 1_296 + 7_776))
+    }
+
     @Test("parameter order never splits an entry")
     func orderIndependent() {
         let orders = ["a=1&b=2&c=3", "c=3&b=2&a=1", "b=2&c=3&a=1"]
