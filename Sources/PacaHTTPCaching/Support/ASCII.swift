@@ -11,21 +11,24 @@ enum ASCII {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Whether `s` equals `lowercasedOther` ignoring ASCII case in `s`.
+    /// Whether `s` equals `lowercasedOther` ignoring ASCII case in `s`. Lengths first (a
+    /// native string knows its own), then the bytes in place: this runs for every field of a
+    /// request against every name looked up, and most are a different length.
     static func equalsLowercased(_ s: String, _ lowercasedOther: String) -> Bool {
-        var a = s.utf8.makeIterator()
-        var b = lowercasedOther.utf8.makeIterator()
-        while true {
-            let x = a.next()
-            let y = b.next()
-            switch (x, y) {
-            case (nil, nil): return true
-            case (nil, _), (_, nil): return false
-            case let (.some(p), .some(q)):
-                let lp = (p >= 0x41 && p <= 0x5A) ? p + 0x20 : p
-                if lp != q { return false }
+        let a = s.utf8
+        let b = lowercasedOther.utf8
+        guard a.count == b.count else { return false }
+        let inPlace = a.withContiguousStorageIfAvailable { x in
+            b.withContiguousStorageIfAvailable { y in
+                for index in 0..<x.count {
+                    let p = x[index]
+                    if (p >= 0x41 && p <= 0x5A ? p | 0x20 : p) != y[index] { return false }
+                }
+                return true
             }
         }
+        if let inPlace, let result = inPlace { return result }
+        return zip(a, b).allSatisfy { p, q in (p >= 0x41 && p <= 0x5A ? p | 0x20 : p) == q }
     }
 
     /// Whether a byte is optional whitespace (SP or HTAB, RFC 9110 §5.6.3).
@@ -33,11 +36,13 @@ enum ASCII {
 
     /// `s` without leading and trailing SP/HTAB (and stray CR/LF, which never belong in a value).
     static func trimmed(_ s: Substring) -> Substring {
-        var start = s.startIndex
-        var end = s.endIndex
-        func ws(_ c: Character) -> Bool { c == " " || c == "\t" || c == "\r" || c == "\n" }
-        while start < end, ws(s[start]) { start = s.index(after: start) }
-        while end > start, ws(s[s.index(before: end)]) { end = s.index(before: end) }
+        // By byte: these four are ASCII, and a search by `Character` runs grapheme breaking.
+        let utf8 = s.utf8
+        func ws(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D || b == 0x0A }
+        var start = utf8.startIndex
+        var end = utf8.endIndex
+        while start < end, ws(utf8[start]) { start = utf8.index(after: start) }
+        while end > start, ws(utf8[utf8.index(before: end)]) { end = utf8.index(before: end) }
         return s[start..<end]
     }
 
