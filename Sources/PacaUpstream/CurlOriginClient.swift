@@ -182,15 +182,22 @@ public final class CurlOriginClient: OriginClient {
         func run() {
             var active: [UnsafeMutableRawPointer: Transfer] = [:]
             var lastSweep = Monotonic.nanoseconds()
+            // The inbox's arrays are swapped with these, emptied, each turn: the two sets of
+            // buffers take turns, so a turn allocates nothing. (Copying the inbox's arrays out
+            // and then emptying them "keeping capacity" allocated three new buffers a turn,
+            // since the copies still held the old ones.)
+            var incoming: [Transfer] = []
+            var resumes: [Transfer] = []
+            var cancels: [Transfer] = []
             while true {
-                let (incoming, resumes, cancels, stopping) = inbox.state.withLock {
-                    inbox -> ([Transfer], [Transfer], [Transfer], Bool) in
-                    defer {
-                        inbox.pending.removeAll(keepingCapacity: true)
-                        inbox.resumes.removeAll(keepingCapacity: true)
-                        inbox.cancels.removeAll(keepingCapacity: true)
-                    }
-                    return (inbox.pending, inbox.resumes, inbox.cancels, inbox.stopping)
+                incoming.removeAll(keepingCapacity: true)
+                resumes.removeAll(keepingCapacity: true)
+                cancels.removeAll(keepingCapacity: true)
+                let stopping = inbox.state.withLock { inbox -> Bool in
+                    swap(&incoming, &inbox.pending)
+                    swap(&resumes, &inbox.resumes)
+                    swap(&cancels, &inbox.cancels)
+                    return inbox.stopping
                 }
                 if stopping {
                     for transfer in incoming { transfer.fail(OriginError.shutDown) }
