@@ -35,6 +35,14 @@ struct ASCIITests {
         #expect(checked == texts.count * lowered.count)
     }
 
+    @Test("lowercased maps A-Z and keeps every other byte")
+    func lowercased() {
+        for s in Self.strings(["a", "A", "Z", "@", "[", "\u{E9}", "\u{C9}"], upTo: 4) {
+            let expected = String(decoding: s.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }, as: UTF8.self)
+            #expect(ASCII.lowercased(s) == expected, "\(s.debugDescription)")
+        }
+    }
+
     @Test("trimmed drops SP, HTAB, CR and LF at both ends and nothing else")
     func trimmed() {
         for s in Self.strings([" ", "\t", "\r", "\n", "a", "\u{E9}", "\u{A0}"], upTo: 4) {

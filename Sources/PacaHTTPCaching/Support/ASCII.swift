@@ -3,8 +3,10 @@
 enum ASCII {
     /// `s` with A–Z mapped to a–z; every other byte is kept.
     static func lowercased(_ s: String) -> String {
-        var needs = false
-        for b in s.utf8 where b >= 0x41 && b <= 0x5A { needs = true; break }
+        // Most names looked up are lower-case already: the check reads the bytes in place.
+        let needs =
+            s.utf8.withContiguousStorageIfAvailable { bytes in bytes.contains { $0 >= 0x41 && $0 <= 0x5A } }
+            ?? s.utf8.contains { $0 >= 0x41 && $0 <= 0x5A }
         if !needs { return s }
         var bytes = Array(s.utf8)
         for i in bytes.indices where bytes[i] >= 0x41 && bytes[i] <= 0x5A { bytes[i] += 0x20 }
