@@ -17,6 +17,9 @@ public final class LatencyHistogram: Sendable {
         return bounds
     }()
 
+    /// `boundsMicros[0]`, read without the array.
+    static let firstBoundMicros = boundsMicros[0]
+
     private let counts: [ManagedAtomic<Int>]
     private let sumMicros = ManagedAtomic<Int>(0)
 
@@ -35,6 +38,8 @@ public final class LatencyHistogram: Sendable {
 
     /// The index of the first bucket whose bound is at least `micros` (binary search).
     static func bucket(micros: Int) -> Int {
+        // A hit answered on the event loop takes a few microseconds: the first bucket, at once.
+        if micros <= firstBoundMicros { return 0 }
         var low = 0
         var high = boundsMicros.count
         while low < high {
