@@ -10,6 +10,14 @@ public enum CacheKeyBuilder {
         // one pass over the UTF-8 (a search by `Character` runs grapheme breaking over every
         // byte it passes, and the generic searches of a `Substring.UTF8View` cost as much).
         query.makeContiguousUTF8()
+        // A query as received is ASCII (a target's other bytes are refused): byte ranges and
+        // byte order then give the same keyed query as `Substring`s in `String` order, with no
+        // `Substring` made and one string built.
+        if let ascii = query.utf8.withContiguousStorageIfAvailable({ keyedASCIIQuery($0, query: query, rule: rule) }),
+            let keyed = ascii
+        {
+            return keyed
+        }
         var pairs: [(name: Substring, value: Substring, text: Substring)] = []
         var dropped = false
         var emptyParts = false
@@ -69,6 +77,85 @@ public enum CacheKeyBuilder {
             keyed += pair.text
         }
         return keyed
+    }
+
+    /// One parameter of an ASCII query: byte offsets of its start, its first `=` (its end when
+    /// it has none) and its end.
+    private struct ParameterBounds {
+        var start: Int
+        var equals: Int
+        var end: Int
+    }
+
+    /// `keyedQuery` for a query of ASCII bytes; `nil` when a byte is not ASCII (`String` order
+    /// then decides, which byte order matches only for ASCII).
+    private static func keyedASCIIQuery(_ bytes: UnsafeBufferPointer<UInt8>, query: String, rule: QueryKeyRule) -> String? {
+        let count = bytes.count
+        var ampersands = 0
+        for byte in bytes {
+            if byte >= 0x80 { return nil }
+            if byte == UInt8(ascii: "&") { ampersands += 1 }
+        }
+        var parameters: [ParameterBounds] = []
+        parameters.reserveCapacity(ampersands + 1)
+        var dropped = false
+        var emptyParts = false
+        var start = 0
+        var equals = -1
+        for index in 0...count {
+            if index < count {
+                let byte = bytes[index]
+                guard byte == UInt8(ascii: "&") else {
+                    if equals < 0, byte == UInt8(ascii: "=") { equals = index }
+                    continue
+                }
+            }
+            if index == start {
+                emptyParts = true
+            } else {
+                let bounds = ParameterBounds(start: start, equals: equals < 0 ? index : equals, end: index)
+                if rule.keeps(name: UnsafeBufferPointer(rebasing: bytes[bounds.start..<bounds.equals])) {
+                    parameters.append(bounds)
+                } else {
+                    dropped = true
+                }
+            }
+            start = index + 1
+            equals = -1
+        }
+        // By name, then value, byte by byte (a missing `=` is an empty value, as above).
+        func precedes(_ lhs: ParameterBounds, _ rhs: ParameterBounds) -> Bool {
+            let lhsName = UnsafeBufferPointer(rebasing: bytes[lhs.start..<lhs.equals])
+            let rhsName = UnsafeBufferPointer(rebasing: bytes[rhs.start..<rhs.equals])
+            if !lhsName.elementsEqual(rhsName) { return lhsName.lexicographicallyPrecedes(rhsName) }
+            let lhsValue = UnsafeBufferPointer(rebasing: bytes[min(lhs.equals + 1, lhs.end)..<lhs.end])
+            let rhsValue = UnsafeBufferPointer(rebasing: bytes[min(rhs.equals + 1, rhs.end)..<rhs.end])
+            return lhsValue.lexicographicallyPrecedes(rhsValue)
+        }
+        var sorted = true
+        if parameters.count > 1 {
+            for index in 1..<parameters.count where precedes(parameters[index], parameters[index - 1]) {
+                sorted = false
+                break
+            }
+            if !sorted { parameters.sort(by: precedes) }
+        }
+        if sorted, !dropped, !emptyParts { return query }
+        var length = max(0, parameters.count - 1)
+        for parameter in parameters { length += parameter.end - parameter.start }
+        return String(unsafeUninitializedCapacity: length) { buffer in
+            var offset = 0
+            for (index, parameter) in parameters.enumerated() {
+                if index > 0 {
+                    buffer[offset] = UInt8(ascii: "&")
+                    offset += 1
+                }
+                let text = UnsafeBufferPointer(rebasing: bytes[parameter.start..<parameter.end])
+                _ = UnsafeMutableBufferPointer(rebasing: buffer[offset...]).initialize(from: text)
+                offset += text.count
+            }
+            return offset
+        }
     }
 
     /// The order of keyed parameters: by name, then value.

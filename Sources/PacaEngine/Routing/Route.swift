@@ -19,6 +19,15 @@ public enum QueryKeyRule: Sendable, Equatable {
         case .exclude(let names): !names.contains(String(name))
         }
     }
+
+    /// Whether the parameter whose name is the UTF-8 `name` is keyed.
+    func keeps(name: UnsafeBufferPointer<UInt8>) -> Bool {
+        switch self {
+        case .all: true
+        case .include(let names): names.contains(String(decoding: name, as: UTF8.self))
+        case .exclude(let names): !names.contains(String(decoding: name, as: UTF8.self))
+        }
+    }
 }
 
 /// Which client request fields reach the origin on a cacheable request (DESIGN.md §3, "What
