@@ -2,12 +2,17 @@ import Atomics
 import PacaCore
 import Synchronization
 
-/// Engine-wide counters: one atomic increment each, never a lock on the hit path.
+/// Engine-wide counters: one atomic increment each, never a lock on the hit path. Those that
+/// every request touches (requests, hits, misses, passes, hits per tier, and each route's) are
+/// striped per event loop (`StripedCounters`), so loops on different cores never share their
+/// cache lines; the rarer ones are plain atomics.
 public final class EngineStatistics: Sendable {
-    let requests = Atomic<Int>(0)
-    let hits = Atomic<Int>(0)
-    let misses = Atomic<Int>(0)
-    let passes = Atomic<Int>(0)
+    /// The per-request counters, by `PerRequest` index.
+    private let perRequest = StripedCounters(count: PerRequest.allCases.count)
+
+    private enum PerRequest: Int, CaseIterable {
+        case requests, hits, misses, passes, hitsL1, hitsL2, hitsL3
+    }
     let originFetches = Atomic<Int>(0)
     let originErrors = Atomic<Int>(0)
     let collapsed = Atomic<Int>(0)
@@ -27,8 +32,6 @@ public final class EngineStatistics: Sendable {
     let sharedFillPassed = Atomic<Int>(0)
     /// Leaders that fetched without the nodes' lock because Redis was slow, down or skipped.
     let sharedFillUnavailable = Atomic<Int>(0)
-    /// Hits served per tier: l1, l2, l3 (any other lower tier counts as l3).
-    let tierHits = [ManagedAtomic<Int>(0), ManagedAtomic<Int>(0), ManagedAtomic<Int>(0)]
     /// Origin failures by kind: connect, timeout, protocol, too-large, shut-down.
     let errorKinds = (0..<OriginErrorKind.allCases.count).map { _ in ManagedAtomic<Int>(0) }
     /// Per-route counters, by route name: an immutable table swapped whole when a route name is
@@ -64,9 +67,8 @@ public final class EngineStatistics: Sendable {
     public final class RouteStatistics: Sendable {
         /// The route's name.
         public let name: String
-        let hits = ManagedAtomic(0)
-        let misses = ManagedAtomic(0)
-        let passes = ManagedAtomic(0)
+        /// Hits, misses and passes (0, 1, 2), striped per event loop.
+        let outcomes = StripedCounters(count: 3)
         /// Time from the request to the response head (a hit: the whole answer).
         public let requestDuration = LatencyHistogram()
         /// Time from sending to the origin to its response head.
@@ -100,27 +102,36 @@ public final class EngineStatistics: Sendable {
     /// A hit served from `tier` for `route`.
     @inline(__always)
     func hit(_ route: RouteStatistics, tier: String) {
-        hits.increment()
-        route.hits.wrappingIncrement(ordering: .relaxed)
-        let index =
+        let stripe = StripedCounters.stripe
+        let tierIndex: PerRequest =
             switch tier {
-            case "l1": 0
-            case "l2": 1
-            default: 2
+            case "l1": .hitsL1
+            case "l2": .hitsL2
+            default: .hitsL3
             }
-        tierHits[index].wrappingIncrement(ordering: .relaxed)
+        perRequest.add(1, to: PerRequest.hits.rawValue, stripe: stripe)
+        perRequest.add(1, to: tierIndex.rawValue, stripe: stripe)
+        route.outcomes.add(1, to: 0, stripe: stripe)
     }
 
     /// A cacheable request of `route` that found nothing usable.
     func miss(_ route: RouteStatistics) {
-        misses.increment()
-        route.misses.wrappingIncrement(ordering: .relaxed)
+        let stripe = StripedCounters.stripe
+        perRequest.add(1, to: PerRequest.misses.rawValue, stripe: stripe)
+        route.outcomes.add(1, to: 1, stripe: stripe)
     }
 
     /// A request of `route` passed to the origin uncached.
     func pass(_ route: RouteStatistics) {
-        passes.increment()
-        route.passes.wrappingIncrement(ordering: .relaxed)
+        let stripe = StripedCounters.stripe
+        perRequest.add(1, to: PerRequest.passes.rawValue, stripe: stripe)
+        route.outcomes.add(1, to: 2, stripe: stripe)
+    }
+
+    /// A request reached the engine.
+    @inline(__always)
+    func requestReceived() {
+        perRequest.add(1, to: PerRequest.requests.rawValue)
     }
 
     /// An origin exchange of `route` that answered after `nanoseconds`.
@@ -151,14 +162,16 @@ public final class EngineStatistics: Sendable {
     /// Reads every counter.
     public func snapshot() -> Snapshot {
         var snapshot = Snapshot(
-            requests: requests.load(ordering: .relaxed), hits: hits.load(ordering: .relaxed),
-            misses: misses.load(ordering: .relaxed), passes: passes.load(ordering: .relaxed),
+            requests: perRequest.sum(PerRequest.requests.rawValue), hits: perRequest.sum(PerRequest.hits.rawValue),
+            misses: perRequest.sum(PerRequest.misses.rawValue), passes: perRequest.sum(PerRequest.passes.rawValue),
             originFetches: originFetches.load(ordering: .relaxed), originErrors: originErrors.load(ordering: .relaxed),
             collapsed: collapsed.load(ordering: .relaxed), stored: stored.load(ordering: .relaxed),
             notStored: notStored.load(ordering: .relaxed), staleServed: staleServed.load(ordering: .relaxed),
             revalidations: revalidations.load(ordering: .relaxed), invalidations: invalidations.load(ordering: .relaxed),
             backgroundRefreshes: backgroundRefreshes.load(ordering: .relaxed))
-        for (index, name) in ["l1", "l2", "l3"].enumerated() { snapshot.tierHits[name] = tierHits[index].load(ordering: .relaxed) }
+        for (index, name) in [PerRequest.hitsL1: "l1", .hitsL2: "l2", .hitsL3: "l3"] {
+            snapshot.tierHits[name] = perRequest.sum(index.rawValue)
+        }
         snapshot.sharedFill = [
             "waited": sharedFillWaits.load(ordering: .relaxed), "served": sharedFillServed.load(ordering: .relaxed),
             "timed_out": sharedFillTimeouts.load(ordering: .relaxed), "passed": sharedFillPassed.load(ordering: .relaxed),
@@ -181,8 +194,8 @@ public final class EngineStatistics: Sendable {
     public func routeSnapshots() -> [RouteSnapshot] {
         routeTable.load(ordering: .acquiring).routes.values.map { route in
             RouteSnapshot(
-                name: route.name, hits: route.hits.load(ordering: .relaxed), misses: route.misses.load(ordering: .relaxed),
-                passes: route.passes.load(ordering: .relaxed), requestDuration: route.requestDuration.snapshot(),
+                name: route.name, hits: route.outcomes.sum(0), misses: route.outcomes.sum(1),
+                passes: route.outcomes.sum(2), requestDuration: route.requestDuration.snapshot(),
                 originDuration: route.originDuration.snapshot())
         }.sorted { $0.name < $1.name }
     }

@@ -1,7 +1,8 @@
-import Atomics
+import PacaCore
 
-/// A lock-free latency histogram: one atomic counter per bucket, so every event loop records
-/// with a single relaxed increment and none waits on another. Bucket bounds are fixed (10 µs to
+/// A lock-free latency histogram: one atomic counter per bucket and one for the sum, striped
+/// per event loop (`StripedCounters`), so every loop records with two relaxed increments on
+/// cache lines no other loop writes. Bucket bounds are fixed (10 µs to
 /// 75 s in 1-1.2-1.5-2-2.5-3-4-5-6-7.5 steps per decade) and include the coarser Prometheus
 /// bounds (1, 2.5 and 5 per decade), so the exporter can fold them without error.
 public final class LatencyHistogram: Sendable {
@@ -20,20 +21,20 @@ public final class LatencyHistogram: Sendable {
     /// `boundsMicros[0]`, read without the array.
     static let firstBoundMicros = boundsMicros[0]
 
-    private let counts: [ManagedAtomic<Int>]
-    private let sumMicros = ManagedAtomic<Int>(0)
+    /// The buckets (`boundsMicros.count + 1`), then the sum.
+    private let counters = StripedCounters(count: boundsMicros.count + 2)
+    private static let sumIndex = boundsMicros.count + 1
 
     /// Creates an empty histogram.
-    public init() {
-        counts = (0...Self.boundsMicros.count).map { _ in ManagedAtomic(0) }
-    }
+    public init() {}
 
     /// Records one observation.
     @inline(__always)
     public func record(nanoseconds: Int64) {
         let micros = Int(max(0, nanoseconds) / 1000)
-        counts[Self.bucket(micros: micros)].wrappingIncrement(ordering: .relaxed)
-        sumMicros.wrappingIncrement(by: micros, ordering: .relaxed)
+        let stripe = StripedCounters.stripe
+        counters.add(1, to: Self.bucket(micros: micros), stripe: stripe)
+        counters.add(micros, to: Self.sumIndex, stripe: stripe)
     }
 
     /// The index of the first bucket whose bound is at least `micros` (binary search).
@@ -51,7 +52,7 @@ public final class LatencyHistogram: Sendable {
 
     /// The counts as they are now.
     public func snapshot() -> Snapshot {
-        Snapshot(counts: counts.map { $0.load(ordering: .relaxed) }, sumMicros: sumMicros.load(ordering: .relaxed))
+        Snapshot(counts: (0...Self.boundsMicros.count).map { counters.sum($0) }, sumMicros: counters.sum(Self.sumIndex))
     }
 
     /// Counts per bucket (not cumulative; the last is the overflow) and their sum.

@@ -184,7 +184,7 @@ public final class ProxyEngine: ProxyResponder {
 
     /// Answers `request`; a fresh L1 hit is answered immediately, on the caller's event loop.
     public func respond(to request: ProxyRequest, on eventLoop: any EventLoop) -> ProxyResult {
-        statistics.requests.increment()
+        statistics.requestReceived()
         let now = clock.now()
         let startUptime = NIODeadline.now()
         let target: RequestTarget
