@@ -5,58 +5,33 @@ public enum CacheKeyBuilder {
     /// The keyed query of `query` under `rule`, sorted; `""` when nothing is keyed.
     public static func keyedQuery(_ query: String?, rule: QueryKeyRule) -> String {
         guard var query, !query.isEmpty else { return "" }
-        // Runs on every hit with a query: one array of parameters, and a new string only when
-        // the keyed query differs from the query as sent. The parameters are split by byte in
-        // one pass over the UTF-8 (a search by `Character` runs grapheme breaking over every
-        // byte it passes, and the generic searches of a `Substring.UTF8View` cost as much).
+        // Runs on every hit with a query. A query as received is ASCII (a target's other bytes
+        // are refused): byte ranges and byte order then give the same keyed query as
+        // `Substring`s in `String` order, with no `Substring` made and one string built.
         query.makeContiguousUTF8()
-        // A query as received is ASCII (a target's other bytes are refused): byte ranges and
-        // byte order then give the same keyed query as `Substring`s in `String` order, with no
-        // `Substring` made and one string built.
         if let ascii = query.utf8.withContiguousStorageIfAvailable({ keyedASCIIQuery($0, query: query, rule: rule) }),
             let keyed = ascii
         {
             return keyed
         }
+        // Anything else (a purge pattern, a URL from a log): the same, by `Substring`s, split at
+        // the same bytes (never by `Character`, whose search runs grapheme breaking).
         var pairs: [(name: Substring, value: Substring, text: Substring)] = []
         var dropped = false
         var emptyParts = false
-        let utf8 = query.utf8
-        _ = utf8.withContiguousStorageIfAvailable { bytes in
-            var ampersands = 0
-            for byte in bytes where byte == UInt8(ascii: "&") { ampersands += 1 }
-            pairs.reserveCapacity(ampersands + 1)
-            var start = 0
-            var equals: Int?
-            for index in 0...bytes.count {
-                guard index == bytes.count || bytes[index] == UInt8(ascii: "&") else {
-                    if equals == nil, bytes[index] == UInt8(ascii: "=") { equals = index }
-                    continue
-                }
-                if index == start {
-                    emptyParts = true
-                } else {
-                    let first = utf8.index(utf8.startIndex, offsetBy: start)
-                    let end = utf8.index(first, offsetBy: index - start)
-                    let parameter = query[first..<end]
-                    let name: Substring
-                    let value: Substring
-                    if let equals {
-                        let mark = utf8.index(first, offsetBy: equals - start)
-                        name = query[first..<mark]
-                        value = query[utf8.index(after: mark)..<end]
-                    } else {
-                        name = parameter
-                        value = ""
-                    }
-                    if rule.keeps(name) {
-                        pairs.append((name, value, parameter))
-                    } else {
-                        dropped = true
-                    }
-                }
-                start = index + 1
-                equals = nil
+        for bytes in query.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: false) {
+            guard !bytes.isEmpty else {
+                emptyParts = true
+                continue
+            }
+            let parameter = Substring(bytes)
+            let equals = bytes.firstIndex(of: UInt8(ascii: "="))
+            let name = equals.map { parameter[..<$0] } ?? parameter
+            let value = equals.map { parameter[parameter.utf8.index(after: $0)...] } ?? ""
+            if rule.keeps(name) {
+                pairs.append((name, value, parameter))
+            } else {
+                dropped = true
             }
         }
         var sorted = true

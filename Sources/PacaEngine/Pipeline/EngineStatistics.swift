@@ -67,8 +67,12 @@ public final class EngineStatistics: Sendable {
     public final class RouteStatistics: Sendable {
         /// The route's name.
         public let name: String
-        /// Hits, misses and passes (0, 1, 2), striped per event loop.
-        let outcomes = StripedCounters(count: 3)
+        /// Hits, misses and passes, by `Outcome`, striped per event loop.
+        let outcomes = StripedCounters(count: Outcome.allCases.count)
+
+        enum Outcome: Int, CaseIterable {
+            case hit, miss, pass
+        }
         /// Time from the request to the response head (a hit: the whole answer).
         public let requestDuration = LatencyHistogram()
         /// Time from sending to the origin to its response head.
@@ -111,21 +115,21 @@ public final class EngineStatistics: Sendable {
             }
         perRequest.add(1, to: PerRequest.hits.rawValue, stripe: stripe)
         perRequest.add(1, to: tierIndex.rawValue, stripe: stripe)
-        route.outcomes.add(1, to: 0, stripe: stripe)
+        route.outcomes.add(1, to: RouteStatistics.Outcome.hit.rawValue, stripe: stripe)
     }
 
     /// A cacheable request of `route` that found nothing usable.
     func miss(_ route: RouteStatistics) {
         let stripe = StripedCounters.stripe
         perRequest.add(1, to: PerRequest.misses.rawValue, stripe: stripe)
-        route.outcomes.add(1, to: 1, stripe: stripe)
+        route.outcomes.add(1, to: RouteStatistics.Outcome.miss.rawValue, stripe: stripe)
     }
 
     /// A request of `route` passed to the origin uncached.
     func pass(_ route: RouteStatistics) {
         let stripe = StripedCounters.stripe
         perRequest.add(1, to: PerRequest.passes.rawValue, stripe: stripe)
-        route.outcomes.add(1, to: 2, stripe: stripe)
+        route.outcomes.add(1, to: RouteStatistics.Outcome.pass.rawValue, stripe: stripe)
     }
 
     /// A request reached the engine.
@@ -194,8 +198,9 @@ public final class EngineStatistics: Sendable {
     public func routeSnapshots() -> [RouteSnapshot] {
         routeTable.load(ordering: .acquiring).routes.values.map { route in
             RouteSnapshot(
-                name: route.name, hits: route.outcomes.sum(0), misses: route.outcomes.sum(1),
-                passes: route.outcomes.sum(2), requestDuration: route.requestDuration.snapshot(),
+                name: route.name, hits: route.outcomes.sum(RouteStatistics.Outcome.hit.rawValue),
+                misses: route.outcomes.sum(RouteStatistics.Outcome.miss.rawValue),
+                passes: route.outcomes.sum(RouteStatistics.Outcome.pass.rawValue), requestDuration: route.requestDuration.snapshot(),
                 originDuration: route.originDuration.snapshot())
         }.sorted { $0.name < $1.name }
     }
