@@ -133,14 +133,24 @@ struct ProtocolRobustnessTests {
         // The client gives up (closes) after 60 s; the server closes after its 5 s idle timeout.
         // The bound below tells the two apart with room for a loaded machine, where a full run
         // beside compiles once took over 9 s to see the close. The idle timeout also runs before
-        // the first request: 5 s (not 2 s) so that a test process stalled between its connect and
-        // its send on a loaded CI box does not see the connection closed before it asks.
-        let connection = try await proxy.connect(timeout: .seconds(60))
-        try await connection.send("GET /i HTTP/1.1\r\nHost: a\r\n\r\n")
-        #expect(try await connection.readResponse().status == 200)
-        let started = ContinuousClock.now
-        #expect(try await connection.isClosedByPeer())
-        #expect(ContinuousClock.now - started < .seconds(45))
+        // the first request, and a test process can stall for longer than it between its connect
+        // and its send (a fresh clone's first `make test`, every suite starting at once on two
+        // cores, stalled for 10 s): the connection is then closed before it asks, and the test
+        // connects again, up to three times.
+        for attempt in 1...3 {
+            let connection = try await proxy.connect(timeout: .seconds(60))
+            do {
+                try await connection.send("GET /i HTTP/1.1\r\nHost: a\r\n\r\n")
+                #expect(try await connection.readResponse().status == 200)
+            } catch  where attempt < 3 {
+                await connection.close()
+                continue
+            }
+            let started = ContinuousClock.now
+            #expect(try await connection.isClosedByPeer())
+            #expect(ContinuousClock.now - started < .seconds(45))
+            return
+        }
     }
 
     @Test("keep-alive carries several requests; HTTP/1.0 without keep-alive is closed after one")
