@@ -75,6 +75,7 @@ let package = Package(
             dependencies: [
                 "CHiredis", "PacaCore",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

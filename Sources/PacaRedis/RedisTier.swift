@@ -1,5 +1,5 @@
 public import Logging
-import NIOCore
+public import NIOCore
 public import PacaCore
 import Synchronization
 
@@ -25,6 +25,8 @@ public final class RedisTier: CacheTier {
     let logger: Logger
     /// One server, or a cluster routed by hash slot.
     let backend: Backend
+    /// With one server: a pipelined connection per event loop, for `get(_:now:on:)`.
+    let loopConnections: RedisLoopConnections?
     let state: Mutex<TierState>
     let keyPrefix: String
     let scanPattern: String
@@ -85,6 +87,7 @@ public final class RedisTier: CacheTier {
                         failureThreshold: configuration.failureThreshold, openDuration: configuration.openDuration,
                         readFromReplicas: configuration.readFromReplicas),
                     clock: clock, logger: logger))
+            self.loopConnections = nil
         } else {
             let policyChecked = OnceFlag()
             let pool = RedisConnectionPool(
@@ -100,6 +103,7 @@ public final class RedisTier: CacheTier {
                 }
             }
             self.backend = .single(pool)
+            self.loopConnections = RedisLoopConnections(url: url, timeout: configuration.timeout, maxQueued: configuration.maxQueuedJobs)
             // Connect now so the policy warning appears at start, and the first lookups do not
             // wait for a connection.
             pool.connectPipelines()
@@ -134,6 +138,44 @@ public final class RedisTier: CacheTier {
         let redisKey = ByteBuffer(string: name)
         let started = ContinuousClock.now
         let result = await perform(key: name, [[ByteBuffer(string: "GET"), redisKey]], read: true).map { $0[0] }
+        return finishGet(result, key: key, redisKey: redisKey, now: now, started: started)
+    }
+
+    /// `get(_:now:)` for a caller on `eventLoop`, completed on that loop. With one server, the
+    /// `GET` goes out on the loop's own connection (`RedisLoopConnection`) and its reply is read
+    /// by the loop: no other thread wakes. A cluster, or a loop without sockets, goes through the
+    /// thread pool.
+    public func get(_ key: String, now: UnixMillis, on eventLoop: any EventLoop) -> EventLoopFuture<CacheEntry?> {
+        guard let connection = loopConnections?.connection(on: eventLoop), eventLoop.inEventLoop else {
+            return eventLoop.makeFutureWithTask { await self.get(key, now: now) }
+        }
+        let name = redisKey(for: key)
+        let redisKey = ByteBuffer(string: name)
+        let started = ContinuousClock.now
+        guard let permission = admit() else {
+            return eventLoop.makeSucceededFuture(
+                finishGet(.failure(.breakerOpen), key: key, redisKey: redisKey, now: now, started: started))
+        }
+        let promise = eventLoop.makePromise(of: CacheEntry?.self)
+        connection.send([[ByteBuffer(string: "GET"), redisKey]]).assumeIsolated().whenComplete { [self] result in
+            let checked: Result<RedisReply, RedisError>
+            switch result {
+            case .success(let replies): checked = Result { () throws(RedisError) in try Self.checked(replies[0]) }
+            case .failure(let error): checked = .failure(error as? RedisError ?? .io("\(error)"))
+            }
+            switch checked {
+            case .success: settle(permission, failure: nil)
+            case .failure(let error): settle(permission, failure: error)
+            }
+            promise.succeed(finishGet(checked, key: key, redisKey: redisKey, now: now, started: started))
+        }
+        return promise.futureResult
+    }
+
+    /// Decodes a `GET`'s reply and counts the lookup (hit or miss, latency).
+    private func finishGet(
+        _ result: Result<RedisReply, RedisError>, key: String, redisKey: ByteBuffer, now: UnixMillis, started: ContinuousClock.Instant
+    ) -> CacheEntry? {
         let elapsed = started.duration(to: .now)
         var entry: CacheEntry?
         if case .success(let reply) = result {
@@ -269,6 +311,7 @@ public final class RedisTier: CacheTier {
 
     /// Lets queued operations finish, then closes the connections and ends their threads.
     public func shutdown() async {
+        await loopConnections?.close()
         switch backend {
         case .single(let pool): await pool.shutdown()
         case .cluster(let cluster): await cluster.shutdown()
@@ -390,33 +433,48 @@ public final class RedisTier: CacheTier {
     private func performSingle<Value: Sendable>(
         _ body: () async throws(RedisError) -> Value
     ) async -> Result<Value, RedisError> {
+        guard let permission = admit() else { return .failure(.breakerOpen) }
+        do {
+            let value = try await body()
+            settle(permission, failure: nil)
+            return .success(value)
+        } catch {
+            settle(permission, failure: error)
+            return .failure(error)
+        }
+    }
+
+    /// Asks the breaker whether to go to Redis; nil (counted as an error) when it says skip.
+    func admit() -> CircuitBreaker.Permission? {
         let permission = state.withLock { state in
             let permission = state.breaker.permission(now: clock.now())
             if permission == .skip { state.errors += 1 }
             return permission
         }
         switch permission {
-        case .skip: return .failure(.breakerOpen)
+        case .skip: return nil
         case .probe: logger.info("L3 Redis circuit breaker half-open: probing", metadata: ["redis": "\(configuration.url)"])
         case .proceed: break
         }
-        do {
-            let value = try await body()
+        return permission
+    }
+
+    /// Feeds the outcome of an admitted operation back into the breaker and logs a transition.
+    func settle(_ permission: CircuitBreaker.Permission, failure: RedisError?) {
+        guard let failure else {
             let transition = state.withLock { $0.breaker.recordSuccess(now: clock.now()) }
             log(transition, error: nil)
-            return .success(value)
-        } catch {
-            let transition: CircuitBreaker.Transition? = state.withLock { state in
-                state.errors += 1
-                if Self.tripsBreaker(error) { return state.breaker.recordFailure(now: clock.now()) }
-                // No verdict on Redis: a probe that ends so must free the half-open state, or
-                // every later operation would be skipped.
-                if permission == .probe { state.breaker.probeAbandoned(now: clock.now()) }
-                return nil
-            }
-            log(transition, error: error)
-            return .failure(error)
+            return
         }
+        let transition: CircuitBreaker.Transition? = state.withLock { state in
+            state.errors += 1
+            if Self.tripsBreaker(failure) { return state.breaker.recordFailure(now: clock.now()) }
+            // No verdict on Redis: a probe that ends so must free the half-open state, or
+            // every later operation would be skipped.
+            if permission == .probe { state.breaker.probeAbandoned(now: clock.now()) }
+            return nil
+        }
+        log(transition, error: failure)
     }
 
     private func log(_ transition: CircuitBreaker.Transition?, error: RedisError?) {

@@ -1,3 +1,5 @@
+public import NIOCore
+
 /// A lower cache tier (L2 disk, L3 Redis) under the synchronous L1. Every operation is
 /// best-effort: a tier that fails (disk full, Redis down) answers as a miss or drops the write,
 /// counts the failure in its statistics, and never throws to the caller, so a request is always
@@ -9,6 +11,10 @@ public protocol CacheTier: Sendable {
     /// The entry under `key` if the tier has it and its storage lifetime has not ended at `now`.
     /// Implementations verify integrity (checksum, full key) before returning.
     func get(_ key: String, now: UnixMillis) async -> CacheEntry?
+
+    /// `get(_:now:)` for a caller on `eventLoop`, completed on that loop. A tier that can answer
+    /// on the loop itself (L3's per-loop connection) saves the thread hops of a task.
+    func get(_ key: String, now: UnixMillis, on eventLoop: any EventLoop) -> EventLoopFuture<CacheEntry?>
 
     /// Stores `entry` until its `timing.storageExpiry`.
     func set(_ entry: CacheEntry) async
@@ -36,6 +42,11 @@ public protocol CacheTier: Sendable {
 }
 
 extension CacheTier {
+    /// Default: `get(_:now:)` in a task.
+    public func get(_ key: String, now: UnixMillis, on eventLoop: any EventLoop) -> EventLoopFuture<CacheEntry?> {
+        eventLoop.makeFutureWithTask { await get(key, now: now) }
+    }
+
     /// Default: a full lookup.
     public func contains(_ key: String, now: UnixMillis) async -> Bool {
         await get(key, now: now) != nil

@@ -147,6 +147,8 @@ public final class ProxyEngine: ProxyResponder {
             current = original
         }
     }
+    /// A task executor per event loop, for lookups in the tiers under L1.
+    let loopExecutors = EventLoopTaskExecutors()
     /// Counters for stats and tests.
     public let statistics: EngineStatistics
     /// What the `sendfile` mirrors of L1 bodies hold together (`Configuration.Sendfile.maxBytes`).
@@ -333,8 +335,10 @@ public final class ProxyEngine: ProxyResponder {
         let primaryKey = exchange.primaryKey
         let requestFields = exchange.requestFields
         let now = exchange.startTime
-        promise.completeWithTask { [self] in
-            await lowerLookup(primaryKey: primaryKey, requestFields: requestFields, now: now, on: eventLoop)
+        // The lookup runs on this loop: an L3 reply read by the loop's own Redis connection
+        // resumes it in the same tick, with no thread of the pool to wake.
+        Task(executorPreference: loopExecutors.executor(for: eventLoop)) { [self] in
+            promise.succeed(await lowerLookup(primaryKey: primaryKey, requestFields: requestFields, now: now, on: eventLoop))
         }
         return .deferred(
             promise.futureResult.hop(to: eventLoop).flatMap { found -> EventLoopFuture<ProxyResponse> in

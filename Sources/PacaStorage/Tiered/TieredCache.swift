@@ -140,7 +140,7 @@ public final class TieredCache: Sendable {
                     continue
                 }
             }
-            guard let entry = await tier.get(key, now: now) else { continue }
+            guard let entry = try? await tier.get(key, now: now, on: eventLoop).get() else { continue }
             guard let kept = filter(entry) else {
                 await tier.remove(key)
                 continue

@@ -1,0 +1,208 @@
+import NIOCore
+import NIOPosix
+
+/// One pipelined Redis connection owned by one event loop, for callers on that loop.
+///
+/// A caller on the loop writes its request on the connection's channel and gets the future of
+/// its replies, completed on the same loop when the reply is read. An L3 get from a request of
+/// that loop therefore wakes one thread, the loop, once (on the reply), as `redis-benchmark`'s
+/// single-threaded client does; the thread pool path (`RedisPipeline`) wakes the pipeline's
+/// I/O thread, then the awaiting task's thread, then the loop.
+///
+/// It connects on first use (TCP, `AUTH`, `SELECT`); requests made meanwhile wait and go out
+/// once it is ready. A broken connection, or a request past its deadline, fails the requests on
+/// it (`RedisReplyHandler`); the next request connects again.
+///
+/// `@unchecked Sendable`: `state` is read and written only on `eventLoop`; the other stored
+/// properties are immutable.
+final class RedisLoopConnection: @unchecked Sendable {
+    /// A request made while connecting.
+    struct Waiting {
+        let bytes: ByteBuffer
+        let expected: Int
+        let deadline: NIODeadline
+        let promise: EventLoopPromise<[RedisReply]>
+    }
+
+    enum State {
+        /// No channel; the next request connects.
+        case idle
+        /// Connecting and logging in; requests wait here in order.
+        case connecting(waiting: CircularBuffer<Waiting>)
+        /// Requests go on the wire at once.
+        case ready(any Channel, RedisReplyHandler)
+        /// Shut down: requests fail with `.shutDown`.
+        case closed
+    }
+
+    let eventLoop: any EventLoop
+    private let url: RedisURL
+    private let timeout: TimeAmount
+    private let limit: Int
+    private var state = State.idle
+
+    /// A connection on `eventLoop`, or nil when the loop cannot open sockets (an embedded loop).
+    init?(eventLoop: any EventLoop, url: RedisURL, timeout: Duration, maxQueued: Int) {
+        guard ClientBootstrap(validatingGroup: eventLoop) != nil else { return nil }
+        self.eventLoop = eventLoop
+        self.url = url
+        self.timeout = .milliseconds(max(1, Int64(timeout.milliseconds)))
+        self.limit = max(1, maxQueued)
+    }
+
+    /// Requests written and not answered, plus those waiting for the connection. On the loop.
+    var outstandingRequests: Int {
+        switch state {
+        case .idle, .closed: 0
+        case .connecting(let waiting): waiting.count
+        case .ready(_, let handler): handler.inflightRequests
+        }
+    }
+
+    /// Sends `commands` in one write and returns their replies in order. Must be called on the
+    /// loop; the future completes there.
+    func send(_ commands: [[ByteBuffer]]) -> EventLoopFuture<[RedisReply]> {
+        eventLoop.assertInEventLoop()
+        let promise = eventLoop.makePromise(of: [RedisReply].self)
+        let bytes = RedisPipeline.encode(commands)
+        let deadline = NIODeadline.now() + timeout
+        switch state {
+        case .closed:
+            promise.fail(RedisError.shutDown)
+        case .ready(_, let handler):
+            if handler.inflightRequests >= limit {
+                promise.fail(RedisError.overloaded)
+            } else {
+                handler.submit(bytes, expected: commands.count, deadline: deadline, promise: promise)
+            }
+        case .connecting(var waiting):
+            if waiting.count >= limit {
+                promise.fail(RedisError.overloaded)
+            } else {
+                state = .idle
+                waiting.append(Waiting(bytes: bytes, expected: commands.count, deadline: deadline, promise: promise))
+                state = .connecting(waiting: waiting)
+            }
+        case .idle:
+            var waiting = CircularBuffer<Waiting>(initialCapacity: 4)
+            waiting.append(Waiting(bytes: bytes, expected: commands.count, deadline: deadline, promise: promise))
+            state = .connecting(waiting: waiting)
+            connect()
+        }
+        return promise.futureResult
+    }
+
+    /// Refuses new requests, fails those waiting and closes the channel. Requests on the wire
+    /// fail with `.io`. Completes on the loop.
+    func close() -> EventLoopFuture<Void> {
+        eventLoop.flatSubmit { [self] in
+            let previous = state
+            state = .closed
+            switch previous {
+            case .ready(let channel, _):
+                return channel.close().recover { _ in }
+            case .connecting(let waiting):
+                for request in waiting { request.promise.fail(RedisError.shutDown) }
+                return eventLoop.makeSucceededVoidFuture()
+            case .idle, .closed:
+                return eventLoop.makeSucceededVoidFuture()
+            }
+        }
+    }
+
+    // MARK: - Connecting
+
+    private func connect() {
+        guard let bootstrap = ClientBootstrap(validatingGroup: eventLoop) else {
+            connectFailed(.connectFailed("the event loop cannot open sockets"))
+            return
+        }
+        bootstrap
+            .connectTimeout(timeout)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(RedisReplyHandler())
+                }
+            }
+            .connect(host: url.host, port: url.port)
+            .hop(to: eventLoop)
+            .assumeIsolated()
+            .whenComplete { [self] result in
+                switch result {
+                case .failure(let error):
+                    connectFailed(.connectFailed("\(error)"))
+                case .success(let channel):
+                    guard let handler = try? channel.pipeline.syncOperations.handler(type: RedisReplyHandler.self) else {
+                        channel.close(promise: nil)
+                        connectFailed(.connectFailed("the connection closed at once"))
+                        return
+                    }
+                    logIn(channel, handler)
+                }
+            }
+    }
+
+    /// Sends `AUTH` and `SELECT` (when the URL asks for them) and waits for their replies before
+    /// any request goes out, so a refused login fails the requests with its reason.
+    private func logIn(_ channel: any Channel, _ handler: RedisReplyHandler) {
+        var commands: [[ByteBuffer]] = []
+        if let password = url.password {
+            var auth = [ByteBuffer(string: "AUTH")]
+            if let username = url.username { auth.append(ByteBuffer(string: username)) }
+            auth.append(ByteBuffer(string: password))
+            commands.append(auth)
+        }
+        if url.database != 0 {
+            commands.append([ByteBuffer(string: "SELECT"), ByteBuffer(string: String(url.database))])
+        }
+        guard !commands.isEmpty else {
+            becomeReady(channel, handler)
+            return
+        }
+        let promise = eventLoop.makePromise(of: [RedisReply].self)
+        handler.submit(RedisPipeline.encode(commands), expected: commands.count, deadline: .now() + timeout, promise: promise)
+        promise.futureResult.assumeIsolated().whenComplete { [self] result in
+            switch result {
+            case .failure(let error):
+                channel.close(promise: nil)
+                connectFailed(error as? RedisError ?? .io("\(error)"))
+            case .success(let replies):
+                var refusal: RedisError?
+                for (index, reply) in replies.enumerated() {
+                    guard case .error(let message) = reply else { continue }
+                    let isAuth = url.password != nil && index == 0
+                    refusal = isAuth ? .authenticationFailed(message) : .selectFailed(message)
+                    break
+                }
+                if let refusal {
+                    channel.close(promise: nil)
+                    connectFailed(refusal)
+                } else {
+                    becomeReady(channel, handler)
+                }
+            }
+        }
+    }
+
+    private func becomeReady(_ channel: any Channel, _ handler: RedisReplyHandler) {
+        guard case .connecting(let waiting) = state else {
+            // Closed meanwhile.
+            channel.close(promise: nil)
+            return
+        }
+        state = .ready(channel, handler)
+        channel.closeFuture.assumeIsolated().whenComplete { [self] _ in
+            if case .ready(let current, _) = state, current === channel { state = .idle }
+        }
+        for request in waiting {
+            handler.submit(request.bytes, expected: request.expected, deadline: request.deadline, promise: request.promise)
+        }
+    }
+
+    private func connectFailed(_ error: RedisError) {
+        guard case .connecting(let waiting) = state else { return }
+        state = .idle
+        for request in waiting { request.promise.fail(error) }
+    }
+}
