@@ -184,7 +184,12 @@ let package = Package(
             path: "Tests/PacaTestSupport",
             swiftSettings: strict
         ),
-        .testTarget(name: "PacaCoreTests", dependencies: ["PacaCore"], swiftSettings: strict),
+        .testTarget(
+            name: "PacaCoreTests",
+            dependencies: [
+                "PacaCore", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
         .testTarget(name: "PacaHTTPCachingTests", dependencies: ["PacaHTTPCaching"], swiftSettings: strict),
         .testTarget(
             name: "PacaStorageTests", dependencies: ["PacaStorage", "PacaCore", "PacaSealing", "PacaTestSupport"], swiftSettings: strict),

@@ -50,6 +50,12 @@ final class RedisLoopConnection: @unchecked Sendable {
         self.limit = max(1, maxQueued)
     }
 
+    /// Whether a channel is connected and logged in. On the loop.
+    var isReady: Bool {
+        if case .ready = state { return true }
+        return false
+    }
+
     /// Requests written and not answered, plus those waiting for the connection. On the loop.
     var outstandingRequests: Int {
         switch state {
