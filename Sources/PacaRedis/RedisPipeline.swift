@@ -1,5 +1,6 @@
 import CHiredis
 import NIOCore
+import PacaCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -169,8 +170,12 @@ final class RedisPipeline: Sendable {
 
     /// `value` in decimal followed by CRLF (a small string: no allocation).
     private static func writeDecimal(_ value: Int, to bytes: inout ByteBuffer) {
-        bytes.writeString(String(value))
-        bytes.writeInteger(UInt16(0x0D0A))
+        bytes.writeWithUnsafeMutableBytes(minimumWritableBytes: 22) { target in
+            let count = DecimalDigits.write(UInt64(value), to: target.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            target[count] = 0x0D
+            target[count + 1] = 0x0A
+            return count + 2
+        }
     }
 
     enum WriteOutcome {

@@ -29,6 +29,7 @@ public final class RedisTier: CacheTier {
     let loopConnections: RedisLoopConnections?
     let state: Mutex<TierState>
     let keyPrefix: String
+    let keyPrefixBytes: ByteBuffer
     let scanPattern: String
 
     /// Longest `PX` sent: entries that claim to live forever (`storageExpiry == .max`) get ten
@@ -36,6 +37,8 @@ public final class RedisTier: CacheTier {
     static let maxExpiryMillis: Int64 = 10 * 365 * 24 * 3600 * 1000
     /// Bytes read from each value by a sweep to find its key without fetching the body.
     static let sweepHeaderBytes = 4096
+    /// `GET`, the command name.
+    static let getName = ByteBuffer(string: "GET")
     /// `SCAN ... COUNT` hint.
     static let scanCount = 500
 
@@ -75,6 +78,7 @@ public final class RedisTier: CacheTier {
         self.state = Mutex(
             TierState(breaker: CircuitBreaker(failureThreshold: configuration.failureThreshold, openDuration: configuration.openDuration)))
         self.keyPrefix = "\(configuration.namespace):e:"
+        self.keyPrefixBytes = ByteBuffer(string: keyPrefix)
         self.scanPattern = Self.globEscaped(configuration.namespace) + ":e:*"
 
         let url = configuration.url
@@ -117,7 +121,29 @@ public final class RedisTier: CacheTier {
     /// length-prefixed key) so that distinct keys practically never share a slot. The full key is
     /// stored in the value and compared on read, so even a collision never serves a wrong entry.
     public func redisKey(for key: String) -> String {
-        keyPrefix + FNV1a.hex(key) + FNV1a.hex("\(key.utf8.count)|\(key)")
+        String(buffer: redisKeyBytes(for: key))
+    }
+
+    /// `redisKey(for:)` written straight into a buffer (no string built): the second digest is
+    /// the first continued from the digest of `<length>|`, which FNV-1a makes equal to the
+    /// digest of `<length>|<key>`.
+    func redisKeyBytes(for key: String) -> ByteBuffer {
+        var key = key
+        return key.withUTF8 { utf8 in
+            let bytes = UnsafeRawBufferPointer(utf8)
+            var buffer = ByteBufferAllocator().buffer(capacity: keyPrefixBytes.readableBytes + 32)
+            buffer.writeImmutableBuffer(keyPrefixBytes)
+            FNV1a.writeHex(FNV1a.hash(bytes, continuing: FNV1a.offsetBasis), to: &buffer)
+            var scratch: (UInt64, UInt64, UInt64) = (0, 0, 0)
+            let lengthDigest = withUnsafeMutableBytes(of: &scratch) { scratch in
+                let target = scratch.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                let count = DecimalDigits.write(UInt64(bytes.count), to: target)
+                target[count] = UInt8(ascii: "|")
+                return FNV1a.hash(UnsafeRawBufferPointer(start: target, count: count + 1), continuing: FNV1a.offsetBasis)
+            }
+            FNV1a.writeHex(FNV1a.hash(bytes, continuing: lengthDigest), to: &buffer)
+            return buffer
+        }
     }
 
     static func globEscaped(_ text: String) -> String {
@@ -149,15 +175,14 @@ public final class RedisTier: CacheTier {
         guard let connection = loopConnections?.connection(on: eventLoop), eventLoop.inEventLoop else {
             return eventLoop.makeFutureWithTask { await self.get(key, now: now) }
         }
-        let name = redisKey(for: key)
-        let redisKey = ByteBuffer(string: name)
+        let redisKey = redisKeyBytes(for: key)
         let started = ContinuousClock.now
         guard let permission = admit() else {
             return eventLoop.makeSucceededFuture(
                 finishGet(.failure(.breakerOpen), key: key, redisKey: redisKey, now: now, started: started))
         }
         let promise = eventLoop.makePromise(of: CacheEntry?.self)
-        connection.send([[ByteBuffer(string: "GET"), redisKey]]).assumeIsolated().whenComplete { [self] result in
+        connection.send([[Self.getName, redisKey]]).assumeIsolated().whenComplete { [self] result in
             let checked: Result<RedisReply, RedisError>
             switch result {
             case .success(let replies): checked = Result { () throws(RedisError) in try Self.checked(replies[0]) }

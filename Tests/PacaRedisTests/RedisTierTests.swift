@@ -74,6 +74,28 @@ struct RedisTierTests {
         await server.stop()
     }
 
+    @Test("the Redis key of an entry is the one earlier versions wrote: <namespace>:e:, FNV-1a of the key, FNV-1a of <length>|<key>")
+    func redisKeyIsStable() throws {
+        let configuration = try RedisTier.Configuration(url: "redis://127.0.0.1:1/0", namespace: "ns", timeout: .seconds(1))
+        let tier = RedisTier(configuration: configuration)
+        func hex(_ text: String) -> String {
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+            let digits = String(hash, radix: 16)
+            return String(repeating: "0", count: 16 - digits.count) + digits
+        }
+        let keys = ["", "a", "v1|http://example.com/items?id=1", "é|ü", String(repeating: "k", count: 1000), "v1|http://x/\u{0}"]
+        for key in keys {
+            #expect(tier.redisKey(for: key) == "ns:e:" + hex(key) + hex("\(key.utf8.count)|\(key)"))
+            #expect(tier.redisKeyBytes(for: key) == ByteBuffer(string: tier.redisKey(for: key)))
+        }
+        // A digest with leading zero digits keeps them.
+        #expect(FNV1a.hex("") == "cbf29ce484222325")
+        var buffer = ByteBuffer()
+        FNV1a.writeHex(0x0f, to: &buffer)
+        #expect(String(buffer: buffer) == "000000000000000f")
+    }
+
     @Test("values are stored under <namespace>:e:<hash> with PX = remaining storage lifetime")
     func storesWithRemainingLifetime() async throws {
         let server = try await RedisServer()

@@ -52,7 +52,7 @@ final class RedisLoopConnection: @unchecked Sendable {
 
     /// Whether a channel is connected and logged in. On the loop.
     var isReady: Bool {
-        if case .ready = state { return true }
+        if case .ready(_, let handler) = state { return handler.isOpen }
         return false
     }
 
@@ -75,7 +75,7 @@ final class RedisLoopConnection: @unchecked Sendable {
         switch state {
         case .closed:
             promise.fail(RedisError.shutDown)
-        case .ready(_, let handler):
+        case .ready(_, let handler) where handler.isOpen:
             if handler.inflightRequests >= limit {
                 promise.fail(RedisError.overloaded)
             } else {
@@ -89,7 +89,8 @@ final class RedisLoopConnection: @unchecked Sendable {
                 waiting.append(Waiting(bytes: bytes, expected: commands.count, deadline: deadline, promise: promise))
                 state = .connecting(waiting: waiting)
             }
-        case .idle:
+        case .idle, .ready:
+            // `.ready` here: the connection failed and its channel is closing; start anew.
             var waiting = CircularBuffer<Waiting>(initialCapacity: 4)
             waiting.append(Waiting(bytes: bytes, expected: commands.count, deadline: deadline, promise: promise))
             state = .connecting(waiting: waiting)

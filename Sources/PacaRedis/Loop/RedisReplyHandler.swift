@@ -37,6 +37,13 @@ final class RedisReplyHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Requests written and not answered yet.
     var inflightRequests: Int { inflight.count }
 
+    /// Whether requests are still taken (false once the connection failed, even before the
+    /// channel's close has completed).
+    var isOpen: Bool {
+        if case .open = state { return true }
+        return false
+    }
+
     func handlerAdded(context: ChannelHandlerContext) {
         guard let reader = redisReaderCreate() else {
             state = .failed(.protocolError("hiredis: out of memory"))
