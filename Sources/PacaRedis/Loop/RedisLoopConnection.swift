@@ -39,15 +39,18 @@ final class RedisLoopConnection: @unchecked Sendable {
     private let url: RedisURL
     private let timeout: TimeAmount
     private let limit: Int
+    private let maxReplyBytes: Int
     private var state = State.idle
 
     /// A connection on `eventLoop`, or nil when the loop cannot open sockets (an embedded loop).
-    init?(eventLoop: any EventLoop, url: RedisURL, timeout: Duration, maxQueued: Int) {
+    /// `maxQueued` bounds the requests outstanding at once, `maxReplyBytes` the size of one reply.
+    init?(eventLoop: any EventLoop, url: RedisURL, timeout: Duration, maxQueued: Int, maxReplyBytes: Int = RESPDecoder.maxBulkBytes) {
         guard ClientBootstrap(validatingGroup: eventLoop) != nil else { return nil }
         self.eventLoop = eventLoop
         self.url = url
         self.timeout = .milliseconds(max(1, Int64(timeout.milliseconds)))
         self.limit = max(1, maxQueued)
+        self.maxReplyBytes = maxReplyBytes
     }
 
     /// Whether a channel is connected and logged in. On the loop.
@@ -127,9 +130,9 @@ final class RedisLoopConnection: @unchecked Sendable {
         bootstrap
             .connectTimeout(timeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
+            .channelInitializer { [maxReplyBytes] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(RedisReplyHandler())
+                    try channel.pipeline.syncOperations.addHandler(RedisReplyHandler(maxReplyBytes: maxReplyBytes))
                 }
             }
             .connect(host: url.host, port: url.port)

@@ -16,12 +16,14 @@ final class RedisLoopConnections: Sendable {
     private let url: RedisURL
     private let timeout: Duration
     private let maxQueued: Int
+    private let maxReplyBytes: Int
     private let admission = Mutex(Admission.open([:]))
 
-    init(url: RedisURL, timeout: Duration, maxQueued: Int) {
+    init(url: RedisURL, timeout: Duration, maxQueued: Int, maxReplyBytes: Int) {
         self.url = url
         self.timeout = timeout
         self.maxQueued = maxQueued
+        self.maxReplyBytes = maxReplyBytes
     }
 
     /// The connection of `eventLoop`, made on first use; nil after `close()`, past `maxLoops`, or
@@ -32,7 +34,8 @@ final class RedisLoopConnections: Sendable {
             guard case .open(var connections) = admission else { return nil }
             if let known = connections[id] { return known }
             guard connections.count < Self.maxLoops,
-                let made = RedisLoopConnection(eventLoop: eventLoop, url: url, timeout: timeout, maxQueued: maxQueued)
+                let made = RedisLoopConnection(
+                    eventLoop: eventLoop, url: url, timeout: timeout, maxQueued: maxQueued, maxReplyBytes: maxReplyBytes)
             else { return nil }
             admission = .closed
             connections[id] = made

@@ -1,8 +1,8 @@
-import CHiredis
 import NIOCore
 
-/// The channel handler of a `RedisLoopConnection`: writes requests, reads the replies with
-/// hiredis' reader, completes the requests in wire order, and enforces their deadlines.
+/// The channel handler of a `RedisLoopConnection`: writes requests, reads the replies
+/// (`RESPDecoder`, bulk strings as slices of the bytes read), completes the requests in wire
+/// order, and enforces their deadlines.
 ///
 /// Everything runs on the channel's event loop. One timer per connection covers every request:
 /// it is armed for the oldest request's deadline and, when it fires with newer requests on the
@@ -31,7 +31,9 @@ final class RedisReplyHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private var state = State.failed(.io("not connected"))
     private var inflight = CircularBuffer<Request>(initialCapacity: 16)
-    private var reader: UnsafeMutablePointer<redisReader>?
+    /// The start of a reply not complete yet.
+    private var pending: ByteBuffer?
+    private let maxReplyBytes: Int
     private var timer: Scheduled<Void>?
 
     /// Requests written and not answered yet.
@@ -44,22 +46,18 @@ final class RedisReplyHandler: ChannelInboundHandler, RemovableChannelHandler {
         return false
     }
 
+    /// A handler that refuses replies larger than `maxReplyBytes`.
+    init(maxReplyBytes: Int) {
+        self.maxReplyBytes = maxReplyBytes
+    }
+
     func handlerAdded(context: ChannelHandlerContext) {
-        guard let reader = redisReaderCreate() else {
-            state = .failed(.protocolError("hiredis: out of memory"))
-            context.close(promise: nil)
-            return
-        }
-        // Keep the reader's buffer between replies instead of freeing it past 16 KiB.
-        reader.pointee.maxbuf = 4 << 20
-        self.reader = reader
         state = .open(context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         fail(.io("connection closed"))
-        if let reader { redisReaderFree(reader) }
-        reader = nil
+        pending = nil
     }
 
     /// Writes `bytes` (`expected` commands) and returns the future of their replies.
@@ -74,24 +72,22 @@ final class RedisReplyHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case .open = state, let reader else { return }
-        let buffer = unwrapInboundIn(data)
-        let fed = buffer.withUnsafeReadableBytes { bytes in
-            redisReaderFeed(reader, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
-        }
-        guard fed == REDIS_OK else {
-            close(context, because: .protocolError("unreadable reply"))
-            return
+        guard case .open = state else { return }
+        var buffer = unwrapInboundIn(data)
+        if var earlier = pending {
+            pending = nil
+            earlier.writeBuffer(&buffer)
+            buffer = earlier
         }
         while true {
-            var raw: UnsafeMutableRawPointer?
-            guard redisReaderGetReply(reader, &raw) == REDIS_OK else {
-                close(context, because: .protocolError(Self.errorText(reader)))
+            let decoded: RedisReply?
+            do throws(RESPDecoder.ProtocolError) {
+                decoded = try RESPDecoder.next(&buffer, maxReplyBytes: maxReplyBytes)
+            } catch {
+                close(context, because: .protocolError(error.reason))
                 return
             }
-            guard let raw else { break }
-            let reply = RedisConnection.convert(raw.assumingMemoryBound(to: redisReply.self))
-            freeReplyObject(raw)
+            guard let reply = decoded else { break }
             guard !inflight.isEmpty else {
                 close(context, because: .protocolError("a reply nobody asked for"))
                 return
@@ -101,7 +97,10 @@ final class RedisReplyHandler: ChannelInboundHandler, RemovableChannelHandler {
                 let request = inflight.removeFirst()
                 request.promise.succeed(request.replies)
             }
+            // A completed request may have closed the connection.
+            guard case .open = state else { return }
         }
+        if buffer.readableBytes > 0 { pending = buffer }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -142,12 +141,6 @@ final class RedisReplyHandler: ChannelInboundHandler, RemovableChannelHandler {
             } else {
                 armTimer(context)
             }
-        }
-    }
-
-    private static func errorText(_ reader: UnsafeMutablePointer<redisReader>) -> String {
-        withUnsafeBytes(of: reader.pointee.errstr) { bytes in
-            String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
         }
     }
 }
