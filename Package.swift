@@ -195,7 +195,10 @@ let package = Package(
             name: "PacaStorageTests", dependencies: ["PacaStorage", "PacaCore", "PacaSealing", "PacaTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "PacaRedisTests",
-            dependencies: ["PacaRedis", "PacaCore", "PacaSealing", "PacaTestSupport"],
+            dependencies: [
+                "PacaRedis", "PacaCore", "PacaSealing", "PacaTestSupport", .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -4,7 +4,7 @@ import NIOPosix
 import PacaCore
 import Testing
 
-@Suite("Tasks run on an event loop")
+@Suite("Tasks run on an event loop", .timeLimit(.minutes(1)))
 struct EventLoopTaskExecutorTests {
     @Test("a task preferring a loop's executor runs on that loop, and resumes there after awaiting another loop's future")
     func taskStaysOnTheLoop() async throws {

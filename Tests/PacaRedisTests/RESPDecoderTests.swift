@@ -3,7 +3,7 @@ import Testing
 
 @testable import PacaRedis
 
-@Suite("RESP2 replies read from a ByteBuffer")
+@Suite("RESP2 replies read from a ByteBuffer", .timeLimit(.minutes(1)))
 struct RESPDecoderTests {
     /// Every reply type, back to back, as Redis sends them.
     static let wire =

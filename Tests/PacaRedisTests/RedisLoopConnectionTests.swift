@@ -6,7 +6,7 @@ import Testing
 
 @testable import PacaRedis
 
-@Suite("L3 gets on an event loop's own Redis connection (real redis-server)")
+@Suite("L3 gets on an event loop's own Redis connection (real redis-server)", .timeLimit(.minutes(1)))
 struct RedisLoopConnectionTests {
     /// Runs `body` on `loop` and returns what its future gives.
     private func onLoop<Value: Sendable>(

@@ -74,7 +74,7 @@ final class RedisLoopConnection: @unchecked Sendable {
         eventLoop.assertInEventLoop()
         let promise = eventLoop.makePromise(of: [RedisReply].self)
         let bytes = RedisPipeline.encode(commands)
-        let deadline = NIODeadline.now() + timeout
+        let deadline = eventLoop.now + timeout
         switch state {
         case .closed:
             promise.fail(RedisError.shutDown)
@@ -171,7 +171,7 @@ final class RedisLoopConnection: @unchecked Sendable {
             return
         }
         let promise = eventLoop.makePromise(of: [RedisReply].self)
-        handler.submit(RedisPipeline.encode(commands), expected: commands.count, deadline: .now() + timeout, promise: promise)
+        handler.submit(RedisPipeline.encode(commands), expected: commands.count, deadline: eventLoop.now + timeout, promise: promise)
         promise.futureResult.assumeIsolated().whenComplete { [self] result in
             switch result {
             case .failure(let error):

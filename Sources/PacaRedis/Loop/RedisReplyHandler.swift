@@ -4,7 +4,9 @@ import NIOCore
 /// (`RESPDecoder`, bulk strings as slices of the bytes read), completes the requests in wire
 /// order, and enforces their deadlines.
 ///
-/// Everything runs on the channel's event loop. One timer per connection covers every request:
+/// Everything runs on the channel's event loop. A request made while others are on the wire
+/// waits for one flush per turn of the loop, so concurrent requests share a `writev`. One timer
+/// per connection covers every request:
 /// it is armed for the oldest request's deadline and, when it fires with newer requests on the
 /// wire, armed again for the oldest of those; no timer is scheduled or cancelled per request.
 /// A request not answered by its deadline closes the connection and fails every request on it
@@ -35,6 +37,7 @@ final class RedisReplyHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var pending: ByteBuffer?
     private let maxReplyBytes: Int
     private var timer: Scheduled<Void>?
+    private var flushScheduled = false
 
     /// Requests written and not answered yet.
     var inflightRequests: Int { inflight.count }
@@ -67,7 +70,22 @@ final class RedisReplyHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         inflight.append(Request(expected: expected, deadline: deadline, promise: promise))
-        context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+        // A request on an idle connection goes out at once. Behind others, it waits for one
+        // flush for every request made in this turn of the loop: under load the gets of many
+        // connections' misses go out in one write.
+        guard inflight.count > 1 else {
+            context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+            armTimer(context)
+            return
+        }
+        context.write(wrapOutboundOut(bytes), promise: nil)
+        if !flushScheduled {
+            flushScheduled = true
+            context.eventLoop.assumeIsolated().execute { [self] in
+                flushScheduled = false
+                if case .open(let context) = state { context.flush() }
+            }
+        }
         armTimer(context)
     }
 
@@ -136,7 +154,7 @@ final class RedisReplyHandler: ChannelInboundHandler, RemovableChannelHandler {
         timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
             timer = nil
             guard case .open(let context) = state, let oldest = inflight.first else { return }
-            if oldest.deadline <= .now() {
+            if oldest.deadline <= context.eventLoop.now {
                 close(context, because: .timeout)
             } else {
                 armTimer(context)
