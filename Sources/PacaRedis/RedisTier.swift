@@ -340,7 +340,7 @@ public final class RedisTier: CacheTier {
 
     /// Lets queued operations finish, then closes the connections and ends their threads.
     public func shutdown() async {
-        await loopConnections?.close()
+        loopConnections?.close()
         switch backend {
         case .single(let pool): await pool.shutdown()
         case .cluster(let cluster): await cluster.shutdown()

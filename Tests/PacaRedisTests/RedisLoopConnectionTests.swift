@@ -85,7 +85,7 @@ struct RedisLoopConnectionTests {
             return
         }
         #expect(!"\(String(describing: error))".contains(server.password))
-        try await connection.close().get()
+        connection.close()
         try await group.shutdownGracefully()
         await server.stop()
     }
@@ -143,7 +143,7 @@ struct RedisLoopConnectionTests {
             replies = try? await onLoop(loop) { connection.send(ping) }
         }
         #expect(replies == [.status("PONG")])
-        try await connection.close().get()
+        connection.close()
         await #expect(throws: RedisError.shutDown) { try await onLoop(loop) { connection.send(ping) } }
         try await group.shutdownGracefully()
         await server.stop()
@@ -169,7 +169,7 @@ struct RedisLoopConnectionTests {
                 #expect(throws: RedisError.overloaded) { try result.get() }
             }
         }
-        try await connection.close().get()
+        connection.close()
         try await group.shutdownGracefully()
         await server.stop()
     }
@@ -189,6 +189,24 @@ struct RedisLoopConnectionTests {
         #expect(try await loop.submit { connection.isReady }.get() == false)
         await tier.shutdown()
         try await group.shutdownGracefully()
+        await server.stop()
+    }
+
+    @Test("a tier shut down after the loops its gets came from are gone returns, without waiting on those loops")
+    func shutdownAfterTheLoopsEnded() async throws {
+        let server = try await RedisServer()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let clock = ManualWallClock()
+        let tier = try makeTier(server, clock: clock, timeout: .seconds(5), poolSize: 1)
+        await tier.set(makeEntry("k", now: clock.now()))
+        #expect(try await onLoop(loop) { tier.get("k", now: clock.now(), on: loop) } != nil)
+        let connection = try #require(tier.loopConnections?.connection(on: loop))
+        #expect(connection.needsLoopToClose)
+        try await group.shutdownGracefully()
+        // The loop closed the channel as it shut down: closing needs no task on the dead loop.
+        #expect(!connection.needsLoopToClose)
+        await tier.shutdown()
         await server.stop()
     }
 }

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// One pipelined Redis connection owned by one event loop, for callers on that loop.
 ///
@@ -13,8 +14,8 @@ import NIOPosix
 /// once it is ready. A broken connection, or a request past its deadline, fails the requests on
 /// it (`RedisReplyHandler`); the next request connects again.
 ///
-/// `@unchecked Sendable`: `state` is read and written only on `eventLoop`; the other stored
-/// properties are immutable.
+/// `@unchecked Sendable`: `state` is read and written only on `eventLoop`; `hasChannel` and
+/// `isShutDown` are atomics; the other stored properties are immutable.
 final class RedisLoopConnection: @unchecked Sendable {
     /// A request made while connecting.
     struct Waiting {
@@ -41,6 +42,11 @@ final class RedisLoopConnection: @unchecked Sendable {
     private let limit: Int
     private let maxReplyBytes: Int
     private var state = State.idle
+    /// Whether a channel is open or being opened: only then does `close()` need the loop (a loop
+    /// that has shut down has closed its channels, and must not be given tasks).
+    private let hasChannel = Atomic<Bool>(false)
+    /// Set by `close()`: requests fail with `.shutDown` from then on.
+    private let isShutDown = Atomic<Bool>(false)
 
     /// A connection on `eventLoop`, or nil when the loop cannot open sockets (an embedded loop).
     /// `maxQueued` bounds the requests outstanding at once, `maxReplyBytes` the size of one reply.
@@ -59,6 +65,11 @@ final class RedisLoopConnection: @unchecked Sendable {
         return false
     }
 
+    /// Whether a channel is open or being opened, so that `close()` needs the loop. Any thread.
+    var needsLoopToClose: Bool {
+        hasChannel.load(ordering: .sequentiallyConsistent)
+    }
+
     /// Requests written and not answered, plus those waiting for the connection. On the loop.
     var outstandingRequests: Int {
         switch state {
@@ -75,6 +86,7 @@ final class RedisLoopConnection: @unchecked Sendable {
         let promise = eventLoop.makePromise(of: [RedisReply].self)
         let bytes = RedisPipeline.encode(commands)
         let deadline = eventLoop.now + timeout
+        if isShutDown.load(ordering: .sequentiallyConsistent) { shutDownOnLoop() }
         switch state {
         case .closed:
             promise.fail(RedisError.shutDown)
@@ -97,26 +109,39 @@ final class RedisLoopConnection: @unchecked Sendable {
             var waiting = CircularBuffer<Waiting>(initialCapacity: 4)
             waiting.append(Waiting(bytes: bytes, expected: commands.count, deadline: deadline, promise: promise))
             state = .connecting(waiting: waiting)
-            connect()
+            // Announced before the shut-down flag is read, as `close()` sets that flag before
+            // it reads this one: one of the two sees the other.
+            hasChannel.store(true, ordering: .sequentiallyConsistent)
+            if isShutDown.load(ordering: .sequentiallyConsistent) {
+                shutDownOnLoop()
+            } else {
+                connect()
+            }
         }
         return promise.futureResult
     }
 
-    /// Refuses new requests, fails those waiting and closes the channel. Requests on the wire
-    /// fail with `.io`. Completes on the loop.
-    func close() -> EventLoopFuture<Void> {
-        eventLoop.flatSubmit { [self] in
-            let previous = state
-            state = .closed
-            switch previous {
-            case .ready(let channel, _):
-                return channel.close().recover { _ in }
-            case .connecting(let waiting):
-                for request in waiting { request.promise.fail(RedisError.shutDown) }
-                return eventLoop.makeSucceededVoidFuture()
-            case .idle, .closed:
-                return eventLoop.makeSucceededVoidFuture()
-            }
+    /// Refuses new requests, fails those waiting and closes the channel; requests on the wire
+    /// fail with `.io`. The channel is closed on the loop, after what was submitted to it before,
+    /// and nothing waits for it. A connection without a channel needs nothing from its loop: a
+    /// loop that has shut down (closing its channels) is given no task.
+    func close() {
+        isShutDown.store(true, ordering: .sequentiallyConsistent)
+        guard hasChannel.load(ordering: .sequentiallyConsistent) else { return }
+        eventLoop.execute { [self] in shutDownOnLoop() }
+    }
+
+    /// `close()`'s work on the loop (idempotent).
+    private func shutDownOnLoop() {
+        let previous = state
+        state = .closed
+        switch previous {
+        case .ready(let channel, _):
+            channel.close(promise: nil)
+        case .connecting(let waiting):
+            for request in waiting { request.promise.fail(RedisError.shutDown) }
+        case .idle, .closed:
+            break
         }
     }
 
@@ -203,7 +228,10 @@ final class RedisLoopConnection: @unchecked Sendable {
         }
         state = .ready(channel, handler)
         channel.closeFuture.assumeIsolated().whenComplete { [self] _ in
-            if case .ready(let current, _) = state, current === channel { state = .idle }
+            if case .ready(let current, _) = state, current === channel {
+                state = .idle
+                hasChannel.store(false, ordering: .sequentiallyConsistent)
+            }
         }
         for request in waiting {
             handler.submit(request.bytes, expected: request.expected, deadline: request.deadline, promise: request.promise)
@@ -213,6 +241,7 @@ final class RedisLoopConnection: @unchecked Sendable {
     private func connectFailed(_ error: RedisError) {
         guard case .connecting(let waiting) = state else { return }
         state = .idle
+        hasChannel.store(false, ordering: .sequentiallyConsistent)
         for request in waiting { request.promise.fail(error) }
     }
 }

@@ -44,15 +44,13 @@ final class RedisLoopConnections: Sendable {
         }
     }
 
-    /// Closes every connection; later callers get nil.
-    func close() async {
+    /// Closes every connection (on its loop, without waiting); later callers get nil.
+    func close() {
         let connections = admission.withLock { admission -> [RedisLoopConnection] in
             defer { admission = .closed }
             guard case .open(let connections) = admission else { return [] }
             return Array(connections.values)
         }
-        for connection in connections {
-            try? await connection.close().get()
-        }
+        for connection in connections { connection.close() }
     }
 }
