@@ -107,11 +107,11 @@ public final class RedisTier: CacheTier {
                 }
             }
             self.backend = .single(pool)
-            // A GET's reply is at most a value this tier writes (other writers' larger values
-            // fail that one get and drop the connection, rather than be buffered without bound).
+            // A GET's reply is at most a value this tier writes; a larger one (another writer's,
+            // or written under a larger limit) is a miss, its bytes dropped as they arrive.
             self.loopConnections = RedisLoopConnections(
                 url: url, timeout: configuration.timeout, maxQueued: configuration.maxQueuedJobs,
-                maxReplyBytes: configuration.maxEntryBytes + 64 * 1024)
+                maxReplyBytes: min(configuration.maxEntryBytes, Int.max / 2) + 64 * 1024)
             // Connect now so the policy warning appears at start, and the first lookups do not
             // wait for a connection.
             pool.connectPipelines()

@@ -84,4 +84,23 @@ struct RESPDecoderTests {
         #expect(big.readableBytes == body.utf8.count)
         #expect(big.storageCapacity == full.storageCapacity)
     }
+
+    @Test("a top-level bulk string over the limit is a miss, its bytes dropped as they arrive; inside an array it is an error")
+    func oversizedBulkIsSkipped() throws {
+        var skipping = 0
+        var head = ByteBuffer(string: "$2000\r\n" + String(repeating: "x", count: 500))
+        #expect(try RESPDecoder.next(&head, maxReplyBytes: 1000, skipping: &skipping) == .null)
+        #expect(head.readableBytes == 0)
+        #expect(skipping == 2000 + 2 - 500)
+        // Whole in one read: nothing left to skip, the next reply follows.
+        var whole = ByteBuffer(string: "$1500\r\n" + String(repeating: "x", count: 1500) + "\r\n+OK\r\n")
+        #expect(try RESPDecoder.next(&whole, maxReplyBytes: 1000, skipping: &skipping) == .null)
+        #expect(skipping == 0)
+        #expect(try RESPDecoder.next(&whole, maxReplyBytes: 1000, skipping: &skipping) == .status("OK"))
+        var nested = ByteBuffer(string: "*1\r\n$1500\r\n")
+        #expect(throws: RESPDecoder.ProtocolError.self) { _ = try RESPDecoder.next(&nested, maxReplyBytes: 1000, skipping: &skipping) }
+        // Beyond what Redis can send at all: an error.
+        var absurd = ByteBuffer(string: "$999999999999\r\n")
+        #expect(throws: RESPDecoder.ProtocolError.self) { _ = try RESPDecoder.next(&absurd, maxReplyBytes: 1000, skipping: &skipping) }
+    }
 }

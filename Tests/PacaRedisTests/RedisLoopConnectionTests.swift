@@ -209,4 +209,22 @@ struct RedisLoopConnectionTests {
         await tier.shutdown()
         await server.stop()
     }
+
+    @Test("requests on the wire when the connection shuts down fail as shut down, which no breaker counts")
+    func shutdownFailsInflightAsShutDown() async throws {
+        let server = try await RedisServer()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let url = try RedisURL(parsing: server.url)
+        let connection = try #require(RedisLoopConnection(eventLoop: loop, url: url, timeout: .seconds(5), maxQueued: 16))
+        let ping = [[ByteBuffer(string: "PING")]]
+        #expect(try await onLoop(loop) { connection.send(ping) } == [.status("PONG")])
+        server.pause()
+        let pending = try await loop.submit { connection.send(ping) }.get()
+        connection.close()
+        await #expect(throws: RedisError.shutDown) { try await pending.get() }
+        server.resume()
+        try await group.shutdownGracefully()
+        await server.stop()
+    }
 }

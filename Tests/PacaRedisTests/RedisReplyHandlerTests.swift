@@ -6,8 +6,8 @@ import Testing
 
 @Suite("The loop connection's handler, driven through an EmbeddedChannel", .timeLimit(.minutes(1)))
 struct RedisReplyHandlerTests {
-    private func makeChannel() throws -> (EmbeddedChannel, RedisReplyHandler) {
-        let handler = RedisReplyHandler(maxReplyBytes: 1 << 20)
+    private func makeChannel(maxReplyBytes: Int = 1 << 20) throws -> (EmbeddedChannel, RedisReplyHandler) {
+        let handler = RedisReplyHandler(maxReplyBytes: maxReplyBytes)
         let channel = EmbeddedChannel(handler: handler)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 6379)).wait()
         return (channel, handler)
@@ -67,5 +67,41 @@ struct RedisReplyHandlerTests {
         try other.writeInbound(ByteBuffer(string: "?garbage\r\n"))
         #expect(throws: RedisError.self) { try pending.wait() }
         #expect(!other.isActive)
+    }
+
+    @Test("a value over the reply limit, arriving in pieces, answers its request as a miss and the replies after it still match")
+    func oversizedValueIsAMiss() throws {
+        let (channel, handler) = try makeChannel(maxReplyBytes: 1000)
+        let big = submit(handler, channel, "GET big")
+        let small = submit(handler, channel, "GET small")
+        try channel.writeInbound(ByteBuffer(string: "$3000\r\n" + String(repeating: "x", count: 1000)))
+        #expect(try big.wait() == [.null])
+        try channel.writeInbound(ByteBuffer(string: String(repeating: "x", count: 1500)))
+        try channel.writeInbound(ByteBuffer(string: String(repeating: "x", count: 500) + "\r\n$2\r\nok\r\n"))
+        #expect(try small.wait() == [.bulk(ByteBuffer(string: "ok"))])
+        #expect(handler.isOpen)
+        _ = try channel.finish()
+    }
+
+    @Test("replies that keep arriving split across reads leave only the unread bytes buffered, not every byte read")
+    func splitRepliesDoNotAccumulate() throws {
+        let (channel, handler) = try makeChannel()
+        let value = String(repeating: "v", count: 200)
+        let reply = Array("$200\r\n\(value)\r\n".utf8)
+        var futures: [EventLoopFuture<[RedisReply]>] = []
+        for _ in 0..<1000 { futures.append(submit(handler, channel, "GET")) }
+        channel.embeddedEventLoop.run()
+        // Every read ends in the middle of a reply: 1000 replies, each cut at byte 100 and
+        // sent with the previous reply's tail.
+        var carry: [UInt8] = []
+        for _ in 0..<1000 {
+            try channel.writeInbound(ByteBuffer(bytes: carry + reply[..<100]))
+            carry = Array(reply[100...])
+            #expect(handler.pendingStorageBytes < 4096)
+        }
+        try channel.writeInbound(ByteBuffer(bytes: carry))
+        for future in futures { #expect(try future.wait() == [.bulk(ByteBuffer(string: value))]) }
+        #expect(handler.pendingStorageBytes == 0)
+        _ = try channel.finish()
     }
 }

@@ -20,21 +20,48 @@ enum RESPDecoder {
     }
 
     /// The next whole reply at `buffer`'s reader index, which moves past it; nil (and the index
-    /// unchanged) when the buffer holds only part of it. A reply that would need more than
-    /// `maxReplyBytes` is a protocol error, so a connection never holds more than that for one.
-    static func next(_ buffer: inout ByteBuffer, maxReplyBytes: Int = maxBulkBytes) throws(ProtocolError) -> RedisReply? {
+    /// unchanged) when the buffer holds only part of it.
+    ///
+    /// A reply never makes a connection hold more than `maxReplyBytes`. A bulk string longer
+    /// than that (a value another writer stored under a larger limit) is answered as `.null` (a
+    /// miss) once its length is read: its bytes are consumed as they arrive, those not arrived
+    /// yet counted in `skipping`, which the caller drops from the front of what it reads next.
+    /// Anything else that large is a protocol error.
+    static func next(_ buffer: inout ByteBuffer, maxReplyBytes: Int = maxBulkBytes, skipping: inout Int) throws(ProtocolError)
+        -> RedisReply?
+    {
         var probe = buffer
-        guard let reply = try parse(&probe, depth: 0, maxBulkBytes: min(maxReplyBytes, maxBulkBytes)) else {
+        var oversized: Int?
+        guard let reply = try parse(&probe, depth: 0, maxBulkBytes: min(maxReplyBytes, maxBulkBytes), oversized: &oversized) else {
             if buffer.readableBytes > maxReplyBytes {
                 throw ProtocolError(reason: "a reply larger than \(maxReplyBytes) bytes")
             }
             return nil
         }
         buffer = probe
+        skipping = oversized ?? 0
         return reply
     }
 
-    private static func parse(_ buffer: inout ByteBuffer, depth: Int, maxBulkBytes: Int) throws(ProtocolError) -> RedisReply? {
+    /// `next(_:maxReplyBytes:skipping:)` where a bulk string over the limit is an error.
+    static func next(_ buffer: inout ByteBuffer, maxReplyBytes: Int = maxBulkBytes) throws(ProtocolError) -> RedisReply? {
+        var probe = buffer
+        var oversized: Int?
+        let reply = try parse(&probe, depth: 0, maxBulkBytes: min(maxReplyBytes, maxBulkBytes), oversized: &oversized)
+        if oversized != nil { throw ProtocolError(reason: "a bulk string over \(maxReplyBytes) bytes") }
+        guard let reply else {
+            if buffer.readableBytes > maxReplyBytes { throw ProtocolError(reason: "a reply larger than \(maxReplyBytes) bytes") }
+            return nil
+        }
+        buffer = probe
+        return reply
+    }
+
+    /// `oversized`: set, to the bytes of it not read yet, for a top-level bulk string over
+    /// `maxBulkBytes` (returned as `.null`).
+    private static func parse(_ buffer: inout ByteBuffer, depth: Int, maxBulkBytes: Int, oversized: inout Int?) throws(ProtocolError)
+        -> RedisReply?
+    {
         guard let kind = buffer.readInteger(as: UInt8.self) else { return nil }
         guard let length = try lineLength(buffer) else { return nil }
         let line = (start: buffer.readerIndex, length: length)
@@ -55,7 +82,15 @@ enum RESPDecoder {
             let length = try number(buffer, line)
             buffer.moveReaderIndex(forwardBy: line.length + 2)
             if length == -1 { return .null }
-            guard length >= 0, length <= maxBulkBytes else { throw ProtocolError(reason: "bulk length \(length)") }
+            guard length >= 0, length <= Self.maxBulkBytes else { throw ProtocolError(reason: "bulk length \(length)") }
+            if length > maxBulkBytes {
+                // Too large to hold: consumed as it arrives, answered as a miss.
+                let total = Int(length) + 2
+                let present = min(buffer.readableBytes, total)
+                buffer.moveReaderIndex(forwardBy: present)
+                oversized = total - present
+                return .null
+            }
             guard buffer.readableBytes >= Int(length) + 2 else { return nil }
             var bytes = buffer.readSlice(length: Int(length))!
             guard buffer.readInteger(as: UInt16.self) == 0x0D0A else { throw ProtocolError(reason: "bulk string without CRLF") }
@@ -76,7 +111,10 @@ enum RESPDecoder {
             var elements: [RedisReply] = []
             elements.reserveCapacity(min(Int(count), 1024))
             for _ in 0..<count {
-                guard let element = try parse(&buffer, depth: depth + 1, maxBulkBytes: maxBulkBytes) else { return nil }
+                guard let element = try parse(&buffer, depth: depth + 1, maxBulkBytes: maxBulkBytes, oversized: &oversized) else {
+                    return nil
+                }
+                guard oversized == nil else { throw ProtocolError(reason: "a bulk string over \(maxBulkBytes) bytes in an array") }
                 elements.append(element)
             }
             return .array(elements)

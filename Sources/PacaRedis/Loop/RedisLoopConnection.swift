@@ -14,7 +14,7 @@ import Synchronization
 /// once it is ready. A broken connection, or a request past its deadline, fails the requests on
 /// it (`RedisReplyHandler`); the next request connects again.
 ///
-/// `@unchecked Sendable`: `state` is read and written only on `eventLoop`; `hasChannel` and
+/// `@unchecked Sendable`: `state` and `waitTimer` are read and written only on `eventLoop`; `hasChannel` and
 /// `isShutDown` are atomics; the other stored properties are immutable.
 final class RedisLoopConnection: @unchecked Sendable {
     /// A request made while connecting.
@@ -42,6 +42,8 @@ final class RedisLoopConnection: @unchecked Sendable {
     private let limit: Int
     private let maxReplyBytes: Int
     private var state = State.idle
+    /// While connecting: the timer that fails waiting requests at their deadline.
+    private var waitTimer: Scheduled<Void>?
     /// Whether a channel is open or being opened: only then does `close()` need the loop (a loop
     /// that has shut down has closed its channels, and must not be given tasks).
     private let hasChannel = Atomic<Bool>(false)
@@ -115,6 +117,7 @@ final class RedisLoopConnection: @unchecked Sendable {
             if isShutDown.load(ordering: .sequentiallyConsistent) {
                 shutDownOnLoop()
             } else {
+                armWaitTimer()
                 connect()
             }
         }
@@ -136,9 +139,12 @@ final class RedisLoopConnection: @unchecked Sendable {
         let previous = state
         state = .closed
         switch previous {
-        case .ready(let channel, _):
+        case .ready(let channel, let handler):
+            // Failed as shut down, not as a broken connection: no breaker counts them.
+            handler.close(because: .shutDown)
             channel.close(promise: nil)
         case .connecting(let waiting):
+            cancelWaitTimer()
             for request in waiting { request.promise.fail(RedisError.shutDown) }
         case .idle, .closed:
             break
@@ -168,6 +174,11 @@ final class RedisLoopConnection: @unchecked Sendable {
                 case .failure(let error):
                     connectFailed(.connectFailed("\(error)"))
                 case .success(let channel):
+                    guard case .connecting = state else {
+                        // Shut down while connecting.
+                        channel.close(promise: nil)
+                        return
+                    }
                     guard let handler = try? channel.pipeline.syncOperations.handler(type: RedisReplyHandler.self) else {
                         channel.close(promise: nil)
                         connectFailed(.connectFailed("the connection closed at once"))
@@ -226,6 +237,7 @@ final class RedisLoopConnection: @unchecked Sendable {
             channel.close(promise: nil)
             return
         }
+        cancelWaitTimer()
         state = .ready(channel, handler)
         channel.closeFuture.assumeIsolated().whenComplete { [self] _ in
             if case .ready(let current, _) = state, current === channel {
@@ -233,13 +245,41 @@ final class RedisLoopConnection: @unchecked Sendable {
                 hasChannel.store(false, ordering: .sequentiallyConsistent)
             }
         }
+        let now = eventLoop.now
         for request in waiting {
-            handler.submit(request.bytes, expected: request.expected, deadline: request.deadline, promise: request.promise)
+            if request.deadline <= now {
+                request.promise.fail(RedisError.timeout)
+            } else {
+                handler.submit(request.bytes, expected: request.expected, deadline: request.deadline, promise: request.promise)
+            }
         }
+    }
+
+    /// While connecting: fails the waiting requests whose deadline has passed, at that deadline
+    /// (the connect and the login may take up to a timeout each).
+    private func armWaitTimer() {
+        guard waitTimer == nil, case .connecting(let waiting) = state, let oldest = waiting.first else { return }
+        waitTimer = eventLoop.assumeIsolated().scheduleTask(deadline: oldest.deadline) { [self] in
+            waitTimer = nil
+            guard case .connecting(var waiting) = state else { return }
+            state = .idle
+            let now = eventLoop.now
+            var expired: [Waiting] = []
+            while let first = waiting.first, first.deadline <= now { expired.append(waiting.removeFirst()) }
+            state = .connecting(waiting: waiting)
+            for request in expired { request.promise.fail(RedisError.timeout) }
+            armWaitTimer()
+        }
+    }
+
+    private func cancelWaitTimer() {
+        waitTimer?.cancel()
+        waitTimer = nil
     }
 
     private func connectFailed(_ error: RedisError) {
         guard case .connecting(let waiting) = state else { return }
+        cancelWaitTimer()
         state = .idle
         hasChannel.store(false, ordering: .sequentiallyConsistent)
         for request in waiting { request.promise.fail(error) }

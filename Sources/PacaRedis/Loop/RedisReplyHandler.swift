@@ -35,12 +35,18 @@ final class RedisReplyHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var inflight = CircularBuffer<Request>(initialCapacity: 16)
     /// The start of a reply not complete yet.
     private var pending: ByteBuffer?
+    /// Bytes still to drop of a value too large to hold (`RESPDecoder`).
+    private var skipping = 0
     private let maxReplyBytes: Int
     private var timer: Scheduled<Void>?
+    private var timerDeadline = NIODeadline.distantFuture
     private var flushScheduled = false
 
     /// Requests written and not answered yet.
     var inflightRequests: Int { inflight.count }
+
+    /// Bytes of storage held for a reply not complete yet (for tests).
+    var pendingStorageBytes: Int { pending?.storageCapacity ?? 0 }
 
     /// Whether requests are still taken (false once the connection failed, even before the
     /// channel's close has completed).
@@ -65,6 +71,7 @@ final class RedisReplyHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Writes `bytes` (`expected` commands) and returns the future of their replies.
     func submit(_ bytes: ByteBuffer, expected: Int, deadline: NIODeadline, promise: EventLoopPromise<[RedisReply]>) {
+        precondition(expected > 0, "a request with no command would take the next request's replies")
         guard case .open(let context) = state else {
             if case .failed(let error) = state { promise.fail(error) }
             return
@@ -92,6 +99,13 @@ final class RedisReplyHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .open = state else { return }
         var buffer = unwrapInboundIn(data)
+        if skipping > 0 {
+            // The rest of a value too large to hold, already answered as a miss.
+            let dropped = min(skipping, buffer.readableBytes)
+            buffer.moveReaderIndex(forwardBy: dropped)
+            skipping -= dropped
+            guard buffer.readableBytes > 0 else { return }
+        }
         if var earlier = pending {
             pending = nil
             earlier.writeBuffer(&buffer)
@@ -100,7 +114,7 @@ final class RedisReplyHandler: ChannelInboundHandler, RemovableChannelHandler {
         while true {
             let decoded: RedisReply?
             do throws(RESPDecoder.ProtocolError) {
-                decoded = try RESPDecoder.next(&buffer, maxReplyBytes: maxReplyBytes)
+                decoded = try RESPDecoder.next(&buffer, maxReplyBytes: maxReplyBytes, skipping: &skipping)
             } catch {
                 close(context, because: .protocolError(error.reason))
                 return
@@ -118,7 +132,12 @@ final class RedisReplyHandler: ChannelInboundHandler, RemovableChannelHandler {
             // A completed request may have closed the connection.
             guard case .open = state else { return }
         }
-        if buffer.readableBytes > 0 { pending = buffer }
+        if buffer.readableBytes > 0 {
+            // Only the unread bytes are kept: replies already decoded do not stay in memory
+            // behind a reply that keeps arriving in pieces.
+            buffer.discardReadBytes()
+            pending = buffer
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -128,6 +147,12 @@ final class RedisReplyHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         close(context, because: .io("\(error)"))
+    }
+
+    /// Fails every request with `error` and closes the channel (the owner shutting down).
+    func close(because error: RedisError) {
+        guard case .open(let context) = state else { return }
+        close(context, because: error)
     }
 
     /// Fails every request with `error` and closes the channel.
@@ -150,7 +175,14 @@ final class RedisReplyHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func armTimer(_ context: ChannelHandlerContext) {
-        guard timer == nil, let deadline = inflight.first?.deadline else { return }
+        guard let deadline = inflight.first?.deadline else { return }
+        if let timer {
+            // Armed for a later deadline (the login's, when the requests that waited for it are
+            // older): armed again for the oldest.
+            guard deadline < timerDeadline else { return }
+            timer.cancel()
+        }
+        timerDeadline = deadline
         timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
             timer = nil
             guard case .open(let context) = state, let oldest = inflight.first else { return }

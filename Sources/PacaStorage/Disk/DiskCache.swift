@@ -163,10 +163,11 @@ public final class DiskCache: CacheTier {
     /// purge of 100,000 files answers at once instead of after 100,000 unlinks.
     public func removeAll(where predicate: @escaping @Sendable (String) -> Bool, waitingForFiles: Bool) async -> Int {
         await waitForIndex()
+        // The predicate (a purge's pattern or regex) runs over a snapshot, outside the lock that
+        // every lookup takes, since lookups run on the event loops.
+        let matched = state.withLock { $0.index.keys }.compactMap { predicate($0.key) ? $0.id : nil }
         let ids = state.withLock { state in
-            let ids = state.index.matching(predicate)
-            for id in ids { state.index.remove(id) }
-            return ids
+            matched.filter { state.index.remove($0) != nil }
         }
         if waitingForFiles {
             await unlinkFiles(ids)
@@ -181,7 +182,7 @@ public final class DiskCache: CacheTier {
     /// How many entries have a full key `predicate` picks (after the start-up scan).
     public func count(where predicate: @escaping @Sendable (String) -> Bool) async -> Int {
         await waitForIndex()
-        return state.withLock { $0.index.matching(predicate).count }
+        return state.withLock { $0.index.keys }.count { predicate($0.key) }
     }
 
     /// Removes every entry file (temporary files of writes in flight excepted).

@@ -166,9 +166,10 @@ struct DiskIndex {
         positions.compactMap { id, slot in slots[slot].expiry <= now ? id : nil }
     }
 
-    /// Ids of records whose full key satisfies `predicate`.
-    func matching(_ predicate: (String) -> Bool) -> [FileID] {
-        positions.compactMap { id, slot in predicate(slots[slot].key) ? id : nil }
+    /// Every entry's id and full key: a snapshot to match a purge's predicate against outside
+    /// the lock that guards the index (a regex per key must not hold up lookups).
+    var keys: [(id: FileID, key: String)] {
+        positions.map { id, slot in (id, slots[slot].key) }
     }
 
     /// Ids from least to most recently used (for tests and diagnostics).
