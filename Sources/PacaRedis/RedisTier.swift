@@ -7,8 +7,10 @@ import Synchronization
 /// namespace (DESIGN.md §3, "L3 Redis").
 ///
 /// Values are the entry codec's bytes under `<namespace>:e:<hash>`, stored with `PX` set to the
-/// entry's remaining storage lifetime, so Redis expires them itself. Round trips run on a small
-/// pool of hiredis connections, each on its own thread. A circuit breaker skips Redis after
+/// entry's remaining storage lifetime, so Redis expires them itself. Lookups made on an event
+/// loop (`get(_:now:on:)`, the proxy's) go out on a pipelined connection owned by that loop,
+/// which reads their replies itself; every other round trip runs on a small pool of hiredis
+/// connections, each on its own thread. A circuit breaker skips Redis after
 /// repeated timeouts or connection errors, so a dead server costs at most one timeout per
 /// `openDuration`, not one per request. Every operation is best-effort: failures become misses or
 /// dropped writes, counted in `statistics()`.

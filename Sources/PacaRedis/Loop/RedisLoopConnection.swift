@@ -14,8 +14,8 @@ import Synchronization
 /// once it is ready. A broken connection, or a request past its deadline, fails the requests on
 /// it (`RedisReplyHandler`); the next request connects again.
 ///
-/// `@unchecked Sendable`: `state` and `waitTimer` are read and written only on `eventLoop`; `hasChannel` and
-/// `isShutDown` are atomics; the other stored properties are immutable.
+/// `@unchecked Sendable`: `state` and `waitTimer` are read and written only on `eventLoop`;
+/// `hasChannel` and `isShutDown` are atomics; the other stored properties are immutable.
 final class RedisLoopConnection: @unchecked Sendable {
     /// A request made while connecting.
     struct Waiting {
