@@ -15,6 +15,7 @@ let benchmarks: @Sendable () -> Void = {
     )
     diskBenchmarks()
     redisBenchmarks()
+    redisLoopBenchmarks()
     admissionBenchmarks()
     coalescerBenchmarks()
     hitPathBenchmarks()

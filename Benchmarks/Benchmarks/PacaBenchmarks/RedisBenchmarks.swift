@@ -8,6 +8,7 @@
         import Darwin
     #endif
     import NIOCore
+    import NIOPosix
     import PacaCore
     import PacaRedis
 
@@ -42,6 +43,56 @@
             }
             benchmark.stopMeasurement()
             await tier.shutdown()
+        }
+    }
+
+    /// The same gets made on an event loop (`get(_:now:on:)`, the proxy's path: the loop's own
+    /// connection, the reply read by the loop), one after another, each started by the last
+    /// one's completion. (The benchmark above times one awaited get per sample, so its figures
+    /// include a hop into and out of the awaiting task.)
+    let redisLoopBenchmarks: @Sendable () -> Void = {
+        Benchmark(
+            "L3 get on an event loop (16 KiB entry)",
+            // 1,000 gets per sample, so the two hops into and out of the loop around a sample
+            // do not weigh on the per-get figures.
+            configuration: .init(
+                metrics: [.wallClock, .throughput], scalingFactor: .kilo, maxDuration: .seconds(5), maxIterations: 100)
+        ) { benchmark async in
+            guard let server = BenchmarkRedisServer.start() else {
+                fatalError("redis-server could not be started (is it installed?)")
+            }
+            defer { server.stop() }
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            let loop = group.next()
+            let configuration = try! RedisTier.Configuration(url: server.url, timeout: .milliseconds(500), poolSize: 2)
+            let tier = RedisTier(configuration: configuration)
+            let now = SystemWallClock().now()
+            let keys = (0..<64).map { "v1|http://127.0.0.1:9000|/api/bench/\($0)|fp" }
+            await tier.set(
+                keys.map { key in
+                    CacheEntry(
+                        key: key, status: 200, headers: [.init(name: "Content-Type", value: "application/octet-stream")],
+                        body: ByteBuffer(repeating: 0x5A, count: 16 * 1024),
+                        timing: EntryTiming(
+                            requestTime: now, responseTime: now, correctedInitialAge: 0, freshnessLifetime: 3_600_000,
+                            storageExpiry: now + 3_600_000))
+                })
+            let count = benchmark.scaledIterations.count
+            /// `remaining` gets in a row on the loop; fails on a miss.
+            @Sendable func chain(_ remaining: Int) -> EventLoopFuture<Void> {
+                guard remaining > 0 else { return loop.makeSucceededVoidFuture() }
+                return tier.get(keys[remaining % keys.count], now: now, on: loop).flatMap { found in
+                    guard found != nil else { return loop.makeFailedFuture(RedisError.protocolError("L3 missed")) }
+                    return chain(remaining - 1)
+                }
+            }
+            // Connect the loop's connection before measuring.
+            try! await loop.flatSubmit { chain(16) }.get()
+            benchmark.startMeasurement()
+            try! await loop.flatSubmit { chain(count) }.get()
+            benchmark.stopMeasurement()
+            await tier.shutdown()
+            try! await group.shutdownGracefully()
         }
     }
 
@@ -130,4 +181,5 @@
 #else
     /// Empty until the Benchmarks manifest depends on `PacaRedis`.
     let redisBenchmarks: @Sendable () -> Void = {}
+    let redisLoopBenchmarks: @Sendable () -> Void = {}
 #endif
