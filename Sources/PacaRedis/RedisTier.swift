@@ -188,15 +188,24 @@ public final class RedisTier: CacheTier {
                 finishGet(.failure(.breakerOpen), key: key, redisKey: redisKey, now: now, started: started))
         }
         let promise = eventLoop.makePromise(of: CacheEntry?.self)
-        connection.send([[Self.getName, redisKey]]).assumeIsolated().whenComplete { [self] result in
+        let sent = connection.send([[Self.getName, redisKey]])
+        let channel = connection.generation
+        sent.assumeIsolated().whenComplete { [self] result in
             let checked: Result<RedisReply, RedisError>
             switch result {
-            case .success(let replies): checked = Result { () throws(RedisError) in try Self.checked(replies[0]) }
-            case .failure(let error): checked = .failure(error as? RedisError ?? .io("\(error)"))
-            }
-            switch checked {
-            case .success: settle(permission, failure: nil)
-            case .failure(let error): settle(permission, failure: error)
+            case .success(let replies):
+                checked = Result { () throws(RedisError) in try Self.checked(replies[0]) }
+                switch checked {
+                case .success: settle(permission, failure: nil)
+                case .failure(let error): settle(permission, failure: error)
+                }
+            case .failure(let error):
+                let failure = error as? RedisError ?? .io("\(error)")
+                checked = .failure(failure)
+                // A broken channel fails every get on it: the breaker hears of it once. The
+                // others count as errors with no verdict on Redis.
+                let verdict = Self.tripsBreaker(failure) && !connection.claimFailure(of: channel) ? .overloaded : failure
+                settle(permission, failure: verdict)
             }
             promise.succeed(finishGet(checked, key: key, redisKey: redisKey, now: now, started: started))
         }
@@ -527,7 +536,7 @@ public final class RedisTier: CacheTier {
 
     /// Timeouts and broken or refused connections say the server is unusable; `overloaded`,
     /// `shutDown` and a skipped operation say nothing about it.
-    private static func tripsBreaker(_ error: RedisError) -> Bool {
+    static func tripsBreaker(_ error: RedisError) -> Bool {
         switch error {
         case .connectFailed, .authenticationFailed, .selectFailed, .timeout, .io, .protocolError: true
         case .shutDown, .overloaded, .breakerOpen: false

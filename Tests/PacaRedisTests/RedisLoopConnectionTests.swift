@@ -227,4 +227,31 @@ struct RedisLoopConnectionTests {
         try await group.shutdownGracefully()
         await server.stop()
     }
+
+    @Test("a connection that breaks with many gets on it weighs on the breaker as one failure, while each get still counts as an error")
+    func brokenChannelCountsOnce() async throws {
+        let server = try await RedisServer()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let clock = ManualWallClock()
+        let tier = try makeTier(server, clock: clock, timeout: .seconds(5), poolSize: 1, failureThreshold: 3)
+        await tier.set(makeEntry("k", now: clock.now()))
+        #expect(try await onLoop(loop) { tier.get("k", now: clock.now(), on: loop) } != nil)
+        let errorsBefore = await tier.statistics().errors
+
+        // Eight gets on the wire of a server that does not answer, then the server dies.
+        server.pause()
+        let gets = try await loop.submit { (0..<8).map { _ in tier.get("k", now: clock.now(), on: loop) } }.get()
+        await server.kill()
+        for get in gets { #expect(try await get.get() == nil) }
+        #expect(tier.breakerState == "closed")
+        #expect(await tier.statistics().errors == errorsBefore + 8)
+
+        // Separate breaks each count: the next gets find no server, connect by connect.
+        for _ in 0..<3 { #expect(try await onLoop(loop) { tier.get("k", now: clock.now(), on: loop) } == nil) }
+        #expect(tier.breakerState == "open")
+        await tier.shutdown()
+        try await group.shutdownGracefully()
+        await server.stop()
+    }
 }

@@ -44,6 +44,10 @@ final class RedisLoopConnection: @unchecked Sendable {
     private var state = State.idle
     /// While connecting: the timer that fails waiting requests at their deadline.
     private var waitTimer: Scheduled<Void>?
+    /// Which channel (counted from 1, one per connect) the latest request went out on. On the loop.
+    private(set) var generation = 0
+    /// The last channel whose failure a caller has claimed (`claimFailure(of:)`).
+    private var claimedFailure = 0
     /// Whether a channel is open or being opened: only then does `close()` need the loop (a loop
     /// that has shut down has closed its channels, and must not be given tasks).
     private let hasChannel = Atomic<Bool>(false)
@@ -124,6 +128,15 @@ final class RedisLoopConnection: @unchecked Sendable {
         return promise.futureResult
     }
 
+    /// True for the first caller to report that the channel `generation` failed: when a channel
+    /// breaks, every request on it fails at once, and the failure is one event, not one per
+    /// request (a reset with 16 gets on the wire must not weigh as 16 failures). On the loop.
+    func claimFailure(of generation: Int) -> Bool {
+        guard generation != claimedFailure else { return false }
+        claimedFailure = generation
+        return true
+    }
+
     /// Refuses new requests, fails those waiting and closes the channel; requests on the wire
     /// fail with `.io`. The channel is closed on the loop, after what was submitted to it before,
     /// and nothing waits for it. A connection without a channel needs nothing from its loop: a
@@ -154,6 +167,7 @@ final class RedisLoopConnection: @unchecked Sendable {
     // MARK: - Connecting
 
     private func connect() {
+        generation &+= 1
         guard let bootstrap = ClientBootstrap(validatingGroup: eventLoop) else {
             connectFailed(.connectFailed("the event loop cannot open sockets"))
             return
