@@ -137,8 +137,8 @@ final class RedisLoopConnection: @unchecked Sendable {
         return true
     }
 
-    /// Refuses new requests, fails those waiting and closes the channel; requests on the wire
-    /// fail with `.io`. The channel is closed on the loop, after what was submitted to it before,
+    /// Refuses new requests and closes the channel; requests waiting or on the wire fail with
+    /// `.shutDown`, which no breaker counts. The channel is closed on the loop, after what was submitted to it before,
     /// and nothing waits for it. A connection without a channel needs nothing from its loop: a
     /// loop that has shut down (closing its channels) is given no task.
     func close() {
