@@ -336,7 +336,9 @@ public final class ProxyEngine: ProxyResponder {
         let requestFields = exchange.requestFields
         let now = exchange.startTime
         // The lookup runs on this loop: an L3 reply read by the loop's own Redis connection
-        // resumes it in the same tick, with no thread of the pool to wake.
+        // resumes it in the same tick, with no thread of the pool to wake. It must not block,
+        // and child tasks made under it (a task group) would run on the loop one at a time;
+        // unstructured tasks it starts run on the pool as usual.
         Task(executorPreference: loopExecutors.executor(for: eventLoop)) { [self] in
             promise.succeed(await lowerLookup(primaryKey: primaryKey, requestFields: requestFields, now: now, on: eventLoop))
         }
