@@ -121,46 +121,6 @@ public final class RedisTier: CacheTier {
         logger.debug("L3 Redis tier created", metadata: ["redis": "\(url)", "namespace": "\(configuration.namespace)"])
     }
 
-    // MARK: - Keys
-
-    /// The Redis key for a cache key: `<namespace>:e:` and two FNV-1a digests (the second over a
-    /// length-prefixed key) so that distinct keys practically never share a slot. The full key is
-    /// stored in the value and compared on read, so even a collision never serves a wrong entry.
-    public func redisKey(for key: String) -> String {
-        String(buffer: redisKeyBytes(for: key))
-    }
-
-    /// `redisKey(for:)` written straight into a buffer (no string built): the second digest is
-    /// the first continued from the digest of `<length>|`, which FNV-1a makes equal to the
-    /// digest of `<length>|<key>`.
-    func redisKeyBytes(for key: String) -> ByteBuffer {
-        var key = key
-        return key.withUTF8 { utf8 in
-            let bytes = UnsafeRawBufferPointer(utf8)
-            var buffer = ByteBufferAllocator().buffer(capacity: keyPrefixBytes.readableBytes + 32)
-            buffer.writeImmutableBuffer(keyPrefixBytes)
-            FNV1a.writeHex(FNV1a.hash(bytes, continuing: FNV1a.offsetBasis), to: &buffer)
-            var scratch: (UInt64, UInt64, UInt64) = (0, 0, 0)
-            let lengthDigest = withUnsafeMutableBytes(of: &scratch) { scratch in
-                let target = scratch.baseAddress!.assumingMemoryBound(to: UInt8.self)
-                let count = DecimalDigits.write(UInt64(bytes.count), to: target)
-                target[count] = UInt8(ascii: "|")
-                return FNV1a.hash(UnsafeRawBufferPointer(start: target, count: count + 1), continuing: FNV1a.offsetBasis)
-            }
-            FNV1a.writeHex(FNV1a.hash(bytes, continuing: lengthDigest), to: &buffer)
-            return buffer
-        }
-    }
-
-    static func globEscaped(_ text: String) -> String {
-        var escaped = ""
-        for character in text {
-            if "*?[]\\^-".contains(character) { escaped.append("\\") }
-            escaped.append(character)
-        }
-        return escaped
-    }
-
     // MARK: - CacheTier
 
     /// One `GET`; the entry if Redis has it, it decodes with the expected full key, and its
@@ -481,65 +441,6 @@ public final class RedisTier: CacheTier {
         } catch {
             settle(permission, failure: error)
             return .failure(error)
-        }
-    }
-
-    /// Asks the breaker whether to go to Redis; nil (counted as an error) when it says skip.
-    func admit() -> CircuitBreaker.Permission? {
-        let permission = state.withLock { state in
-            let permission = state.breaker.permission(now: clock.now())
-            if permission == .skip { state.errors += 1 }
-            return permission
-        }
-        switch permission {
-        case .skip: return nil
-        case .probe: logger.info("L3 Redis circuit breaker half-open: probing", metadata: ["redis": "\(configuration.url)"])
-        case .proceed: break
-        }
-        return permission
-    }
-
-    /// Feeds the outcome of an admitted operation back into the breaker and logs a transition.
-    func settle(_ permission: CircuitBreaker.Permission, failure: RedisError?) {
-        guard let failure else {
-            let transition = state.withLock { $0.breaker.recordSuccess(now: clock.now()) }
-            log(transition, error: nil)
-            return
-        }
-        let transition: CircuitBreaker.Transition? = state.withLock { state in
-            state.errors += 1
-            if Self.tripsBreaker(failure) { return state.breaker.recordFailure(now: clock.now()) }
-            // No verdict on Redis: a probe that ends so must free the half-open state, or
-            // every later operation would be skipped.
-            if permission == .probe { state.breaker.probeAbandoned(now: clock.now()) }
-            return nil
-        }
-        log(transition, error: failure)
-    }
-
-    private func log(_ transition: CircuitBreaker.Transition?, error: RedisError?) {
-        guard let transition else { return }
-        var metadata: Logger.Metadata = ["redis": "\(configuration.url)"]
-        if let error { metadata["error"] = "\(error)" }
-        switch transition {
-        case .opened(let until, let failures):
-            metadata["failures"] = "\(failures)"
-            metadata["retry_at"] = "\(RFC3339.format(millis: until))"
-            logger.warning("L3 Redis circuit breaker open: skipping L3", metadata: metadata)
-        case .reopened(let until):
-            metadata["retry_at"] = "\(RFC3339.format(millis: until))"
-            logger.warning("L3 Redis probe failed: circuit breaker open again", metadata: metadata)
-        case .closed:
-            logger.info("L3 Redis circuit breaker closed: L3 back in use", metadata: metadata)
-        }
-    }
-
-    /// Timeouts and broken or refused connections say the server is unusable; `overloaded`,
-    /// `shutDown` and a skipped operation say nothing about it.
-    static func tripsBreaker(_ error: RedisError) -> Bool {
-        switch error {
-        case .connectFailed, .authenticationFailed, .selectFailed, .timeout, .io, .protocolError: true
-        case .shutDown, .overloaded, .breakerOpen: false
         }
     }
 

@@ -26,16 +26,7 @@
             let configuration = try! RedisTier.Configuration(url: server.url, timeout: .milliseconds(500), poolSize: 2)
             let tier = RedisTier(configuration: configuration)
             let now = SystemWallClock().now()
-            let keys = (0..<64).map { "v1|http://127.0.0.1:9000|/api/bench/\($0)|fp" }
-            await tier.set(
-                keys.map { key in
-                    CacheEntry(
-                        key: key, status: 200, headers: [.init(name: "Content-Type", value: "application/octet-stream")],
-                        body: ByteBuffer(repeating: 0x5A, count: 16 * 1024),
-                        timing: EntryTiming(
-                            requestTime: now, responseTime: now, correctedInitialAge: 0, freshnessLifetime: 3_600_000,
-                            storageExpiry: now + 3_600_000))
-                })
+            let keys = await storeEntries(in: tier, now: now)
             guard await tier.get(keys[0], now: now) != nil else { fatalError("L3 did not return the entry it stored") }
             benchmark.startMeasurement()
             for index in benchmark.scaledIterations {
@@ -67,16 +58,7 @@
             let configuration = try! RedisTier.Configuration(url: server.url, timeout: .milliseconds(500), poolSize: 2)
             let tier = RedisTier(configuration: configuration)
             let now = SystemWallClock().now()
-            let keys = (0..<64).map { "v1|http://127.0.0.1:9000|/api/bench/\($0)|fp" }
-            await tier.set(
-                keys.map { key in
-                    CacheEntry(
-                        key: key, status: 200, headers: [.init(name: "Content-Type", value: "application/octet-stream")],
-                        body: ByteBuffer(repeating: 0x5A, count: 16 * 1024),
-                        timing: EntryTiming(
-                            requestTime: now, responseTime: now, correctedInitialAge: 0, freshnessLifetime: 3_600_000,
-                            storageExpiry: now + 3_600_000))
-                })
+            let keys = await storeEntries(in: tier, now: now)
             let count = benchmark.scaledIterations.count
             /// `remaining` gets in a row on the loop; fails on a miss.
             @Sendable func chain(_ remaining: Int) -> EventLoopFuture<Void> {
@@ -94,6 +76,21 @@
             await tier.shutdown()
             try! await group.shutdownGracefully()
         }
+    }
+
+    /// Stores 64 entries of 16 KiB and returns their keys.
+    private func storeEntries(in tier: RedisTier, now: UnixMillis) async -> [String] {
+        let keys = (0..<64).map { "v1|http://127.0.0.1:9000|/api/bench/\($0)|fp" }
+        await tier.set(
+            keys.map { key in
+                CacheEntry(
+                    key: key, status: 200, headers: [.init(name: "Content-Type", value: "application/octet-stream")],
+                    body: ByteBuffer(repeating: 0x5A, count: 16 * 1024),
+                    timing: EntryTiming(
+                        requestTime: now, responseTime: now, correctedInitialAge: 0, freshnessLifetime: 3_600_000,
+                        storageExpiry: now + 3_600_000))
+            })
+        return keys
     }
 
     /// A `redis-server` child on 127.0.0.1 with a password and no persistence.
