@@ -27,6 +27,9 @@ public struct AccessLogRecord: Sendable, Equatable {
     /// The cache key, when there was one; the log shows only its hash (computed by the writer,
     /// off the request path).
     public var key: String
+    /// `key`'s FNV-1a, when the caller has it at hand (a stored entry keeps its own): the writer
+    /// then need not hash the key.
+    public var keyHash: UInt64?
     /// Time to answer, in milliseconds (fractional).
     public var milliseconds: Double
     /// Time spent waiting on the origin, when it was asked.
@@ -40,7 +43,7 @@ public struct AccessLogRecord: Sendable, Equatable {
     public init(
         timestamp: UnixMillis, method: String, host: String, url: String, route: String, status: Int, bytes: Int,
         cache: CacheOutcome, tier: String = "", ttl: Int? = nil, collapsed: Bool = false, key: String = "",
-        milliseconds: Double, originMilliseconds: Double? = nil, client: String
+        keyHash: UInt64? = nil, milliseconds: Double, originMilliseconds: Double? = nil, client: String
     ) {
         self.timestamp = timestamp
         self.method = method
@@ -54,6 +57,7 @@ public struct AccessLogRecord: Sendable, Equatable {
         self.ttl = ttl
         self.collapsed = collapsed
         self.key = key
+        self.keyHash = keyHash
         self.milliseconds = milliseconds
         self.originMilliseconds = originMilliseconds
         self.client = client
@@ -71,7 +75,7 @@ public struct AccessLogRecord: Sendable, Equatable {
         var timestamps = JSONLineWriter.TimestampCache()
         let line = [UInt8](unsafeUninitializedCapacity: maximumJSONBytes) { buffer, count in
             var writer = JSONLineWriter(buffer)
-            write(to: &writer, timestamps: &timestamps)
+            write(to: &writer, timestamps: &timestamps, bound: maximumJSONBytes, newline: false)
             count = writer.count
         }
         out.append(contentsOf: line)
@@ -84,26 +88,37 @@ public struct AccessLogRecord: Sendable, Equatable {
         512 + 6 * (method.utf8.count + host.utf8.count + url.utf8.count + route.utf8.count + tier.utf8.count + client.utf8.count)
     }
 
-    /// Writes the record as one JSON object (no newline): the writer thread formats whole batches
-    /// into one reserved buffer this way, the date part of the timestamp formatted once per second
-    /// through `timestamps`.
-    func write(to out: inout JSONLineWriter, timestamps: inout JSONLineWriter.TimestampCache) {
-        out.reserve(maximumJSONBytes)
+    /// Writes the record as one JSON object and, with `newline`, a line feed: the writer thread
+    /// formats whole batches into one buffer this way, the date part of the timestamp formatted
+    /// once per second through `timestamps`. `bound` is `maximumJSONBytes`, computed once by the
+    /// caller.
+    func write(to out: inout JSONLineWriter, timestamps: inout JSONLineWriter.TimestampCache, bound: Int, newline: Bool = true) {
+        withUnsafePointer(to: self) { Self.write($0, to: &out, timestamps: &timestamps, bound: bound, newline: newline) }
+    }
+
+    /// `write(to:timestamps:bound:newline:)` of the record at `record`, which is read in place,
+    /// a field at a time: a method called on an element of an array copies the whole record
+    /// first (a retain and a release of each of its strings).
+    static func write(
+        _ record: UnsafePointer<AccessLogRecord>, to out: inout JSONLineWriter, timestamps: inout JSONLineWriter.TimestampCache,
+        bound: Int, newline: Bool
+    ) {
+        out.reserve(bound)
         out.literal(#"{"ts":""#)
-        timestamps.write(timestamp, to: &out)
+        timestamps.write(record.pointee.timestamp, to: &out)
         out.literal(#"","method":"#)
-        out.string(method)
+        out.string(record.pointee.method)
         out.literal(#","host":"#)
-        out.string(host)
+        out.string(record.pointee.host)
         out.literal(#","url":"#)
-        out.string(url)
+        out.string(record.pointee.url)
         out.literal(#","route":"#)
-        out.string(route)
+        out.string(record.pointee.route)
         out.literal(#","status":"#)
-        out.integer(status)
+        out.integer(record.pointee.status)
         out.literal(#","bytes":"#)
-        out.integer(bytes)
-        switch cache {
+        out.integer(record.pointee.bytes)
+        switch record.pointee.cache {
         case .hit: out.literal(#","cache":"hit","tier":"#)
         case .miss: out.literal(#","cache":"miss","tier":"#)
         case .stale: out.literal(#","cache":"stale","tier":"#)
@@ -111,18 +126,22 @@ public struct AccessLogRecord: Sendable, Equatable {
         case .bypass: out.literal(#","cache":"bypass","tier":"#)
         case .pass: out.literal(#","cache":"pass","tier":"#)
         }
-        if tier.isEmpty { out.literal("null") } else { out.string(tier) }
+        if record.pointee.tier.isEmpty { out.literal("null") } else { out.string(record.pointee.tier) }
         out.literal(#","ttl":"#)
-        if let ttl { out.integer(ttl) } else { out.literal("null") }
-        out.literal(collapsed ? #","collapsed":true,"key":""# : #","collapsed":false,"key":""#)
-        if !key.isEmpty { out.hex16(FNV1a.hash(key)) }
+        if let ttl = record.pointee.ttl { out.integer(ttl) } else { out.literal("null") }
+        out.literal(record.pointee.collapsed ? #","collapsed":true,"key":""# : #","collapsed":false,"key":""#)
+        if let keyHash = record.pointee.keyHash {
+            out.hex16(keyHash)
+        } else if !record.pointee.key.isEmpty {
+            out.hex16(FNV1a.hash(record.pointee.key))
+        }
         out.literal(#"","ms":"#)
-        out.fixed3(milliseconds)
+        out.fixed3(record.pointee.milliseconds)
         out.literal(#","origin_ms":"#)
-        if let originMilliseconds { out.fixed3(originMilliseconds) } else { out.literal("null") }
+        if let originMilliseconds = record.pointee.originMilliseconds { out.fixed3(originMilliseconds) } else { out.literal("null") }
         out.literal(#","client":"#)
-        out.string(client)
-        if background { out.literal(#","background":true"#) }
-        out.byte(UInt8(ascii: "}"))
+        out.string(record.pointee.client)
+        if record.pointee.background { out.literal(#","background":true"#) }
+        if newline { out.literal("}\n") } else { out.byte(UInt8(ascii: "}")) }
     }
 }

@@ -145,6 +145,16 @@ struct AccessLogRecordTests {
         if key == "key16800" { #expect(object["key"] as? String == "0cc982390f8195e9") }
     }
 
+    @Test("a hash the caller gives is written as the key; without one the writer hashes the key")
+    func givenKeyHash() throws {
+        var entry = record()
+        entry.key = "GET|example.com|/bench"
+        entry.keyHash = 0x0123_4567_89ab_cdef
+        #expect(try parse(entry.jsonLine())["key"] as? String == "0123456789abcdef")
+        entry.keyHash = nil
+        #expect(try parse(entry.jsonLine())["key"] as? String == FNV1a.hex("GET|example.com|/bench"))
+    }
+
     @Test("a duration that is not finite is null, and one beyond Int64 is clamped, never a trap")
     func extremeDurations() throws {
         var entry = record()
@@ -273,6 +283,28 @@ struct AccessLogWriterTests {
         #expect(writer.counts.written == 3)
         #expect(writer.counts.dropped == 0)
         await writer.shutdown()  // a second shutdown returns at once
+    }
+
+    @Test("a batch larger than one write, and a line larger than the write buffer, reach the file whole and in order")
+    func batchesAcrossWrites() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("access.log").path
+        let writer = try AccessLogWriter(path: path, flushInterval: .seconds(3600))
+        // About 1,500 lines of 250 bytes and more: several 64 KiB writes. Line 700's URL alone
+        // is larger than the buffer, and escaped it is six times that.
+        let long = String(repeating: "\u{1}/x", count: 40_000)
+        var urls: [String] = []
+        for index in 0..<1500 {
+            let url = index == 700 ? long : "/r\(index)/" + String(repeating: "p", count: index % 97)
+            urls.append(url)
+            writer.append(record(url: url))
+        }
+        await writer.shutdown()
+        let written = try lines(of: path)
+        #expect(written.count == urls.count + 1)
+        #expect(try written.dropLast().map { try parse($0)["url"] as? String } == urls)
+        #expect(writer.counts.written == urls.count)
     }
 
     @Test("a log is appended to, never truncated")

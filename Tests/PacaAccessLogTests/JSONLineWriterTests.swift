@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import PacaAccessLog
@@ -62,5 +63,73 @@ struct JSONLineWriterTests {
         #expect(Self.written { $0.fixed3(1234.5678) } == "1234.568")
         #expect(Self.written { $0.fixed3(-0.0004) } == "0.000")
         #expect(Self.written { $0.fixed3(100.0) } == "100.000")
+    }
+
+    /// `string`'s output by the definition: quoted, each byte escaped on its own.
+    static func expectedString(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "\"")]
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "\""): out += Array(#"\""#.utf8)
+            case UInt8(ascii: "\\"): out += Array(#"\\"#.utf8)
+            case UInt8(ascii: "\n"): out += Array(#"\n"#.utf8)
+            case UInt8(ascii: "\r"): out += Array(#"\r"#.utf8)
+            case UInt8(ascii: "\t"): out += Array(#"\t"#.utf8)
+            case 0..<0x20: out += Array(String(format: "\\u%04x", Int(byte)).utf8)
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+        return out
+    }
+
+    /// What `body` writes into a buffer of `room` bytes, and whether the bytes after the
+    /// written ones are still the guard bytes they were filled with.
+    static func writtenBytes(room: Int, _ body: (inout JSONLineWriter) -> Void) -> (bytes: [UInt8], guardIntact: Bool) {
+        let guardByte: UInt8 = 0xA5
+        var storage = [UInt8](repeating: guardByte, count: room + 64)
+        let count = storage.withUnsafeMutableBufferPointer { buffer in
+            var writer = JSONLineWriter(UnsafeMutableBufferPointer(rebasing: buffer[..<room]))
+            writer.reserve(room)
+            body(&writer)
+            return writer.count
+        }
+        return (Array(storage[..<count]), storage[count...].allSatisfy { $0 == guardByte })
+    }
+
+    @Test(
+        "strings of every length up to 40, plain or with a byte to escape in any place, are copied exactly and nothing past them is touched"
+    )
+    func stringsOfEveryLength() {
+        for length in 0...40 {
+            // Distinct bytes, so a byte copied to the wrong place shows.
+            let plain = (0..<length).map { UInt8(ascii: "A") + UInt8($0 % 58) }.map { $0 == UInt8(ascii: "\\") ? UInt8(ascii: "z") : $0 }
+            var variants = [plain]
+            for place in 0..<length {
+                for special in [UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x00, 0x1F, UInt8(ascii: "\n")] {
+                    var bytes = plain
+                    bytes[place] = special
+                    variants.append(bytes)
+                }
+            }
+            for bytes in variants {
+                let text = String(decoding: bytes, as: UTF8.self)
+                let (written, guardIntact) = Self.writtenBytes(room: 6 * length + 2) { $0.string(text) }
+                #expect(written == Self.expectedString(bytes), "\(bytes)")
+                #expect(guardIntact, "wrote past the string: \(bytes)")
+            }
+        }
+    }
+
+    @Test("byte runs of every length up to 40 are copied exactly, and nothing past them is touched")
+    func runsOfEveryLength() {
+        for length in 0...40 {
+            let run = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+            let (written, guardIntact) = Self.writtenBytes(room: length) { writer in
+                run.withUnsafeBufferPointer { writer.bytes($0) }
+            }
+            #expect(written == run, "length \(length)")
+            #expect(guardIntact, "length \(length)")
+        }
     }
 }

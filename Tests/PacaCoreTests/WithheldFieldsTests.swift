@@ -19,6 +19,15 @@ struct WithheldFieldsTests {
         #expect(entry.headers.count == 3)
     }
 
+    @Test("an entry's key hash is the key's FNV-1a, the same on every read")
+    func keyHash() {
+        let entry = CacheEntry(
+            key: "GET|bench.test|/bench/1k.json", status: 200, headers: [], body: ByteBuffer(),
+            timing: EntryTiming(requestTime: 0, responseTime: 0, correctedInitialAge: 0, freshnessLifetime: 0, storageExpiry: 0))
+        #expect(entry.keyHash == FNV1a.hash("GET|bench.test|/bench/1k.json"))
+        #expect(entry.keyHash == FNV1a.hash("GET|bench.test|/bench/1k.json"))
+    }
+
     @Test(
         "RFC 9111 §4.2.4: connect failures and timeouts are unreachable; answers are not",
         arguments: [

@@ -21,26 +21,32 @@ public enum DecimalDigits {
         let length = count(value)
         var rest = value
         var index = length
-        pairs.withUnsafeBufferPointer { pairs in
-            while rest >= 100 {
-                let pair = Int(rest % 100) &* 2
-                rest /= 100
-                index -= 2
-                target[index] = pairs[pair]
-                target[index + 1] = pairs[pair + 1]
-            }
-            if rest >= 10 {
-                let pair = Int(rest) &* 2
-                target[0] = pairs[pair]
-                target[1] = pairs[pair + 1]
-            } else {
-                target[0] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest)
-            }
+        // A static string's bytes: no lazy global to check on each call, as an array's needs.
+        let pairs = pairs.utf8Start
+        while rest >= 100 {
+            let pair = Int(rest % 100) &* 2
+            rest /= 100
+            index -= 2
+            target[index] = pairs[pair]
+            target[index + 1] = pairs[pair + 1]
+        }
+        if rest >= 10 {
+            let pair = Int(rest) &* 2
+            target[0] = pairs[pair]
+            target[1] = pairs[pair + 1]
+        } else {
+            target[0] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest)
         }
         return length
     }
 
     /// "00", "01", … "99", two bytes each.
     @usableFromInline
-    static let pairs: [UInt8] = (0..<100).flatMap { [UInt8(ascii: "0") + UInt8($0 / 10), UInt8(ascii: "0") + UInt8($0 % 10)] }
+    static var pairs: StaticString {
+        """
+        00010203040506070809101112131415161718192021222324252627282930313233343536373839\
+        40414243444546474849505152535455565758596061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899
+        """
+    }
 }

@@ -85,6 +85,8 @@ public final class CacheEntry: Sendable {
     /// The body mirrored in memory for `sendfile`, made by the first hit that asks for it
     /// (`CacheEntry+BodyFile.swift`).
     let mirror = Mutex<BodyMirror>(.untried)
+    /// `keyHash`, once a caller asked for it; 0 until then.
+    private let hashOfKey = Atomic<UInt64>(0)
 
     /// Creates an entry; encodes `headers` into `headerBlock` once.
     public init(
@@ -123,6 +125,17 @@ public final class CacheEntry: Sendable {
         let count = name.utf8.count
         if count == TargetedCacheControl.pacaFieldName.utf8.count { return name.lowercased() == TargetedCacheControl.pacaFieldName }
         return count == partsFieldName.utf8.count && name.lowercased() == partsFieldName
+    }
+
+    /// The FNV-1a of `key`, as the access log shows it: hashed by the first caller and kept, so
+    /// a hit's log record does not hash the key again. (A key whose hash is 0 is hashed each
+    /// time, and still gets the right answer.)
+    public var keyHash: UInt64 {
+        let known = hashOfKey.load(ordering: .relaxed)
+        if known != 0 { return known }
+        let hash = FNV1a.hash(key)
+        hashOfKey.store(hash, ordering: .relaxed)
+        return hash
     }
 
     /// Bytes this entry holds in memory as L1 counts them: key, header block and body

@@ -5,7 +5,12 @@ extension HTTPMethod {
     /// `rawValue`; forwarding that would send an origin a method it never heard of, and a
     /// route's `methods: ["M-SEARCH"]` would refuse the real one.
     var wireName: String {
-        if case .MSEARCH = self { return "M-SEARCH" }
-        return rawValue
+        switch self {
+        // The methods of nearly every request, without `rawValue`'s general path.
+        case .GET: "GET"
+        case .HEAD: "HEAD"
+        case .MSEARCH: "M-SEARCH"
+        default: rawValue
+        }
     }
 }

@@ -9,14 +9,14 @@ import PacaCore
 extension ProxyEngine {
     func record(
         _ exchange: Exchange, status: Int, bytes: Int, cache: AccessLogRecord.CacheOutcome, tier: String = "", ttl: Int?,
-        collapsed: Bool, originMillis: Double?, key: String? = nil
+        collapsed: Bool, originMillis: Double?, key: String? = nil, keyHash: UInt64? = nil
     ) -> AccessLogRecord {
         let elapsed = Double((NIODeadline.now() - exchange.startUptime).nanoseconds) / 1_000_000
         return AccessLogRecord(
             timestamp: exchange.startTime, method: exchange.request.head.method.wireName,
             host: exchange.request.head.headers.first(name: "host") ?? "", url: exchange.request.head.uri,
             route: exchange.route.name, status: status, bytes: bytes, cache: cache, tier: tier, ttl: ttl, collapsed: collapsed,
-            key: key ?? exchange.key, milliseconds: elapsed, originMilliseconds: originMillis,
+            key: key ?? exchange.key, keyHash: keyHash, milliseconds: elapsed, originMilliseconds: originMillis,
             client: clientAddress(exchange.request))
     }
 

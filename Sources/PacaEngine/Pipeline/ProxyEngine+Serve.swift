@@ -59,7 +59,7 @@ extension ProxyEngine {
                 record(
                     exchange, status: Int(status.code), bytes: exchange.isHead ? 0 : body?.readableBytes ?? 0, cache: outcome,
                     tier: outcome == .hit || outcome == .stale ? tier : "", ttl: Int(ttl), collapsed: false, originMillis: nil,
-                    key: entry.key))
+                    key: entry.key, keyHash: entry.keyHash))
         }
         let sendfile = configuration.sendfile
         // A client's whole 200 of a large body (a prewarmer's request writes nothing to a socket).
