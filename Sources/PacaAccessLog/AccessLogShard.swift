@@ -13,17 +13,22 @@ final class AccessLogShard: @unchecked Sendable {
     // Guarded by `lock`, which also rules out overlapping access: the runtime's exclusivity
     // check (a thread-local lookup per access) is left out.
     @exclusivity(unchecked) private var records: [AccessLogRecord] = []
+    /// An emptied batch handed back by the writer: its memory is what `records` fills next.
+    @exclusivity(unchecked) private var spare: [AccessLogRecord] = []
     @exclusivity(unchecked) private var dropped = 0
     private let capacity: Int
+    private let wakeCount: Int
     // Keeps two shards' locks off one cache line: each is written by a different event loop.
     private let padding: (Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64) = (0, 0, 0, 0, 0, 0, 0, 0)
 
-    init(capacity: Int) {
+    /// A shard holding at most `capacity` records, asking for a flush when it holds `wakeCount`.
+    init(capacity: Int, wakeCount: Int) {
         self.capacity = max(1, capacity)
+        self.wakeCount = max(1, wakeCount)
     }
 
     /// Queues a record; drops it (and counts it) when the shard is full. Returns true when this
-    /// record filled the shard to half its capacity: time to flush before the interval is up.
+    /// record brought the shard to `wakeCount`: time to flush before the interval is up.
     func append(_ record: consuming AccessLogRecord) -> Bool {
         lock.lock()
         defer { lock.unlock() }
@@ -32,22 +37,32 @@ final class AccessLogShard: @unchecked Sendable {
             return false
         }
         records.append(record)
-        return records.count == capacity / 2
+        return records.count == wakeCount
     }
 
     /// Records dropped since the last take.
     var droppedCount: Int { lock.withLock { dropped } }
 
     /// Takes every queued record and the count dropped since the last take. The shard goes on
-    /// with fresh storage sized for as many records as it just gave, reserved before the lock is
-    /// taken, so its thread seldom grows an array while appending.
+    /// filling the spare array, if the writer has handed one back (`recycle`).
     func take() -> (records: [AccessLogRecord], dropped: Int) {
-        var fresh: [AccessLogRecord] = []
-        fresh.reserveCapacity(min(capacity, max(16, lock.withLock { records.count })))
-        return lock.withLock {
-            swap(&records, &fresh)
-            defer { dropped = 0 }
-            return (fresh, dropped)
-        }
+        lock.lock()
+        defer { lock.unlock() }
+        var taken: [AccessLogRecord] = []
+        swap(&taken, &spare)
+        swap(&taken, &records)
+        defer { dropped = 0 }
+        return (taken, dropped)
+    }
+
+    /// Hands a written batch back: emptied (outside the lock), it keeps its memory and becomes
+    /// the spare, unless the spare already has as much room. Memory the cache still holds is
+    /// then what the loop writes its next records into, rather than a fresh allocation.
+    func recycle(_ batch: inout [AccessLogRecord]) {
+        batch.removeAll(keepingCapacity: true)
+        guard batch.capacity <= capacity else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        if spare.capacity < batch.capacity { swap(&spare, &batch) }
     }
 }

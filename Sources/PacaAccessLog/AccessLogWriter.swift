@@ -7,7 +7,7 @@ import Synchronization
 /// (one per event loop, each under a lock no other loop takes); a background thread collects the
 /// shards, formats and writes every `flushInterval` (default 50 ms: short batches, so a core shared
 /// with an event loop is taken from it in slices of a few hundred records), so no request waits on the
-/// disk or on another loop. A shard half full wakes the writer early. The records of one flush
+/// disk or on another loop. A shard holding `recordsPerWake` records wakes the writer early. The records of one flush
 /// are written in the order their requests started. When a shard is full (its share of
 /// `maxPending`, default 100,000 records in all) new records are dropped and counted, never
 /// waited on.
@@ -64,7 +64,9 @@ public final class AccessLogWriter: Sendable {
         }
         self.path = path
         let perShard = max(1, maxPending / Self.shardCount)
-        self.shards = (0..<Self.shardCount).map { _ in AccessLogShard(capacity: perShard) }
+        self.shards = (0..<Self.shardCount).map { _ in
+            AccessLogShard(capacity: perShard, wakeCount: max(1, min(perShard / 2, Self.recordsPerWake)))
+        }
         self.flushInterval = flushInterval
         self.logger = logger
         let thread = Thread { [self] in self.runLoop() }
@@ -104,18 +106,28 @@ public final class AccessLogWriter: Sendable {
 
     /// Writes everything queued so far and returns when it is on its way to the file.
     public func flush() {
-        var records: [AccessLogRecord] = []
+        var taken: [(shard: AccessLogShard, records: [AccessLogRecord])] = []
         var dropped = 0
         for shard in shards {
-            let taken = shard.take()
-            dropped += taken.dropped
-            if records.isEmpty { records = taken.records } else { records.append(contentsOf: taken.records) }
+            let (records, shardDropped) = shard.take()
+            dropped += shardDropped
+            if !records.isEmpty { taken.append((shard, records)) }
         }
         if dropped > 0 { state.withLock { $0.dropped += dropped } }
+        guard !taken.isEmpty else { return }
+        // One loop's records are written from the array it filled, which then goes back to it.
+        var records = taken.count == 1 ? taken[0].records : taken.flatMap(\.records)
         // Each shard is in the order its requests ended; the file is in the order they started
         // (a stable sort keeps one loop's equal timestamps as they were).
         if records.count > 1 { records = Self.ordered(records) }
         write(records)
+        records = []
+        for index in taken.indices {
+            // Moved out, so the shard gets the only reference and can keep the memory.
+            var batch: [AccessLogRecord] = []
+            swap(&batch, &taken[index].records)
+            taken[index].shard.recycle(&batch)
+        }
     }
 
     private static func ordered(_ records: [AccessLogRecord]) -> [AccessLogRecord] {
@@ -206,6 +218,13 @@ public final class AccessLogWriter: Sendable {
             }
         }
     }
+
+    /// Records a shard takes before it wakes the writer, at most (fewer when its capacity is
+    /// small): about 100 KiB of records, so that the array a loop fills and the one it fills next
+    /// (the same two, handed back and forth) stay in the core's cache. Waking every 50 ms
+    /// instead, a loop at 80,000 requests a second wrote 4,000 records, 800 KiB, into memory no
+    /// cache held, and each record's store missed (about 100 ns a request).
+    static let recordsPerWake = 512
 
     /// Bytes formatted before they are written (about 250 lines of a typical request).
     static let bytesPerWrite = 64 * 1024

@@ -19,4 +19,16 @@ struct DecimalDigitsTests {
             #expect(DecimalDigits.count(value) == String(value).count, "\(value)")
         }
     }
+
+    @Test("every value below 20,000 (the short paths and the first values past them) is written as Swift writes it")
+    func everySmallValue() {
+        var target = [UInt8](repeating: 0, count: 20)
+        for value in UInt64(0)..<20_000 {
+            let count = target.withUnsafeMutableBufferPointer { DecimalDigits.write(value, to: $0.baseAddress!) }
+            if String(decoding: target[..<count], as: UTF8.self) != String(value) {
+                Issue.record("\(value) written as \(String(decoding: target[..<count], as: UTF8.self))")
+                return
+            }
+        }
+    }
 }

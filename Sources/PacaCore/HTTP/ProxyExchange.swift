@@ -123,6 +123,10 @@ public struct ProxyResponse: Sendable {
     /// writing `body` from memory. Set only when it holds exactly the bytes of `body`.
     public var bodyFile: BodyFile?
 
+    /// When the engine built this answer (uptime clock), if it read the clock then anyway (for
+    /// the access log): the request's duration is measured to it, not to a second reading.
+    public var answeredAt: NIODeadline?
+
     /// Creates a response. Inlinable: the hit path builds one per request in another module, and
     /// an opaque call there cost about 420 instructions.
     @inlinable
@@ -135,8 +139,10 @@ public struct ProxyResponse: Sendable {
         closeConnection: Bool = false,
         age: Int64? = nil,
         cacheStatus: CacheStatusValue? = nil,
-        bodyFile: BodyFile? = nil
+        bodyFile: BodyFile? = nil,
+        answeredAt: NIODeadline? = nil
     ) {
+        self.answeredAt = answeredAt
         self.status = status
         self.headerBlock = headerBlock
         self.headers = headers

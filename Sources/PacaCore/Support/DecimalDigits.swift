@@ -18,11 +18,36 @@ public enum DecimalDigits {
     /// 20); returns the bytes written.
     @inlinable
     public static func write(_ value: UInt64, to target: UnsafeMutablePointer<UInt8>) -> Int {
+        // A static string's bytes: no lazy global to check on each call, as an array's needs.
+        let pairs = pairs.utf8Start
+        // Up to four digits (statuses, most lengths, ages, TTLs and milliseconds) without the
+        // count's loop: at most one division, by a constant.
+        if value < 100 {
+            if value < 10 {
+                target[0] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value)
+                return 1
+            }
+            let pair = Int(value) &* 2
+            target[0] = pairs[pair]
+            target[1] = pairs[pair + 1]
+            return 2
+        }
+        if value < 10_000 {
+            let high = Int(value / 100)
+            let low = Int(value % 100) &* 2
+            var index = 0
+            if high >= 10 {
+                target[0] = pairs[high &* 2]
+                index = 1
+            }
+            target[index] = pairs[high &* 2 &+ 1]
+            target[index + 1] = pairs[low]
+            target[index + 2] = pairs[low + 1]
+            return index + 3
+        }
         let length = count(value)
         var rest = value
         var index = length
-        // A static string's bytes: no lazy global to check on each call, as an array's needs.
-        let pairs = pairs.utf8Start
         while rest >= 100 {
             let pair = Int(rest % 100) &* 2
             rest /= 100

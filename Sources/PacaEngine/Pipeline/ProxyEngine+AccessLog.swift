@@ -9,9 +9,9 @@ import PacaCore
 extension ProxyEngine {
     func record(
         _ exchange: Exchange, status: Int, bytes: Int, cache: AccessLogRecord.CacheOutcome, tier: String = "", ttl: Int?,
-        collapsed: Bool, originMillis: Double?, key: String? = nil, keyHash: UInt64? = nil
+        collapsed: Bool, originMillis: Double?, key: String? = nil, keyHash: UInt64? = nil, at end: NIODeadline = .now()
     ) -> AccessLogRecord {
-        let elapsed = Double((NIODeadline.now() - exchange.startUptime).nanoseconds) / 1_000_000
+        let elapsed = Double((end - exchange.startUptime).nanoseconds) / 1_000_000
         return AccessLogRecord(
             timestamp: exchange.startTime, method: exchange.request.head.method.wireName,
             host: exchange.request.head.headers.first(name: "host") ?? "", url: exchange.request.head.uri,

@@ -52,14 +52,18 @@ extension ProxyEngine {
                 headers.add(name: "Content-Range", value: "bytes */\(entry.body.readableBytes)")
             }
         }
+        // The one reading of the clock for the log's duration and the route's histogram.
+        var answeredAt: NIODeadline?
         if let accessLog, !exchange.warming {
+            let now = NIODeadline.now()
+            answeredAt = now
             // The entry's own key: one entry logs one key, whether it was a miss or a hit. Built in
             // the call, so the record moves into the log rather than being copied.
             accessLog.append(
                 record(
                     exchange, status: Int(status.code), bytes: exchange.isHead ? 0 : body?.readableBytes ?? 0, cache: outcome,
                     tier: outcome == .hit || outcome == .stale ? tier : "", ttl: Int(ttl), collapsed: false, originMillis: nil,
-                    key: entry.key, keyHash: entry.keyHash))
+                    key: entry.key, keyHash: entry.keyHash, at: now))
         }
         let sendfile = configuration.sendfile
         // A client's whole 200 of a large body (a prewarmer's request writes nothing to a socket).
@@ -75,7 +79,7 @@ extension ProxyEngine {
             status: status, headerBlock: headerBlock, headers: headers, body: body, omitBody: exchange.isHead,
             age: entry.timing.currentAge(at: now) / 1000,
             cacheStatus: exchange.route.cacheStatus ? cacheStatus.map(CacheStatusValue.text) ?? .hit(ttl: ttl, tier: tier) : nil,
-            bodyFile: bodyFile)
+            bodyFile: bodyFile, answeredAt: answeredAt)
     }
 
     /// Answers from a large L2 entry whose body streams from its file: the stored fields, `Age`

@@ -208,8 +208,8 @@ public final class ProxyEngine: ProxyResponder {
         // The request's duration: a hit's whole answer, or the time to a deferred answer's head.
         let durations = counters.requestDuration
         switch result {
-        case .immediate:
-            durations.record(nanoseconds: (NIODeadline.now() - startUptime).nanoseconds)
+        case .immediate(let response):
+            durations.record(nanoseconds: ((response.answeredAt ?? NIODeadline.now()) - startUptime).nanoseconds)
         case .deferred(let future):
             future.whenComplete { _ in durations.record(nanoseconds: (NIODeadline.now() - startUptime).nanoseconds) }
         }
