@@ -209,7 +209,10 @@ let package = Package(
         ),
         .testTarget(
             name: "PacaAccessLogTests",
-            dependencies: ["PacaAccessLog", "PacaCore", .product(name: "CompressNIO", package: "compress-nio")],
+            dependencies: [
+                "PacaAccessLog", "PacaCore", .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

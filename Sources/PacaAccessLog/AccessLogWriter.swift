@@ -18,9 +18,20 @@ import Synchronization
 /// learns from the records that way, off the request path. Without a path the writer keeps no
 /// file and only feeds the tap.
 public final class AccessLogWriter: Sendable {
+    /// Whether the file takes what is written. A failure is logged when it starts and when it
+    /// ends, not for each write in between: a full disk would otherwise log at the request rate.
+    private enum WriteHealth {
+        case healthy
+        /// Writes fail; this many lines are lost so far.
+        case failing(lostLines: Int)
+    }
+
     private struct State {
         var dropped = 0
         var written = 0
+        /// Lines formatted but lost to failed writes.
+        var failed = 0
+        var health = WriteHealth.healthy
         var stopping = false
         /// A shard filled up to half: flush now rather than at the end of the interval.
         var wakeRequested = false
@@ -98,10 +109,10 @@ public final class AccessLogWriter: Sendable {
         self.tap.withLock { $0 = tap }
     }
 
-    /// Records written and dropped so far.
-    public var counts: (written: Int, dropped: Int) {
+    /// Records written, dropped (a shard was full) and lost to failed writes (a full disk) so far.
+    public var counts: (written: Int, dropped: Int, failed: Int) {
         let pendingDrops = shards.reduce(0) { $0 + $1.droppedCount }
-        return state.withLock { ($0.written, $0.dropped + pendingDrops) }
+        return state.withLock { ($0.written, $0.dropped + pendingDrops, $0.failed) }
     }
 
     /// Writes everything queued so far and returns when it is on its way to the file.
@@ -178,6 +189,7 @@ public final class AccessLogWriter: Sendable {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.bytesPerWrite, alignment: 8)
         defer { buffer.deallocate() }
         var writer = JSONLineWriter(buffer.bindMemory(to: UInt8.self))
+        var lines = 0
         var timestamps = JSONLineWriter.TimestampCache()
         records.withUnsafeBufferPointer { records in
             guard let first = records.baseAddress else { return }
@@ -186,8 +198,9 @@ public final class AccessLogWriter: Sendable {
                 let record = first + index
                 let bound = record.pointee.maximumJSONBytes
                 if writer.count + bound > Self.bytesPerWrite, writer.count > 0 {
-                    emit(UnsafeRawBufferPointer(rebasing: buffer[..<writer.count]))
+                    emit(UnsafeRawBufferPointer(rebasing: buffer[..<writer.count]), lines: lines)
                     writer = JSONLineWriter(buffer.bindMemory(to: UInt8.self))
+                    lines = 0
                     sched_yield()
                 }
                 if bound > Self.bytesPerWrite {
@@ -197,25 +210,58 @@ public final class AccessLogWriter: Sendable {
                         AccessLogRecord.write(record, to: &writer, timestamps: &timestamps, bound: bound, newline: true)
                         count = writer.count
                     }
-                    line.withUnsafeBytes { emit($0) }
+                    line.withUnsafeBytes { emit($0, lines: 1) }
                 } else {
                     AccessLogRecord.write(record, to: &writer, timestamps: &timestamps, bound: bound, newline: true)
+                    lines += 1
                 }
             }
         }
-        if writer.count > 0 { emit(UnsafeRawBufferPointer(rebasing: buffer[..<writer.count])) }
-        state.withLock { $0.written += records.count }
+        if writer.count > 0 { emit(UnsafeRawBufferPointer(rebasing: buffer[..<writer.count]), lines: lines) }
     }
 
-    /// Writes formatted lines to the file; a failure is logged, and the lines are lost.
-    private func emit(_ bytes: UnsafeRawBufferPointer) {
-        handleBox.withLock { handle in
-            guard let handle else { return }
+    /// Writes `lines` formatted lines to the file and counts them written or, when the write
+    /// fails, lost. After a failure the first write that succeeds starts with a line feed, which
+    /// ends whatever part of a line the failed write left, so the lines after it read whole.
+    private func emit(_ bytes: UnsafeRawBufferPointer, lines: Int) {
+        let failure = handleBox.withLock { handle -> (any Error)? in
+            guard let handle else { return nil }
             do {
+                if case .failing = state.withLock({ $0.health }) {
+                    try withUnsafeBytes(of: UInt8(ascii: "\n")) { try DescriptorWrite.all($0, to: handle.fileDescriptor) }
+                }
                 try DescriptorWrite.all(bytes, to: handle.fileDescriptor)
+                return nil
             } catch {
-                logger.warning("access log write failed", metadata: ["path": "\(path ?? "")", "error": "\(error)"])
+                return error
             }
+        }
+        let change = state.withLock { state -> (started: Bool, endedLosing: Int?) in
+            switch (state.health, failure) {
+            case (.healthy, nil):
+                state.written += lines
+                return (false, nil)
+            case (.healthy, _?):
+                state.failed += lines
+                state.health = .failing(lostLines: lines)
+                return (true, nil)
+            case (.failing(let lost), _?):
+                state.failed += lines
+                state.health = .failing(lostLines: lost + lines)
+                return (false, nil)
+            case (.failing(let lost), nil):
+                state.written += lines
+                state.health = .healthy
+                return (false, lost)
+            }
+        }
+        if change.started, let failure {
+            logger.warning(
+                "access log writes are failing; lines are lost until a write succeeds",
+                metadata: ["path": "\(path ?? "")", "error": "\(failure)"])
+        }
+        if let lost = change.endedLosing {
+            logger.notice("access log writes succeed again", metadata: ["path": "\(path ?? "")", "lost_lines": "\(lost)"])
         }
     }
 

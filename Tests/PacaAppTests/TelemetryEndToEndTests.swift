@@ -8,10 +8,12 @@ import Testing
 /// `/stats` and `/metrics` through the real admin listener after real traffic.
 @Suite("Telemetry end to end", .timeLimit(.minutes(1)))
 struct TelemetryEndToEndTests {
-    /// Two cached routes (one in front of a closed port) and a pass-through route; L1 and L2.
+    /// Two cached routes (one in front of a closed port) and a pass-through route; L1 and L2;
+    /// an access log.
     static let config = """
         { "listen": "127.0.0.1:0", "admin": { "listen": "127.0.0.1:0" },
           "storage": { "l1": { "max_bytes": "8MB" }, "l2": { "path": "l2", "max_bytes": "64MB" } },
+          "access_log": { "path": "logs/access.log" },
           "routes": [
             { "name": "users", "match": "/users/*", "origin": "ORIGIN", "timeout": "5s" },
             { "name": "down", "match": "/down/*", "origin": "http://127.0.0.1:1", "connect_timeout": "2s" },
@@ -52,6 +54,10 @@ struct TelemetryEndToEndTests {
             #expect(stats["misses"] as? Int == 5)
             #expect(stats["passes"] as? Int == 2)
             #expect(abs((stats["hit_ratio"] as? Double ?? 0) - 6.0 / 11.0) < 0.001)
+            let accessLog = try #require(stats["access_log"] as? [String: Int])
+            #expect(accessLog["dropped"] == 0)
+            #expect(accessLog["failed"] == 0)
+            #expect((0...13).contains(accessLog["written"] ?? -1))
 
             let origin = try #require(stats["origin"] as? [String: Any])
             #expect(origin["fetches"] as? Int == 7)
@@ -119,6 +125,13 @@ struct TelemetryEndToEndTests {
             #expect(exposition.value("paca_request_duration_seconds_count", ["route": "users"]) == 10)
             #expect(exposition.value("paca_origin_duration_seconds_count", ["route": "users"]) == 3)
             #expect(exposition.value("paca_alert_active", ["alert": "hit_ratio_low"]) == 0)
+            // The log's lines: none dropped or lost; those written so far (the writer flushes
+            // every 50 ms) at most one per request.
+            #expect(exposition.types["paca_access_log_lines_total"] == "counter")
+            #expect(exposition.value("paca_access_log_lines_total", ["result": "dropped"]) == 0)
+            #expect(exposition.value("paca_access_log_lines_total", ["result": "failed"]) == 0)
+            let written = try #require(exposition.value("paca_access_log_lines_total", ["result": "written"]))
+            #expect(written >= 0 && written <= 14)
             let labelNames = Set(exposition.samples.flatMap { $0.labels.keys })
             #expect(labelNames.isSubset(of: ["route", "tier", "result", "alert", "le"]), "\(labelNames)")
         }

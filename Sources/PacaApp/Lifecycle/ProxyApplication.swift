@@ -164,7 +164,8 @@ public final class ProxyApplication: Sendable {
         self.reloadSync = reloadSync
         let telemetry = Telemetry(
             engine: engine, cache: cache, memoryBudget: configuration.memory.maxBytes, diskBudget: disk?.maxBytes,
-            breakerState: breakerState, alertThresholds: configuration.alerts, prewarmer: prewarmer, reloads: reloadCounters,
+            breakerState: breakerState, alertThresholds: configuration.alerts, prewarmer: prewarmer, accessLog: accessLog,
+            reloads: reloadCounters,
             clock: clock, logger: logger)
         self.telemetry = telemetry
         if let settings = configuration.admin {

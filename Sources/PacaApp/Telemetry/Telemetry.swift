@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PacaAccessLog
 import PacaCore
 import PacaEngine
 import PacaStorage
@@ -19,6 +20,8 @@ final class Telemetry: Sendable {
     let breakerState: (@Sendable () -> String)?
     /// The prewarmer, when `prewarm.enabled`.
     let prewarmer: Prewarmer?
+    /// The access log, when there is one (a file, or only the prewarmer's feed).
+    let accessLog: AccessLogWriter?
     /// Configuration reloads applied, refused, broadcast.
     let reloads: ReloadCounters
     let clock: any WallClock
@@ -29,10 +32,11 @@ final class Telemetry: Sendable {
 
     init(
         engine: ProxyEngine, cache: TieredCache, memoryBudget: Int, diskBudget: Int?, breakerState: (@Sendable () -> String)?,
-        alertThresholds: PacaConfiguration.Alerts, prewarmer: Prewarmer? = nil, reloads: ReloadCounters = ReloadCounters(),
-        clock: any WallClock, logger: Logger
+        alertThresholds: PacaConfiguration.Alerts, prewarmer: Prewarmer? = nil, accessLog: AccessLogWriter? = nil,
+        reloads: ReloadCounters = ReloadCounters(), clock: any WallClock, logger: Logger
     ) {
         self.prewarmer = prewarmer
+        self.accessLog = accessLog
         self.reloads = reloads
         self.engine = engine
         self.cache = cache
@@ -152,6 +156,10 @@ final class Telemetry: Sendable {
             "alerts": reading.alerts.keys.sorted().map { ["name": $0.rawValue, "detail": reading.alerts[$0]!] },
         ]
         if let prewarmer { document["prewarm"] = Self.prewarmJSON(prewarmer.status()) }
+        if let accessLog {
+            let lines = accessLog.counts
+            document["access_log"] = ["written": lines.written, "dropped": lines.dropped, "failed": lines.failed]
+        }
         let reloads = self.reloads.snapshot()
         document["reloads"] = [
             "applied": reloads.applied, "refused": reloads.refused, "broadcasts_sent": reloads.broadcastsSent,
@@ -224,6 +232,13 @@ final class Telemetry: Sendable {
             }
             metrics.counter("paca_stored_total", total: counters.stored)
             metrics.gauge("paca_bans", value: Double(reading.bans))
+            if let accessLog {
+                // written; dropped (its queue was full); failed (the write failed: a full disk).
+                let lines = accessLog.counts
+                metrics.counter("paca_access_log_lines_total", [("result", "written")], total: lines.written)
+                metrics.counter("paca_access_log_lines_total", [("result", "dropped")], total: lines.dropped)
+                metrics.counter("paca_access_log_lines_total", [("result", "failed")], total: lines.failed)
+            }
             if let prewarmer {
                 let status = prewarmer.status()
                 let totals = status.totals
