@@ -60,16 +60,7 @@ public final class AccessLogWriter: Sendable {
         logger: Logger = Logger(label: "paca.accesslog")
     ) throws {
         if let path {
-            let directory = (path as NSString).deletingLastPathComponent
-            if !directory.isEmpty {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            }
-            guard let handle = FileHandle(forWritingAtPath: path) ?? Self.create(path) else {
-                throw AccessLogError.cannotOpen(path)
-            }
-            // A pipe or terminal (`/dev/stdout` under a process supervisor) cannot seek; it is
-            // appended to all the same.
-            _ = try? handle.seekToEnd()
+            let handle = try Self.openForAppending(path)
             // The handle is in place before anyone can call `flush()`.
             handleBox.withLock { $0 = handle }
         }
@@ -85,9 +76,36 @@ public final class AccessLogWriter: Sendable {
         thread.start()
     }
 
-    private static func create(_ path: String) -> FileHandle? {
-        guard FileManager.default.createFile(atPath: path, contents: nil) else { return nil }
-        return FileHandle(forWritingAtPath: path)
+    /// Opens `path` for appending, creating it (mode 0644) and its directory. `O_APPEND`: every
+    /// write lands at the end of the file as it is then, so a file truncated under paca
+    /// (`logrotate`'s `copytruncate`) is written from its new end, not from the old offset; a
+    /// pipe or terminal (`/dev/stdout` under a process supervisor) is written as it is.
+    private static func openForAppending(_ path: String) throws -> FileHandle {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw AccessLogError.cannotOpen(path) }
+        return FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+    }
+
+    /// Opens the file at `path` again and writes to it from now on: after `logrotate` (or an
+    /// operator) moved the file away, a new one is created in its place. Every record appended
+    /// before the call is written to the old file first. Throws when the path cannot be opened;
+    /// the old file then stays in use. Does nothing without a path or once shut down.
+    public func reopen() throws {
+        guard let path else { return }
+        try flushing.withLock { _ in
+            flushQueued()
+            guard !state.withLock({ $0.stopping }) else { return }
+            let fresh = try Self.openForAppending(path)
+            let old = handleBox.withLock { handle in
+                defer { handle = fresh }
+                return handle
+            }
+            try? old?.close()
+        }
     }
 
     /// Queues a record in the calling thread's shard; drops it (and counts it) when that shard
@@ -117,6 +135,14 @@ public final class AccessLogWriter: Sendable {
 
     /// Writes everything queued so far and returns when it is on its way to the file.
     public func flush() {
+        flushing.withLock { _ in flushQueued() }
+    }
+
+    /// Held for a whole flush: two flushes (the writer thread's and a caller's) never interleave
+    /// their writes, and `reopen` swaps the file between two of them.
+    private let flushing = Mutex(())
+
+    private func flushQueued() {
         var taken: [(shard: AccessLogShard, records: [AccessLogRecord])] = []
         var dropped = 0
         for shard in shards {

@@ -116,9 +116,6 @@ struct Serve: AsyncParsableCommand {
             await application.shutdown()
             throw ExitCode(1)
         }
-        say(
-            "paca: serving on http://\(address.ipAddress ?? configuration.server.host):\(address.port ?? 0) with \(configuration.routes.count) route(s); Ctrl-C stops"
-        )
         // SIGHUP reloads the configuration file (as POST /reload does).
         signal(SIGHUP, SIG_IGN)
         let hangUp = DispatchSource.makeSignalSource(signal: SIGHUP, queue: DispatchQueue(label: "paca.reload"))
@@ -129,8 +126,26 @@ struct Serve: AsyncParsableCommand {
             }
         }
         hangUp.resume()
+        // SIGUSR1 reopens the access log (as nginx does): `logrotate` moves the file away, then
+        // signals, and paca writes a new file in its place.
+        signal(SIGUSR1, SIG_IGN)
+        let userOne = DispatchSource.makeSignalSource(signal: SIGUSR1, queue: DispatchQueue(label: "paca.reopen"))
+        userOne.setEventHandler {
+            do {
+                try application.reopenAccessLog()
+                say("paca: SIGUSR1: access log reopened")
+            } catch {
+                printError("SIGUSR1: cannot reopen the access log: \(error); still writing to the old file")
+            }
+        }
+        userOne.resume()
+        // Said once the signals above are handled: a test (or a supervisor) may send one at once.
+        say(
+            "paca: serving on http://\(address.ipAddress ?? configuration.server.host):\(address.port ?? 0) with \(configuration.routes.count) route(s); Ctrl-C stops"
+        )
         let signalName = await waitForTerminationSignal()
         hangUp.cancel()
+        userOne.cancel()
         say("paca: \(signalName): finishing requests in flight")
         await application.shutdown()
         say("paca: stopped")

@@ -307,6 +307,56 @@ struct AccessLogWriterTests {
         #expect(writer.counts.written == urls.count)
     }
 
+    @Test("reopen after the file was moved: earlier lines go to the moved file, later ones to a new file at the path")
+    func reopenAfterMove() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("access.log").path
+        let writer = try AccessLogWriter(path: path, flushInterval: .seconds(3600))
+        for index in 0..<3 { writer.append(record(url: "/old\(index)")) }
+        try FileManager.default.moveItem(atPath: path, toPath: path + ".1")
+        try writer.reopen()
+        for index in 0..<2 { writer.append(record(url: "/new\(index)")) }
+        await writer.shutdown()
+        #expect(try lines(of: path + ".1").dropLast().map { try parse($0)["url"] as? String } == ["/old0", "/old1", "/old2"])
+        #expect(try lines(of: path).dropLast().map { try parse($0)["url"] as? String } == ["/new0", "/new1"])
+        try writer.reopen()  // after shutdown: nothing to reopen, no file left open
+    }
+
+    @Test("a reopen that cannot open the path throws, and the log goes on in the old file")
+    func reopenFails() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("logs/access.log").path
+        let writer = try AccessLogWriter(path: path, flushInterval: .seconds(3600))
+        writer.append(record(url: "/a"))
+        // The directory is replaced by a file: the path cannot be created any more.
+        try FileManager.default.moveItem(
+            atPath: directory.appendingPathComponent("logs").path, toPath: directory.appendingPathComponent("moved").path)
+        try Data().write(to: directory.appendingPathComponent("logs"))
+        #expect(throws: (any Error).self) { try writer.reopen() }
+        writer.append(record(url: "/b"))
+        await writer.shutdown()
+        let moved = directory.appendingPathComponent("moved/access.log").path
+        #expect(try lines(of: moved).dropLast().map { try parse($0)["url"] as? String } == ["/a", "/b"])
+    }
+
+    @Test("a file truncated under the writer (logrotate's copytruncate) is written from its new start, not the old offset")
+    func truncatedUnderTheWriter() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("access.log").path
+        let writer = try AccessLogWriter(path: path, flushInterval: .seconds(3600))
+        for index in 0..<50 { writer.append(record(url: "/before\(index)")) }
+        writer.flush()
+        #expect(truncate(path, 0) == 0)
+        writer.append(record(url: "/after"))
+        await writer.shutdown()
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(data.first == UInt8(ascii: "{"), "no hole of zero bytes before the line")
+        #expect(try lines(of: path).dropLast().map { try parse($0)["url"] as? String } == ["/after"])
+    }
+
     @Test("a log is appended to, never truncated")
     func appends() async throws {
         let directory = try temporaryDirectory()

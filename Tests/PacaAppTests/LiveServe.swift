@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import PacaTestSupport
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -63,8 +64,10 @@ final class LiveServe: Sendable {
             close(out.read)
             throw error
         }
-        let serve = LiveServe(child: child, port: port, directory: directory)
-        guard await Self.waitForServing(out.read) else {
+        let output = ProcessOutput()
+        Self.read(out.read, into: output)
+        let serve = LiveServe(child: child, port: port, directory: directory, output: output)
+        guard await output.wait(for: "serving on") else {
             let exit = await serve.stop()
             let said = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
             throw NotServing(attempts: ["port \(port), exit \(exit.status)\(exit.bySignal ? " (signal)" : ""): \(said.suffix(2000))"])
@@ -72,29 +75,19 @@ final class LiveServe: Sendable {
         return serve
     }
 
-    /// Reads paca's stdout on a helper thread (`read` blocks) until it says it serves ("paca:
-    /// serving on …"; stdout is line-buffered): `true`, or `false` when it ends first. Reading
-    /// goes on to the end, so paca never blocks on a full pipe.
-    private static func waitForServing(_ descriptor: Int32) async -> Bool {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            Thread.detachNewThread {
-                var text = ""
-                var answered = false
-                var buffer = [UInt8](repeating: 0, count: 4096)
-                while true {
-                    let count = read(descriptor, &buffer, buffer.count)
-                    if count < 0 && errno == EINTR { continue }
-                    guard count > 0 else { break }
-                    guard !answered else { continue }
-                    text += String(decoding: buffer[0..<count], as: UTF8.self)
-                    if text.contains("serving on") {
-                        answered = true
-                        continuation.resume(returning: true)
-                    }
-                }
-                close(descriptor)
-                if !answered { continuation.resume(returning: false) }
+    /// Reads paca's stdout on a helper thread (`read` blocks) to its end, into `output`; paca
+    /// never blocks on a full pipe.
+    private static func read(_ descriptor: Int32, into output: ProcessOutput) {
+        Thread.detachNewThread {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = Glibc.read(descriptor, &buffer, buffer.count)
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { break }
+                output.append(String(decoding: buffer[0..<count], as: UTF8.self))
             }
+            close(descriptor)
+            output.end()
         }
     }
 
@@ -106,10 +99,19 @@ final class LiveServe: Sendable {
         return port
     }
 
-    private init(child: ChildProcess, port: Int, directory: String) {
+    private init(child: ChildProcess, port: Int, directory: String, output: ProcessOutput) {
         self.child = child
         self.port = port
         self.directory = directory
+        self.output = output
+    }
+
+    /// What paca wrote to stdout so far (stdout is line-buffered).
+    let output: ProcessOutput
+
+    /// Sends `signal` and returns at once.
+    func signal(_ signal: Int32) {
+        child.signal(signal)
     }
 
     /// Sends SIGTERM and returns at once.
@@ -127,5 +129,49 @@ final class LiveServe: Sendable {
     func stop() async -> Exit {
         terminate()
         return await exited()
+    }
+}
+
+/// A child's standard output as it arrives, and waits for a piece of text in it.
+final class ProcessOutput: Sendable {
+    private struct State {
+        var text = ""
+        var ended = false
+        var waiters: [(text: String, continuation: CheckedContinuation<Bool, Never>)] = []
+    }
+
+    private let state = Mutex(State())
+
+    func append(_ chunk: String) {
+        let ready = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
+            state.text += chunk
+            let text = state.text
+            let ready = state.waiters.filter { text.contains($0.text) }.map(\.continuation)
+            state.waiters.removeAll { text.contains($0.text) }
+            return ready
+        }
+        for continuation in ready { continuation.resume(returning: true) }
+    }
+
+    func end() {
+        let waiting = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
+            state.ended = true
+            defer { state.waiters = [] }
+            return state.waiters.map(\.continuation)
+        }
+        for continuation in waiting { continuation.resume(returning: false) }
+    }
+
+    /// True once `text` has appeared; false if the output ends without it.
+    func wait(for text: String) async -> Bool {
+        await withCheckedContinuation { continuation in
+            let answer = state.withLock { state -> Bool? in
+                if state.text.contains(text) { return true }
+                if state.ended { return false }
+                state.waiters.append((text, continuation))
+                return nil
+            }
+            if let answer { continuation.resume(returning: answer) }
+        }
     }
 }

@@ -352,4 +352,11 @@ public final class ProxyApplication: Sendable {
     public func flushAccessLog() {
         accessLog?.flush()
     }
+
+    /// Reopens the access log at its configured path (`SIGUSR1`, as nginx does, for
+    /// `logrotate`): records queued before the call go to the old file, later ones to the new
+    /// one. Throws when the path cannot be opened; the old file then stays in use.
+    public func reopenAccessLog() throws {
+        try accessLog?.reopen()
+    }
 }
