@@ -93,27 +93,31 @@ public struct AccessLogRecord: Sendable, Equatable {
     /// once per second through `timestamps`. `bound` is `maximumJSONBytes`, computed once by the
     /// caller.
     func write(to out: inout JSONLineWriter, timestamps: inout JSONLineWriter.TimestampCache, bound: Int, newline: Bool = true) {
-        withUnsafePointer(to: self) { Self.write($0, to: &out, timestamps: &timestamps, bound: bound, newline: newline) }
+        var repeated = RepeatedStrings()
+        withUnsafePointer(to: self) {
+            Self.write($0, to: &out, timestamps: &timestamps, repeated: &repeated, bound: bound, newline: newline)
+        }
     }
 
     /// `write(to:timestamps:bound:newline:)` of the record at `record`, which is read in place,
+    /// its strings copied from the line before's where they repeat (`repeated`),
     /// a field at a time: a method called on an element of an array copies the whole record
     /// first (a retain and a release of each of its strings).
     static func write(
         _ record: UnsafePointer<AccessLogRecord>, to out: inout JSONLineWriter, timestamps: inout JSONLineWriter.TimestampCache,
-        bound: Int, newline: Bool
+        repeated: inout RepeatedStrings, bound: Int, newline: Bool
     ) {
         out.reserve(bound)
         out.literal(#"{"ts":""#)
         timestamps.write(record.pointee.timestamp, to: &out)
         out.literal(#"","method":"#)
-        out.string(record.pointee.method)
+        out.string(record.pointee.method, repeating: &repeated.method)
         out.literal(#","host":"#)
-        out.string(record.pointee.host)
+        out.string(record.pointee.host, repeating: &repeated.host)
         out.literal(#","url":"#)
-        out.string(record.pointee.url)
+        out.string(record.pointee.url, repeating: &repeated.url)
         out.literal(#","route":"#)
-        out.string(record.pointee.route)
+        out.string(record.pointee.route, repeating: &repeated.route)
         out.literal(#","status":"#)
         out.integer(record.pointee.status)
         out.literal(#","bytes":"#)
@@ -126,7 +130,7 @@ public struct AccessLogRecord: Sendable, Equatable {
         case .bypass: out.literal(#","cache":"bypass","tier":"#)
         case .pass: out.literal(#","cache":"pass","tier":"#)
         }
-        if record.pointee.tier.isEmpty { out.literal("null") } else { out.string(record.pointee.tier) }
+        if record.pointee.tier.isEmpty { out.literal("null") } else { out.string(record.pointee.tier, repeating: &repeated.tier) }
         out.literal(#","ttl":"#)
         if let ttl = record.pointee.ttl { out.integer(ttl) } else { out.literal("null") }
         out.literal(record.pointee.collapsed ? #","collapsed":true,"key":""# : #","collapsed":false,"key":""#)
@@ -140,7 +144,7 @@ public struct AccessLogRecord: Sendable, Equatable {
         out.literal(#","origin_ms":"#)
         if let originMilliseconds = record.pointee.originMilliseconds { out.fixed3(originMilliseconds) } else { out.literal("null") }
         out.literal(#","client":"#)
-        out.string(record.pointee.client)
+        out.string(record.pointee.client, repeating: &repeated.client)
         if record.pointee.background { out.literal(#","background":true"#) }
         if newline { out.literal("}\n") } else { out.byte(UInt8(ascii: "}")) }
     }

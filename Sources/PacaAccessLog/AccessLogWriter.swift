@@ -217,6 +217,7 @@ public final class AccessLogWriter: Sendable {
         var writer = JSONLineWriter(buffer.bindMemory(to: UInt8.self))
         var lines = 0
         var timestamps = JSONLineWriter.TimestampCache()
+        var repeated = RepeatedStrings()
         records.withUnsafeBufferPointer { records in
             guard let first = records.baseAddress else { return }
             for index in records.indices {
@@ -226,6 +227,7 @@ public final class AccessLogWriter: Sendable {
                 if writer.count + bound > Self.bytesPerWrite, writer.count > 0 {
                     emit(UnsafeRawBufferPointer(rebasing: buffer[..<writer.count]), lines: lines)
                     writer = JSONLineWriter(buffer.bindMemory(to: UInt8.self))
+                    repeated.forget()
                     lines = 0
                     sched_yield()
                 }
@@ -233,12 +235,14 @@ public final class AccessLogWriter: Sendable {
                     // A line longer than the buffer (a very long URL) is formatted on its own.
                     let line = [UInt8](unsafeUninitializedCapacity: bound) { line, count in
                         var writer = JSONLineWriter(line)
-                        AccessLogRecord.write(record, to: &writer, timestamps: &timestamps, bound: bound, newline: true)
+                        var alone = RepeatedStrings()
+                        AccessLogRecord.write(
+                            record, to: &writer, timestamps: &timestamps, repeated: &alone, bound: bound, newline: true)
                         count = writer.count
                     }
                     line.withUnsafeBytes { emit($0, lines: 1) }
                 } else {
-                    AccessLogRecord.write(record, to: &writer, timestamps: &timestamps, bound: bound, newline: true)
+                    AccessLogRecord.write(record, to: &writer, timestamps: &timestamps, repeated: &repeated, bound: bound, newline: true)
                     lines += 1
                 }
             }

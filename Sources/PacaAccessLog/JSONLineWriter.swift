@@ -40,6 +40,12 @@ struct JSONLineWriter {
         copy(from: UnsafeRawPointer(text.utf8Start), count: text.utf8CodeUnitCount)
     }
 
+    /// Copies `length` bytes this writer wrote earlier, from `offset`, to the end.
+    @inline(__always)
+    mutating func copyWritten(at offset: Int, count length: Int) {
+        copy(from: UnsafeRawPointer(base + offset), count: length)
+    }
+
     /// Copies `length` bytes from `source`. Up to 32 bytes (every literal of a line, and most of
     /// its strings) as at most four overlapping word moves, inline: a line is some twenty short
     /// pieces, and a call to `memcpy` for each was a fifth of the line's cost. Every load and

@@ -357,6 +357,37 @@ struct AccessLogWriterTests {
         #expect(try lines(of: path).dropLast().map { try parse($0)["url"] as? String } == ["/after"])
     }
 
+    @Test("lines whose strings repeat the line before's (copied, not escaped again) are byte for byte the lines written alone")
+    func repeatedStringsMatchLinesWrittenAlone() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("access.log").path
+        let writer = try AccessLogWriter(path: path, flushInterval: .seconds(3600))
+        // Short strings held inline, long ones in storage, ones that need escaping, an empty one;
+        // a long string rebuilt per record (equal, stored apart); enough lines for several writes.
+        let long = "/api/v1/catalogue/items/1234567890?expand=all&page=2"
+        let hosts = ["example.com", "a-much-longer-host-name.example.com", "h\"q"]
+        let clients = ["203.0.113.9", "2001:db8::1234:5678:9abc:def0", "\u{1}ctl"]
+        var records: [AccessLogRecord] = []
+        for index in 0..<3000 {
+            var entry = record(url: index % 7 == 0 ? String(long.reversed().reversed()) : index % 5 == 0 ? long : "/r\(index % 3)")
+            entry.host = hosts[(index / 4) % hosts.count]
+            entry.client = clients[(index / 9) % clients.count]
+            entry.route = index % 11 == 0 ? "" : "users"
+            entry.tier = index % 2 == 0 ? "l1" : ""
+            entry.method = index % 13 == 0 ? "HEAD" : "GET"
+            records.append(entry)
+            writer.append(entry)
+        }
+        await writer.shutdown()
+        let written = try lines(of: path).dropLast()
+        #expect(written.count == records.count)
+        for (line, entry) in zip(written, records) where line != entry.jsonLine() {
+            Issue.record("\(line) is not \(entry.jsonLine())")
+            return
+        }
+    }
+
     @Test("a log is appended to, never truncated")
     func appends() async throws {
         let directory = try temporaryDirectory()
