@@ -7,8 +7,8 @@ import Synchronization
 /// (one per event loop, each under a lock no other loop takes); a background thread collects the
 /// shards, formats and writes every `flushInterval` (default 50 ms: short batches, so a core shared
 /// with an event loop is taken from it in slices of a few hundred records), so no request waits on the
-/// disk or on another loop. A shard holding `recordsPerWake` records wakes the writer early. The records of one flush
-/// are written in the order their requests started. When a shard is full (its share of
+/// disk or on another loop. A shard holding `recordsPerWake` records wakes the writer early. The
+/// records of one flush are written in the order their requests started. When a shard is full (its share of
 /// `maxPending`, default 100,000 records in all) new records are dropped and counted, never
 /// waited on.
 /// `shutdown()` suspends (never blocks its thread) until the writer thread has written every
@@ -33,7 +33,7 @@ public final class AccessLogWriter: Sendable {
         var failed = 0
         var health = WriteHealth.healthy
         var stopping = false
-        /// A shard filled up to half: flush now rather than at the end of the interval.
+        /// A shard reached its wake count: flush now rather than at the end of the interval.
         var wakeRequested = false
         /// The writer thread has written its last batch and closed the file.
         var finished = false
