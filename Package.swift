@@ -178,6 +178,7 @@ let package = Package(
             name: "PacaTestSupport",
             dependencies: [
                 "CSpawn", "PacaRedis",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -210,7 +211,7 @@ let package = Package(
         .testTarget(
             name: "PacaAccessLogTests",
             dependencies: [
-                "PacaAccessLog", "PacaCore", .product(name: "CompressNIO", package: "compress-nio"),
+                "PacaAccessLog", "PacaCore", "PacaTestSupport", .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

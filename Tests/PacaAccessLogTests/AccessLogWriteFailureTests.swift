@@ -2,32 +2,9 @@ import Foundation
 import Logging
 import PacaAccessLog
 import PacaCore
+import PacaTestSupport
 import Synchronization
 import Testing
-
-/// Log lines a test's logger received, as `level: message`.
-private final class CapturedLines: Sendable {
-    let lines = Mutex<[String]>([])
-
-    var logger: Logger {
-        Logger(label: "test") { _ in Handler(captured: self) }
-    }
-
-    struct Handler: LogHandler {
-        let captured: CapturedLines
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            captured.lines.withLock { $0.append("\(event.level): \(event.message)") }
-        }
-    }
-}
 
 private func record(_ index: Int) -> AccessLogRecord {
     AccessLogRecord(
@@ -41,7 +18,7 @@ struct AccessLogWriteFailureTests {
         "writes that fail (/dev/full: ENOSPC) count their lines as failed, not written, and log one warning, not one per write",
         .enabled(if: FileManager.default.isWritableFile(atPath: "/dev/full")))
     func fullDisk() async throws {
-        let captured = CapturedLines()
+        let captured = CapturedLog()
         let writer = try AccessLogWriter(path: "/dev/full", flushInterval: .seconds(3600), logger: captured.logger)
         // Three flushes of lines, one of them more than one 64 KiB write.
         for batch in 0..<3 {
@@ -52,7 +29,7 @@ struct AccessLogWriteFailureTests {
         #expect(writer.counts.failed == 1020)
         #expect(writer.counts.written == 0)
         #expect(writer.counts.dropped == 0)
-        let warnings = captured.lines.withLock { $0 }.filter { $0.hasPrefix("warning") }
-        #expect(warnings == ["warning: access log writes are failing; lines are lost until a write succeeds"])
+        #expect(captured.lines(.warning).count == 1)
+        #expect(captured.count(.warning, containing: "access log writes are failing; lines are lost until a write succeeds") == 1)
     }
 }

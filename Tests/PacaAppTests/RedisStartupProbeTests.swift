@@ -7,38 +7,10 @@ import PacaTestSupport
 import Synchronization
 import Testing
 
-/// Keeps the log lines of one application, as `level: message key=value…`.
-final class CapturedLog: Sendable {
-    let lines = Mutex<[String]>([])
-
-    var logger: Logger {
-        Logger(label: "test.paca") { _ in CapturingHandler(log: self) }
-    }
-
-    func lines(_ level: Logger.Level) -> [String] {
-        lines.withLock { $0.filter { $0.hasPrefix("\(level): ") } }
-    }
-
+extension CapturedLog {
     /// The start-up probe's warnings.
     var probeWarnings: [String] {
         lines(.warning).filter { $0.contains("at start-up") }
-    }
-}
-
-struct CapturingHandler: LogHandler {
-    let log: CapturedLog
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-        let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        log.lines.withLock { $0.append("\(event.level): \(event.message) \(fields)") }
     }
 }
 

@@ -11,7 +11,7 @@ struct RedisFaultTests {
     func breakerOpensAndRecovers() async throws {
         let server = try await RedisServer()
         let clock = ManualWallClock()
-        let recorder = LogRecorder()
+        let recorder = CapturedLog()
         let timeout = Duration.milliseconds(250)
         let tier = try makeTier(server, clock: clock, timeout: timeout, failureThreshold: 3, logger: recorder.logger)
         await tier.set(makeEntry("k", now: clock.now()))
@@ -108,7 +108,7 @@ struct RedisFaultTests {
     func breakerLogsReadableRetryTime() async throws {
         let port = ClosedPort()
         let clock = ManualWallClock(start: 1_767_225_600_000)  // 2026-01-01T00:00:00.000Z
-        let recorder = LogRecorder()
+        let recorder = CapturedLog()
         let configuration = try RedisTier.Configuration(
             url: "redis://127.0.0.1:\(port.port)", timeout: .milliseconds(250), poolSize: 1, failureThreshold: 1,
             openDuration: .seconds(5))
@@ -128,7 +128,7 @@ struct RedisFaultTests {
     func abandonedProbeDoesNotStick() async throws {
         let port = ClosedPort()
         let clock = ManualWallClock()
-        let recorder = LogRecorder()
+        let recorder = CapturedLog()
         let configuration = try RedisTier.Configuration(
             url: "redis://127.0.0.1:\(port.port)", timeout: .milliseconds(250), poolSize: 1, failureThreshold: 1,
             openDuration: .seconds(5))

@@ -34,35 +34,3 @@ func makeTier(
         failureThreshold: failureThreshold, openDuration: .seconds(5))
     return RedisTier(configuration: configuration, clock: clock, sealer: sealer, logger: logger)
 }
-
-/// Collects log messages in memory.
-final class LogRecorder: Sendable {
-    let messages = Mutex<[(Logger.Level, String)]>([])
-
-    var logger: Logger {
-        Logger(label: "test.redis") { _ in RecordingHandler(recorder: self) }
-    }
-
-    func count(_ level: Logger.Level, containing text: String) -> Int {
-        messages.withLock { $0.filter { $0.0 == level && $0.1.contains(text) }.count }
-    }
-
-    var all: [String] { messages.withLock { $0.map { "\($0.0): \($0.1)" } } }
-}
-
-struct RecordingHandler: LogHandler {
-    let recorder: LogRecorder
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-        let text = "\(event.message) \(merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))"
-        recorder.messages.withLock { $0.append((event.level, text)) }
-    }
-}

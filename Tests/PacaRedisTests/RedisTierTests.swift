@@ -221,7 +221,7 @@ struct RedisTierTests {
     func outOfMemoryDoesNotTripBreaker() async throws {
         let server = try await RedisServer(extraArguments: ["--maxmemory", "1", "--maxmemory-policy", "noeviction"])
         let clock = ManualWallClock()
-        let recorder = LogRecorder()
+        let recorder = CapturedLog()
         let tier = try makeTier(server, clock: clock, poolSize: 1, failureThreshold: 2, logger: recorder.logger)
         for index in 0..<5 {
             await tier.set(makeEntry("k\(index)", now: clock.now()))
