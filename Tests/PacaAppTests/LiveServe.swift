@@ -29,8 +29,8 @@ final class LiveServe: Sendable {
     /// A port taken between the pick and paca's bind makes paca exit: another is tried (three at
     /// most).
     static func start(config: String, directory reuse: String? = nil) async throws -> LiveServe {
-        let directory = reuse ?? NSTemporaryDirectory() + "paca-live-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // A new directory is removed when the test process exits (a test may start paca again in it).
+        let directory = try reuse ?? LiveChildren.makeDirectory("paca-live-")
         var attempts: [String] = []
         for _ in 0..<3 {
             do {

@@ -22,8 +22,7 @@ final class ProxyHarness: Sendable {
         sweepClock: any Clock<Duration> = ContinuousClock(), prewarmClock: any Clock<Duration> = ContinuousClock(),
         environment: [String: String] = [:]
     ) async throws -> ProxyHarness {
-        let directory = reuse ?? NSTemporaryDirectory() + "paca-test-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try reuse ?? LiveChildren.makeDirectory("paca-test-")
         let text = config.replacingOccurrences(of: "ORIGIN", with: originURL ?? origin?.url ?? "http://127.0.0.1:1")
         let file = directory + "/routes.json"
         try text.write(toFile: file, atomically: true, encoding: .utf8)
@@ -37,7 +36,7 @@ final class ProxyHarness: Sendable {
                 environment: { environment[$0] ?? ProcessInfo.processInfo.environment[$0] })
         } catch {
             try? await group.shutdownGracefully()
-            if reuse == nil { try? FileManager.default.removeItem(atPath: directory) }
+            if reuse == nil { LiveChildren.removeDirectory(directory) }
             throw error
         }
         let address = try await app.start()
@@ -67,7 +66,7 @@ final class ProxyHarness: Sendable {
     func shutdown(keepDirectory: Bool = false) async {
         await app.shutdown()
         try? await group.shutdownGracefully()
-        if !keepDirectory { try? FileManager.default.removeItem(atPath: directory) }
+        if !keepDirectory { LiveChildren.removeDirectory(directory) }
     }
 }
 

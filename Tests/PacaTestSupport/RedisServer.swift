@@ -48,11 +48,11 @@ public final class RedisServer: @unchecked Sendable {
         self.extraArguments = extraArguments
         var random = SystemRandomNumberGenerator()
         self.password = password ?? (0..<4).map { _ in String(random.next() as UInt64, radix: 16) }.joined()
-        var template = Array("/tmp/paca-redis-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else {
-            throw StartError(description: "cannot create a temporary directory for redis-server: errno \(errno)")
+        do {
+            self.directory = try LiveChildren.makeDirectory("paca-redis-")
+        } catch {
+            throw StartError(description: "cannot create a temporary directory for redis-server: \(error)")
         }
-        self.directory = String(cString: made)
         // A port found free can be taken by someone else before redis-server binds it: try a few.
         var lastError: (any Error)?
         for _ in 0..<5 {
@@ -74,13 +74,13 @@ public final class RedisServer: @unchecked Sendable {
     /// server and no directory behind.
     deinit {
         process?.signal(SIGKILL)
-        _ = try? FileManager.default.removeItem(atPath: directory)
+        LiveChildren.removeDirectory(directory)
     }
 
     /// Stops the server (SIGTERM), waits for it to exit and removes its directory.
     public func stop() async {
         await signal(SIGTERM)
-        _ = try? FileManager.default.removeItem(atPath: directory)
+        LiveChildren.removeDirectory(directory)
     }
 
     /// Kills the server at once (SIGKILL), as a crash would, and waits for it to be gone.
