@@ -5,6 +5,18 @@ public struct AccessLogRecord: Sendable, Equatable {
     /// How the cache answered.
     public enum CacheOutcome: String, Sendable {
         case hit, miss, stale, revalidated, bypass, pass
+
+        /// A number for each case, below 256.
+        var code: UInt8 {
+            switch self {
+            case .hit: 0
+            case .miss: 1
+            case .stale: 2
+            case .revalidated: 3
+            case .bypass: 4
+            case .pass: 5
+            }
+        }
     }
 
     /// Request start, wall clock.
@@ -102,14 +114,22 @@ public struct AccessLogRecord: Sendable, Equatable {
     /// `write(to:timestamps:bound:newline:)` of the record at `record`, which is read in place,
     /// its strings copied from the line before's where they repeat (`repeated`),
     /// a field at a time: a method called on an element of an array copies the whole record
-    /// first (a retain and a release of each of its strings).
+    /// first (a retain and a release of each of its strings). With `repeats` (the caller found
+    /// `repeated.repeatsLine`), all but the times is copied from the line before.
     static func write(
         _ record: UnsafePointer<AccessLogRecord>, to out: inout JSONLineWriter, timestamps: inout JSONLineWriter.TimestampCache,
-        repeated: inout RepeatedStrings, bound: Int, newline: Bool
+        repeated: inout RepeatedStrings, bound: Int, newline: Bool, repeats: Bool = false
     ) {
         out.reserve(bound)
         out.literal(#"{"ts":""#)
         timestamps.write(record.pointee.timestamp, to: &out)
+        if repeats {
+            out.copyWritten(repeated.middle)
+            writeDurations(record, to: &out)
+            out.copyWritten(repeated.tail)
+            return
+        }
+        let middleStart = out.count
         out.literal(#"","method":"#)
         out.string(record.pointee.method, repeating: &repeated.method)
         out.literal(#","host":"#)
@@ -139,13 +159,24 @@ public struct AccessLogRecord: Sendable, Equatable {
         } else if !record.pointee.key.isEmpty {
             out.hex16(FNV1a.hash(record.pointee.key))
         }
-        out.literal(#"","ms":"#)
-        out.fixed3(record.pointee.milliseconds)
-        out.literal(#","origin_ms":"#)
-        if let originMilliseconds = record.pointee.originMilliseconds { out.fixed3(originMilliseconds) } else { out.literal("null") }
+        let middle = RepeatedStrings.Run(offset: middleStart, length: out.count - middleStart)
+        writeDurations(record, to: &out)
+        let tailStart = out.count
         out.literal(#","client":"#)
         out.string(record.pointee.client, repeating: &repeated.client)
         if record.pointee.background { out.literal(#","background":true"#) }
         if newline { out.literal("}\n") } else { out.byte(UInt8(ascii: "}")) }
+        repeated.shape = RepeatedStrings.Shape(record, newline: newline)
+        repeated.middle = middle
+        repeated.tail = RepeatedStrings.Run(offset: tailStart, length: out.count - tailStart)
+    }
+
+    /// `","ms":…,"origin_ms":…`, the part of a line between its two runs that can repeat.
+    @inline(__always)
+    private static func writeDurations(_ record: UnsafePointer<AccessLogRecord>, to out: inout JSONLineWriter) {
+        out.literal(#"","ms":"#)
+        out.fixed3(record.pointee.milliseconds)
+        out.literal(#","origin_ms":"#)
+        if let originMilliseconds = record.pointee.originMilliseconds { out.fixed3(originMilliseconds) } else { out.literal("null") }
     }
 }

@@ -223,11 +223,14 @@ public final class AccessLogWriter: Sendable {
             for index in records.indices {
                 // Through the pointer, so the record is borrowed where it lies.
                 let record = first + index
-                let bound = record.pointee.maximumJSONBytes
+                // A line that repeats the one before (one hot object) needs no count of its strings.
+                var repeats = repeated.repeatsLine(record, newline: true)
+                let bound = repeats ? repeated.repeatedLineBound : record.pointee.maximumJSONBytes
                 if writer.count + bound > Self.bytesPerWrite, writer.count > 0 {
                     emit(UnsafeRawBufferPointer(rebasing: buffer[..<writer.count]), lines: lines)
                     writer = JSONLineWriter(buffer.bindMemory(to: UInt8.self))
                     repeated.forget()
+                    repeats = false
                     lines = 0
                     sched_yield()
                 }
@@ -242,7 +245,8 @@ public final class AccessLogWriter: Sendable {
                     }
                     line.withUnsafeBytes { emit($0, lines: 1) }
                 } else {
-                    AccessLogRecord.write(record, to: &writer, timestamps: &timestamps, repeated: &repeated, bound: bound, newline: true)
+                    AccessLogRecord.write(
+                        record, to: &writer, timestamps: &timestamps, repeated: &repeated, bound: bound, newline: true, repeats: repeats)
                     lines += 1
                 }
             }

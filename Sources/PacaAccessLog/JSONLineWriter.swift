@@ -252,14 +252,19 @@ struct JSONLineWriter {
         digits(UInt64(value.magnitude))
     }
 
-    /// A number with exactly three decimals, rounded (`12.3456` → `12.346`); `null` for a value
-    /// that is not finite, and the largest magnitude `Int64` holds in thousandths for one beyond
-    /// it. At most 25 bytes.
+    /// A number with exactly three decimals, rounded half away from zero (`12.3456` → `12.346`,
+    /// as `rounded()` rounds); `null` for a value that is not finite, and the largest magnitude
+    /// `Int64` holds in thousandths for one beyond it. At most 25 bytes.
     mutating func fixed3(_ value: Double) {
-        let scaled = (value * 1000).rounded()
+        let scaled = value * 1000
         guard scaled.isFinite else { return literal("null") }
         // 9.2e18 is below Int64.max and exactly representable: the conversion cannot trap.
-        let thousandths = Int64(max(-9.2e18, min(9.2e18, scaled)))
+        let clamped = max(-9.2e18, min(9.2e18, scaled))
+        // Truncated, then rounded by the part cut off, which the subtraction gives exactly (a
+        // double beyond 2^52 has none): no call to the C library's `round`.
+        var thousandths = Int64(clamped)
+        let cut = clamped - Double(thousandths)
+        if cut >= 0.5 { thousandths += 1 } else if cut <= -0.5 { thousandths -= 1 }
         if thousandths < 0 { byte(UInt8(ascii: "-")) }
         let magnitude = thousandths.magnitude
         digits(magnitude / 1000)
@@ -274,28 +279,50 @@ struct JSONLineWriter {
         count += DecimalDigits.write(magnitude, to: base + count)
     }
 
-    /// `YYYY-MM-DDTHH:MM:SS.` for the last second formatted; the milliseconds are written per
-    /// record. Records of one flush are seconds apart at most, so it is formatted about once per
-    /// second of traffic. Its bytes are at most `maximumBytes`.
+    /// The timestamp of the last millisecond written, as it is written: a record's timestamp is
+    /// a copy of it when the millisecond is the same (under load, dozens of records a
+    /// millisecond), its three digits patched when only the millisecond changed, and formatted
+    /// whole about once per second of traffic. Its bytes are at most `maximumBytes`.
     struct TimestampCache {
         private var second: Int64 = .min
-        private var prefix: [UInt8] = []
+        private var millisecond: Int64 = .min
+        /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, in place (no array to reach through).
+        private var text: (UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0)
+        private var length = 0
         /// A timestamp's bytes at most (a year of up to 11 digits with its sign).
         static let maximumBytes = 40
 
+        @inline(__always)
         mutating func write(_ millis: UnixMillis, to out: inout JSONLineWriter) {
+            if millis != millisecond { update(millis) }
+            let length = self.length
+            withUnsafeBytes(of: &text) { out.bytes(UnsafeBufferPointer(rebasing: $0.bindMemory(to: UInt8.self)[..<length])) }
+        }
+
+        private mutating func update(_ millis: UnixMillis) {
+            millisecond = millis
             let seconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000
             if seconds != second {
                 second = seconds
-                // "…SS.mmmZ" from the full formatter, less its "mmmZ".
-                prefix = Array(RFC3339.format(millis: seconds * 1000).utf8.dropLast(4).prefix(Self.maximumBytes - 4))
+                // "…SS." from the full formatter, less its "mmmZ".
+                let prefix = RFC3339.format(millis: seconds * 1000).utf8.dropLast(4).prefix(Self.maximumBytes - 4)
+                length = prefix.count + 4
+                withUnsafeMutableBytes(of: &text) { text in
+                    var index = 0
+                    for byte in prefix {
+                        text[index] = byte
+                        index += 1
+                    }
+                    text[index + 3] = UInt8(ascii: "Z")
+                }
             }
-            prefix.withUnsafeBufferPointer { out.bytes($0) }
             let ms = Int(millis - seconds * 1000)
-            out.byte(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: ms / 100))
-            out.byte(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: ms / 10 % 10))
-            out.byte(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: ms % 10))
-            out.byte(UInt8(ascii: "Z"))
+            let at = length - 4
+            withUnsafeMutableBytes(of: &text) { text in
+                text[at] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: ms / 100)
+                text[at + 1] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: ms / 10 % 10)
+                text[at + 2] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: ms % 10)
+            }
         }
     }
 }

@@ -388,6 +388,60 @@ struct AccessLogWriterTests {
         }
     }
 
+    @Test(
+        "runs of lines that repeat but for their times (copied whole) are byte for byte the lines written alone, whichever field ends a run"
+    )
+    func repeatedLinesMatchLinesWrittenAlone() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("access.log").path
+        let writer = try AccessLogWriter(path: path, flushInterval: .seconds(3600))
+        let long = "/api/v1/catalogue/items/1234567890?expand=all&page=2"
+        // Each change ends a run of identical lines and flips one field between its values, so
+        // every pass over the list changes it again (a tier goes l1, l2, none); the times change
+        // on every line. A key without its hash (a line not compared whole) comes and goes too.
+        // 42, 7, none, 0: a change of value, of presence, and of presence alone (none and 0).
+        func nextTTL(_ ttl: Int?) -> Int? {
+            switch ttl {
+            case 42?: 7
+            case 7?: nil
+            case nil: 0
+            default: 42
+            }
+        }
+        let changes: [(inout AccessLogRecord) -> Void] = [
+            { $0.status = $0.status == 200 ? 404 : 200 }, { $0.bytes = $0.bytes == 1234 ? 99 : 1234 },
+            { $0.cache = $0.cache == .hit ? .stale : .hit }, { $0.tier = ["l1": "l2", "l2": "", "": "l1"][$0.tier] ?? "" },
+            { $0.ttl = nextTTL($0.ttl) }, { $0.collapsed.toggle() }, { $0.ttl = nextTTL($0.ttl) },
+            { $0.keyHash = $0.keyHash == 0xfeed ? 0xabc : 0xfeed }, { $0.keyHash = $0.keyHash == nil ? 0xabc : nil },
+            { $0.key = $0.key.isEmpty ? "9f86d081884c7d65" : "" }, { $0.keyHash = $0.keyHash == nil ? 0xabc : nil },
+            { $0.background.toggle() }, { $0.method = $0.method == "GET" ? "HEAD" : "GET" },
+            { $0.host = $0.host == "example.com" ? "other.example" : "example.com" }, { $0.url = $0.url == long ? "/short" : long },
+            { $0.url = String($0.url.reversed().reversed()) }, { $0.route = $0.route.isEmpty ? "users" : "" },
+            { $0.client = $0.client.hasPrefix("\u{1}") ? "203.0.113.9" : "\u{1}ctl" },
+            { $0.originMilliseconds = $0.originMilliseconds == nil ? 2 : nil },
+        ]
+        var current = record(url: long)
+        current.keyHash = 0xabc
+        var records: [AccessLogRecord] = []
+        for index in 0..<3000 {
+            if index % 9 == 0 { changes[(index / 9) % changes.count](&current) }
+            current.timestamp = t0 + UnixMillis(index / 3 * 7)
+            current.milliseconds = Double(index % 17) * 0.0625
+            if current.originMilliseconds != nil { current.originMilliseconds = Double(index % 5) }
+            if index % 23 == 0 { current.originMilliseconds = 1.5 }
+            records.append(current)
+            writer.append(current)
+        }
+        await writer.shutdown()
+        let written = try lines(of: path).dropLast()
+        #expect(written.count == records.count)
+        for (line, entry) in zip(written, records) where line != entry.jsonLine() {
+            Issue.record("\(line) is not \(entry.jsonLine())")
+            return
+        }
+    }
+
     @Test("a log is appended to, never truncated")
     func appends() async throws {
         let directory = try temporaryDirectory()

@@ -65,6 +65,28 @@ struct JSONLineWriterTests {
         #expect(Self.written { $0.fixed3(100.0) } == "100.000")
     }
 
+    @Test("three decimals round half away from zero, as rounded() does, for halves, their neighbours, negatives and huge values")
+    func fixed3RoundsAsRounded() {
+        func reference(_ value: Double) -> String {
+            let scaled = (value * 1000).rounded()
+            guard scaled.isFinite else { return "null" }
+            let thousandths = Int64(max(-9.2e18, min(9.2e18, scaled)))
+            let magnitude = thousandths.magnitude
+            let fraction = String(magnitude % 1000)
+            return (thousandths < 0 ? "-" : "") + "\(magnitude / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
+        }
+        var values: [Double] = [0, -0.0, 0.0005, -0.0005, 0.0015, 2.5e-3, 1e15, -1e15, 4.5e15, 1e300, -1e300, .infinity, -.infinity, .nan]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            let halfway = (Double(Int.random(in: -2_000_000...2_000_000, using: &generator)) + 0.5) / 1000
+            values += [halfway, halfway.nextUp, halfway.nextDown, Double.random(in: -1e6...1e6, using: &generator)]
+        }
+        for value in values where Self.written({ $0.fixed3(value) }) != reference(value) {
+            Issue.record("\(value): \(Self.written { $0.fixed3(value) }), not \(reference(value))")
+            return
+        }
+    }
+
     /// `string`'s output by the definition: quoted, each byte escaped on its own.
     static func expectedString(_ bytes: [UInt8]) -> [UInt8] {
         var out: [UInt8] = [UInt8(ascii: "\"")]
@@ -81,6 +103,39 @@ struct JSONLineWriterTests {
         }
         out.append(UInt8(ascii: "\""))
         return out
+    }
+
+    @Test("a line that differs from the one before only in its times is found repeated, and one that differs in anything else is not")
+    func repeatedLinesAreFound() {
+        var record = AccessLogRecord(
+            timestamp: 1_767_225_600_123, method: "GET", host: "example.com", url: "/api/v1/catalogue/items/1234567890", route: "items",
+            status: 200, bytes: 1024, cache: .hit, tier: "l1", ttl: 59, collapsed: false, key: "k", keyHash: 0x1234, milliseconds: 0.25,
+            client: "127.0.0.1")
+        var repeated = RepeatedStrings()
+        var timestamps = JSONLineWriter.TimestampCache()
+        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 4096)
+        defer { buffer.deallocate() }
+        var writer = JSONLineWriter(buffer)
+        withUnsafePointer(to: record) { #expect(!repeated.repeatsLine($0, newline: true), "nothing written yet") }
+        withUnsafePointer(to: record) {
+            AccessLogRecord.write($0, to: &writer, timestamps: &timestamps, repeated: &repeated, bound: 1024, newline: true)
+        }
+        record.timestamp += 1
+        record.milliseconds = 7.5
+        record.originMilliseconds = 3
+        withUnsafePointer(to: record) { #expect(repeated.repeatsLine($0, newline: true)) }
+        withUnsafePointer(to: record) { #expect(!repeated.repeatsLine($0, newline: false), "a line without its newline") }
+        var other = record
+        other.status = 304
+        withUnsafePointer(to: other) { #expect(!repeated.repeatsLine($0, newline: true)) }
+        other = record
+        other.url = "/api/v1/catalogue/items/1234567891"
+        withUnsafePointer(to: other) { #expect(!repeated.repeatsLine($0, newline: true)) }
+        other = record
+        other.keyHash = nil
+        withUnsafePointer(to: other) { #expect(!repeated.repeatsLine($0, newline: true), "a key whose hash is not at hand") }
+        repeated.forget()
+        withUnsafePointer(to: record) { #expect(!repeated.repeatsLine($0, newline: true), "the memory was written out") }
     }
 
     /// What `body` writes into a buffer of `room` bytes, and whether the bytes after the
