@@ -367,6 +367,33 @@ struct ProxyEndToEndTests {
         #expect(records[0]["key"] as? String == records[1]["key"] as? String)
     }
 
+    @Test("the log's host is the request's Host, whether the fast path read the head (which keeps it) or NIO's decoder did")
+    func accessLogHost() async throws {
+        let origin = try await TestOrigin(Self.cacheable())
+        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll(#", "access_log": { "path": "logs/access.log" }"#))
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
+        let connection = try await proxy.connect()
+        // The fast path: Host after a field whose name ends in "host", in capitals. Then a head
+        // with a body length, which goes to NIO's decoder. Then the fast path again.
+        try await connection.send("GET /h HTTP/1.1\r\nX-Host: wrong.example\r\nHOST: Fast.Example:8080\r\n\r\n")
+        _ = try await connection.readResponse()
+        try await connection.send("GET /h HTTP/1.1\r\nHost: decoded.example\r\nContent-Length: 0\r\n\r\n")
+        _ = try await connection.readResponse()
+        try await connection.send("GET /h HTTP/1.1\r\nhost: again.example\r\n\r\n")
+        _ = try await connection.readResponse()
+        await connection.close()
+        proxy.app.flushAccessLog()
+        let text = try String(contentsOfFile: proxy.directory + "/logs/access.log", encoding: .utf8)
+        let records = try text.split(separator: "\n").map {
+            try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        #expect(records.map { $0["host"] as? String } == ["Fast.Example:8080", "decoded.example", "again.example"])
+    }
+
     @Test("the log names the forwarded client only while the peer is a trusted proxy, reload after reload")
     func accessLogClientBehindTrustedProxy() async throws {
         let origin = try await TestOrigin(Self.cacheable())
