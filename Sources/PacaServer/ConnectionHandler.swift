@@ -95,12 +95,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// A plain request (a head with no body) read by the fast path right before this handler:
     /// the same as its `.head` and `.end(nil)` through the pipeline, without boxing each part in
     /// `NIOAny` (an allocation for the head) and casting it back (about 1,000 instructions a
-    /// request). `keepAlive`: the fast path's reading of the head's version and `Connection`;
-    /// `host`: the value of its one `Host` field. Returns false, having done nothing, when this
-    /// handler is not in a pipeline.
-    func receivePlainRequest(_ head: HTTPRequestHead, host: String, keepAlive: Bool) -> Bool {
+    /// request). `keepAlive`: the fast path's reading of the head's version and `Connection`.
+    /// Returns false, having done nothing, when this handler is not in a pipeline.
+    func receivePlainRequest(_ head: HTTPRequestHead, keepAlive: Bool) -> Bool {
         guard let context = ownContext else { return false }
-        receiveHead(head, from: .fastPath(keepAlive: keepAlive, host: host), context: context)
+        receiveHead(head, from: .fastPath(keepAlive: keepAlive), context: context)
         receiveEnd()
         return true
     }
@@ -143,9 +142,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private enum HeadSource {
         /// The fast path: exactly one valid `Host`, no `Expect` and no body, which
         /// `RequestHeadScanner` checked as it read the bytes, and whether the connection stays
-        /// open, which it read from the version and the one `Connection` option; and the `Host`
-        /// value, which the request keeps (`ProxyRequest.hostField`).
-        case fastPath(keepAlive: Bool, host: String)
+        /// open, which it read from the version and the one `Connection` option.
+        case fastPath(keepAlive: Bool)
         /// NIO's decoder: every check is this handler's.
         case decoder
     }
@@ -154,11 +152,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
         guard case .idle = receiving else { return }
         var upload: UploadStream?
         let keepAlive: Bool
-        var host: String?
         switch source {
-        case .fastPath(let plainKeepAlive, let readHost):
+        case .fastPath(let plainKeepAlive):
             keepAlive = plainKeepAlive
-            host = readHost
         case .decoder:
             guard case .accepted(let stream) = check(head, context: context) else { return }
             upload = stream
@@ -169,7 +165,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         requestsReceived &+= 1
         let request = ProxyRequest(
             head: head, upload: upload, peer: peer, interimSink: interimSink(version: head.version, context: context),
-            number: requestsReceived, host: host)
+            number: requestsReceived)
         guard canAnswerAtOnce(context: context) else {
             queue.append(.request(request, number: requestsReceived, keepAlive: keepAlive))
             processQueue(context: context)

@@ -37,7 +37,7 @@ final class RequestHeadFastPath: ChannelInboundHandler {
 
     /// What the bytes at the start of a read buffer are.
     private enum Step {
-        case head(HTTPRequestHead, host: String, length: Int, keepAlive: Bool)
+        case head(HTTPRequestHead, length: Int, keepAlive: Bool)
         case incomplete
         case unsuitable
     }
@@ -115,15 +115,15 @@ final class RequestHeadFastPath: ChannelInboundHandler {
             let step = buffer.withUnsafeReadableBytes { bytes -> Step in
                 switch RequestHeadScanner.scan(bytes, limit: limit, maxFieldCount: Self.maxFieldCount) {
                 case .complete(let length, let fieldCount, let keepAlive):
-                    let (head, host) = RequestHeadScanner.head(UnsafeRawBufferPointer(rebasing: bytes[..<length]), fieldCount: fieldCount)
-                    return .head(head, host: host, length: length, keepAlive: keepAlive)
+                    let head = RequestHeadScanner.head(UnsafeRawBufferPointer(rebasing: bytes[..<length]), fieldCount: fieldCount)
+                    return .head(head, length: length, keepAlive: keepAlive)
                 case .incomplete:
                     return .incomplete
                 case .unsuitable:
                     return .unsuitable
                 }
             }
-            guard case .head(let head, let host, let length, let keepAlive) = step else {
+            guard case .head(let head, let length, let keepAlive) = step else {
                 if case .incomplete = step, reads < Self.maxReadsPerHead {
                     mode = .fast(partial: buffer, reads: reads)
                 } else {
@@ -133,7 +133,7 @@ final class RequestHeadFastPath: ChannelInboundHandler {
             }
             buffer.moveReaderIndex(forwardBy: length)
             if !keepAlive { mode = .closing }
-            if receiver?.receivePlainRequest(head, host: host, keepAlive: keepAlive) != true {
+            if receiver?.receivePlainRequest(head, keepAlive: keepAlive) != true {
                 context.fireChannelRead(wrapInboundOut(.head(head)))
                 context.fireChannelRead(wrapInboundOut(.end(nil)))
             }

@@ -147,9 +147,8 @@ enum RequestHeadScanner {
         }
     }
 
-    /// The head of `bytes`, which `scan` found complete with `fieldCount` field lines, and the
-    /// value of its one `Host` field (which `scan` made sure of), for the request to keep at hand.
-    static func head(_ bytes: UnsafeRawBufferPointer, fieldCount: Int) -> (head: HTTPRequestHead, host: String) {
+    /// The head of `bytes`, which `scan` found complete with `fieldCount` field lines.
+    static func head(_ bytes: UnsafeRawBufferPointer, fieldCount: Int) -> HTTPRequestHead {
         // A flag, not `method == .HEAD`: `HTTPMethod` compares its raw value strings.
         let isHead = bytes[0] == UInt8(ascii: "H")
         var index = isHead ? 5 : 4
@@ -160,21 +159,17 @@ enum RequestHeadScanner {
         index += 11  // " HTTP/1.1\r\n" or " HTTP/1.0\r\n"
         var fields: [(String, String)] = []
         fields.reserveCapacity(fieldCount)
-        var host = ""
         while bytes[index] != cr {
             let nameStart = index
             while bytes[index] != colon { index += 1 }
-            let nameBytes = UnsafeRawBufferPointer(rebasing: bytes[nameStart..<index])
-            let name = String(decoding: nameBytes, as: UTF8.self)
+            let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[nameStart..<index]), as: UTF8.self)
             let valueStart = index + 1
             index = position(of: cr, in: bytes, from: valueStart)
             let value = trimmed(UnsafeRawBufferPointer(rebasing: bytes[valueStart..<index]), trailing: false)
-            let valueText = String(decoding: value, as: UTF8.self)
-            if nameBytes.count == 4, equalsIgnoringCase(nameBytes, "host") { host = valueText }
-            fields.append((name, valueText))
+            fields.append((name, String(decoding: value, as: UTF8.self)))
             index += 2
         }
-        return (HTTPRequestHead(version: version, method: isHead ? .HEAD : .GET, uri: uri, headers: HTTPHeaders(fields)), host)
+        return HTTPRequestHead(version: version, method: isHead ? .HEAD : .GET, uri: uri, headers: HTTPHeaders(fields))
     }
 
     /// The head's one `Connection` option, if any.

@@ -119,6 +119,7 @@ struct RequestHeadFastPathTests {
         "GET /c HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n",
         "GET /c HTTP/1.1\r\nHost: a\r\nconnection:  Keep-Alive \r\n\r\n",
         "GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n",
+        "GET /h HTTP/1.1\r\nX-Host: b\r\nAccept: */*\r\nHOST: a\r\n\r\n",
         "GET /a/../b?x=%41%zz&y=\"q\"{}|^`<>[] HTTP/1.1\r\nHost: a\r\nX-Q: \"quoted\", (comment) {} <> \\ ~\r\n\r\n",
         // A connection per request (wrk -H "Connection: close", ApacheBench's HTTP/1.0): the
         // bytes after such a head are not requests.

@@ -14,8 +14,6 @@ public struct ProxyRequest: Sendable {
     /// hands every request the same sink, so a request costs no closure allocation.
     private var interimSink: (any InterimResponseSink)?
     private var interimNumber: UInt64 = 0
-    /// `Host` as the listener read it with the head, or `nil` (`hostField`).
-    private var readHost: String?
 
     /// Writes an interim (1xx) response to the client ahead of this request's final answer, from
     /// any thread; once the final head is on its way, further calls do nothing. `nil` when the
@@ -44,25 +42,13 @@ public struct ProxyRequest: Sendable {
     }
 
     /// Creates a request whose interim responses go to `interimSink` as those of request
-    /// `number` there (`nil`: none may be sent). `host`: the value of the head's one `Host`
-    /// field, when the listener has it at hand.
-    public init(
-        head: HTTPRequestHead, upload: UploadStream?, peer: String, interimSink: (any InterimResponseSink)?, number: UInt64,
-        host: String? = nil
-    ) {
+    /// `number` there (`nil`: none may be sent).
+    public init(head: HTTPRequestHead, upload: UploadStream?, peer: String, interimSink: (any InterimResponseSink)?, number: UInt64) {
         self.head = head
         self.upload = upload
         self.peer = peer
         self.interimSink = interimSink
         self.interimNumber = number
-        self.readHost = host
-    }
-
-    /// The value of the first `Host` field (a listener lets through one at most): the value
-    /// the listener read with the head, or else looked up in `head` (a search of every field
-    /// by name, about 120 instructions, on every logged request).
-    public var hostField: String? {
-        readHost ?? head.headers.first(name: "host")
     }
 }
 

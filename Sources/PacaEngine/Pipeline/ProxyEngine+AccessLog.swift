@@ -14,7 +14,7 @@ extension ProxyEngine {
         let elapsed = Double((end - exchange.startUptime).nanoseconds) / 1_000_000
         return AccessLogRecord(
             timestamp: exchange.startTime, method: exchange.request.head.method.wireName,
-            host: exchange.request.hostField ?? "", url: exchange.request.head.uri,
+            host: exchange.request.head.headers.first(name: "host") ?? "", url: exchange.request.head.uri,
             route: exchange.route.name, status: status, bytes: bytes, cache: cache, tier: tier, ttl: ttl, collapsed: collapsed,
             key: key ?? exchange.key, keyHash: keyHash, milliseconds: elapsed, originMilliseconds: originMillis,
             client: clientAddress(exchange.request))
@@ -25,7 +25,7 @@ extension ProxyEngine {
         let elapsed = Double((NIODeadline.now() - uptime).nanoseconds) / 1_000_000
         accessLog.append(
             AccessLogRecord(
-                timestamp: start, method: request.head.method.wireName, host: request.hostField ?? "",
+                timestamp: start, method: request.head.method.wireName, host: request.head.headers.first(name: "host") ?? "",
                 url: request.head.uri, route: route, status: status, bytes: 0, cache: .pass, milliseconds: elapsed,
                 client: clientAddress(request)))
     }

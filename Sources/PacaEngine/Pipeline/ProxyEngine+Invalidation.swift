@@ -18,11 +18,11 @@ extension ProxyEngine {
         if let query = exchange.target.query, !query.isEmpty { path += "?" + query }
         let targets = invalidationTargets(
             method: exchange.request.head.method.wireName, status: status, requestPath: path,
-            requestAuthority: exchange.request.hostField ?? "",
+            requestAuthority: exchange.request.head.headers.first(name: "host") ?? "",
             location: headers.first("location"), contentLocation: headers.first("content-location"))
         for (index, target) in targets.enumerated() {
             let time = index == 0 ? targetBannedAt ?? now : now
-            invalidate(target: target, clientHost: exchange.request.hostField, now: time)
+            invalidate(target: target, clientHost: exchange.request.head.headers.first(name: "host"), now: time)
         }
     }
 

@@ -22,7 +22,7 @@ extension ProxyEngine {
         let trusted = trustedProxies.contains(exchange.request.peer)
         var fields = HeaderRules.endToEndRequestFields(head.headers, trustedPeer: trusted)
         fields.append(contentsOf: forwardingFields(exchange))
-        if route.preserveHost, let host = exchange.request.hostField { fields.append(HTTPField(name: "Host", value: host)) }
+        if route.preserveHost, let host = head.headers.first(name: "host") { fields.append(HTTPField(name: "Host", value: host)) }
         let request = OriginRequest(
             method: head.method.wireName,
             url: originURL(route: route, path: exchange.target.path, query: exchange.target.query ?? ""),
@@ -146,7 +146,7 @@ extension ProxyEngine {
         var target = exchange.target.path
         if let query = exchange.target.query, !query.isEmpty { target += "?" + query }
         return postResponseReusableForGet(
-            requestTarget: target, requestAuthority: exchange.request.hostField ?? "", status: response.status,
+            requestTarget: target, requestAuthority: head.headers.first(name: "host") ?? "", status: response.status,
             responseHeaders: response.headers, cacheControlTargets: route.policy.cacheControlTargets)
     }
 
