@@ -49,7 +49,9 @@ final class RequestHeadFastPath: ChannelInboundHandler {
     static let maxFieldCount = 256
 
     private let maxHeaderBytes: Int
-    private var mode = Mode.fast(partial: nil, reads: 0)
+    // This connection's event loop's alone, and only ever read or assigned whole: no access
+    // overlaps another, so the runtime's exclusivity check is left out.
+    @exclusivity(unchecked) private var mode = Mode.fast(partial: nil, reads: 0)
     /// The connection's handler when it sits right after this one (`HTTPServer.configurePipeline`):
     /// told of each head read here by direct call. NIO's decoder, once added, sits between the
     /// two, but this handler then passes bytes on and reads no head.
