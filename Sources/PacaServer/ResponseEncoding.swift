@@ -79,7 +79,8 @@ enum ResponseEncoding {
         if head == nil {
             head = allocator.buffer(capacity: capacity)
         } else {
-            head!.clear(minimumCapacity: capacity)
+            // Grown, when it must be, by the write below (one check of its storage fewer).
+            head!.clear()
         }
         head!.writeWithUnsafeMutableBytes(minimumWritableBytes: capacity) { memory in
             var writer = HeadWriter(memory)
