@@ -52,6 +52,9 @@ final class RequestHeadFastPath: ChannelInboundHandler {
     // This connection's event loop's alone, and only ever read or assigned whole: no access
     // overlaps another, so the runtime's exclusivity check is left out.
     @exclusivity(unchecked) private var mode = Mode.fast(partial: nil, reads: 0)
+    /// The last head read here, taken again when the next one is the same bytes. Only ever read
+    /// or assigned whole, on the connection's event loop, like `mode`.
+    @exclusivity(unchecked) private var remembered: RememberedHead?
     /// The connection's handler when it sits right after this one (`HTTPServer.configurePipeline`):
     /// told of each head read here by direct call. NIO's decoder, once added, sits between the
     /// two, but this handler then passes bytes on and reads no head.
@@ -115,9 +118,14 @@ final class RequestHeadFastPath: ChannelInboundHandler {
         while buffer.readableBytes > 0 {
             let limit = maxHeaderBytes
             let step = buffer.withUnsafeReadableBytes { bytes -> Step in
+                if let remembered, remembered.begins(bytes) {
+                    return .head(remembered.head, length: remembered.bytes.count, keepAlive: remembered.keepAlive)
+                }
                 switch RequestHeadScanner.scan(bytes, limit: limit, maxFieldCount: Self.maxFieldCount) {
                 case .complete(let length, let fieldCount, let keepAlive):
-                    let head = RequestHeadScanner.head(UnsafeRawBufferPointer(rebasing: bytes[..<length]), fieldCount: fieldCount)
+                    let headBytes = UnsafeRawBufferPointer(rebasing: bytes[..<length])
+                    let head = RequestHeadScanner.head(headBytes, fieldCount: fieldCount)
+                    remembered = RememberedHead(headBytes, head: head, keepAlive: keepAlive)
                     return .head(head, length: length, keepAlive: keepAlive)
                 case .incomplete:
                     return .incomplete

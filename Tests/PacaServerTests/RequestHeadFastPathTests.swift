@@ -218,6 +218,12 @@ struct RequestHeadFastPathTests {
         }
         for plain in plain {
             cases.append(Case(plain + Self.plain[2] + plain))
+            // The same head again and again (taken as remembered, split anywhere), then another.
+            cases.append(Case(plain + plain + plain + Self.plain[1]))
+        }
+        for odd in odd {
+            // An odd request right after a remembered head.
+            cases.append(Case(plain[0] + plain[0] + odd + plain[0]))
         }
         // Every byte in the target, in a field name and in a field value.
         for byte in UInt8(0)...UInt8(255) {
@@ -332,6 +338,26 @@ struct RequestHeadFastPathTests {
         }
         for mismatch in mismatches { Issue.record(Comment(rawValue: mismatch)) }
         #expect(compared > 5_000)
+    }
+
+    @Test("a connection remembers a head of up to 512 bytes, never a larger one, and knows it again only byte for byte")
+    func rememberedHead() {
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
+        let largest = [UInt8](repeating: UInt8(ascii: "a"), count: RememberedHead.maximumBytes)
+        #expect(largest.withUnsafeBytes { RememberedHead($0, head: head, keepAlive: true) } != nil)
+        #expect((largest + [1]).withUnsafeBytes { RememberedHead($0, head: head, keepAlive: true) } == nil)
+        let bytes = Array(Self.plain[1].utf8)
+        guard let remembered = bytes.withUnsafeBytes({ RememberedHead($0, head: head, keepAlive: true) }) else {
+            Issue.record("not remembered")
+            return
+        }
+        #expect((bytes + Array(Self.plain[0].utf8)).withUnsafeBytes { remembered.begins($0) })
+        #expect(!bytes.dropLast().withUnsafeBytes { remembered.begins($0) }, "a head not all read yet")
+        for index in bytes.indices {
+            var changed = bytes
+            changed[index] ^= 0x20
+            if changed.withUnsafeBytes({ remembered.begins($0) }) { Issue.record("byte \(index) changed, still the same head") }
+        }
     }
 
     @Test("a half-close after part of a head gives NIO's decoder the part and the end of input, as it had them")
