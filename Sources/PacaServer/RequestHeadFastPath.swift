@@ -158,6 +158,8 @@ final class RequestHeadFastPath: ChannelInboundHandler {
     /// starts at a request's first byte.
     private func fallBack(context: ChannelHandlerContext, remaining: ByteBuffer) {
         mode = .delegated
+        // No head is read here any more.
+        remembered = nil
         do {
             try context.pipeline.syncOperations.addHandler(Self.nioDecoder(maxHeaderBytes: maxHeaderBytes), position: .after(self))
         } catch {
