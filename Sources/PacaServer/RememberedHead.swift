@@ -10,8 +10,9 @@ import NIOHTTP1
 /// connection often sends the same head again (a poller, a health check, an API client asking
 /// for one resource, a load generator): bytes that start with the same head are that head, as
 /// the strict check is a function of a head's bytes alone and ends at its first empty line. Such
-/// a head is taken as it was, a comparison of its bytes, not checked and built again (about
-/// 2,000 instructions: the scan, the strings of its target and fields, the field array).
+/// a head is taken as it was, after a comparison of its bytes, not checked and built again
+/// (about 3,200 instructions and two allocations per 1 KiB hit, measured with callgrind: the
+/// scan, the strings of its target and fields, the field array and the head's storage).
 ///
 /// Heads up to `maximumBytes` are remembered, so a connection holds at most that much here.
 struct RememberedHead {
