@@ -14,7 +14,7 @@ extension ProxyEngine {
         let elapsed = Double((end - exchange.startUptime).nanoseconds) / 1_000_000
         return AccessLogRecord(
             timestamp: exchange.startTime, method: exchange.request.head.method.wireName,
-            host: exchange.request.head.headers.first(name: "host") ?? "", url: exchange.request.head.uri,
+            host: Self.loggedHost(exchange.request.head.headers), url: exchange.request.head.uri,
             route: exchange.route.name, status: status, bytes: bytes, cache: cache, tier: tier, ttl: ttl, collapsed: collapsed,
             key: key ?? exchange.key, keyHash: keyHash, milliseconds: elapsed, originMilliseconds: originMillis,
             client: clientAddress(exchange.request))
@@ -25,9 +25,19 @@ extension ProxyEngine {
         let elapsed = Double((NIODeadline.now() - uptime).nanoseconds) / 1_000_000
         accessLog.append(
             AccessLogRecord(
-                timestamp: start, method: request.head.method.wireName, host: request.head.headers.first(name: "host") ?? "",
+                timestamp: start, method: request.head.method.wireName, host: Self.loggedHost(request.head.headers),
                 url: request.head.uri, route: route, status: status, bytes: 0, cache: .pass, milliseconds: elapsed,
                 client: clientAddress(request)))
+    }
+
+    /// The `Host` field's value as logged ("" when there is none). Clients send it first, and
+    /// nearly always spelt `Host`: that field is compared whole (two equal short strings compare
+    /// as two words) before the search of every field by name, case-insensitively (about 120
+    /// instructions on every logged request).
+    @inline(__always)
+    static func loggedHost(_ headers: HTTPHeaders) -> String {
+        if let first = headers.first, first.name == "Host" || first.name == "host" { return first.value }
+        return headers.first(name: "host") ?? ""
     }
 
     /// The client as logged: the peer, or with a trusted peer the rightmost untrusted
