@@ -359,10 +359,6 @@ struct AccessLogWriterTests {
 
     @Test("lines whose strings repeat the line before's (copied, not escaped again) are byte for byte the lines written alone")
     func repeatedStringsMatchLinesWrittenAlone() async throws {
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("access.log").path
-        let writer = try AccessLogWriter(path: path, flushInterval: .seconds(3600))
         // Short strings held inline, long ones in storage, ones that need escaping, an empty one;
         // a long string rebuilt per record (equal, stored apart); enough lines for several writes.
         let long = "/api/v1/catalogue/items/1234567890?expand=all&page=2"
@@ -377,25 +373,14 @@ struct AccessLogWriterTests {
             entry.tier = index % 2 == 0 ? "l1" : ""
             entry.method = index % 13 == 0 ? "HEAD" : "GET"
             records.append(entry)
-            writer.append(entry)
         }
-        await writer.shutdown()
-        let written = try lines(of: path).dropLast()
-        #expect(written.count == records.count)
-        for (line, entry) in zip(written, records) where line != entry.jsonLine() {
-            Issue.record("\(line) is not \(entry.jsonLine())")
-            return
-        }
+        try await expectWrittenAsAlone(records)
     }
 
     @Test(
         "runs of lines that repeat but for their times (copied whole) are byte for byte the lines written alone, whichever field ends a run"
     )
     func repeatedLinesMatchLinesWrittenAlone() async throws {
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("access.log").path
-        let writer = try AccessLogWriter(path: path, flushInterval: .seconds(3600))
         let long = "/api/v1/catalogue/items/1234567890?expand=all&page=2"
         // Each change ends a run of identical lines and flips one field between its values, so
         // every pass over the list changes it again (a tier goes l1, l2, none); the times change
@@ -431,8 +416,18 @@ struct AccessLogWriterTests {
             if current.originMilliseconds != nil { current.originMilliseconds = Double(index % 5) }
             if index % 23 == 0 { current.originMilliseconds = 1.5 }
             records.append(current)
-            writer.append(current)
         }
+        try await expectWrittenAsAlone(records)
+    }
+
+    /// Writes `records` through a writer (one batch after another, as under load) and expects
+    /// each line to be byte for byte the record's line formatted alone.
+    private func expectWrittenAsAlone(_ records: [AccessLogRecord]) async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("access.log").path
+        let writer = try AccessLogWriter(path: path, flushInterval: .seconds(3600))
+        for record in records { writer.append(record) }
         await writer.shutdown()
         let written = try lines(of: path).dropLast()
         #expect(written.count == records.count)
