@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import PacaCore
 
 /// One thread's share of the records waiting to be written: appended to under a lock that only
 /// its own thread takes (and the writer thread, every flush), bounded, and swapped out whole by
@@ -16,6 +17,7 @@ final class AccessLogShard: @unchecked Sendable {
     /// An emptied batch handed back by the writer: its memory is what `records` fills next.
     @exclusivity(unchecked) private var spare: [AccessLogRecord] = []
     @exclusivity(unchecked) private var dropped = 0
+    @exclusivity(unchecked) private var repeatable = Repeatable.none
     private let capacity: Int
     private let wakeCount: Int
     // Keeps two shards' locks off one cache line: each is written by a different event loop.
@@ -27,16 +29,55 @@ final class AccessLogShard: @unchecked Sendable {
         self.wakeCount = max(1, wakeCount)
     }
 
+    /// The record that a repeat (`appendRepeat`) takes its strings from.
+    private enum Repeatable {
+        case none
+        /// The last record queued with a head serial, in `records` at `index`, and the identity of
+        /// its route. The route is held, so that no other route can take its address while it is
+        /// here.
+        case record(head: UInt64, route: ObjectIdentifier, holding: AnyObject, index: Int)
+    }
+
     /// Queues a record; drops it (and counts it) when the shard is full. Returns true when this
     /// record brought the shard to `wakeCount`: time to flush before the interval is up.
-    func append(_ record: consuming AccessLogRecord) -> Bool {
+    ///
+    /// With a `head` serial (`ProxyRequest.headSerial`, nonzero) and the `route` that answered,
+    /// the record is the one the next records of that head and route share their strings with
+    /// (`appendRepeat`), until the writer takes the batch.
+    func append(_ record: consuming AccessLogRecord, head: UInt64 = 0, route: AnyObject? = nil) -> Bool {
         lock.lock()
         defer { lock.unlock() }
         if records.count >= capacity {
             dropped += 1
             return false
         }
+        if head != 0, let route {
+            repeatable = .record(head: head, route: ObjectIdentifier(route), holding: route, index: records.count)
+        }
         records.append(record)
+        return records.count == wakeCount
+    }
+
+    /// Queues a record of the given fields that shares its method, host, url, route, key and
+    /// client with the record last queued with the same `head` serial and `route` (its own are
+    /// empty): no string is retained on the event loop, nor released on the writer's thread.
+    /// Returns `nil`, having queued nothing, when that is not the last such record or the writer
+    /// has taken it since; otherwise as `append`.
+    func appendRepeat(
+        head: UInt64, route: ObjectIdentifier, timestamp: UnixMillis, status: Int, bytes: Int, cache: AccessLogRecord.CacheOutcome,
+        tier: String, ttl: Int?, keyHash: UInt64, milliseconds: Double
+    ) -> Bool? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard case .record(head, route, _, let index) = repeatable else { return nil }
+        if records.count >= capacity {
+            dropped += 1
+            return false
+        }
+        records.append(
+            AccessLogRecord(
+                sharing: index, timestamp: timestamp, status: status, bytes: bytes, cache: cache, tier: tier, ttl: ttl,
+                keyHash: keyHash, milliseconds: milliseconds))
         return records.count == wakeCount
     }
 
@@ -51,6 +92,8 @@ final class AccessLogShard: @unchecked Sendable {
         var taken: [AccessLogRecord] = []
         swap(&taken, &spare)
         swap(&taken, &records)
+        // The record repeats would share strings with has gone with the batch.
+        repeatable = .none
         defer { dropped = 0 }
         return (taken, dropped)
     }

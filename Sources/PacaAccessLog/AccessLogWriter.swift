@@ -1,6 +1,6 @@
 import Foundation
 public import Logging
-import PacaCore
+public import PacaCore
 import Synchronization
 
 /// Appends access-log records to a file. `append` only moves the record into its thread's shard
@@ -48,6 +48,9 @@ public final class AccessLogWriter: Sendable {
     /// Threads beyond this many share shards (and their locks) two by two, and so on.
     public static let shardCount = 8
     private let shards: [AccessLogShard]
+    /// `shards`, which keeps them alive, as unretained references: an append on the event loop
+    /// reaches its shard without a retain and a release of it.
+    private let unretainedShards: [Unmanaged<AccessLogShard>]
     private let flushInterval: Duration
     private let logger: Logger
 
@@ -69,6 +72,7 @@ public final class AccessLogWriter: Sendable {
         self.shards = (0..<Self.shardCount).map { _ in
             AccessLogShard(capacity: perShard, wakeCount: max(1, min(perShard / 2, Self.recordsPerWake)))
         }
+        self.unretainedShards = shards.map { Unmanaged.passUnretained($0) }
         self.flushInterval = flushInterval
         self.logger = logger
         let thread = Thread { [self] in self.runLoop() }
@@ -114,6 +118,36 @@ public final class AccessLogWriter: Sendable {
         if shards[ThreadSlot.current % Self.shardCount].append(record) { wake() }
     }
 
+    /// Queues `record`, answered by `route` for a request whose head has serial `head`
+    /// (`ProxyRequest.headSerial`, nonzero), so that the next records of the same head and route
+    /// may be queued without their strings (`appendRepeat`).
+    public func append(_ record: consuming AccessLogRecord, head: UInt64, route: AnyObject) {
+        if shards[ThreadSlot.current % Self.shardCount].append(record, head: head, route: route) { wake() }
+    }
+
+    /// Queues the record of a request with the same head (`head`, its serial) and route (`route`,
+    /// its identity) as the
+    /// last record this thread queued with `append(_:head:route:)`, taking its method, host, url,
+    /// route and client from that record: no string is retained or released on the caller's
+    /// thread for it. The record has the fields given here and no others (not collapsed, no
+    /// origin time, not a background refresh), and the client must be what it was for that
+    /// record. Returns false, having queued nothing, when that record is not at hand (another
+    /// head or route came in between, or the writer took it): the caller then appends the record
+    /// whole.
+    public func appendRepeat(
+        head: UInt64, route: ObjectIdentifier, timestamp: UnixMillis, status: Int, bytes: Int, cache: AccessLogRecord.CacheOutcome,
+        tier: String, ttl: Int?, keyHash: UInt64, milliseconds: Double
+    ) -> Bool {
+        let appended = unretainedShards[ThreadSlot.current % Self.shardCount]._withUnsafeGuaranteedRef {
+            $0.appendRepeat(
+                head: head, route: route, timestamp: timestamp, status: status, bytes: bytes, cache: cache, tier: tier, ttl: ttl,
+                keyHash: keyHash, milliseconds: milliseconds)
+        }
+        guard let wakes = appended else { return false }
+        if wakes { wake() }
+        return true
+    }
+
     private func wake() {
         // Set before taking the condition's lock, and read by the loop under it: never missed.
         state.withLock { $0.wakeRequested = true }
@@ -153,7 +187,8 @@ public final class AccessLogWriter: Sendable {
         if dropped > 0 { state.withLock { $0.dropped += dropped } }
         guard !taken.isEmpty else { return }
         // One loop's records are written from the array it filled, which then goes back to it.
-        var records = taken.count == 1 ? taken[0].records : taken.flatMap(\.records)
+        // Merged, records move: each takes the strings it shares first.
+        var records = taken.count == 1 ? taken[0].records : taken.flatMap { AccessLogRecord.ownStrings($0.records) }
         // Each shard is in the order its requests ended; the file is in the order they started
         // (a stable sort keeps one loop's equal timestamps as they were).
         if records.count > 1 { records = Self.ordered(records) }
@@ -174,7 +209,7 @@ public final class AccessLogWriter: Sendable {
             break
         }
         guard !sorted else { return records }
-        return records.enumerated().sorted { a, b in
+        return AccessLogRecord.ownStrings(records).enumerated().sorted { a, b in
             a.element.timestamp != b.element.timestamp ? a.element.timestamp < b.element.timestamp : a.offset < b.offset
         }.map(\.element)
     }
@@ -202,7 +237,9 @@ public final class AccessLogWriter: Sendable {
 
     private func write(_ records: [AccessLogRecord]) {
         guard !records.isEmpty else { return }
-        defer { tap.withLock { $0 }?(records) }
+        defer {
+            if let tap = tap.withLock({ $0 }) { tap(AccessLogRecord.ownStrings(records)) }
+        }
         guard path != nil else {
             state.withLock { $0.written += records.count }
             return
@@ -223,9 +260,11 @@ public final class AccessLogWriter: Sendable {
             for index in records.indices {
                 // Through the pointer, so the record is borrowed where it lies.
                 let record = first + index
+                let shared = record.pointee.sharedStrings
+                let strings = shared < 0 ? record : first + shared
                 // A line that repeats the one before (one hot object) needs no count of its strings.
-                var repeats = repeated.repeatsLine(record, newline: true)
-                let bound = repeats ? repeated.repeatedLineBound : record.pointee.maximumJSONBytes
+                var repeats = repeated.repeatsLine(record, strings: strings, newline: true)
+                let bound = repeats ? repeated.repeatedLineBound : AccessLogRecord.maximumJSONBytes(record, strings: strings)
                 if writer.count + bound > Self.bytesPerWrite, writer.count > 0 {
                     emit(UnsafeRawBufferPointer(rebasing: buffer[..<writer.count]), lines: lines)
                     writer = JSONLineWriter(buffer.bindMemory(to: UInt8.self))
@@ -240,13 +279,15 @@ public final class AccessLogWriter: Sendable {
                         var writer = JSONLineWriter(line)
                         var alone = RepeatedStrings()
                         AccessLogRecord.write(
-                            record, to: &writer, timestamps: &timestamps, repeated: &alone, bound: bound, newline: true)
+                            record, strings: strings, to: &writer, timestamps: &timestamps, repeated: &alone, bound: bound,
+                            newline: true)
                         count = writer.count
                     }
                     line.withUnsafeBytes { emit($0, lines: 1) }
                 } else {
                     AccessLogRecord.write(
-                        record, to: &writer, timestamps: &timestamps, repeated: &repeated, bound: bound, newline: true, repeats: repeats)
+                        record, strings: strings, to: &writer, timestamps: &timestamps, repeated: &repeated, bound: bound,
+                        newline: true, repeats: repeats)
                     lines += 1
                 }
             }

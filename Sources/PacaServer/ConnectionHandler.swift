@@ -100,11 +100,12 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// A plain request (a head with no body) read by the fast path right before this handler:
     /// the same as its `.head` and `.end(nil)` through the pipeline, without boxing each part in
     /// `NIOAny` (an allocation for the head) and casting it back (about 1,000 instructions a
-    /// request). `keepAlive`: the fast path's reading of the head's version and `Connection`.
+    /// request). `keepAlive`: the fast path's reading of the head's version and `Connection`;
+    /// `serial`: the head's `RememberedHead.serial`, or 0 when it was not remembered.
     /// Returns false, having done nothing, when this handler is not in a pipeline.
-    func receivePlainRequest(_ head: HTTPRequestHead, keepAlive: Bool) -> Bool {
+    func receivePlainRequest(_ head: HTTPRequestHead, keepAlive: Bool, serial: UInt64 = 0) -> Bool {
         guard let context = ownContext else { return false }
-        receiveHead(head, from: .fastPath(keepAlive: keepAlive), context: context)
+        receiveHead(head, from: .fastPath(keepAlive: keepAlive, serial: serial), context: context)
         receiveEnd()
         return true
     }
@@ -148,7 +149,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         /// The fast path: exactly one valid `Host`, no `Expect` and no body, which
         /// `RequestHeadScanner` checked as it read the bytes, and whether the connection stays
         /// open, which it read from the version and the one `Connection` option.
-        case fastPath(keepAlive: Bool)
+        case fastPath(keepAlive: Bool, serial: UInt64)
         /// NIO's decoder: every check is this handler's.
         case decoder
     }
@@ -157,9 +158,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
         guard case .idle = receiving else { return }
         var upload: UploadStream?
         let keepAlive: Bool
+        var serial: UInt64 = 0
         switch source {
-        case .fastPath(let plainKeepAlive):
+        case .fastPath(let plainKeepAlive, let headSerial):
             keepAlive = plainKeepAlive
+            serial = headSerial
         case .decoder:
             guard case .accepted(let stream) = check(head, context: context) else { return }
             upload = stream
@@ -170,7 +173,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         requestsReceived &+= 1
         let request = ProxyRequest(
             head: head, upload: upload, peer: peer, interimSink: interimSink(version: head.version, context: context),
-            number: requestsReceived)
+            number: requestsReceived, headSerial: serial)
         guard canAnswerAtOnce(context: context) else {
             queue.append(.request(request, number: requestsReceived, keepAlive: keepAlive))
             processQueue(context: context)

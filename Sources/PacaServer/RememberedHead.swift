@@ -1,4 +1,5 @@
 import NIOHTTP1
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -21,6 +22,12 @@ struct RememberedHead {
     let bytes: [UInt8]
     let head: HTTPRequestHead
     let keepAlive: Bool
+    /// This head's number, never 0 and never given to another head in the process: requests
+    /// with the same serial have the same head (`ProxyRequest.headSerial`), so the access log can
+    /// take their method, host and target as read once.
+    let serial: UInt64
+
+    private static let nextSerial = Atomic<UInt64>(1)
 
     /// Remembers `head`, read from `bytes` (the whole head); `nil` when it is too large to keep.
     init?(_ bytes: UnsafeRawBufferPointer, head: HTTPRequestHead, keepAlive: Bool) {
@@ -28,6 +35,7 @@ struct RememberedHead {
         self.bytes = Array(bytes)
         self.head = head
         self.keepAlive = keepAlive
+        self.serial = Self.nextSerial.add(1, ordering: .relaxed).oldValue
     }
 
     /// Whether `buffer` starts with this head's bytes.

@@ -37,7 +37,7 @@ final class RequestHeadFastPath: ChannelInboundHandler {
 
     /// What the bytes at the start of a read buffer are.
     private enum Step {
-        case head(HTTPRequestHead, length: Int, keepAlive: Bool)
+        case head(HTTPRequestHead, length: Int, keepAlive: Bool, serial: UInt64)
         case incomplete
         case unsuitable
     }
@@ -119,21 +119,22 @@ final class RequestHeadFastPath: ChannelInboundHandler {
             let limit = maxHeaderBytes
             let step = buffer.withUnsafeReadableBytes { bytes -> Step in
                 if let remembered, remembered.begins(bytes) {
-                    return .head(remembered.head, length: remembered.bytes.count, keepAlive: remembered.keepAlive)
+                    return .head(
+                        remembered.head, length: remembered.bytes.count, keepAlive: remembered.keepAlive, serial: remembered.serial)
                 }
                 switch RequestHeadScanner.scan(bytes, limit: limit, maxFieldCount: Self.maxFieldCount) {
                 case .complete(let length, let fieldCount, let keepAlive):
                     let headBytes = UnsafeRawBufferPointer(rebasing: bytes[..<length])
                     let head = RequestHeadScanner.head(headBytes, fieldCount: fieldCount)
                     remembered = RememberedHead(headBytes, head: head, keepAlive: keepAlive)
-                    return .head(head, length: length, keepAlive: keepAlive)
+                    return .head(head, length: length, keepAlive: keepAlive, serial: remembered?.serial ?? 0)
                 case .incomplete:
                     return .incomplete
                 case .unsuitable:
                     return .unsuitable
                 }
             }
-            guard case .head(let head, let length, let keepAlive) = step else {
+            guard case .head(let head, let length, let keepAlive, let serial) = step else {
                 if case .incomplete = step, reads < Self.maxReadsPerHead {
                     mode = .fast(partial: buffer, reads: reads)
                 } else {
@@ -143,7 +144,7 @@ final class RequestHeadFastPath: ChannelInboundHandler {
             }
             buffer.moveReaderIndex(forwardBy: length)
             if !keepAlive { mode = .closing }
-            if receiver?.receivePlainRequest(head, keepAlive: keepAlive) != true {
+            if receiver?.receivePlainRequest(head, keepAlive: keepAlive, serial: serial) != true {
                 context.fireChannelRead(wrapInboundOut(.head(head)))
                 context.fireChannelRead(wrapInboundOut(.end(nil)))
             }

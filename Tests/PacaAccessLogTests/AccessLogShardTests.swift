@@ -57,6 +57,50 @@ struct AccessLogShardTests {
         #expect(shard.take().dropped == 0)
     }
 
+    @Test("a repeat shares the strings of the last record queued with a head serial, while that record is in the batch")
+    func repeatsShareTheLastHeadsStrings() {
+        final class Route {}
+        let shard = AccessLogShard(capacity: 7, wakeCount: 100)
+        let route = Route()
+        let other = Route()
+        func repeatOf(_ head: UInt64, _ route: Route) -> Bool? {
+            shard.appendRepeat(
+                head: head, route: ObjectIdentifier(route), timestamp: 1, status: 200, bytes: 3, cache: .hit, tier: "l1", ttl: 9,
+                keyHash: 0xabc, milliseconds: 0.5)
+        }
+        #expect(repeatOf(7, route) == nil, "nothing queued with a head yet")
+        _ = shard.append(record(0))
+        #expect(repeatOf(7, route) == nil, "a record without a head")
+        _ = shard.append(record(1), head: 7, route: route)
+        #expect(repeatOf(7, route) == false)
+        #expect(repeatOf(8, route) == nil, "another head")
+        #expect(repeatOf(7, other) == nil, "another route")
+        _ = shard.append(record(3), head: 9, route: other)
+        #expect(repeatOf(7, route) == nil, "only the last head's record is shared")
+        #expect(repeatOf(9, other) == false)
+        _ = shard.append(record(5))
+        #expect(repeatOf(9, other) == false, "a record without a head in between leaves it shared")
+        #expect(repeatOf(9, other) == false, "dropped: the shard is full")
+        let (records, dropped) = shard.take()
+        #expect(dropped == 1)
+        #expect(records.map(\.sharedStrings) == [-1, -1, 1, -1, 3, -1, 3])
+        #expect(records[2].url.isEmpty && records[2].host.isEmpty && records[2].client.isEmpty)
+        #expect(records[2].tier == "l1" && records[2].ttl == 9 && records[2].keyHash == 0xabc && records[2].bytes == 3)
+        #expect(
+            AccessLogRecord.ownStrings(records)[2]
+                == {
+                    var whole = record(1)
+                    whole.tier = "l1"
+                    whole.ttl = 9
+                    whole.keyHash = 0xabc
+                    whole.bytes = 3
+                    whole.timestamp = 1
+                    whole.milliseconds = 0.5
+                    return whole
+                }())
+        #expect(repeatOf(9, other) == nil, "the writer took the record it would share")
+    }
+
     @Test("a writer with room for many records wakes itself after recordsPerWake of them, long before its interval")
     func writerWakesAfterRecordsPerWake() async throws {
         let writer = try AccessLogWriter(path: nil, maxPending: 1_000_000, flushInterval: .seconds(3600))

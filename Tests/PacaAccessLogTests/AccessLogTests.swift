@@ -1,8 +1,9 @@
 import Foundation
-import PacaAccessLog
 import PacaCore
 import Synchronization
 import Testing
+
+@testable import PacaAccessLog
 
 /// 2026-01-01T00:00:00.123Z.
 private let t0: UnixMillis = 1_767_225_600_123
@@ -421,20 +422,138 @@ struct AccessLogWriterTests {
     }
 
     /// Writes `records` through a writer (one batch after another, as under load) and expects
-    /// each line to be byte for byte the record's line formatted alone.
-    private func expectWrittenAsAlone(_ records: [AccessLogRecord]) async throws {
+    /// each line to be byte for byte the record's line formatted alone, and its tap to get the
+    /// records as they were. With `repeating`, records are queued as the engine queues hits:
+    /// with a head serial (one per method, host, url, client and key) and a route (one object
+    /// per name), and as a repeat (`appendRepeat`) wherever one is taken. Returns the repeats.
+    @discardableResult
+    private func expectWrittenAsAlone(_ records: [AccessLogRecord], repeating: Bool = false) async throws -> Int {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("access.log").path
         let writer = try AccessLogWriter(path: path, flushInterval: .seconds(3600))
-        for record in records { writer.append(record) }
+        let tapped = Mutex<[AccessLogRecord]>([])
+        writer.setTap { batch in tapped.withLock { $0 += batch } }
+        var repeats = 0
+        var heads: [String: UInt64] = [:]
+        var routes: [String: RouteStandIn] = [:]
+        for record in records {
+            guard repeating else {
+                writer.append(record)
+                continue
+            }
+            let name = "\(record.method) \(record.host) \(record.url) \(record.client) \(record.key)"
+            let head = heads[name] ?? UInt64(heads.count + 1)
+            heads[name] = head
+            let route = routes[record.route] ?? RouteStandIn()
+            routes[record.route] = route
+            if let keyHash = record.keyHash, !record.collapsed, record.originMilliseconds == nil, !record.background,
+                writer.appendRepeat(
+                    head: head, route: ObjectIdentifier(route), timestamp: record.timestamp, status: record.status, bytes: record.bytes,
+                    cache: record.cache, tier: record.tier, ttl: record.ttl, keyHash: keyHash, milliseconds: record.milliseconds)
+            {
+                repeats += 1
+            } else {
+                writer.append(record, head: head, route: route)
+            }
+        }
         await writer.shutdown()
         let written = try lines(of: path).dropLast()
         #expect(written.count == records.count)
         for (line, entry) in zip(written, records) where line != entry.jsonLine() {
             Issue.record("\(line) is not \(entry.jsonLine())")
-            return
+            break
         }
+        #expect(tapped.withLock { $0 } == records, "the tap gets each record with its own strings")
+        return repeats
+    }
+
+    @Test("hits queued as repeats of an earlier record of their head are written, and tapped, as the whole records they stand for")
+    func repeatsAreWrittenWhole() async throws {
+        let t0: UnixMillis = 1_767_225_600_000
+        var records: [AccessLogRecord] = []
+        // Three heads and two routes, taking turns in runs of ten; now and then a record
+        // a repeat cannot stand for (collapsed, an origin time, a background refresh, no hash).
+        for index in 0..<3000 {
+            let run = index / 10
+            var record = record(url: run % 3 == 0 ? "/b" : "/a?x=\(run % 2)")
+            record.route = run % 4 == 0 ? "other" : "users"
+            record.key = "key of \(record.url)"
+            record.keyHash = index % 97 == 0 ? nil : 0xabc + UInt64(run % 3)
+            record.timestamp = t0 + UnixMillis(index / 2)
+            record.milliseconds = Double(index % 13) * 0.125
+            record.status = index % 11 == 0 ? 304 : 200
+            record.bytes = record.status == 304 ? 0 : 1024
+            record.tier = index % 7 == 0 ? "l2" : "l1"
+            record.ttl = index % 5 == 0 ? nil : 60 - index % 60
+            record.collapsed = index % 89 == 0
+            record.originMilliseconds = index % 83 == 0 ? 3.5 : nil
+            record.background = index % 79 == 0
+            records.append(record)
+        }
+        let repeats = try await expectWrittenAsAlone(records, repeating: true)
+        #expect(repeats > 2000, "most records were queued as repeats (\(repeats))")
+    }
+
+    @Test("repeats queued by two threads at once are written whole, each shard's sharing kept apart")
+    func repeatsFromTwoThreads() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("access.log").path
+        let writer = try AccessLogWriter(path: path, flushInterval: .milliseconds(1))
+        let tapped = Mutex<[AccessLogRecord]>([])
+        writer.setTap { batch in tapped.withLock { $0 += batch } }
+        let perThread = 3000
+        let route = RouteStandIn()
+        func records(_ thread: Int) -> [AccessLogRecord] {
+            (0..<perThread).map { index in
+                var entry = record(url: "/thread\(thread)")
+                entry.host = "host\(thread).example"
+                entry.client = "192.0.2.\(thread)"
+                entry.keyHash = 0xabc
+                entry.collapsed = false
+                entry.originMilliseconds = nil
+                // Even milliseconds for one thread, odd for the other: the merge interleaves them.
+                entry.timestamp = 1_767_225_600_000 + UnixMillis(2 * index + thread)
+                entry.milliseconds = Double(index % 7)
+                return entry
+            }
+        }
+        let repeats = Mutex(0)
+        let done = DispatchGroup()
+        for thread in 0..<2 {
+            let entries = records(thread)
+            done.enter()
+            Thread {
+                var queued = 0
+                for entry in entries {
+                    if writer.appendRepeat(
+                        head: UInt64(100 + thread), route: ObjectIdentifier(route), timestamp: entry.timestamp, status: entry.status,
+                        bytes: entry.bytes, cache: entry.cache, tier: entry.tier, ttl: entry.ttl, keyHash: 0xabc,
+                        milliseconds: entry.milliseconds)
+                    {
+                        queued += 1
+                    } else {
+                        writer.append(entry, head: UInt64(100 + thread), route: route)
+                    }
+                }
+                repeats.withLock { $0 += queued }
+                done.leave()
+            }.start()
+        }
+        await withCheckedContinuation { continuation in done.notify(queue: .global()) { continuation.resume() } }
+        await writer.shutdown()
+        let expected = records(0) + records(1)
+        let written = try lines(of: path).dropLast()
+        let lines = expected.map { $0.jsonLine() }.sorted()
+        #expect(written.count == lines.count)
+        let mismatch = zip(written.sorted(), lines).first { $0 != $1 }
+        #expect(mismatch == nil, "\(mismatch.map { "\($0) is not \($1)" } ?? "")")
+        let seen = tapped.withLock { $0 }
+        #expect(seen.count == expected.count)
+        #expect(Set(seen.map { $0.jsonLine() }) == Set(expected.map { $0.jsonLine() }))
+        #expect(seen.allSatisfy { $0.sharedStrings < 0 })
+        #expect(repeats.withLock { $0 } > perThread, "most records were repeats")
     }
 
     @Test("a log is appended to, never truncated")
@@ -700,3 +819,6 @@ private final class OneThreadExecutor: TaskExecutor, @unchecked Sendable {
         }
     }
 }
+
+/// A route as the log sees one: an object whose identity names it.
+private final class RouteStandIn: Sendable {}

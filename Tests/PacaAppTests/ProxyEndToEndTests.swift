@@ -394,6 +394,64 @@ struct ProxyEndToEndTests {
         #expect(records.map { $0["host"] as? String } == ["Fast.Example:8080", "decoded.example", "again.example"])
     }
 
+    @Test("hits of one head on a kept-alive connection log whole lines, its route renamed by a reload and another head between")
+    func accessLogRepeatedHead() async throws {
+        let origin = try await TestOrigin(Self.cacheable())
+        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll(#", "access_log": { "path": "logs/access.log" }"#))
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
+        let connection = try await proxy.connect()
+        let head = "GET /again?x=1 HTTP/1.1\r\nHost: Again.Example\r\n\r\n"
+        // A miss, then hits of the same head: the hits after the first share its strings.
+        for _ in 0..<4 {
+            try await connection.send(head)
+            _ = try await connection.readResponse()
+        }
+        // The route renamed: a hit of the same head names the new route.
+        let file = proxy.directory + "/routes.json"
+        let config = try String(contentsOfFile: file, encoding: .utf8)
+        try config.replacingOccurrences(of: #""name": "all""#, with: #""name": "renamed""#).write(
+            toFile: file, atomically: true, encoding: .utf8)
+        guard case .success = proxy.app.reload() else {
+            Issue.record("the reload was refused")
+            return
+        }
+        try await connection.send(head)
+        _ = try await connection.readResponse()
+        try await connection.send(head)
+        _ = try await connection.readResponse()
+        // Another head in between, then the first again.
+        try await connection.send("GET /other HTTP/1.1\r\nHost: other.example\r\n\r\n")
+        _ = try await connection.readResponse()
+        try await connection.send(head)
+        _ = try await connection.readResponse()
+        await connection.close()
+        proxy.app.flushAccessLog()
+        let text = try String(contentsOfFile: proxy.directory + "/logs/access.log", encoding: .utf8)
+        let records = try text.split(separator: "\n").map {
+            try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        func field(_ name: String) -> [String?] { records.map { $0[name] as? String } }
+        #expect(
+            field("url") == ["/again?x=1", "/again?x=1", "/again?x=1", "/again?x=1", "/again?x=1", "/again?x=1", "/other", "/again?x=1"])
+        #expect(
+            field("host") == [
+                "Again.Example", "Again.Example", "Again.Example", "Again.Example", "Again.Example", "Again.Example", "other.example",
+                "Again.Example",
+            ])
+        #expect(field("route") == ["all", "all", "all", "all", "renamed", "renamed", "renamed", "renamed"])
+        #expect(field("cache") == ["miss", "hit", "hit", "hit", "hit", "hit", "miss", "hit"])
+        #expect(field("method") == Array(repeating: "GET", count: 8))
+        #expect(field("client") == Array(repeating: "127.0.0.1", count: 8))
+        #expect(field("tier") == [nil, "l1", "l1", "l1", "l1", "l1", nil, "l1"])
+        let keys = field("key")
+        #expect(Set(keys.enumerated().filter { $0.offset != 6 }.map(\.element)).count == 1, "one key for every line of the head")
+        #expect(keys[6] != keys[0])
+    }
+
     @Test("the log names the forwarded client only while the peer is a trusted proxy, reload after reload")
     func accessLogClientBehindTrustedProxy() async throws {
         let origin = try await TestOrigin(Self.cacheable())

@@ -10,6 +10,10 @@ public struct ProxyRequest: Sendable {
     public var upload: UploadStream?
     /// The peer's address, without the port (`127.0.0.1`, `::1`).
     public var peer: String
+    /// The head's number on its connection's fast path (`RememberedHead`), or 0: two requests
+    /// with the same nonzero serial have the same head, read from the same bytes by one
+    /// connection, so their method, target and fields are the same.
+    public var headSerial: UInt64 = 0
     /// Where this request's interim responses go, and the request's number there: a connection
     /// hands every request the same sink, so a request costs no closure allocation.
     private var interimSink: (any InterimResponseSink)?
@@ -42,9 +46,13 @@ public struct ProxyRequest: Sendable {
     }
 
     /// Creates a request whose interim responses go to `interimSink` as those of request
-    /// `number` there (`nil`: none may be sent).
-    public init(head: HTTPRequestHead, upload: UploadStream?, peer: String, interimSink: (any InterimResponseSink)?, number: UInt64) {
+    /// `number` there (`nil`: none may be sent); `headSerial` as the property.
+    public init(
+        head: HTTPRequestHead, upload: UploadStream?, peer: String, interimSink: (any InterimResponseSink)?, number: UInt64,
+        headSerial: UInt64 = 0
+    ) {
         self.head = head
+        self.headSerial = headSerial
         self.upload = upload
         self.peer = peer
         self.interimSink = interimSink

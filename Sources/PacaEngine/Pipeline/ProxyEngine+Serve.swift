@@ -57,13 +57,26 @@ extension ProxyEngine {
         if let accessLog, !exchange.warming {
             let now = NIODeadline.now()
             answeredAt = now
-            // The entry's own key: one entry logs one key, whether it was a miss or a hit. Built in
-            // the call, so the record moves into the log rather than being copied.
-            accessLog.append(
-                record(
-                    exchange, status: Int(status.code), bytes: exchange.isHead ? 0 : body?.readableBytes ?? 0, cache: outcome,
-                    tier: outcome == .hit || outcome == .stale ? tier : "", ttl: Int(ttl), collapsed: false, originMillis: nil,
-                    key: entry.key, keyHash: entry.keyHash, at: now))
+            let bytes = exchange.isHead ? 0 : body?.readableBytes ?? 0
+            let loggedTier = outcome == .hit || outcome == .stale ? tier : ""
+            let keyHash = entry.keyHash
+            // A head this connection sent before, answered by the same route, with the client
+            // its peer: the record shares the strings of the last one queued for them.
+            let head = trustsAProxy.load(ordering: .relaxed) ? 0 : exchange.request.headSerial
+            if head == 0
+                || !accessLog.appendRepeat(
+                    head: head, route: ObjectIdentifier(exchange.route), timestamp: exchange.startTime, status: Int(status.code),
+                    bytes: bytes,
+                    cache: outcome, tier: loggedTier, ttl: Int(ttl), keyHash: keyHash,
+                    milliseconds: Double((now - exchange.startUptime).nanoseconds) / 1_000_000)
+            {
+                // The entry's own key: one entry logs one key, whether it was a miss or a hit. Built
+                // in the call, so the record moves into the log rather than being copied.
+                let whole = record(
+                    exchange, status: Int(status.code), bytes: bytes, cache: outcome, tier: loggedTier, ttl: Int(ttl),
+                    collapsed: false, originMillis: nil, key: entry.key, keyHash: keyHash, at: now)
+                if head == 0 { accessLog.append(whole) } else { accessLog.append(whole, head: head, route: exchange.route) }
+            }
         }
         let sendfile = configuration.sendfile
         // A client's whole 200 of a large body (a prewarmer's request writes nothing to a socket).
