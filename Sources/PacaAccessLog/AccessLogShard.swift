@@ -17,7 +17,11 @@ final class AccessLogShard: @unchecked Sendable {
     /// An emptied batch handed back by the writer: its memory is what `records` fills next.
     @exclusivity(unchecked) private var spare: [AccessLogRecord] = []
     @exclusivity(unchecked) private var dropped = 0
-    @exclusivity(unchecked) private var repeatable = Repeatable.none
+    /// The records repeats share strings with (`appendRepeat`), by head serial: `ownerSlots`
+    /// of them, each the last record queued with a serial that falls in its slot.
+    private let owners: UnsafeMutablePointer<Owner>
+    /// The batch being filled, counted from 1: an owner of an earlier one is gone with it.
+    @exclusivity(unchecked) private var batch = 1
     private let capacity: Int
     private let wakeCount: Int
     // Keeps two shards' locks off one cache line: each is written by a different event loop.
@@ -27,15 +31,30 @@ final class AccessLogShard: @unchecked Sendable {
     init(capacity: Int, wakeCount: Int) {
         self.capacity = max(1, capacity)
         self.wakeCount = max(1, wakeCount)
+        owners = .allocate(capacity: Self.ownerSlots)
+        owners.initialize(repeating: Owner(), count: Self.ownerSlots)
     }
 
-    /// The record that a repeat (`appendRepeat`) takes its strings from.
-    private enum Repeatable {
-        case none
-        /// The last record queued with a head serial, in `records` at `index`, and the identity of
-        /// its route. The route is held, so that no other route can take its address while it is
-        /// here.
-        case record(head: UInt64, route: ObjectIdentifier, holding: AnyObject, index: Int)
+    deinit {
+        owners.deinitialize(count: Self.ownerSlots)
+        owners.deallocate()
+    }
+
+    /// Slots for owners, a power of two: enough for the connections of one event loop that keep
+    /// asking for one object each (a load generator's 64, a fleet of pollers) to keep theirs
+    /// through a batch, most of the time.
+    static let ownerSlots = 256
+
+    /// A record queued with a head serial, that later records of that head and route can share
+    /// strings with.
+    private struct Owner {
+        var head: UInt64 = 0
+        var route: ObjectIdentifier?
+        /// The route, held so that no other route can take its address while this is here.
+        var holding: AnyObject?
+        /// Where the record is in `records`.
+        var index = 0
+        var batch = 0
     }
 
     /// Queues a record; drops it (and counts it) when the shard is full. Returns true when this
@@ -43,7 +62,7 @@ final class AccessLogShard: @unchecked Sendable {
     ///
     /// With a `head` serial (`ProxyRequest.headSerial`, nonzero) and the `route` that answered,
     /// the record is the one the next records of that head and route share their strings with
-    /// (`appendRepeat`), until the writer takes the batch.
+    /// (`appendRepeat`), until the writer takes the batch or another serial takes its slot.
     func append(_ record: consuming AccessLogRecord, head: UInt64 = 0, route: AnyObject? = nil) -> Bool {
         lock.lock()
         defer { lock.unlock() }
@@ -52,7 +71,8 @@ final class AccessLogShard: @unchecked Sendable {
             return false
         }
         if head != 0, let route {
-            repeatable = .record(head: head, route: ObjectIdentifier(route), holding: route, index: records.count)
+            owners[Int(truncatingIfNeeded: head) & (Self.ownerSlots - 1)] = Owner(
+                head: head, route: ObjectIdentifier(route), holding: route, index: records.count, batch: batch)
         }
         records.append(record)
         return records.count == wakeCount
@@ -61,15 +81,17 @@ final class AccessLogShard: @unchecked Sendable {
     /// Queues a record of the given fields that shares its method, host, url, route, key and
     /// client with the record last queued with the same `head` serial and `route` (its own are
     /// empty): no string is retained on the event loop, nor released on the writer's thread.
-    /// Returns `nil`, having queued nothing, when that is not the last such record or the writer
-    /// has taken it since; otherwise as `append`.
+    /// Returns `nil`, having queued nothing, when there is no such record in the batch being
+    /// filled (or another serial has taken its slot since); otherwise as `append`.
     func appendRepeat(
         head: UInt64, route: ObjectIdentifier, timestamp: UnixMillis, status: Int, bytes: Int, cache: AccessLogRecord.CacheOutcome,
         tier: String, ttl: Int?, keyHash: UInt64, milliseconds: Double
     ) -> Bool? {
         lock.lock()
         defer { lock.unlock() }
-        guard case .record(head, route, _, let index) = repeatable else { return nil }
+        let owner = owners + (Int(truncatingIfNeeded: head) & (Self.ownerSlots - 1))
+        guard owner.pointee.head == head, owner.pointee.batch == batch, owner.pointee.route == route else { return nil }
+        let index = owner.pointee.index
         if records.count >= capacity {
             dropped += 1
             return false
@@ -92,8 +114,8 @@ final class AccessLogShard: @unchecked Sendable {
         var taken: [AccessLogRecord] = []
         swap(&taken, &spare)
         swap(&taken, &records)
-        // The record repeats would share strings with has gone with the batch.
-        repeatable = .none
+        // The records repeats would share strings with have gone with the batch.
+        batch += 1
         defer { dropped = 0 }
         return (taken, dropped)
     }

@@ -452,6 +452,37 @@ struct ProxyEndToEndTests {
         #expect(keys[6] != keys[0])
     }
 
+    @Test("connections taking turns with one head log whole lines, each its own client port's peer")
+    func accessLogHeadsTakingTurns() async throws {
+        let origin = try await TestOrigin(Self.cacheable())
+        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll(#", "access_log": { "path": "logs/access.log" }"#))
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
+        _ = try await proxy.get("/turns")
+        let connections = [try await proxy.connect(), try await proxy.connect(), try await proxy.connect()]
+        for round in 0..<4 {
+            for (number, connection) in connections.enumerated() {
+                let path = number == 2 && round % 2 == 1 ? "/turns?odd" : "/turns"
+                try await connection.send("GET \(path) HTTP/1.1\r\nHost: turn\(number).example\r\n\r\n")
+                _ = try await connection.readResponse()
+            }
+        }
+        for connection in connections { await connection.close() }
+        proxy.app.flushAccessLog()
+        let text = try String(contentsOfFile: proxy.directory + "/logs/access.log", encoding: .utf8)
+        let records = try text.split(separator: "\n").dropFirst().map {
+            try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        let expected = (0..<4).flatMap { round in
+            (0..<3).map { number in "\(number == 2 && round % 2 == 1 ? "/turns?odd" : "/turns") turn\(number).example" }
+        }
+        #expect(records.map { "\($0["url"] as? String ?? "-") \($0["host"] as? String ?? "-")" } == expected)
+        #expect(records.allSatisfy { $0["client"] as? String == "127.0.0.1" && $0["route"] as? String == "all" })
+    }
+
     @Test("the log names the forwarded client only while the peer is a trusted proxy, reload after reload")
     func accessLogClientBehindTrustedProxy() async throws {
         let origin = try await TestOrigin(Self.cacheable())
