@@ -386,11 +386,7 @@ struct ProxyEndToEndTests {
         try await connection.send("GET /h HTTP/1.1\r\nhost: again.example\r\n\r\n")
         _ = try await connection.readResponse()
         await connection.close()
-        proxy.app.flushAccessLog()
-        let text = try String(contentsOfFile: proxy.directory + "/logs/access.log", encoding: .utf8)
-        let records = try text.split(separator: "\n").map {
-            try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
-        }
+        let records = try accessLogRecords(proxy)
         #expect(records.map { $0["host"] as? String } == ["Fast.Example:8080", "decoded.example", "again.example"])
     }
 
@@ -429,11 +425,7 @@ struct ProxyEndToEndTests {
         try await connection.send(head)
         _ = try await connection.readResponse()
         await connection.close()
-        proxy.app.flushAccessLog()
-        let text = try String(contentsOfFile: proxy.directory + "/logs/access.log", encoding: .utf8)
-        let records = try text.split(separator: "\n").map {
-            try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
-        }
+        let records = try accessLogRecords(proxy)
         func field(_ name: String) -> [String?] { records.map { $0[name] as? String } }
         #expect(
             field("url") == ["/again?x=1", "/again?x=1", "/again?x=1", "/again?x=1", "/again?x=1", "/again?x=1", "/other", "/again?x=1"])
@@ -471,11 +463,7 @@ struct ProxyEndToEndTests {
             }
         }
         for connection in connections { await connection.close() }
-        proxy.app.flushAccessLog()
-        let text = try String(contentsOfFile: proxy.directory + "/logs/access.log", encoding: .utf8)
-        let records = try text.split(separator: "\n").dropFirst().map {
-            try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
-        }
+        let records = try accessLogRecords(proxy).dropFirst()
         let expected = (0..<4).flatMap { round in
             (0..<3).map { number in "\(number == 2 && round % 2 == 1 ? "/turns?odd" : "/turns") turn\(number).example" }
         }
@@ -509,11 +497,7 @@ struct ProxyEndToEndTests {
             }
             _ = try await proxy.get("/who", headers: forwarded)
         }
-        proxy.app.flushAccessLog()
-        let text = try String(contentsOfFile: proxy.directory + "/logs/access.log", encoding: .utf8)
-        let records = try text.split(separator: "\n").map {
-            try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
-        }
+        let records = try accessLogRecords(proxy)
         #expect(records.map { $0["client"] as? String } == ["127.0.0.1", "203.0.113.9", "127.0.0.1"])
     }
 
@@ -539,11 +523,7 @@ struct ProxyEndToEndTests {
         proxy.clock.advance(by: .seconds(20))
         _ = try await proxy.get("/api/users/30", headers: [("Accept-Language", "fr"), ("X-Tenant", "a")])
         await origin.waitForRequests(3)
-        proxy.app.flushAccessLog()
-        let text = try String(contentsOfFile: proxy.directory + "/logs/access.log", encoding: .utf8)
-        let records = try text.split(separator: "\n").map {
-            try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
-        }
+        let records = try accessLogRecords(proxy)
         let fr = records.filter { ($0["background"] as? Bool) != true && $0["cache"] as? String != nil }
         #expect(fr[0]["cache"] as? String == "miss")
         #expect(fr[0]["tier"] is NSNull)
@@ -572,5 +552,14 @@ struct ProxyEndToEndTests {
         // idle connection right after it otherwise.
         #expect(try await connection.isClosedByPeer())
         await stopped
+    }
+}
+
+/// The lines of `proxy`'s access log (`logs/access.log`), flushed first, as JSON objects.
+private func accessLogRecords(_ proxy: ProxyHarness) throws -> [[String: Any]] {
+    proxy.app.flushAccessLog()
+    let text = try String(contentsOfFile: proxy.directory + "/logs/access.log", encoding: .utf8)
+    return try text.split(separator: "\n").map {
+        try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
     }
 }
