@@ -43,7 +43,16 @@ final class AccessLogShard: @unchecked Sendable {
     /// Slots for owners, a power of two: enough for the connections of one event loop that keep
     /// asking for one object each (a load generator's 64, a fleet of pollers) to keep theirs
     /// through a batch, most of the time.
-    static let ownerSlots = 256
+    static let ownerSlots = 1 << ownerSlotBits
+    private static let ownerSlotBits = 8
+
+    /// The owner slot of serial `head`: its top bits after a multiplication by 2^64 / φ, so that
+    /// serials that differ in any bits (one connection's heads, or many connections' first
+    /// heads) spread over the slots.
+    @inline(__always)
+    static func slot(of head: UInt64) -> Int {
+        Int(truncatingIfNeeded: (head &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - ownerSlotBits))
+    }
 
     /// A record queued with a head serial, that later records of that head and route can share
     /// strings with.
@@ -71,7 +80,7 @@ final class AccessLogShard: @unchecked Sendable {
             return false
         }
         if head != 0, let route {
-            owners[Int(truncatingIfNeeded: head) & (Self.ownerSlots - 1)] = Owner(
+            owners[Self.slot(of: head)] = Owner(
                 head: head, route: ObjectIdentifier(route), holding: route, index: records.count, batch: batch)
         }
         records.append(record)
@@ -89,7 +98,7 @@ final class AccessLogShard: @unchecked Sendable {
     ) -> Bool? {
         lock.lock()
         defer { lock.unlock() }
-        let owner = owners + (Int(truncatingIfNeeded: head) & (Self.ownerSlots - 1))
+        let owner = owners + Self.slot(of: head)
         guard owner.pointee.head == head, owner.pointee.batch == batch, owner.pointee.route == route else { return nil }
         let index = owner.pointee.index
         if records.count >= capacity {

@@ -24,18 +24,34 @@ struct RememberedHead {
     let keepAlive: Bool
     /// This head's number, never 0 and never given to another head in the process: requests
     /// with the same serial have the same head (`ProxyRequest.headSerial`), so the access log can
-    /// take their method, host and target as read once.
+    /// take their method, host and target as read once. See `RememberedHead.serial(connection:head:)`.
     let serial: UInt64
 
-    private static let nextSerial = Atomic<UInt64>(1)
+    private static let nextConnection = Atomic<UInt64>(1)
 
-    /// Remembers `head`, read from `bytes` (the whole head); `nil` when it is too large to keep.
-    init?(_ bytes: UnsafeRawBufferPointer, head: HTTPRequestHead, keepAlive: Bool) {
+    /// A number for a connection, never 0 and never given to another: taken once per connection,
+    /// so that numbering its heads (`serial(connection:head:)`) touches no memory another event
+    /// loop writes.
+    static func connectionNumber() -> UInt64 {
+        nextConnection.add(1, ordering: .relaxed).oldValue
+    }
+
+    /// The serial of a connection's `head`th remembered head: the connection's number above 24
+    /// bits of the count. A connection that remembers more than 16 million heads numbers them
+    /// again from 0; two heads of one connection with one serial are then 16 million heads
+    /// apart, and the log never holds a record that long (`AccessLogShard`).
+    static func serial(connection: UInt64, head: UInt64) -> UInt64 {
+        connection << 24 | head & 0xFF_FFFF
+    }
+
+    /// Remembers `head`, read from `bytes` (the whole head), as `serial` (0: none); `nil` when
+    /// it is too large to keep.
+    init?(_ bytes: UnsafeRawBufferPointer, head: HTTPRequestHead, keepAlive: Bool, serial: UInt64 = 0) {
         guard bytes.count <= Self.maximumBytes else { return nil }
         self.bytes = Array(bytes)
         self.head = head
         self.keepAlive = keepAlive
-        self.serial = Self.nextSerial.add(1, ordering: .relaxed).oldValue
+        self.serial = serial
     }
 
     /// Whether `buffer` starts with this head's bytes.

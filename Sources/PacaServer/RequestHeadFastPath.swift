@@ -55,6 +55,9 @@ final class RequestHeadFastPath: ChannelInboundHandler {
     /// The last head read here, taken again when the next one is the same bytes. Only ever read
     /// or assigned whole, on the connection's event loop, like `mode`.
     @exclusivity(unchecked) private var remembered: RememberedHead?
+    /// This connection's number and the heads it has remembered, for their serials.
+    private let connectionNumber: UInt64
+    @exclusivity(unchecked) private var headsRemembered: UInt64 = 0
     /// The connection's handler when it sits right after this one (`HTTPServer.configurePipeline`):
     /// told of each head read here by direct call. NIO's decoder, once added, sits between the
     /// two, but this handler then passes bytes on and reads no head.
@@ -64,6 +67,7 @@ final class RequestHeadFastPath: ChannelInboundHandler {
     init(maxHeaderBytes: Int, receiver: ConnectionHandler? = nil) {
         self.maxHeaderBytes = maxHeaderBytes
         self.receiver = receiver
+        self.connectionNumber = RememberedHead.connectionNumber()
     }
 
     /// NIO's decoder with the listener's limits: the one a connection falls back to, and the one
@@ -126,7 +130,10 @@ final class RequestHeadFastPath: ChannelInboundHandler {
                 case .complete(let length, let fieldCount, let keepAlive):
                     let headBytes = UnsafeRawBufferPointer(rebasing: bytes[..<length])
                     let head = RequestHeadScanner.head(headBytes, fieldCount: fieldCount)
-                    remembered = RememberedHead(headBytes, head: head, keepAlive: keepAlive)
+                    headsRemembered &+= 1
+                    remembered = RememberedHead(
+                        headBytes, head: head, keepAlive: keepAlive,
+                        serial: RememberedHead.serial(connection: connectionNumber, head: headsRemembered))
                     return .head(head, length: length, keepAlive: keepAlive, serial: remembered?.serial ?? 0)
                 case .incomplete:
                     return .incomplete

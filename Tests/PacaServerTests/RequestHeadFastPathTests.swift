@@ -360,6 +360,19 @@ struct RequestHeadFastPathTests {
         }
     }
 
+    @Test("head serials are never 0 and differ between connections and between one connection's heads")
+    func headSerials() {
+        let first = RememberedHead.connectionNumber()
+        let second = RememberedHead.connectionNumber()
+        #expect(first != 0 && second != 0 && first != second)
+        let serials = [first, second].flatMap { connection in (1...1000).map { RememberedHead.serial(connection: connection, head: $0) } }
+        #expect(Set(serials).count == serials.count)
+        #expect(!serials.contains(0))
+        #expect(
+            RememberedHead.serial(connection: first, head: 1 << 24 | 5) == RememberedHead.serial(connection: first, head: 5),
+            "the count wraps")
+    }
+
     @Test("a half-close after part of a head gives NIO's decoder the part and the end of input, as it had them")
     func halfClose() throws {
         for raw in Self.plain + Self.odd.map({ Self.plain[0] + $0 }) {
