@@ -38,11 +38,13 @@ let package = Package(
         .systemLibrary(name: "CCRC32C"),
         // memfd_create(2) for bodies sent with sendfile, static inline (nothing to link).
         .systemLibrary(name: "CMemfd"),
+        // A thread-local word for `ThreadSlot` (one C variable and two inline accessors).
+        .target(name: "CThreadSlot"),
 
         .target(
             name: "PacaCore",
             dependencies: [
-                "CCRC32C", "CMemfd", "PacaHTTPCaching",
+                "CCRC32C", "CMemfd", "CThreadSlot", "PacaHTTPCaching",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
