@@ -60,7 +60,9 @@ final class AccessLogShard: @unchecked Sendable {
         var head: UInt64 = 0
         var route: ObjectIdentifier?
         /// The route, held so that no other route can take its address while this is here.
-        var holding: AnyObject?
+        var holding: (any AnyObject & Sendable)?
+        /// The record's key hash: a repeat must log the same key (the tap shows it whole).
+        var keyHash: UInt64?
         /// Where the record is in `records`.
         var index = 0
         var batch = 0
@@ -72,7 +74,7 @@ final class AccessLogShard: @unchecked Sendable {
     /// With a `head` serial (`ProxyRequest.headSerial`, nonzero) and the `route` that answered,
     /// the record is the one the next records of that head and route share their strings with
     /// (`appendRepeat`), until the writer takes the batch or another serial takes its slot.
-    func append(_ record: consuming AccessLogRecord, head: UInt64 = 0, route: AnyObject? = nil) -> Bool {
+    func append(_ record: consuming AccessLogRecord, head: UInt64 = 0, route: (any AnyObject & Sendable)? = nil) -> Bool {
         lock.lock()
         defer { lock.unlock() }
         if records.count >= capacity {
@@ -81,17 +83,19 @@ final class AccessLogShard: @unchecked Sendable {
         }
         if head != 0, let route {
             owners[Self.slot(of: head)] = Owner(
-                head: head, route: ObjectIdentifier(route), holding: route, index: records.count, batch: batch)
+                head: head, route: ObjectIdentifier(route), holding: route, keyHash: record.keyHash, index: records.count,
+                batch: batch)
         }
         records.append(record)
         return records.count == wakeCount
     }
 
     /// Queues a record of the given fields that shares its method, host, url, route, key and
-    /// client with the record last queued with the same `head` serial and `route` (its own are
-    /// empty): no string is retained on the event loop, nor released on the writer's thread.
-    /// Returns `nil`, having queued nothing, when there is no such record in the batch being
-    /// filled (or another serial has taken its slot since); otherwise as `append`.
+    /// client with the record last queued with the same `head` serial, `route` and `keyHash`
+    /// (its own are empty): no string is retained on the event loop, nor released on the
+    /// writer's thread. Returns `nil`, having queued nothing, when there is no such record in
+    /// the batch being filled (or another serial has taken its slot since); otherwise as
+    /// `append` (a repeat the full shard drops returns false and is counted).
     func appendRepeat(
         head: UInt64, route: ObjectIdentifier, timestamp: UnixMillis, status: Int, bytes: Int, cache: AccessLogRecord.CacheOutcome,
         tier: String, ttl: Int?, keyHash: UInt64, milliseconds: Double
@@ -99,7 +103,9 @@ final class AccessLogShard: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let owner = owners + Self.slot(of: head)
-        guard owner.pointee.head == head, owner.pointee.batch == batch, owner.pointee.route == route else { return nil }
+        guard owner.pointee.head == head, owner.pointee.batch == batch, owner.pointee.route == route,
+            owner.pointee.keyHash == keyHash
+        else { return nil }
         let index = owner.pointee.index
         if records.count >= capacity {
             dropped += 1

@@ -119,21 +119,21 @@ public final class AccessLogWriter: Sendable {
     }
 
     /// Queues `record`, answered by `route` for a request whose head has serial `head`
-    /// (`ProxyRequest.headSerial`, nonzero), so that the next records of the same head and route
-    /// may be queued without their strings (`appendRepeat`).
-    public func append(_ record: consuming AccessLogRecord, head: UInt64, route: AnyObject) {
+    /// (`ProxyRequest.headSerial`, nonzero) and whose client is its peer, so that the next
+    /// records of the same head, route and key may be queued without their strings
+    /// (`appendRepeat`).
+    public func append(_ record: consuming AccessLogRecord, head: UInt64, route: any AnyObject & Sendable) {
         if shards[ThreadSlot.current % Self.shardCount].append(record, head: head, route: route) { wake() }
     }
 
-    /// Queues the record of a request with the same head (`head`, its serial) and route (`route`,
-    /// its identity) as the
-    /// last record this thread queued with `append(_:head:route:)`, taking its method, host, url,
-    /// route and client from that record: no string is retained or released on the caller's
-    /// thread for it. The record has the fields given here and no others (not collapsed, no
-    /// origin time, not a background refresh), and the client must be what it was for that
-    /// record. Returns false, having queued nothing, when that record is not at hand (another
-    /// head or route came in between, or the writer took it): the caller then appends the record
-    /// whole.
+    /// Queues the record of a request with the same head (`head`, its serial), route (`route`,
+    /// its identity) and key (`keyHash`) as a record queued with `append(_:head:route:)` on
+    /// this thread's shard, taking its method, host, url, route, key and client from that record:
+    /// no string is retained or released on the caller's thread for it. The record has the
+    /// fields given here and no others (not collapsed, no origin time, not a background
+    /// refresh). Returns false, having queued nothing, when that record is not at hand: the
+    /// writer took its batch, or another serial took its slot. The caller then appends the
+    /// record whole. A repeat the full shard drops counts as queued (and dropped).
     public func appendRepeat(
         head: UInt64, route: ObjectIdentifier, timestamp: UnixMillis, status: Int, bytes: Int, cache: AccessLogRecord.CacheOutcome,
         tier: String, ttl: Int?, keyHash: UInt64, milliseconds: Double

@@ -22,9 +22,10 @@ struct RememberedHead {
     let bytes: [UInt8]
     let head: HTTPRequestHead
     let keepAlive: Bool
-    /// This head's number, never 0 and never given to another head in the process: requests
-    /// with the same serial have the same head (`ProxyRequest.headSerial`), so the access log can
-    /// take their method, host and target as read once. See `RememberedHead.serial(connection:head:)`.
+    /// This head's number, never 0: requests with the same serial have the same head
+    /// (`ProxyRequest.headSerial`), so the access log can take their method, host and target as
+    /// read once. No other connection's head has it, and no other head of this connection
+    /// within 16 million heads of it (`RememberedHead.serial(connection:head:)`).
     let serial: UInt64
 
     private static let nextConnection = Atomic<UInt64>(1)

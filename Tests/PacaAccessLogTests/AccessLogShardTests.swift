@@ -59,27 +59,33 @@ struct AccessLogShardTests {
 
     @Test("a repeat shares the strings of the last record queued with its head serial and route, while that record is in the batch")
     func repeatsShareTheLastHeadsStrings() throws {
-        final class Route {}
+        final class Route: Sendable {}
         let shard = AccessLogShard(capacity: 8, wakeCount: 100)
         let route = Route()
         let other = Route()
-        func repeatOf(_ head: UInt64, _ route: Route) -> Bool? {
+        func repeatOf(_ head: UInt64, _ route: Route, keyHash: UInt64 = 0xabc) -> Bool? {
             shard.appendRepeat(
                 head: head, route: ObjectIdentifier(route), timestamp: 1, status: 200, bytes: 3, cache: .hit, tier: "l1", ttl: 9,
-                keyHash: 0xabc, milliseconds: 0.5)
+                keyHash: keyHash, milliseconds: 0.5)
+        }
+        func owner(_ index: Int) -> AccessLogRecord {
+            var owner = record(index)
+            owner.keyHash = 0xabc
+            return owner
         }
         #expect(repeatOf(7, route) == nil, "nothing queued with a head yet")
         _ = shard.append(record(0))
         #expect(repeatOf(7, route) == nil, "a record without a head")
-        _ = shard.append(record(1), head: 7, route: route)
+        _ = shard.append(owner(1), head: 7, route: route)
         #expect(repeatOf(7, route) == false)
         #expect(repeatOf(8, route) == nil, "another head")
         #expect(repeatOf(7, other) == nil, "another route")
-        _ = shard.append(record(3), head: 9, route: other)
+        #expect(repeatOf(7, route, keyHash: 0xdef) == nil, "another key")
+        _ = shard.append(owner(3), head: 9, route: other)
         #expect(repeatOf(7, route) == false, "each head keeps its record")
         #expect(repeatOf(9, other) == false)
         let sameSlot = try #require((8...UInt64(1 << 20)).first { AccessLogShard.slot(of: $0) == AccessLogShard.slot(of: 7) })
-        _ = shard.append(record(6), head: sameSlot, route: route)
+        _ = shard.append(owner(6), head: sameSlot, route: route)
         #expect(repeatOf(7, route) == nil, "another serial took its slot")
         #expect(repeatOf(sameSlot, route) == false)
         #expect(repeatOf(sameSlot, route) == false, "dropped: the shard is full")
@@ -88,7 +94,7 @@ struct AccessLogShardTests {
         #expect(records.map(\.sharedStrings) == [-1, -1, 1, -1, 1, 3, -1, 6])
         #expect(records[2].url.isEmpty && records[2].host.isEmpty && records[2].client.isEmpty)
         #expect(records[2].tier == "l1" && records[2].ttl == 9 && records[2].keyHash == 0xabc && records[2].bytes == 3)
-        var whole = record(1)
+        var whole = owner(1)
         whole.tier = "l1"
         whole.ttl = 9
         whole.keyHash = 0xabc

@@ -534,6 +534,45 @@ struct ProxyEndToEndTests {
         #expect(fr[3]["key"] as? String == fr[0]["key"] as? String)
     }
 
+    @Test("a revalidation answered 304 logs the origin's time, and a background one says it is background")
+    func accessLogRevalidations() async throws {
+        let origin = try await TestOrigin { seen in
+            let control = seen.uri.hasPrefix("/background") ? "max-age=10, stale-while-revalidate=60" : "max-age=10"
+            let fields = [("ETag", "\"v1\""), ("Cache-Control", control)]
+            if seen.header("if-none-match") == "\"v1\"" { return TestOrigin.Reply(status: 304, headers: fields) }
+            return TestOrigin.Reply(headers: fields, body: "v1")
+        }
+        let proxy = try await ProxyHarness.start(origin: origin, config: catchAll(#", "access_log": { "path": "logs/access.log" }"#))
+        defer {
+            Task {
+                await proxy.shutdown(); await origin.shutdown()
+            }
+        }
+        _ = try await proxy.get("/revalidated")
+        _ = try await proxy.get("/background")
+        proxy.clock.advance(by: .seconds(20))
+        // Stale without stale-while-revalidate: the client waits for the 304.
+        _ = try await proxy.get("/revalidated")
+        // Stale within stale-while-revalidate: the client gets the stale answer and the 304
+        // comes to a background refresh. Once it has, the entry is fresh again: asked until a
+        // hit comes back (each ask is a request, none waits on a timer).
+        _ = try await proxy.get("/background")
+        var refreshed = false
+        for _ in 0..<2000 where !refreshed {
+            refreshed = try await proxy.get("/background").header("Cache-Status")?.contains("; hit") == true
+        }
+        #expect(refreshed, "the background refresh never completed")
+        let records = try accessLogRecords(proxy)
+        let revalidated = records.filter { $0["cache"] as? String == "revalidated" }
+        #expect(revalidated.count == 2)
+        let client = try #require(revalidated.first { $0["url"] as? String == "/revalidated" })
+        #expect(client["origin_ms"] is Double, "the origin was asked")
+        #expect(client["background"] == nil)
+        let background = try #require(revalidated.first { $0["url"] as? String == "/background" })
+        #expect(background["background"] as? Bool == true)
+        #expect(background["origin_ms"] is Double)
+    }
+
     @Test("a graceful stop lets a request in flight finish")
     func gracefulShutdown() async throws {
         let origin = try await TestOrigin { _ in TestOrigin.Reply(body: "finished", delay: .milliseconds(300)) }

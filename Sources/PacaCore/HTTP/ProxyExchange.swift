@@ -11,8 +11,9 @@ public struct ProxyRequest: Sendable {
     /// The peer's address, without the port (`127.0.0.1`, `::1`).
     public var peer: String
     /// The head's number on its connection's fast path (`RememberedHead`), or 0: two requests
-    /// with the same nonzero serial have the same head, read from the same bytes by one
-    /// connection, so their method, target and fields are the same.
+    /// with the same nonzero serial, less than 16 million heads apart on their connection, have
+    /// the same head, read from the same bytes by that connection, so their method, target and
+    /// fields are the same.
     public var headSerial: UInt64 = 0
     /// Where this request's interim responses go, and the request's number there: a connection
     /// hands every request the same sink, so a request costs no closure allocation.

@@ -7,9 +7,11 @@ import PacaCore
 /// The engine's access-log records: one per answered request, built on the event loop and
 /// handed to the log's shard for the loop (the writer thread formats it).
 extension ProxyEngine {
+    /// `client`: the client as the caller found it (`clientAddress`), when it has.
     func record(
         _ exchange: Exchange, status: Int, bytes: Int, cache: AccessLogRecord.CacheOutcome, tier: String = "", ttl: Int?,
-        collapsed: Bool, originMillis: Double?, key: String? = nil, keyHash: UInt64? = nil, at end: NIODeadline = .now()
+        collapsed: Bool, originMillis: Double?, key: String? = nil, keyHash: UInt64? = nil, client: String? = nil,
+        at end: NIODeadline = .now()
     ) -> AccessLogRecord {
         let elapsed = Double((end - exchange.startUptime).nanoseconds) / 1_000_000
         return AccessLogRecord(
@@ -17,7 +19,7 @@ extension ProxyEngine {
             host: Self.loggedHost(exchange.request.head.headers), url: exchange.request.head.uri,
             route: exchange.route.name, status: status, bytes: bytes, cache: cache, tier: tier, ttl: ttl, collapsed: collapsed,
             key: key ?? exchange.key, keyHash: keyHash, milliseconds: elapsed, originMilliseconds: originMillis,
-            client: clientAddress(exchange.request))
+            client: client ?? clientAddress(exchange.request))
     }
 
     func logLocal(_ request: ProxyRequest, status: Int, route: String, start: UnixMillis, uptime: NIODeadline) {

@@ -165,7 +165,9 @@ extension ProxyEngine {
         let ttl = entry.timing.remainingFreshness(at: now)
         let status = CacheStatusField.forward(
             kind.forward, status: notModified.status, stored: storedNow, ttlSeconds: storedNow ? ttl / 1000 : nil, detail: "other-variant")
-        var response = serveStored(exchange, entry: entry, ttlMillis: ttl, now: now, outcome: .revalidated, cacheStatus: status)
+        var response = serveStored(
+            exchange, entry: entry, ttlMillis: ttl, now: now, outcome: .revalidated, cacheStatus: status, originMillis: originMillis,
+            background: kind.background)
         Self.addSetCookie(from: notModified, to: &response)
         return response
     }
@@ -186,9 +188,10 @@ extension ProxyEngine {
         let ttl = entry.timing.remainingFreshness(at: now)
         let status = CacheStatusField.forward(
             kind.forward, status: notModified.status, stored: storedNow, ttlSeconds: storedNow ? ttl / 1000 : nil)
-        var response = serveStored(exchange, entry: entry, ttlMillis: ttl, now: now, outcome: .revalidated, cacheStatus: status)
+        var response = serveStored(
+            exchange, entry: entry, ttlMillis: ttl, now: now, outcome: .revalidated, cacheStatus: status, originMillis: originMillis,
+            background: kind.background)
         Self.addSetCookie(from: notModified, to: &response)
-        _ = originMillis
         return response
     }
 

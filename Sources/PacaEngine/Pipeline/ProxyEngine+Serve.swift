@@ -12,7 +12,8 @@ extension ProxyEngine {
     /// `multipart/byteranges`, §14.6).
     func serveStored(
         _ exchange: Exchange, entry: CacheEntry, ttlMillis: Int64, now: UnixMillis, outcome: AccessLogRecord.CacheOutcome,
-        cacheStatus: String? = nil, tier: String = "l1", file: DiskFileBody? = nil
+        cacheStatus: String? = nil, tier: String = "l1", file: DiskFileBody? = nil, originMillis: Double? = nil,
+        background: Bool = false
     ) -> ProxyResponse {
         if let file { return serveStoredFile(exchange, file: file, ttlMillis: ttlMillis, now: now, outcome: outcome, tier: tier) }
         var headers = HTTPHeaders()
@@ -61,8 +62,10 @@ extension ProxyEngine {
             let loggedTier = outcome == .hit || outcome == .stale ? tier : ""
             let keyHash = entry.keyHash
             // A head this connection sent before, answered by the same route, with the client
-            // its peer: the record shares the strings of the last one queued for them.
-            let head = trustsAProxy.load(ordering: .relaxed) ? 0 : exchange.request.headSerial
+            // its peer: the record shares the strings of the last one queued for them. One read
+            // of the trust flag decides both that and the whole record's client.
+            let trusting = trustsAProxy.load(ordering: .relaxed)
+            let head = trusting || originMillis != nil || background ? 0 : exchange.request.headSerial
             if head == 0
                 || !accessLog.appendRepeat(
                     head: head, route: ObjectIdentifier(exchange.route), timestamp: exchange.startTime, status: Int(status.code),
@@ -72,9 +75,11 @@ extension ProxyEngine {
             {
                 // The entry's own key: one entry logs one key, whether it was a miss or a hit. Built
                 // in the call, so the record moves into the log rather than being copied.
-                let whole = record(
+                var whole = record(
                     exchange, status: Int(status.code), bytes: bytes, cache: outcome, tier: loggedTier, ttl: Int(ttl),
-                    collapsed: false, originMillis: nil, key: entry.key, keyHash: keyHash, at: now)
+                    collapsed: false, originMillis: originMillis, key: entry.key, keyHash: keyHash,
+                    client: trusting ? nil : exchange.request.peer, at: now)
+                whole.background = background
                 if head == 0 { accessLog.append(whole) } else { accessLog.append(whole, head: head, route: exchange.route) }
             }
         }
