@@ -27,11 +27,12 @@ func hitPathBenchmarks() {
                 maxDuration: .seconds(3),
                 maxIterations: 10_000,
                 thresholds: [
-                    // Allocations are deterministic: one more per request is a regression (2% of a
-                    // handful). Wall clock is noisy on shared machines: only a doubling shows.
+                    // Allocations are deterministic and the same on every machine: one more per
+                    // request is a regression (2% of a handful). Wall clock is reported, not
+                    // checked: a committed figure holds only on the machine that measured it (a
+                    // slower VM ran the unchanged code 2.3x slower, with the same instructions).
                     // `thresholds check` compares p90 with the committed Thresholds/ files.
-                    .mallocCountTotal: .init(relative: [.p50: 2.0, .p90: 2.0]),
-                    .wallClock: .init(relative: [.p50: 100.0, .p90: 100.0]),
+                    .mallocCountTotal: .init(relative: [.p50: 2.0, .p90: 2.0])
                 ]
             )
         ) { benchmark in
