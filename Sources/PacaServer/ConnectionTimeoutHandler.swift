@@ -1,20 +1,18 @@
 import NIOCore
 
-/// The timeouts of one connection, with one timer: the request-head timeout (nginx's
-/// `client_header_timeout`: a client trickling header bytes cannot hold a connection forever) and
-/// the idle timeout (a keep-alive connection, or a streamed body the client stopped reading, with
-/// no traffic for that long is closed). Sits in front of the decoder, so it sees raw bytes: the
-/// first bytes of a new request start the head clock; `ConnectionHandler` calls `headReceived()`
-/// and `requestComplete()` directly (no pipeline event, no dynamic cast per request). Activity is
-/// a time stamp taken on each read and each write.
+/// The timeouts of one connection: the request-head timeout (nginx's `client_header_timeout`: a
+/// client trickling header bytes cannot hold a connection forever) and the idle timeout (a
+/// keep-alive connection, or a streamed body the client stopped reading, with no traffic for that
+/// long is closed). Sits in front of the decoder, so it sees raw bytes: the first bytes of a new
+/// request start the head clock; `ConnectionHandler` calls `headReceived()` and
+/// `requestComplete()` directly (no pipeline event, no dynamic cast per request). Activity is a
+/// time stamp taken on each read and each write.
 ///
-/// The timer is never cancelled or re-armed on the way of a request (as nginx keeps its timers):
-/// it fires at a deadline no later than any deadline that may come due before it, then checks and
-/// re-arms itself. A head that starts at or after an arming has its deadline at least
-/// `headTimeout` later, so the timer is armed at most `headTimeout` ahead; a request costs no
-/// schedule and no cancel. When the head deadline passes, the client gets 408 and the connection
-/// is closed; when the idle deadline passes, `IdleStateHandler.IdleStateEvent.all` goes inbound,
-/// which `ConnectionHandler` acts on.
+/// The connection has no timer of its own: while it is active it belongs to its event loop's
+/// `ConnectionTimers`, whose tick calls `check(now:)`. A request costs no schedule and no cancel,
+/// and a connection's close costs no search of the loop's timer heap. When the head deadline
+/// passes, the client gets 408 and the connection is closed; when the idle deadline passes,
+/// `IdleStateHandler.IdleStateEvent.all` goes inbound, which `ConnectionHandler` acts on.
 final class ConnectionTimeoutHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -32,16 +30,24 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler {
         case complete
     }
 
+    /// Whether the connection is checked by its loop's tick.
+    private enum Membership {
+        case out
+        /// In `timers` at `slot`, checked with `context`.
+        case member(slot: Int, context: ChannelHandlerContext)
+    }
+
     private let headTimeout: TimeAmount
     private let idleTimeout: TimeAmount
+    private let timers: ConnectionTimers
     private var head = Head.awaited
     private var lastActivity = NIODeadline.now()
-    /// The one timer of the connection; `nil` before the channel is active and after it closed.
-    private var timer: Scheduled<Void>?
+    private var membership = Membership.out
 
-    init(headTimeout: TimeAmount, idleTimeout: TimeAmount) {
+    init(headTimeout: TimeAmount, idleTimeout: TimeAmount, timers: ConnectionTimers) {
         self.headTimeout = headTimeout
         self.idleTimeout = idleTimeout
+        self.timers = timers
     }
 
     /// A complete request head was decoded: its clock stops.
@@ -55,19 +61,21 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { arm(context: context, now: .now()) }
+        if context.channel.isActive { join(context: context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        leave()
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        let now = NIODeadline.now()
-        lastActivity = now
-        if timer == nil { arm(context: context, now: now) }
+        lastActivity = .now()
+        join(context: context)
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
+        leave()
         head = .awaited
         context.fireChannelInactive()
     }
@@ -84,23 +92,24 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler {
         context.write(data, promise: promise)
     }
 
-    /// Arms the timer at the earliest deadline that can come due: the pending head's, the idle
-    /// one, or `headTimeout` from now (a head starting later is due no earlier than that).
-    private func arm(context: ChannelHandlerContext, now: NIODeadline) {
-        var deadline = min(lastActivity + idleTimeout, now + headTimeout)
-        if case .receiving(let since) = head { deadline = min(deadline, since + headTimeout) }
-        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            self.fire(context: loopBound.value)
-        }
+    private func join(context: ChannelHandlerContext) {
+        guard case .out = membership else { return }
+        membership = .member(slot: timers.add(self), context: context)
     }
 
-    private func fire(context: ChannelHandlerContext) {
-        timer = nil
-        guard context.channel.isActive else { return }
-        let now = NIODeadline.now()
+    private func leave() {
+        guard case .member(let slot, _) = membership else { return }
+        membership = .out
+        timers.remove(slot: slot)
+    }
+
+    /// Called by the loop's tick: acts on a deadline that has passed.
+    func check(now: NIODeadline) {
+        guard case .member(_, let context) = membership else { return }
+        guard context.channel.isActive else { return leave() }
         if case .receiving(let since) = head, now >= since + headTimeout {
             head = .complete
+            leave()
             let reply = "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
             context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: reply))).assumeIsolated().whenComplete { _ in
                 context.close(promise: nil)
@@ -112,6 +121,5 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler {
             lastActivity = now
             context.fireUserInboundEventTriggered(IdleStateHandler.IdleStateEvent.all)
         }
-        if context.channel.isActive { arm(context: context, now: now) }
     }
 }

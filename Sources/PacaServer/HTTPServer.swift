@@ -78,6 +78,11 @@ public final class HTTPServer: Sendable {
         let responder = self.responder
         let logger = self.logger
         let connections = self.connections
+        // One set of connection timers per event loop, made before the first accept.
+        let tick = Self.timerTick(configuration)
+        let timers = Dictionary(
+            group.makeIterator().map { (ObjectIdentifier($0), ConnectionTimers(eventLoop: $0, tick: tick)) },
+            uniquingKeysWith: { first, _ in first })
         // No `childChannelOption`s: NIO applies those through a chain of futures per accepted
         // connection (about 6 % of the CPU of a connection-per-request load). The initializer
         // sets what a connection needs synchronously instead. (`TCP_NODELAY` is a `tcpOption`:
@@ -95,7 +100,9 @@ public final class HTTPServer: Sendable {
                 }
                 return channel.eventLoop.makeCompletedFuture {
                     try Self.configureSocket(channel)
-                    try Self.configurePipeline(channel, configuration: configuration, responder: responder, logger: logger)
+                    try Self.configurePipeline(
+                        channel, configuration: configuration, responder: responder, logger: logger,
+                        timers: timers[ObjectIdentifier(channel.eventLoop)])
                     connections.add(channel)
                 }
             }
@@ -134,9 +141,19 @@ public final class HTTPServer: Sendable {
     public static func configurePipeline(
         _ channel: any Channel, configuration: Configuration, responder: any ProxyResponder, logger: Logger
     ) throws {
+        try configurePipeline(channel, configuration: configuration, responder: responder, logger: logger, timers: nil)
+    }
+
+    /// As above, with the connection's timeouts checked by `timers` (its event loop's); `nil`
+    /// gives the connection a set of its own.
+    static func configurePipeline(
+        _ channel: any Channel, configuration: Configuration, responder: any ProxyResponder, logger: Logger,
+        timers: ConnectionTimers?
+    ) throws {
         let timeouts = ConnectionTimeoutHandler(
             headTimeout: .milliseconds(configuration.requestHeadTimeout.milliseconds),
-            idleTimeout: .milliseconds(configuration.idleTimeout.milliseconds))
+            idleTimeout: .milliseconds(configuration.idleTimeout.milliseconds),
+            timers: timers ?? ConnectionTimers(eventLoop: channel.eventLoop, tick: timerTick(configuration)))
         let handler = ConnectionHandler(configuration: configuration, responder: responder, logger: logger, timeouts: timeouts)
         let pipeline = channel.pipeline.syncOperations
         try pipeline.addHandler(timeouts)
@@ -147,6 +164,13 @@ public final class HTTPServer: Sendable {
     /// The listening channel (after `start`, before `shutdown`).
     var listener: (any Channel)? {
         serverChannel.withLock { $0 }
+    }
+
+    /// How often a loop checks its connections' timeouts: a quarter of the shorter of the head
+    /// and idle timeouts, between 10 ms and one second.
+    static func timerTick(_ configuration: Configuration) -> TimeAmount {
+        let shortest = min(configuration.requestHeadTimeout, configuration.idleTimeout)
+        return ConnectionTimers.tick(forShortest: .milliseconds(shortest.milliseconds))
     }
 
     /// The bound port (after `start`).
