@@ -3,7 +3,6 @@ import Logging
 import NIOCore
 import NIOEmbedded
 import NIOPosix
-import PacaCore
 import Testing
 
 @testable import PacaServer
@@ -15,13 +14,6 @@ private final class ErrorRecorder: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         errors.append(error)
-    }
-}
-
-/// Answers every request with a short body.
-private struct OKResponder: ProxyResponder {
-    func respond(to request: ProxyRequest, on eventLoop: any EventLoop) -> ProxyResult {
-        .immediate(ProxyResponse(status: .ok, body: ByteBuffer(string: "ok")))
     }
 }
 
@@ -75,7 +67,7 @@ struct AcceptBackoffTests {
     @Test("a real listener stops reading its socket on EMFILE: readability is no longer asked for")
     func realListenerStopsReading() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let server = HTTPServer(configuration: .init(port: 0), responder: OKResponder(), group: group)
+        let server = HTTPServer(configuration: .init(port: 0), responder: FixedResponder(), group: group)
         try await server.start()
         let listener = try #require(server.listener)
         #expect(try await listener.getOption(.autoRead).get())

@@ -6,8 +6,8 @@ import Testing
 
 @testable import PacaServer
 
-/// Answers every request with a short body.
-private struct FixedResponder: ProxyResponder {
+/// Answers every request with a short body (the listener's tests share it).
+struct FixedResponder: ProxyResponder {
     func respond(to request: ProxyRequest, on eventLoop: any EventLoop) -> ProxyResult {
         .immediate(ProxyResponse(status: .ok, body: ByteBuffer(string: "ok")))
     }
