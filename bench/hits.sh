@@ -394,7 +394,7 @@ say "origin: $ORIGIN, latency $LATENCY; ttl ${TTL}s"
 say "wrk: -t$THREADS -c$CONNS -d${DURATION}s --latency, $REPS interleaved reps"
 say "versions: $(nginx -v 2>&1 | sed 's/.*version: //'), $(varnishd -V 2>&1 | head -1 | sed 's/ revision.*//;s/[()]//g'), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)$([[ " $TARGETS " == *" paca"* ]] && echo ", paca $PACA")"
 say ""
-say "$(printf '%-12s %-18s %4s %10s %8s %8s %6s %7s %7s' target url rep 'req/s' 'p50 ms' 'p99 ms' errors 'wrk cpu' 'srv cpu')"
+say "$(printf '%-12s %-18s %4s %10s %8s %8s %6s %7s %7s %6s' target url rep 'req/s' 'p50 ms' 'p99 ms' errors 'wrk cpu' 'srv cpu' steal)"
 
 # cpu_ticks CPULIST: busy and total jiffies of those CPUs, from /proc/stat
 cpu_ticks() {
@@ -407,6 +407,11 @@ cpu_ticks() {
         idle += $5 + $6; for (i = 2; i <= NF; i++) total += $i } } END { print total - idle, total }' /proc/stat
 }
 SERVER_CPU_LIST=${SERVER_CPUS:-0-$((ncpu - 1))}
+# steal_ticks: jiffies the hypervisor gave to other guests while this one wanted them, over all
+# CPUs, and all jiffies: a round with much steal measured a share of the box, not the box.
+steal_ticks() {
+    awk '$1 ~ /^cpu[0-9]+$/ { steal += $9; for (i = 2; i <= NF; i++) total += $i } END { print steal, total }' /proc/stat
+}
 
 WRK_CLOSE=(); [[ $CLOSE == 1 ]] && WRK_CLOSE=(-H "Connection: close")
 RES=$TMP/results.tsv; : >"$RES"
@@ -419,9 +424,12 @@ for u in $URLS; do
                 || warm "$t" "$u" 1
             out=$TMP/wrk-$t-$(basename "$u")-$rep.txt
             read -r busy0 total0 < <(cpu_ticks "$SERVER_CPU_LIST")
+            read -r stolen0 all0 < <(steal_ticks)
             timeout $((DURATION + 30)) /usr/bin/time -f '%P' -o "$out.cpu" "${CLI[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency --timeout 5s "${WRK_CLOSE[@]}" "${WRK_KEYS[@]}" "$url" >"$out" 2>&1 \
                 || { cat "$out" >&2; die "wrk failed against $t"; }
             read -r busy1 total1 < <(cpu_ticks "$SERVER_CPU_LIST")
+            read -r stolen1 all1 < <(steal_ticks)
+            steal=$(awk -v s=$((stolen1 - stolen0)) -v t=$((all1 - all0)) 'BEGIN { printf "%.0f%%", (t > 0 ? 100 * s / t : 0) }')
             srv_cpu=$(awk -v b=$((busy1 - busy0)) -v t=$((total1 - total0)) 'BEGIN { printf "%.0f%%", (t > 0 ? 100 * b / t : 0) }')
             wrk_cpu=$(tail -1 "$out.cpu")
             rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
@@ -434,7 +442,7 @@ for u in $URLS; do
                         /Socket errors:/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 }
                         END { print n + 0 }' "$out")
             printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$u" "$rep" "$rps" "$p99" "$errs" "$p50" >>"$RES"
-            say "$(printf '%-12s %-18s %4s %10.0f %8.2f %8.2f %6s %7s %7s' "$t" "$u" "$rep" "$rps" "$p50" "$p99" "$errs" "$wrk_cpu" "$srv_cpu")"
+            say "$(printf '%-12s %-18s %4s %10.0f %8.2f %8.2f %6s %7s %7s %6s' "$t" "$u" "$rep" "$rps" "$p50" "$p99" "$errs" "$wrk_cpu" "$srv_cpu" "$steal")"
         done
     done
 done
