@@ -8,7 +8,7 @@ ORIGIN_PORT ?= 9000
 ADMIN_PORT ?= 9090
 PREFIX     ?= /usr/local
 
-.PHONY: run test build release install deps test-deps bench clean check-config format lint deploy-check rolling-restart
+.PHONY: run test build release install deps test-deps bench clean check-config format lint deploy-check rolling-restart cache-tests
 
 ## Install the system libraries paca links (only what is missing).
 deps:
@@ -46,6 +46,11 @@ check-config: build
 ## Side-by-side hit benchmark against nginx and Varnish (see bench/README.md).
 bench: release
 	bench/hits.sh
+
+## The public HTTP caching conformance suite against paca serve (bench/cache-tests.sh): clones
+## http-tests/cache-tests, so it needs the network and node, or CACHE_TESTS_DIR=<a checkout>.
+cache-tests: release
+	bench/cache-tests.sh
 
 ## Check deploy/ without a container engine: systemd-analyze verify, YAML and compose structure,
 ## the k8s manifests against their schema, the image's command lines run here (deploy/check.sh).
