@@ -80,10 +80,18 @@ pids+=($!)
 wait_for "http://127.0.0.1:$ADMIN_PORT/stats"
 wait_for "http://127.0.0.1:$PACA_PORT/paca-ready"
 
+if [[ -n $TEST_ID ]]; then
+    # One test: the suite's client prints each request and response, and the verdict.
+    status=0
+    (cd "$SUITE" && env npm_config_base="http://127.0.0.1:$PACA_PORT" npm_config_id="$TEST_ID" \
+        timeout "$MAX_SECONDS" node --no-warnings test-engine/cli.mjs) || status=$?
+    exit $status
+fi
+
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 RESULTS=$OUT_DIR/cache-tests-$stamp.json
 echo "cache-tests $suite_version against paca on 127.0.0.1:$PACA_PORT (origin 127.0.0.1:$ORIGIN_PORT)"
-(cd "$SUITE" && env npm_config_base="http://127.0.0.1:$PACA_PORT" npm_config_id="$TEST_ID" npm_package_config_id= \
+(cd "$SUITE" && env npm_config_base="http://127.0.0.1:$PACA_PORT" npm_config_id= npm_package_config_id= \
     timeout "$MAX_SECONDS" node --no-warnings test-engine/cli.mjs) >"$RESULTS" 2>"$tmp/cli.log" \
     || { cat "$tmp/cli.log" >&2; die "the suite's client failed"; }
 
