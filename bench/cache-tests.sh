@@ -20,6 +20,7 @@ OUT_DIR=${OUT_DIR:-bench/out}
 SUITE=${CACHE_TESTS_DIR:-$OUT_DIR/cache-tests}
 REF=${CACHE_TESTS_REF:-}
 TEST_ID=${TEST_ID:-}              # run one test only (its id), e.g. freshness-max-age
+ROUTE_EXTRA=${ROUTE_EXTRA:-}      # more fields of the route, e.g. '"stale_if_unreachable": "1h"'
 MAX_SECONDS=${MAX_SECONDS:-600}   # the suite's client is stopped after this long
 
 die() { echo "cache-tests.sh: $*" >&2; exit 2; }
@@ -72,7 +73,7 @@ cat >"$tmp/routes.json" <<EOF
   "listen": "127.0.0.1:$PACA_PORT",
   "admin": { "listen": "127.0.0.1:$ADMIN_PORT" },
   "storage": { "l1": { "max_bytes": "100MB" } },
-  "routes": [ { "name": "conformance", "match": "/*", "origin": "http://127.0.0.1:$ORIGIN_PORT" } ]
+  "routes": [ { "name": "conformance", "match": "/*", "origin": "http://127.0.0.1:$ORIGIN_PORT"${ROUTE_EXTRA:+, $ROUTE_EXTRA} } ]
 }
 EOF
 "$PACA" serve --config "$tmp/routes.json" >"$tmp/paca.log" 2>&1 &
