@@ -1,5 +1,5 @@
-import Logging
-import NIOCore
+public import Logging
+public import NIOCore
 
 #if canImport(Glibc)
     import Glibc
@@ -17,9 +17,10 @@ import NIOCore
 /// connections held open). nginx pauses its accept events for 500 ms in the same case; so does
 /// this, by turning the listener's `autoRead` off (NIO then drops its readability interest) and
 /// on again, and says so once per pause. Connections in the queue wait, and are accepted when
-/// descriptors are free.
-final class AcceptBackoff: ChannelInboundHandler {
-    typealias InboundIn = NIOAny
+/// descriptors are free. Installed on a listener by `serverChannelInitializer`: paca's own and
+/// the demo origin's.
+public final class AcceptBackoff: ChannelInboundHandler {
+    public typealias InboundIn = NIOAny
 
     private enum State {
         case accepting
@@ -28,7 +29,7 @@ final class AcceptBackoff: ChannelInboundHandler {
     }
 
     /// How long accepting pauses after such an error.
-    static let pause = TimeAmount.milliseconds(500)
+    public static let pause = TimeAmount.milliseconds(500)
 
     private let pause: TimeAmount
     private let logger: Logger
@@ -36,7 +37,7 @@ final class AcceptBackoff: ChannelInboundHandler {
     /// Pauses so far, for the log line.
     private(set) var pauses = 0
 
-    init(pause: TimeAmount = AcceptBackoff.pause, logger: Logger) {
+    public init(pause: TimeAmount = AcceptBackoff.pause, logger: Logger) {
         self.pause = pause
         self.logger = logger
     }
@@ -53,7 +54,7 @@ final class AcceptBackoff: ChannelInboundHandler {
         return [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(error.errnoCode)
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard Self.isResourceShortage(error) else { return context.fireErrorCaught(error) }
         guard case .accepting = state else { return }
         pauses += 1
@@ -68,7 +69,7 @@ final class AcceptBackoff: ChannelInboundHandler {
         state = .pausing(timer: timer)
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
+    public func handlerRemoved(context: ChannelHandlerContext) {
         guard case .pausing(let timer) = state else { return }
         timer.cancel()
         state = .accepting

@@ -1,8 +1,11 @@
 import Foundation
+import NIOCore
 import NIOPosix
-import PacaApp
+import PacaServer
 import PacaTestSupport
 import Testing
+
+@testable import PacaApp
 
 /// The repository's root: this file is `Tests/PacaAppTests/DemoOriginTests.swift`.
 private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -17,6 +20,26 @@ struct DemoOriginTests {
         let address = try await origin.start()
         do {
             try await body(try #require(address.port))
+        } catch {
+            await origin.shutdown()
+            throw error
+        }
+        await origin.shutdown()
+    }
+
+    /// Out of descriptors, NIO leaves a listener registered and its loop spins; the demo origin
+    /// (the origin of `make run` and of the bench scripts) pauses accepting, as paca's listener.
+    @Test("the listener stops accepting for a while when an accept fails for want of descriptors")
+    func listenerPausesAtTheDescriptorLimit() async throws {
+        let origin = try DemoOrigin(
+            configuration: .init(fixtures: repositoryRoot + "/fixtures", port: 0, latency: .zero),
+            group: MultiThreadedEventLoopGroup.singleton)
+        try await origin.start()
+        do {
+            let listener = try #require(origin.listener)
+            #expect(try await listener.getOption(.autoRead).get())
+            listener.pipeline.fireErrorCaught(IOError(errnoCode: EMFILE, reason: "accept"))
+            #expect(try await listener.getOption(.autoRead).get() == false)
         } catch {
             await origin.shutdown()
             throw error

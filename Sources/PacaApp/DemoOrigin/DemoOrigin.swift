@@ -70,6 +70,12 @@ public final class DemoOrigin: Sendable {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 512)
+            // Out of descriptors, the listener pauses instead of spinning a core (as paca's own).
+            .serverChannelInitializer { [logger] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AcceptBackoff(logger: logger))
+                }
+            }
             .childChannelInitializer { channel in
                 channel.pipeline.configureHTTPServerPipeline().flatMapThrowing {
                     try channel.pipeline.syncOperations.addHandler(
@@ -81,6 +87,11 @@ public final class DemoOrigin: Sendable {
         guard let address = channel.localAddress else { throw ServerError.noLocalAddress }
         logger.info("demo origin listening", metadata: ["address": "\(address)", "documents": "\(documents.count)"])
         return address
+    }
+
+    /// The listening channel (after `start`, before `shutdown`).
+    var listener: (any Channel)? {
+        channel.withLockedValue { $0 }
     }
 
     /// Stops listening.
