@@ -42,7 +42,9 @@ if [[ ! -d $SUITE/node_modules ]]; then
     (cd "$SUITE" && npm install --omit=dev --no-audit --no-fund >/dev/null) || die "npm install failed in $SUITE"
 fi
 SUITE=$(cd "$SUITE" && pwd)
-suite_version=$( (cd "$SUITE" && git rev-parse --short HEAD 2>/dev/null) || echo "unversioned")
+# Its own commit, not that of a repository it happens to sit in.
+suite_version=unversioned
+[[ -e $SUITE/.git ]] && suite_version=$(git -C "$SUITE" rev-parse --short HEAD 2>/dev/null || echo unversioned)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/paca-cache-tests.XXXXXX")
 source bench/lib.sh
