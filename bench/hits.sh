@@ -394,7 +394,7 @@ say "origin: $ORIGIN, latency $LATENCY; ttl ${TTL}s"
 say "wrk: -t$THREADS -c$CONNS -d${DURATION}s --latency, $REPS interleaved reps"
 say "versions: $(nginx -v 2>&1 | sed 's/.*version: //'), $(varnishd -V 2>&1 | head -1 | sed 's/ revision.*//;s/[()]//g'), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)$([[ " $TARGETS " == *" paca"* ]] && echo ", paca $PACA")"
 say ""
-say "$(printf '%-12s %-18s %4s %10s %8s %8s %6s %7s %7s %6s' target url rep 'req/s' 'p50 ms' 'p99 ms' errors 'wrk cpu' 'srv cpu' steal)"
+say "$(printf '%-12s %-18s %4s %10s %8s %8s %6s %7s %7s %6s %9s' target url rep 'req/s' 'p50 ms' 'p99 ms' errors 'wrk cpu' 'srv cpu' steal 'µs cpu/req')"
 
 # cpu_ticks CPULIST: busy and total jiffies of those CPUs, from /proc/stat
 cpu_ticks() {
@@ -407,6 +407,38 @@ cpu_ticks() {
         idle += $5 + $6; for (i = 2; i <= NF; i++) total += $i } } END { print total - idle, total }' /proc/stat
 }
 SERVER_CPU_LIST=${SERVER_CPUS:-0-$((ncpu - 1))}
+# server_pid TARGET: the PID of the server process started for TARGET (every nginx target is
+# one nginx: its master, and the workers under it)
+server_pid() {
+    local name=$1 i
+    [[ $name == nginx* ]] && name=nginx
+    for i in "${!NAMES[@]}"; do [[ ${NAMES[i]} == "$name" ]] && { echo "${PIDS[i]}"; return; }; done
+}
+# tree_ticks PID: CPU time (user + system, clock ticks, every thread) of PID and the processes
+# under it. Time the hypervisor stole is not in it: the server's CPU per request is a measure
+# of its own work that a noisy neighbour moves far less than it moves requests per second.
+tree_ticks() {
+    python3 - "$1" <<'PY'
+import os, sys
+root, parent, ticks = sys.argv[1], {}, {}
+for pid in filter(str.isdigit, os.listdir('/proc')):
+    try:
+        with open(f'/proc/{pid}/stat') as stat:
+            fields = stat.read().rsplit(')', 1)[1].split()
+    except (OSError, IndexError):
+        continue
+    parent[pid], ticks[pid] = fields[1], int(fields[11]) + int(fields[12])
+total = 0
+for pid, own in ticks.items():
+    up = pid
+    while up != root and up in parent and up not in ('0', '1'):
+        up = parent[up]
+    total += own if up == root else 0
+print(total)
+PY
+}
+CLK_TCK=$(getconf CLK_TCK)
+
 # steal_ticks: jiffies the hypervisor gave to other guests while this one wanted them, over all
 # CPUs, and all jiffies: a round with much steal measured a share of the box, not the box.
 steal_ticks() {
@@ -425,9 +457,12 @@ for u in $URLS; do
             out=$TMP/wrk-$t-$(basename "$u")-$rep.txt
             read -r busy0 total0 < <(cpu_ticks "$SERVER_CPU_LIST")
             read -r stolen0 all0 < <(steal_ticks)
+            spid=$(server_pid "$t")
+            cpu0=$(tree_ticks "$spid")
             timeout $((DURATION + 30)) /usr/bin/time -f '%P' -o "$out.cpu" "${CLI[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency --timeout 5s "${WRK_CLOSE[@]}" "${WRK_KEYS[@]}" "$url" >"$out" 2>&1 \
                 || { cat "$out" >&2; die "wrk failed against $t"; }
             read -r busy1 total1 < <(cpu_ticks "$SERVER_CPU_LIST")
+            cpu1=$(tree_ticks "$spid")
             read -r stolen1 all1 < <(steal_ticks)
             steal=$(awk -v s=$((stolen1 - stolen0)) -v t=$((all1 - all0)) 'BEGIN { printf "%.0f%%", (t > 0 ? 100 * s / t : 0) }')
             srv_cpu=$(awk -v b=$((busy1 - busy0)) -v t=$((total1 - total0)) 'BEGIN { printf "%.0f%%", (t > 0 ? 100 * b / t : 0) }')
@@ -436,13 +471,15 @@ for u in $URLS; do
             p50=$(awk '/^ +50%/ { print $2 }' "$out")
             p99=$(awk '/^ +99%/ { print $2 }' "$out")
             [[ -n $rps && -n $p50 && -n $p99 ]] || { cat "$out" >&2; die "could not parse wrk output"; }
+            requests=$(awk '/ requests in / { print $1 }' "$out")
+            cpu_us=$(awk -v c=$((cpu1 - cpu0)) -v n="${requests:-0}" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (n > 0 ? c * 1e6 / hz / n : 0) }')
             p50=$(to_ms "$p50")
             p99=$(to_ms "$p99")
             errs=$(awk '/Non-2xx or 3xx responses:/ { n += $NF }
                         /Socket errors:/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 }
                         END { print n + 0 }' "$out")
-            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$u" "$rep" "$rps" "$p99" "$errs" "$p50" >>"$RES"
-            say "$(printf '%-12s %-18s %4s %10.0f %8.2f %8.2f %6s %7s %7s %6s' "$t" "$u" "$rep" "$rps" "$p50" "$p99" "$errs" "$wrk_cpu" "$srv_cpu" "$steal")"
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$u" "$rep" "$rps" "$p99" "$errs" "$p50" "$cpu_us" >>"$RES"
+            say "$(printf '%-12s %-18s %4s %10.0f %8.2f %8.2f %6s %7s %7s %6s %9s' "$t" "$u" "$rep" "$rps" "$p50" "$p99" "$errs" "$wrk_cpu" "$srv_cpu" "$steal" "$cpu_us")"
         done
     done
 done
@@ -451,25 +488,30 @@ done
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 say ""
-say "$(printf '%-12s %-10s %12s %8s %8s %7s  %-8s %s' target body 'median req/s' 'p50 ms' 'p99 ms' errors '/ nginx' '/ best of nginx,varnish')"
+say "$(printf '%-12s %-10s %12s %8s %8s %7s %10s  %-8s %-10s %s' target body 'median req/s' 'p50 ms' 'p99 ms' errors 'µs cpu/req' '/ nginx' 'cpu nginx/' '/ best of nginx,varnish')"
 for u in $URLS; do
     size=$(stat -c %s "fixtures/origin$u")
     body=$(awk -v s="$size" 'BEGIN { if (s % 1024 == 0) printf "%d KiB", s / 1024; else printf "%d B", s }')
-    declare -A MRPS=() MP50=() MP99=()
+    declare -A MRPS=() MP50=() MP99=() MCPU=()
     for t in $TARGETS nginx varnish; do
         [[ -n ${MRPS[$t]:-} ]] && continue
         MRPS[$t]=$(awk -F'\t' -v t="$t" -v u="$u" '$1 == t && $2 == u { print $4 }' "$RES" | median)
         MP50[$t]=$(awk -F'\t' -v t="$t" -v u="$u" '$1 == t && $2 == u { print $7 }' "$RES" | median)
         MP99[$t]=$(awk -F'\t' -v t="$t" -v u="$u" '$1 == t && $2 == u { print $5 }' "$RES" | median)
+        MCPU[$t]=$(awk -F'\t' -v t="$t" -v u="$u" '$1 == t && $2 == u { print $8 }' "$RES" | median)
     done
     for t in $TARGETS; do
         errs=$(awk -F'\t' -v t="$t" -v u="$u" '$1 == t && $2 == u { n += $6 } END { print n + 0 }' "$RES")
-        vs_nginx=""; vs_best=""
+        vs_nginx=""; vs_best=""; cpu_vs=""
         if [[ $t == paca* ]]; then
             # paca-log is set against nginx-log (both logging) when that target ran
             ref=nginx; [[ $t == paca-log && ${MRPS[nginx-log]:-nan} != nan ]] && ref=nginx-log
             [[ ${MRPS[$ref]} != nan ]] && vs_nginx=$(awk -v a="${MRPS[$t]}" -v b="${MRPS[$ref]}" -v r="$ref" \
                 'BEGIN { printf "%.2fx%s", a / b, (r == "nginx" ? "" : " (vs " r ")") }')
+            # CPU per request, the reference's over paca's: above 1, paca does a request's work
+            # in less of its core (steal is not counted in it)
+            [[ ${MCPU[$ref]:-nan} != nan ]] && cpu_vs=$(awk -v a="${MCPU[$t]}" -v b="${MCPU[$ref]}" \
+                'BEGIN { if (a > 0) printf "%.2fx", b / a }')
             best=""
             for o in nginx varnish; do
                 [[ ${MRPS[$o]} == nan ]] && continue
@@ -477,9 +519,9 @@ for u in $URLS; do
             done
             [[ -n $best ]] && vs_best=$(awk -v a="${MRPS[$t]}" -v b="$best" -v n="$bt" 'BEGIN { printf "%.2fx (vs %s)", a / b, n }')
         fi
-        say "$(printf '%-12s %-10s %12.0f %8.2f %8.2f %7s  %-8s %s' "$t" "$body" "${MRPS[$t]}" "${MP50[$t]}" "${MP99[$t]}" "$errs" "$vs_nginx" "$vs_best")"
+        say "$(printf '%-12s %-10s %12.0f %8.2f %8.2f %7s %10s  %-8s %-10s %s' "$t" "$body" "${MRPS[$t]}" "${MP50[$t]}" "${MP99[$t]}" "$errs" "${MCPU[$t]}" "$vs_nginx" "$cpu_vs" "$vs_best")"
     done
-    unset MRPS MP50 MP99
+    unset MRPS MP50 MP99 MCPU
 done
 say ""
 say "written to $OUT"
