@@ -447,9 +447,16 @@ steal_ticks() {
 
 WRK_CLOSE=(); [[ $CLOSE == 1 ]] && WRK_CLOSE=(-H "Connection: close")
 RES=$TMP/results.tsv; : >"$RES"
+# Each repetition starts one target later than the last (paca nginx varnish, then nginx varnish
+# paca, ...): on a shared VM the first run of a round met more steal, more often, and no target
+# should always be the one that meets it.
+rotated() { # rotated N: $TARGETS turned left N times
+    local list=($TARGETS) n=${#list[@]} i
+    for ((i = 0; i < n; i++)); do printf '%s ' "${list[(i + $1) % n]}"; done
+}
 for u in $URLS; do
     for rep in $(seq "$REPS"); do
-        for t in $TARGETS; do
+        for t in $(rotated $((rep - 1))); do
             url="http://127.0.0.1:${PORT[$t]}$u"
             h=$TMP/headers
             curl -s -o /dev/null -D "$h" --max-time 10 "$url" && is_hit "$t" "$h" \
