@@ -194,12 +194,22 @@ final class ConnectionHandler: ChannelDuplexHandler {
         case accepted(UploadStream?)
     }
 
-    /// The checks of a head from NIO's decoder (`Host`, the body's size, `Expect`), and the
-    /// stream for its body.
+    /// The checks of a head from NIO's decoder (`Host`, transfer codings, the body's size,
+    /// `Expect`), and the stream for its body.
     private func check(_ head: HTTPRequestHead, context: ChannelHandlerContext) -> HeadCheck {
         if let problem = HostFieldCheck.problem(head) {
             reject(context, .plain(.badRequest, problem, close: true))
             return .refused
+        }
+        switch TransferCodingCheck.problem(head) {
+        case .notImplemented(let problem):
+            reject(context, .plain(.notImplemented, problem, close: true))
+            return .refused
+        case .malformed(let problem):
+            reject(context, .plain(.badRequest, problem, close: true))
+            return .refused
+        case nil:
+            break
         }
         let declared = head.headers.first(name: "content-length").flatMap(Int.init)
         if let declared, declared > configuration.maxBodyBytes {
