@@ -47,6 +47,7 @@ PACA_EXTRA=${PACA_EXTRA:-}        # more arguments to "paca serve"
 CLOSE=${CLOSE:-0}                 # 1: every request on a new connection (wrk sends "Connection: close")
 KEYS=${KEYS:-1}                   # >1: spread each run over KEYS cached URLs (the path with ?k=0..KEYS-1)
 KEEP_TMP=${KEEP_TMP:-0}
+GOAL=${GOAL:-1.25}                # the summary's budget line: GOAL times nginx's requests/s
 OUT_DIR=${OUT_DIR:-bench/out}
 
 [[ $SKIP_PACA == 1 ]] && TARGETS=$(tr ' ' '\n' <<<"$TARGETS" | grep -v '^paca' | tr '\n' ' ')
@@ -394,7 +395,7 @@ say "origin: $ORIGIN, latency $LATENCY; ttl ${TTL}s"
 say "wrk: -t$THREADS -c$CONNS -d${DURATION}s --latency, $REPS interleaved reps"
 say "versions: $(nginx -v 2>&1 | sed 's/.*version: //'), $(varnishd -V 2>&1 | head -1 | sed 's/ revision.*//;s/[()]//g'), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)$([[ " $TARGETS " == *" paca"* ]] && echo ", paca $PACA")"
 say ""
-say "$(printf '%-12s %-18s %4s %10s %8s %8s %6s %7s %7s %6s %9s' target url rep 'req/s' 'p50 ms' 'p99 ms' errors 'wrk cpu' 'srv cpu' steal 'µs cpu/req')"
+say "$(printf '%-12s %-18s %4s %10s %8s %8s %6s %7s %7s %6s %9s %9s' target url rep 'req/s' 'p50 ms' 'p99 ms' errors 'wrk cpu' 'srv cpu' steal 'µs cpu/req' 'of it sys')"
 
 # cpu_ticks CPULIST: busy and total jiffies of those CPUs, from /proc/stat
 cpu_ticks() {
@@ -414,8 +415,8 @@ server_pid() {
     [[ $name == nginx* ]] && name=nginx
     for i in "${!NAMES[@]}"; do [[ ${NAMES[i]} == "$name" ]] && { echo "${PIDS[i]}"; return; }; done
 }
-# tree_ticks PID: CPU time (user + system, clock ticks, every thread) of PID and the processes
-# under it. Time the hypervisor stole is not in it: the server's CPU per request is a measure
+# tree_ticks PID: CPU time (user and system, clock ticks, every thread) of PID and the processes
+# under it, as two numbers. Time the hypervisor stole is not in it: the server's CPU per request is a measure
 # of its own work that a noisy neighbour moves far less than it moves requests per second.
 tree_ticks() {
     python3 - "$1" <<'PY'
@@ -427,14 +428,15 @@ for pid in filter(str.isdigit, os.listdir('/proc')):
             fields = stat.read().rsplit(')', 1)[1].split()
     except (OSError, IndexError):
         continue
-    parent[pid], ticks[pid] = fields[1], int(fields[11]) + int(fields[12])
-total = 0
-for pid, own in ticks.items():
+    parent[pid], ticks[pid] = fields[1], (int(fields[11]), int(fields[12]))
+user = system = 0
+for pid, (own_user, own_system) in ticks.items():
     up = pid
     while up != root and up in parent and up not in ('0', '1'):
         up = parent[up]
-    total += own if up == root else 0
-print(total)
+    if up == root:
+        user, system = user + own_user, system + own_system
+print(user, system)
 PY
 }
 CLK_TCK=$(getconf CLK_TCK)
@@ -465,11 +467,11 @@ for u in $URLS; do
             read -r busy0 total0 < <(cpu_ticks "$SERVER_CPU_LIST")
             read -r stolen0 all0 < <(steal_ticks)
             spid=$(server_pid "$t")
-            cpu0=$(tree_ticks "$spid")
+            read -r usr0 sys0 < <(tree_ticks "$spid")
             timeout $((DURATION + 30)) /usr/bin/time -f '%P' -o "$out.cpu" "${CLI[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency --timeout 5s "${WRK_CLOSE[@]}" "${WRK_KEYS[@]}" "$url" >"$out" 2>&1 \
                 || { cat "$out" >&2; die "wrk failed against $t"; }
             read -r busy1 total1 < <(cpu_ticks "$SERVER_CPU_LIST")
-            cpu1=$(tree_ticks "$spid")
+            read -r usr1 sys1 < <(tree_ticks "$spid")
             read -r stolen1 all1 < <(steal_ticks)
             steal=$(awk -v s=$((stolen1 - stolen0)) -v t=$((all1 - all0)) 'BEGIN { printf "%.0f%%", (t > 0 ? 100 * s / t : 0) }')
             srv_cpu=$(awk -v b=$((busy1 - busy0)) -v t=$((total1 - total0)) 'BEGIN { printf "%.0f%%", (t > 0 ? 100 * b / t : 0) }')
@@ -479,14 +481,15 @@ for u in $URLS; do
             p99=$(awk '/^ +99%/ { print $2 }' "$out")
             [[ -n $rps && -n $p50 && -n $p99 ]] || { cat "$out" >&2; die "could not parse wrk output"; }
             requests=$(awk '/ requests in / { print $1 }' "$out")
-            cpu_us=$(awk -v c=$((cpu1 - cpu0)) -v n="${requests:-0}" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (n > 0 ? c * 1e6 / hz / n : 0) }')
+            cpu_us=$(awk -v c=$((usr1 - usr0 + sys1 - sys0)) -v n="${requests:-0}" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (n > 0 ? c * 1e6 / hz / n : 0) }')
+            sys_us=$(awk -v c=$((sys1 - sys0)) -v n="${requests:-0}" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (n > 0 ? c * 1e6 / hz / n : 0) }')
             p50=$(to_ms "$p50")
             p99=$(to_ms "$p99")
             errs=$(awk '/Non-2xx or 3xx responses:/ { n += $NF }
                         /Socket errors:/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 }
                         END { print n + 0 }' "$out")
-            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$u" "$rep" "$rps" "$p99" "$errs" "$p50" "$cpu_us" >>"$RES"
-            say "$(printf '%-12s %-18s %4s %10.0f %8.2f %8.2f %6s %7s %7s %6s %9s' "$t" "$u" "$rep" "$rps" "$p50" "$p99" "$errs" "$wrk_cpu" "$srv_cpu" "$steal" "$cpu_us")"
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$u" "$rep" "$rps" "$p99" "$errs" "$p50" "$cpu_us" "$sys_us" >>"$RES"
+            say "$(printf '%-12s %-18s %4s %10.0f %8.2f %8.2f %6s %7s %7s %6s %9s %9s' "$t" "$u" "$rep" "$rps" "$p50" "$p99" "$errs" "$wrk_cpu" "$srv_cpu" "$steal" "$cpu_us" "$sys_us")"
         done
     done
 done
@@ -495,17 +498,18 @@ done
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 say ""
-say "$(printf '%-12s %-10s %12s %8s %8s %7s %10s  %-8s %-10s %s' target body 'median req/s' 'p50 ms' 'p99 ms' errors 'µs cpu/req' '/ nginx' 'cpu nginx/' '/ best of nginx,varnish')"
+say "$(printf '%-12s %-10s %12s %8s %8s %7s %10s %9s  %-8s %-10s %s' target body 'median req/s' 'p50 ms' 'p99 ms' errors 'µs cpu/req' 'of it sys' '/ nginx' 'cpu nginx/' '/ best of nginx,varnish')"
 for u in $URLS; do
     size=$(stat -c %s "fixtures/origin$u")
     body=$(awk -v s="$size" 'BEGIN { if (s % 1024 == 0) printf "%d KiB", s / 1024; else printf "%d B", s }')
-    declare -A MRPS=() MP50=() MP99=() MCPU=()
+    declare -A MRPS=() MP50=() MP99=() MCPU=() MSYS=()
     for t in $TARGETS nginx varnish; do
         [[ -n ${MRPS[$t]:-} ]] && continue
         MRPS[$t]=$(awk -F'\t' -v t="$t" -v u="$u" '$1 == t && $2 == u { print $4 }' "$RES" | median)
         MP50[$t]=$(awk -F'\t' -v t="$t" -v u="$u" '$1 == t && $2 == u { print $7 }' "$RES" | median)
         MP99[$t]=$(awk -F'\t' -v t="$t" -v u="$u" '$1 == t && $2 == u { print $5 }' "$RES" | median)
         MCPU[$t]=$(awk -F'\t' -v t="$t" -v u="$u" '$1 == t && $2 == u { print $8 }' "$RES" | median)
+        MSYS[$t]=$(awk -F'\t' -v t="$t" -v u="$u" '$1 == t && $2 == u { print $9 }' "$RES" | median)
     done
     for t in $TARGETS; do
         errs=$(awk -F'\t' -v t="$t" -v u="$u" '$1 == t && $2 == u { n += $6 } END { print n + 0 }' "$RES")
@@ -526,9 +530,16 @@ for u in $URLS; do
             done
             [[ -n $best ]] && vs_best=$(awk -v a="${MRPS[$t]}" -v b="$best" -v n="$bt" 'BEGIN { printf "%.2fx (vs %s)", a / b, n }')
         fi
-        say "$(printf '%-12s %-10s %12.0f %8.2f %8.2f %7s %10s  %-8s %-10s %s' "$t" "$body" "${MRPS[$t]}" "${MP50[$t]}" "${MP99[$t]}" "$errs" "${MCPU[$t]}" "$vs_nginx" "$cpu_vs" "$vs_best")"
+        say "$(printf '%-12s %-10s %12.0f %8.2f %8.2f %7s %10s %9s  %-8s %-10s %s' "$t" "$body" "${MRPS[$t]}" "${MP50[$t]}" "${MP99[$t]}" "$errs" "${MCPU[$t]}" "${MSYS[$t]}" "$vs_nginx" "$cpu_vs" "$vs_best")"
     done
-    unset MRPS MP50 MP99 MCPU
+    # The server is pinned to its own CPU, which it keeps busy: its requests/s is about one
+    # second over its CPU per request. Serving GOAL times nginx's requests on that CPU means
+    # spending at most nginx's CPU per request over GOAL, system time included.
+    if [[ ${MCPU[nginx]:-nan} != nan ]] && awk -v c="${MCPU[nginx]}" 'BEGIN { exit !(c > 0) }'; then
+        say "$(awk -v c="${MCPU[nginx]}" -v g="$GOAL" -v b="$body" \
+            'BEGIN { printf "  %s: %.2fx nginx on one CPU means at most %.2f µs of CPU per request, system time included", b, g, c / g }')"
+    fi
+    unset MRPS MP50 MP99 MCPU MSYS
 done
 say ""
 say "written to $OUT"
