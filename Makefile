@@ -8,7 +8,7 @@ ORIGIN_PORT ?= 9000
 ADMIN_PORT ?= 9090
 PREFIX     ?= /usr/local
 
-.PHONY: run test build release install deps test-deps bench clean check-config format lint deploy-check rolling-restart cache-tests
+.PHONY: run test build release install deps test-deps bench clean check-config format lint deploy-check rolling-restart cache-tests smuggling
 
 ## Install the system libraries paca links (only what is missing).
 deps:
@@ -51,6 +51,12 @@ bench: release
 ## http-tests/cache-tests, so it needs the network and node, or CACHE_TESTS_DIR=<a checkout>.
 cache-tests: release
 	bench/cache-tests.sh
+
+## Public request-smuggling and malformed-request suites against paca serve (bench/smuggling.sh):
+## defparam/smuggler's desync probe and uNetworking/h1spec; clones both, so it needs the network,
+## or SMUGGLER_DIR=<a checkout> H1SPEC_DIR=<a checkout>.
+smuggling: release
+	bench/smuggling.sh
 
 ## Check deploy/ without a container engine: systemd-analyze verify, YAML and compose structure,
 ## the k8s manifests against their schema, the image's command lines run here (deploy/check.sh).

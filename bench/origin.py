@@ -20,6 +20,10 @@ POST/PUT /upload[/<option>...]
     Option rate=<n> reads at most <n> bytes/s.
 GET /health
     200 "ok".
+--any-path
+    Every other path is there too: GET/HEAD answer 200 "ok", POST/PUT read the body as
+    /upload does. For conformance suites that send to / or /hello and expect a success
+    (bench/smuggling.sh).
 
 --log FILE gets one JSON object per line, each with "t" (time.time()), "ev" and "req" (a
 request number): "req" (method, path), "send_start" (total), "progress" (sent, total:
@@ -144,6 +148,7 @@ def main() -> None:
     ap.add_argument("--progress-interval", type=float, default=0.2)
     ap.add_argument("--sndbuf", type=parse_size, help="SO_SNDBUF for accepted connections")
     ap.add_argument("--max-seconds", type=float, default=900)
+    ap.add_argument("--any-path", action="store_true", help="every path answers (see above)")
     args = ap.parse_args()
 
     log = Log(args.log)
@@ -182,7 +187,7 @@ def main() -> None:
             if parts == ["health"]:
                 return self._simple(200, b"ok\n")
             if parts[0] != "blob" or len(parts) < 2:
-                return self._simple(404, b"not found\n")
+                return self._simple(200, b"ok\n") if args.any_path else self._simple(404, b"not found\n")
             try:
                 total = parse_size(parts[1])
                 opts = parse_options(parts[2:])
@@ -234,10 +239,10 @@ def main() -> None:
             req = next(counter)
             log.write("req", req, method=self.command, path=self.path)
             parts = self.path.split("?", 1)[0].strip("/").split("/")
-            if parts[0] != "upload":
+            if parts[0] != "upload" and not args.any_path:
                 return self._simple(404, b"not found\n")
             try:
-                opts = parse_options(parts[1:])
+                opts = parse_options(parts[1:]) if parts[0] == "upload" else {}
                 rate = parse_size(opts["rate"]) if "rate" in opts else 0
             except (ValueError, KeyError):
                 return self._simple(400, b"bad upload path\n")
