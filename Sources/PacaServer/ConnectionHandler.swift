@@ -223,6 +223,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             }
             if !responding, queue.isEmpty, head.version.major == 1, head.version.minor >= 1 {
                 context.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
+                timeouts?.wrote()
             }
         }
         let hasBody = (declared ?? 0) > 0 || head.headers.contains(name: "transfer-encoding")
@@ -454,6 +455,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             response, keepAlive: keep, announceKeepAlive: http10, chunked: chunked, allocator: context.channel.allocator)
         context.write(wrapOutboundOut(head), promise: nil)
         context.flush()
+        timeouts?.wrote()
         needsFlush = false
         responding = true
         streaming = stream
@@ -462,6 +464,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         stream.start(
             onPart: { part in
                 guard !self.closed else { return eventLoop.makeSucceededVoidFuture() }
+                self.timeouts?.wrote()
                 guard chunkedFraming else { return context.writeAndFlush(self.wrapOutboundOut(part)) }
                 var size = context.channel.allocator.buffer(capacity: 12)
                 size.writeString(String(part.readableBytes, radix: 16))
@@ -474,6 +477,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 self.streaming = nil
                 self.responding = false
                 guard !self.closed else { return }
+                self.timeouts?.wrote()
                 self.detachUpload(upload, context: context)
                 switch result {
                 case .success:
@@ -513,6 +517,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// Writes an interim response of the request being answered, before its final head.
     func writeInterim(_ interim: InterimResponse, for number: UInt64, context: ChannelHandlerContext) {
         guard !closed, interimOpenFor == number else { return }
+        timeouts?.wrote()
         context.writeAndFlush(wrapOutboundOut(ResponseEncoding.encode(interim, allocator: context.channel.allocator)), promise: nil)
     }
 
@@ -527,6 +532,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             allocator: context.channel.allocator)
         let head = headScratch!
         if head.capacity > Self.retainedHeadCapacity { headScratch = nil }
+        timeouts?.wrote()
         guard !keepAlive else {
             context.write(wrapOutboundOut(head), promise: nil)
             if let body { writeBody(body, file: response.bodyFile, context: context, promise: nil) }

@@ -6,19 +6,18 @@ import NIOCore
 /// long is closed). Sits in front of the decoder, so it sees raw bytes: the first bytes of a new
 /// request start the head clock; `ConnectionHandler` calls `headReceived()` and
 /// `requestComplete()` directly (no pipeline event, no dynamic cast per request). Activity is a
-/// time stamp taken on each read and each write.
+/// time stamp taken on each read, and a mark `ConnectionHandler` sets on each write (`wrote()`),
+/// which the next check turns into a time stamp: the handler is inbound only, so a response's
+/// write and flush do not pass through it, and a write reads no clock.
 ///
 /// The connection has no timer of its own: while it is active it belongs to its event loop's
 /// `ConnectionTimers`, whose tick calls `check(now:)`. A request costs no schedule and no cancel,
 /// and a connection's close costs no search of the loop's timer heap. When the head deadline
 /// passes, the client gets 408 and the connection is closed; when the idle deadline passes,
 /// `IdleStateHandler.IdleStateEvent.all` goes inbound, which `ConnectionHandler` acts on.
-final class ConnectionTimeoutHandler: ChannelDuplexHandler {
+final class ConnectionTimeoutHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
-    /// Writes pass through untouched (only their time is noted), whatever they carry.
-    typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
 
     /// Where the request on the wire stands, for the head timeout.
     private enum Head {
@@ -42,6 +41,8 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler {
     private let timers: ConnectionTimers
     private var head = Head.awaited
     private var lastActivity = NIODeadline.now()
+    /// Something was written since the last check (`wrote()`).
+    private var wroteSinceCheck = false
     private var membership = Membership.out
 
     init(headTimeout: TimeAmount, idleTimeout: TimeAmount, timers: ConnectionTimers) {
@@ -58,6 +59,13 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler {
     /// A request (head and body) is complete: the next bytes start a head.
     func requestComplete() {
         head = .awaited
+    }
+
+    /// Something was written to the connection: it is active. The next check counts its idle
+    /// time from then, so a write's activity is late by a tick at most (a quarter of the shorter
+    /// timeout, `ConnectionTimers.tick(forShortest:)`).
+    func wrote() {
+        wroteSinceCheck = true
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -87,11 +95,6 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler {
         context.fireChannelRead(data)
     }
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        lastActivity = .now()
-        context.write(data, promise: promise)
-    }
-
     private func join(context: ChannelHandlerContext) {
         guard case .out = membership else { return }
         membership = .member(slot: timers.add(self), context: context)
@@ -111,10 +114,14 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler {
             head = .complete
             leave()
             let reply = "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: reply))).assumeIsolated().whenComplete { _ in
+            context.writeAndFlush(NIOAny(ByteBuffer(string: reply))).assumeIsolated().whenComplete { _ in
                 context.close(promise: nil)
             }
             return
+        }
+        if wroteSinceCheck {
+            wroteSinceCheck = false
+            lastActivity = now
         }
         if now >= lastActivity + idleTimeout {
             // Counted afresh from now, so a connection kept open after the event is checked again.

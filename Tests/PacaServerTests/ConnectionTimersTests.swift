@@ -86,6 +86,32 @@ struct ConnectionTimersTests {
         _ = try channel.finish()
     }
 
+    @Test("a write counts as activity from the next check: the idle time starts again there")
+    func writeIsActivity() throws {
+        let loop = EmbeddedEventLoop()
+        let timers = ConnectionTimers(eventLoop: loop, tick: .seconds(1))
+        let recorder = EventRecorder()
+        let timeouts = ConnectionTimeoutHandler(headTimeout: .seconds(1), idleTimeout: .seconds(60), timers: timers)
+        let channel = EmbeddedChannel(loop: loop)
+        try channel.pipeline.syncOperations.addHandler(timeouts)
+        try channel.pipeline.syncOperations.addHandler(recorder)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        let start = NIODeadline.now()
+        // A write (the answer to a request the origin took 50 s over) 50 s in.
+        timers.check(now: start + .seconds(49))
+        timeouts.wrote()
+        timers.check(now: start + .seconds(50))
+        // 61 s after the start, 11 s after the write: not idle.
+        timers.check(now: start + .seconds(61))
+        #expect(recorder.idleEvents == 0)
+        // 60 s after the check that saw the write: idle.
+        timers.check(now: start + .seconds(110))
+        #expect(recorder.idleEvents == 1)
+        // A response's write no longer passes through the handler: it is inbound only.
+        #expect(!(timeouts is any _ChannelOutboundHandler))
+        _ = try channel.finish()
+    }
+
     @Test("the tick is a quarter of the shortest timeout, from 10 ms to one second")
     func tickLength() {
         #expect(ConnectionTimers.tick(forShortest: .seconds(30)) == .seconds(1))
