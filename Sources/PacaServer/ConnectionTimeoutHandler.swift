@@ -3,18 +3,21 @@ import NIOCore
 /// The timeouts of one connection: the request-head timeout (nginx's `client_header_timeout`: a
 /// client trickling header bytes cannot hold a connection forever) and the idle timeout (a
 /// keep-alive connection, or a streamed body the client stopped reading, with no traffic for that
-/// long is closed). Sits in front of the decoder, so it sees raw bytes: the first bytes of a new
-/// request start the head clock; `ConnectionHandler` calls `headReceived()` and
-/// `requestComplete()` directly (no pipeline event, no dynamic cast per request). Activity is a
-/// time stamp taken on each read, and a mark `ConnectionHandler` sets on each write (`wrote()`),
-/// which the next check turns into a time stamp: the handler is inbound only, so a response's
-/// write and flush do not pass through it, and a write reads no clock.
+/// long is closed). The first bytes of a new request start the head clock: the request decoder
+/// (`RequestHeadFastPath`, which sees every byte first) calls `bytesArrived()`, and
+/// `ConnectionHandler` calls `headReceived()` and `requestComplete()`, all directly (no pipeline
+/// event, no dynamic cast per request). Activity is a time stamp taken on each read, and a mark
+/// `ConnectionHandler` sets on each write (`wrote()`), which the next check turns into a time
+/// stamp. In the listener's pipeline the handler sits last: it is inbound only, so no write or
+/// flush passes through it, and no read either (placed in front of a decoder instead, its
+/// `channelRead` notes the bytes itself).
 ///
 /// The connection has no timer of its own: while it is active it belongs to its event loop's
 /// `ConnectionTimers`, whose tick calls `check(now:)`. A request costs no schedule and no cancel,
 /// and a connection's close costs no search of the loop's timer heap. When the head deadline
 /// passes, the client gets 408 and the connection is closed; when the idle deadline passes,
-/// `IdleStateHandler.IdleStateEvent.all` goes inbound, which `ConnectionHandler` acts on.
+/// `IdleStateHandler.IdleStateEvent.all` goes inbound from the pipeline's head, which
+/// `ConnectionHandler` acts on.
 final class ConnectionTimeoutHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -88,12 +91,21 @@ final class ConnectionTimeoutHandler: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    /// Bytes arrived: the connection is active, and the first bytes of a request start its head
+    /// clock.
+    func bytesArrived() {
         let now = NIODeadline.now()
         lastActivity = now
         if case .awaited = head { head = .receiving(since: now) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        bytesArrived()
         context.fireChannelRead(data)
     }
+
+    /// Ends here: nothing after this handler reads.
+    func channelReadComplete(context: ChannelHandlerContext) {}
 
     private func join(context: ChannelHandlerContext) {
         guard case .out = membership else { return }
@@ -126,7 +138,8 @@ final class ConnectionTimeoutHandler: ChannelInboundHandler {
         if now >= lastActivity + idleTimeout {
             // Counted afresh from now, so a connection kept open after the event is checked again.
             lastActivity = now
-            context.fireUserInboundEventTriggered(IdleStateHandler.IdleStateEvent.all)
+            // From the head: the handlers that act on it sit before this one.
+            context.pipeline.syncOperations.fireUserInboundEventTriggered(IdleStateHandler.IdleStateEvent.all)
         }
     }
 }

@@ -138,9 +138,11 @@ public final class HTTPServer: Sendable {
     }
 
     /// Installs a connection's handlers on `channel`, exactly as every accepted connection gets
-    /// them: the connection's timeouts (head and idle, one timer), the request decoder (the
-    /// fast path for plain heads, which hands the connection to NIO's decoder, with the header
-    /// limits, for anything else) and the `ConnectionHandler` that answers through `responder`. Must run on the channel's
+    /// them: the request decoder (the fast path for plain heads, which hands the connection to
+    /// NIO's decoder, with the header limits, for anything else), the `ConnectionHandler` that
+    /// answers through `responder`, and the connection's timeouts (head and idle, checked by the
+    /// loop's tick), last, where no read, write or flush passes through them: the other two
+    /// tell them of reads and writes by direct call. Must run on the channel's
     /// event loop. Public so that a benchmark or a test can drive the production pipeline on an
     /// `EmbeddedChannel`.
     public static func configurePipeline(
@@ -161,9 +163,9 @@ public final class HTTPServer: Sendable {
             timers: timers ?? ConnectionTimers(eventLoop: channel.eventLoop, tick: timerTick(configuration)))
         let handler = ConnectionHandler(configuration: configuration, responder: responder, logger: logger, timeouts: timeouts)
         let pipeline = channel.pipeline.syncOperations
-        try pipeline.addHandler(timeouts)
-        try pipeline.addHandler(RequestHeadFastPath(maxHeaderBytes: configuration.maxHeaderBytes, receiver: handler))
+        try pipeline.addHandler(RequestHeadFastPath(maxHeaderBytes: configuration.maxHeaderBytes, receiver: handler, timeouts: timeouts))
         try pipeline.addHandler(handler)
+        try pipeline.addHandler(timeouts)
     }
 
     /// The listening channel (after `start`, before `shutdown`).

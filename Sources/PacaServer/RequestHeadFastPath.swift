@@ -62,11 +62,15 @@ final class RequestHeadFastPath: ChannelInboundHandler {
     /// told of each head read here by direct call. NIO's decoder, once added, sits between the
     /// two, but this handler then passes bytes on and reads no head.
     private let receiver: ConnectionHandler?
+    /// The connection's timeouts, told of every read by direct call (they sit at the end of the
+    /// pipeline, where no read reaches them).
+    private let timeouts: ConnectionTimeoutHandler?
 
     /// `maxHeaderBytes`: the listener's header limit (`HTTPServer.Configuration.maxHeaderBytes`).
-    init(maxHeaderBytes: Int, receiver: ConnectionHandler? = nil) {
+    init(maxHeaderBytes: Int, receiver: ConnectionHandler? = nil, timeouts: ConnectionTimeoutHandler? = nil) {
         self.maxHeaderBytes = maxHeaderBytes
         self.receiver = receiver
+        self.timeouts = timeouts
         self.connectionNumber = RememberedHead.connectionNumber()
     }
 
@@ -83,6 +87,7 @@ final class RequestHeadFastPath: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        timeouts?.bytesArrived()
         switch mode {
         case .delegated:
             context.fireChannelRead(data)
