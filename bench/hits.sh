@@ -11,8 +11,9 @@
 # access log, and paca-log's ratio is then taken against it. Target
 # "nginx-static" (not in the default list) is the same nginx serving the fixture files from
 # disk (page cache, sendfile) with no proxy and no cache: the ceiling an HTTP server reaches on
-# this box. Each run also reports how busy wrk's CPU and the server's CPU were, to tell a
-# server-bound run from a client-bound one.
+# this box. Target "paca-b" (not in the default list) is a second paca run from the binary
+# PACA_B, for an A/B of two builds in one run. Each run also reports how busy wrk's CPU and the
+# server's CPU were, to tell a server-bound run from a client-bound one.
 #
 #   swift build -c release && bench/hits.sh
 #   SKIP_PACA=1 bench/hits.sh            # only nginx and Varnish (stand-in origin if no paca)
@@ -47,6 +48,7 @@ PACA_EXTRA=${PACA_EXTRA:-}        # more arguments to "paca serve"
 CLOSE=${CLOSE:-0}                 # 1: every request on a new connection (wrk sends "Connection: close")
 KEYS=${KEYS:-1}                   # >1: spread each run over KEYS cached URLs (the path with ?k=0..KEYS-1)
 KEEP_TMP=${KEEP_TMP:-0}
+PACA_B=${PACA_B:-}                # target "paca-b": a second paca built from other code, for an A/B
 GOAL=${GOAL:-1.25}                # the summary's budget line: GOAL times nginx's requests/s
 OUT_DIR=${OUT_DIR:-bench/out}
 
@@ -76,6 +78,9 @@ fi
 command -v python3 >/dev/null || die "python3 is needed (free ports, stand-in origin)"
 
 have_paca=0; [[ -x $PACA ]] && have_paca=1
+if [[ " $TARGETS " == *" paca-b "* ]]; then
+    [[ -n $PACA_B && -x $PACA_B ]] || die "target paca-b needs PACA_B=<another paca binary> (found '${PACA_B}')"
+fi
 if [[ " $TARGETS " == *" paca"* ]] && ((!have_paca)); then
     die "paca binary not found at $PACA: build it with 'swift build -c release' (or set PACA=/path/to/paca, or SKIP_PACA=1 to bench only nginx and Varnish)"
 fi
@@ -170,9 +175,9 @@ note "origin ($ORIGIN) on 127.0.0.1:$ORIGIN_PORT, latency $LATENCY"
 
 declare -A PORT
 # ---------------------------------------------------------------- paca
-# start_paca TARGET LOG: one paca instance; LOG=1 turns its access log on
+# start_paca TARGET LOG [BINARY]: one paca instance; LOG=1 turns its access log on
 start_paca() {
-    local t=$1 log=$2 admin_port dir access_log=""
+    local t=$1 log=$2 binary=${3:-$PACA} admin_port dir access_log=""
     PORT[$t]=$(free_port); admin_port=$(free_port)
     dir=$TMP/$t; mkdir -p "$dir"
     [[ $log == 1 ]] && access_log="\"access_log\": { \"path\": \"$dir/access.log\" },"
@@ -187,12 +192,13 @@ start_paca() {
   ]
 }
 EOF
-    start "$t" "${SRV[@]}" "$PACA" serve --config "$dir/routes.json" $PACA_EXTRA
+    start "$t" "${SRV[@]}" "$binary" serve --config "$dir/routes.json" $PACA_EXTRA
     wait_port "$t" "${PORT[$t]}"
     note "$t on 127.0.0.1:${PORT[$t]}$([[ $log == 1 ]] && echo ", access log $dir/access.log")"
 }
 [[ " $TARGETS " == *" paca "* ]] && start_paca paca 0
 [[ " $TARGETS " == *" paca-log "* ]] && start_paca paca-log 1
+[[ " $TARGETS " == *" paca-b "* ]] && start_paca paca-b 0 "$PACA_B"
 
 # ---------------------------------------------------------------- nginx
 if [[ " $TARGETS " == *" nginx"* ]]; then
@@ -322,7 +328,7 @@ fi
 # ---------------------------------------------------------------- warm-up
 is_hit() { # is_hit TARGET HEADERFILE
     case $1 in
-        paca | paca-log) grep -qiE '^cache-status:.*paca;[[:space:]]*hit' "$2" ;;
+        paca | paca-log | paca-b) grep -qiE '^cache-status:.*paca;[[:space:]]*hit' "$2" ;;
         nginx | nginx-log) grep -qiE '^x-cache-status:[[:space:]]*hit' "$2" ;;
         nginx-static) grep -qiE '^x-cache-status:[[:space:]]*static' "$2" ;;
         varnish) grep -qiE '^x-cache:[[:space:]]*hit' "$2" ;;
