@@ -74,6 +74,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// The connection's timeouts, told directly when a head is in and when a request is complete;
     /// `nil` when the pipeline has none (tests).
     private let timeouts: ConnectionTimeoutHandler?
+    /// What the responder worked out from this connection's last fast-path head, for the next
+    /// request with the same head (`ProxyRequest.memo`).
+    private let memo = RequestMemo()
 
     init(configuration: HTTPServer.Configuration, responder: any ProxyResponder, logger: Logger, timeouts: ConnectionTimeoutHandler? = nil)
     {
@@ -173,7 +176,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         requestsReceived &+= 1
         let request = ProxyRequest(
             head: head, upload: upload, peer: peer, interimSink: interimSink(version: head.version, context: context),
-            number: requestsReceived, headSerial: serial)
+            number: requestsReceived, headSerial: serial, memo: serial == 0 ? nil : memo)
         guard canAnswerAtOnce(context: context) else {
             queue.append(.request(request, number: requestsReceived, keepAlive: keepAlive))
             processQueue(context: context)

@@ -15,6 +15,9 @@ public struct ProxyRequest: Sendable {
     /// the same head, read from the same bytes by that connection, so their method, target and
     /// fields are the same.
     public var headSerial: UInt64 = 0
+    /// The connection's memo (`RequestMemo`), or `nil`: what the responder worked out from a
+    /// head with `headSerial`, taken again for the next request with it.
+    public var memo: RequestMemo?
     /// Where this request's interim responses go, and the request's number there: a connection
     /// hands every request the same sink, so a request costs no closure allocation.
     private var interimSink: (any InterimResponseSink)?
@@ -47,13 +50,14 @@ public struct ProxyRequest: Sendable {
     }
 
     /// Creates a request whose interim responses go to `interimSink` as those of request
-    /// `number` there (`nil`: none may be sent); `headSerial` as the property.
+    /// `number` there (`nil`: none may be sent); `headSerial` and `memo` as the properties.
     public init(
         head: HTTPRequestHead, upload: UploadStream?, peer: String, interimSink: (any InterimResponseSink)?, number: UInt64,
-        headSerial: UInt64 = 0
+        headSerial: UInt64 = 0, memo: RequestMemo? = nil
     ) {
         self.head = head
         self.headSerial = headSerial
+        self.memo = memo
         self.upload = upload
         self.peer = peer
         self.interimSink = interimSink

@@ -30,12 +30,22 @@ extension ProxyEngine {
         var isHead: Bool { request.head.method.isHEAD }
 
         init(request: ProxyRequest, route: Route, target: RequestTarget, startTime: UnixMillis, startUptime: NIODeadline) {
+            self.init(
+                request: request, route: route, target: target, present: RequestFieldPresence(request.head.headers),
+                startTime: startTime, startUptime: startUptime)
+        }
+
+        /// `present`: the fields of `request`'s head, found before (`PreparedHead`).
+        init(
+            request: ProxyRequest, route: Route, target: RequestTarget, present: RequestFieldPresence, startTime: UnixMillis,
+            startUptime: NIODeadline
+        ) {
             self.request = request
             self.route = route
             self.target = target
             self.startTime = startTime
             self.startUptime = startUptime
-            self.present = RequestFieldPresence(request.head.headers)
+            self.present = present
         }
 
         /// The request's fields in the form the RFC 9111 functions take.

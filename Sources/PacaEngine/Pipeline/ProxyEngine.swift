@@ -189,22 +189,44 @@ public final class ProxyEngine: ProxyResponder {
         statistics.requestReceived()
         let now = clock.now()
         let startUptime = NIODeadline.now()
-        let target: RequestTarget
-        do {
-            target = try RequestTarget.parseReceived(request.head.uri)
-        } catch {
-            return .immediate(.plain(.badRequest, "bad request target", close: true))
-        }
         // One load of the settings: the route and its counters come from the same table.
         let settings = reloadable.load(ordering: .acquiring)
-        guard let index = settings.routes.index(for: target.path) else {
-            logLocal(request, status: 404, route: "", start: now, uptime: startUptime)
-            return .immediate(.plain(.notFound, "no route for \(target.path)"))
+        let target: RequestTarget
+        let index: Int
+        let present: RequestFieldPresence
+        // What a head from the connection's memo holds, or what one worked out now will.
+        var prepared: PreparedHead?
+        let memo = request.headSerial != 0 ? request.memo : nil
+        if let memo, memo.serial == request.headSerial, memo.owner === settings, let value = memo.value {
+            // The same head as the connection's last one, under the same settings.
+            let known = unsafeDowncast(value, to: PreparedHead.self)
+            (target, index, present, prepared) = (known.target, known.routeIndex, known.present, known)
+        } else {
+            do {
+                target = try RequestTarget.parseReceived(request.head.uri)
+            } catch {
+                return .immediate(.plain(.badRequest, "bad request target", close: true))
+            }
+            guard let found = settings.routes.index(for: target.path) else {
+                logLocal(request, status: 404, route: "", start: now, uptime: startUptime)
+                return .immediate(.plain(.notFound, "no route for \(target.path)"))
+            }
+            index = found
+            present = RequestFieldPresence(request.head.headers)
+            if let memo {
+                // Only a head a connection may send again is kept: no object for the others.
+                let known = PreparedHead(target: target, routeIndex: index, present: present)
+                memo.serial = request.headSerial
+                memo.owner = settings
+                memo.value = known
+                prepared = known
+            }
         }
         let route = settings.routes.routes[index]
         let counters = settings.counters[index]
         let result = respond(
-            to: request, route: route, counters: counters, target: target, now: now, startUptime: startUptime, on: eventLoop)
+            to: request, route: route, counters: counters, target: target, present: present, prepared: prepared, now: now,
+            startUptime: startUptime, on: eventLoop)
         // The request's duration: a hit's whole answer, or the time to a deferred answer's head.
         let durations = counters.requestDuration
         switch result {
@@ -217,9 +239,10 @@ public final class ProxyEngine: ProxyResponder {
     }
 
     /// Answers a request that matched `route`.
+    /// `prepared`: where the key's parts are kept for the next request of the same head, if any.
     private func respond(
-        to request: ProxyRequest, route: Route, counters: EngineStatistics.RouteStatistics, target: RequestTarget, now: UnixMillis,
-        startUptime: NIODeadline,
+        to request: ProxyRequest, route: Route, counters: EngineStatistics.RouteStatistics, target: RequestTarget,
+        present: RequestFieldPresence, prepared: PreparedHead?, now: UnixMillis, startUptime: NIODeadline,
         on eventLoop: any EventLoop
     ) -> ProxyResult {
         let method = request.head.method
@@ -229,7 +252,8 @@ public final class ProxyEngine: ProxyResponder {
             logLocal(request, status: 405, route: route.name, start: now, uptime: startUptime)
             return .immediate(response)
         }
-        var exchange = Exchange(request: request, route: route, target: target, startTime: now, startUptime: startUptime)
+        var exchange = Exchange(
+            request: request, route: route, target: target, present: present, startTime: now, startUptime: startUptime)
         exchange.counters = counters
         guard method.isGET || method.isHEAD else {
             return .deferred(pass(exchange, reason: .method, on: eventLoop))
@@ -241,12 +265,12 @@ public final class ProxyEngine: ProxyResponder {
             return .deferred(pass(exchange, reason: .bypass("cookie"), on: eventLoop))
         }
         if method.isHEAD, !route.convertHead {
-            assignKey(&exchange)
+            assignKey(&exchange, prepared: prepared)
             exchange.headUpdatesStored = true
             return .deferred(pass(exchange, reason: .bypass("head"), on: eventLoop))
         }
 
-        assignKey(&exchange)
+        assignKey(&exchange, prepared: prepared)
 
         switch lookup(&exchange, now: now) {
         case .found(let entry):
@@ -271,6 +295,25 @@ public final class ProxyEngine: ProxyResponder {
         exchange.primaryKey = CacheKeyBuilder.key(
             route: route, host: exchange.host, path: exchange.target.path, keyedQuery: exchange.keyedQuery)
         exchange.key = exchange.primaryKey
+        if !exchange.present.isDisjoint(with: [.cacheControl, .pragma]) {
+            exchange.directives = RequestDirectives(headers: exchange.requestFields)
+        }
+    }
+
+    /// `assignKey`, with the key's parts taken from `prepared` when a request of the same head
+    /// worked them out, and kept there otherwise.
+    func assignKey(_ exchange: inout Exchange, prepared: PreparedHead?) {
+        guard let prepared else { return assignKey(&exchange) }
+        guard let key = prepared.key else {
+            assignKey(&exchange)
+            prepared.key = PreparedHead.KeyParts(
+                host: exchange.host, keyedQuery: exchange.keyedQuery, primaryKey: exchange.primaryKey)
+            return
+        }
+        exchange.host = key.host
+        exchange.keyedQuery = key.keyedQuery
+        exchange.primaryKey = key.primaryKey
+        exchange.key = key.primaryKey
         if !exchange.present.isDisjoint(with: [.cacheControl, .pragma]) {
             exchange.directives = RequestDirectives(headers: exchange.requestFields)
         }

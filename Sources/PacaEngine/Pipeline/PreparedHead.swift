@@ -1,0 +1,27 @@
+import PacaCore
+
+/// What the engine works out from a request head before it looks anything up: the target, the
+/// route, which fields the head has, and the cache key's parts. A function of the head's bytes
+/// and the engine's settings alone, so a connection that sends the same head again (the same
+/// `ProxyRequest.headSerial`) gets it from its `RequestMemo` instead of working it out again.
+/// Confined to the connection's event loop, like the memo.
+final class PreparedHead {
+    /// The key's parts (`ProxyEngine.assignKey`), once a request of this head has needed them.
+    struct KeyParts {
+        let host: String
+        let keyedQuery: String
+        let primaryKey: String
+    }
+
+    let target: RequestTarget
+    /// The route's index in the settings' route table.
+    let routeIndex: Int
+    let present: RequestFieldPresence
+    var key: KeyParts?
+
+    init(target: RequestTarget, routeIndex: Int, present: RequestFieldPresence) {
+        self.target = target
+        self.routeIndex = routeIndex
+        self.present = present
+    }
+}
