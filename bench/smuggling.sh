@@ -127,8 +127,10 @@ for config in $CONFIGS; do
                 printf "  %d mutations: %d answered (statuses of the two probes:%s), %d disconnected, %d timed out, %d socket errors, %d potential desyncs (%d s)\n",
                     n, ok, s, disc, tmo, err, issues, secs
             }' "$log" | tee -a "$report"
-        grep -q "Potential \(CLTE\|TECL\) Issue Found" "$log" && failed=1
-        awk '/^\[/ && /\]/ && !/^\[\+\]/' "$log" | grep -q . || die "smuggler's log has no mutation lines (format changed?): $log"
+        if grep -q "Potential \(CLTE\|TECL\) Issue Found" "$log"; then failed=1; fi
+        # (awk alone: `| grep -q` under pipefail fails when grep exits before awk has written all)
+        awk '/^\[/ && /\]/ && !/^\[\+\]/ { found = 1 } END { exit !found }' "$log" \
+            || die "smuggler's log has no mutation lines (format changed?): $log"
         cp "$log" "$OUT_DIR/smuggler-$config-$method-$stamp.log"
     done
 done
