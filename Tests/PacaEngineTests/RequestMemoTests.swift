@@ -7,14 +7,6 @@ import PacaEngine
 import PacaStorage
 import Testing
 
-/// An origin that is never asked: the requests here are answered by the engine itself.
-private struct NoOrigin: OriginClient {
-    func stream(_ request: OriginRequest, on eventLoop: any EventLoop) -> EventLoopFuture<OriginStreamingResponse> {
-        Issue.record("the origin was asked")
-        return eventLoop.makeFailedFuture(CancellationError())
-    }
-}
-
 @Suite("A connection's memo of its last head")
 struct RequestMemoTests {
     private static func route(_ name: String, _ match: String) throws -> Route {

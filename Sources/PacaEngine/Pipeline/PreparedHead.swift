@@ -25,3 +25,22 @@ final class PreparedHead {
         self.present = present
     }
 }
+
+extension ProxyEngine {
+    /// `assignKey`, with the key's parts taken from `prepared` when a request of the same head
+    /// worked them out, and kept there otherwise.
+    func assignKey(_ exchange: inout Exchange, prepared: PreparedHead?) {
+        guard let prepared else { return assignKey(&exchange) }
+        guard let key = prepared.key else {
+            assignKey(&exchange)
+            prepared.key = PreparedHead.KeyParts(
+                host: exchange.host, keyedQuery: exchange.keyedQuery, primaryKey: exchange.primaryKey)
+            return
+        }
+        exchange.host = key.host
+        exchange.keyedQuery = key.keyedQuery
+        exchange.primaryKey = key.primaryKey
+        exchange.key = key.primaryKey
+        assignDirectives(&exchange)
+    }
+}

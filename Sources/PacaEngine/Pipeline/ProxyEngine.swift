@@ -295,25 +295,11 @@ public final class ProxyEngine: ProxyResponder {
         exchange.primaryKey = CacheKeyBuilder.key(
             route: route, host: exchange.host, path: exchange.target.path, keyedQuery: exchange.keyedQuery)
         exchange.key = exchange.primaryKey
-        if !exchange.present.isDisjoint(with: [.cacheControl, .pragma]) {
-            exchange.directives = RequestDirectives(headers: exchange.requestFields)
-        }
+        assignDirectives(&exchange)
     }
 
-    /// `assignKey`, with the key's parts taken from `prepared` when a request of the same head
-    /// worked them out, and kept there otherwise.
-    func assignKey(_ exchange: inout Exchange, prepared: PreparedHead?) {
-        guard let prepared else { return assignKey(&exchange) }
-        guard let key = prepared.key else {
-            assignKey(&exchange)
-            prepared.key = PreparedHead.KeyParts(
-                host: exchange.host, keyedQuery: exchange.keyedQuery, primaryKey: exchange.primaryKey)
-            return
-        }
-        exchange.host = key.host
-        exchange.keyedQuery = key.keyedQuery
-        exchange.primaryKey = key.primaryKey
-        exchange.key = key.primaryKey
+    /// Sets the exchange's request directives, when its head has `Cache-Control` or `Pragma`.
+    func assignDirectives(_ exchange: inout Exchange) {
         if !exchange.present.isDisjoint(with: [.cacheControl, .pragma]) {
             exchange.directives = RequestDirectives(headers: exchange.requestFields)
         }
