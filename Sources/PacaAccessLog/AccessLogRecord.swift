@@ -6,6 +6,18 @@ public struct AccessLogRecord: Sendable, Equatable {
     public enum CacheOutcome: String, Sendable {
         case hit, miss, stale, revalidated, bypass, pass
 
+        /// The case of `code` (`hit` for a code of none).
+        init(code: UInt8) {
+            switch code {
+            case 1: self = .miss
+            case 2: self = .stale
+            case 3: self = .revalidated
+            case 4: self = .bypass
+            case 5: self = .pass
+            default: self = .hit
+            }
+        }
+
         /// A number for each case, below 256.
         var code: UInt8 {
             switch self {
@@ -50,10 +62,6 @@ public struct AccessLogRecord: Sendable, Equatable {
     public var client: String
     /// A refresh paca made on its own (stale-while-revalidate), not a client's request.
     public var background = false
-    /// In a shard's batch, the index of the record whose method, host, url, route, key and client
-    /// this one has (`AccessLogShard.appendRepeat`): its own are then empty. -1: its own.
-    var sharedStrings = -1
-
     /// Creates a record. Inlinable: the event loop builds one per logged request, in place
     /// rather than through a call with sixteen arguments.
     @inlinable
@@ -80,29 +88,12 @@ public struct AccessLogRecord: Sendable, Equatable {
         self.client = client
     }
 
-    /// A record of a hit that shares its method, host, url, route, key and client with the
-    /// record at `index` of its batch (`AccessLogShard.appendRepeat`): its own are empty.
-    init(
-        sharing index: Int, timestamp: UnixMillis, status: Int, bytes: Int, cache: CacheOutcome, tier: String, ttl: Int?,
-        keyHash: UInt64, milliseconds: Double
-    ) {
-        self.timestamp = timestamp
-        self.method = ""
-        self.host = ""
-        self.url = ""
-        self.route = ""
-        self.status = status
-        self.bytes = bytes
-        self.cache = cache
-        self.tier = tier
-        self.ttl = ttl
-        self.collapsed = false
-        self.key = ""
-        self.keyHash = keyHash
-        self.milliseconds = milliseconds
-        self.originMilliseconds = nil
-        self.client = ""
-        self.sharedStrings = index
+    /// A duration of `nanoseconds` as the log's milliseconds: rounded to whole microseconds
+    /// (half up), so that its three decimals are the same whether the writer formats it from
+    /// this value or from the nanoseconds (`HitRing`).
+    @inlinable
+    public static func milliseconds(nanoseconds: Int64) -> Double {
+        Double((nanoseconds + 500) / 1000) / 1000
     }
 
     /// The record as one JSON object, without a trailing newline.
@@ -135,28 +126,6 @@ public struct AccessLogRecord: Sendable, Equatable {
     static func maximumJSONBytes(_ record: UnsafePointer<AccessLogRecord>, strings: UnsafePointer<AccessLogRecord>) -> Int {
         guard record != strings else { return record.pointee.maximumJSONBytes }
         return strings.pointee.maximumJSONBytes + 6 * record.pointee.tier.utf8.count
-    }
-
-    /// The record with the strings of the record it shares them with (`sharedStrings`) as its own.
-    mutating func takeStrings(of owner: AccessLogRecord) {
-        method = owner.method
-        host = owner.host
-        url = owner.url
-        route = owner.route
-        key = owner.key
-        client = owner.client
-        sharedStrings = -1
-    }
-
-    /// `records` with every record that shares another's strings (`sharedStrings`) given its
-    /// own: for a tap, and for records that are sorted or merged (the indices then move).
-    static func ownStrings(_ records: [AccessLogRecord]) -> [AccessLogRecord] {
-        guard records.contains(where: { $0.sharedStrings >= 0 }) else { return records }
-        var owned = records
-        for index in owned.indices where owned[index].sharedStrings >= 0 {
-            owned[index].takeStrings(of: records[owned[index].sharedStrings])
-        }
-        return owned
     }
 
     /// Writes the record as one JSON object and, with `newline`, a line feed: the writer thread

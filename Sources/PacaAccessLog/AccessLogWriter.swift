@@ -57,7 +57,7 @@ public final class AccessLogWriter: Sendable {
     /// Opens (creating, appending) `path` and starts the writer thread. Throws when the file
     /// cannot be opened. With `path` `nil` no file is written: records only reach the tap.
     /// `maxPending` bounds the records waiting in all; each of the `shardCount` shards holds
-    /// its share (at least one).
+    /// its share (at least one), and its ring as many hits more, up to `hitsPerRing`.
     public init(
         path: String?, maxPending: Int = 100_000, flushInterval: Duration = .milliseconds(50),
         logger: Logger = Logger(label: "paca.accesslog")
@@ -70,7 +70,9 @@ public final class AccessLogWriter: Sendable {
         self.path = path
         let perShard = max(1, maxPending / Self.shardCount)
         self.shards = (0..<Self.shardCount).map { _ in
-            AccessLogShard(capacity: perShard, wakeCount: max(1, min(perShard / 2, Self.recordsPerWake)))
+            AccessLogShard(
+                capacity: perShard, wakeCount: max(1, min(perShard / 2, Self.recordsPerWake)),
+                ringCapacity: min(perShard, Self.hitsPerRing))
         }
         self.unretainedShards = shards.map { Unmanaged.passUnretained($0) }
         self.flushInterval = flushInterval
@@ -121,27 +123,38 @@ public final class AccessLogWriter: Sendable {
     /// Queues `record`, answered by `route` for a request whose head has serial `head`
     /// (`ProxyRequest.headSerial`, nonzero) and whose client is its peer, so that the next
     /// records of the same head, route and key may be queued without their strings
-    /// (`appendRepeat`).
+    /// (`appendRepeat`): a hit goes into the ring of the calling thread's shard, when the thread
+    /// is the ring's producer and it has room; anything else as `append(_:)`.
     public func append(_ record: consuming AccessLogRecord, head: UInt64, route: any AnyObject & Sendable) {
-        if shards[ThreadSlot.current % Self.shardCount].append(record, head: head, route: route) { wake() }
+        let thread = ThreadSlot.current
+        let shard = shards[thread % Self.shardCount]
+        if shard.ring.isProducer(thread), let wakes = shard.ring.appendOwner(record, head: head, route: route) {
+            if wakes { wake() }
+        } else if shard.append(record) {
+            wake()
+        }
     }
 
     /// Queues the record of a request with the same head (`head`, its serial), route (`route`,
-    /// its identity) and key (`keyHash`) as a record queued with `append(_:head:route:)` on
-    /// this thread's shard, taking its method, host, url, route, key and client from that record:
-    /// no string is retained or released on the caller's thread for it. The record has the
-    /// fields given here and no others (not collapsed, no origin time, not a background
-    /// refresh). Returns false, having queued nothing, when that record is not at hand: the
-    /// writer took its batch, or another serial took its slot. The caller then appends the
-    /// record whole. A repeat the full shard drops counts as queued (and dropped).
+    /// its identity) and key (`keyHash`) as the record last queued with `append(_:head:route:)`
+    /// into this thread's ring, taking its method, host, url, route, key and client from that
+    /// record: no string is retained or released on the caller's thread for it, and no lock is
+    /// taken. The record has the fields given here and no others (not collapsed, no origin
+    /// time, not a background refresh); `nanoseconds` is its time to answer. Returns false,
+    /// having queued nothing, when that record is not at hand (another serial took its slot, it
+    /// went to the shard rather than the ring, or this thread is not the ring's producer), the
+    /// tier is not one a hit has, or the ring is full. The caller then appends the record whole.
+    @inline(__always)
     public func appendRepeat(
         head: UInt64, route: ObjectIdentifier, timestamp: UnixMillis, status: Int, bytes: Int, cache: AccessLogRecord.CacheOutcome,
-        tier: String, ttl: Int?, keyHash: UInt64, milliseconds: Double
+        tier: String, ttl: Int?, keyHash: UInt64, nanoseconds: Int64
     ) -> Bool {
-        let appended = unretainedShards[ThreadSlot.current % Self.shardCount]._withUnsafeGuaranteedRef {
-            $0.appendRepeat(
+        let thread = ThreadSlot.current
+        let appended = unretainedShards[thread % Self.shardCount]._withUnsafeGuaranteedRef { shard -> Bool? in
+            guard shard.ring.isProducer(thread) else { return nil }
+            return shard.ring.appendRepeat(
                 head: head, route: route, timestamp: timestamp, status: status, bytes: bytes, cache: cache, tier: tier, ttl: ttl,
-                keyHash: keyHash, milliseconds: milliseconds)
+                keyHash: keyHash, nanoseconds: nanoseconds)
         }
         guard let wakes = appended else { return false }
         if wakes { wake() }
@@ -177,28 +190,38 @@ public final class AccessLogWriter: Sendable {
     private let flushing = Mutex(())
 
     private func flushQueued() {
-        var taken: [(shard: AccessLogShard, records: [AccessLogRecord])] = []
+        var sources: [Source] = []
         var dropped = 0
         for shard in shards {
-            let (records, shardDropped) = shard.take()
+            let hits = shard.ring.pending()
+            let (records, positions, shardDropped) = shard.take()
             dropped += shardDropped
-            if !records.isEmpty { taken.append((shard, records)) }
+            if !hits.isEmpty || !records.isEmpty { sources.append(Source(shard: shard, hits: hits, records: records, positions: positions)) }
         }
         if dropped > 0 { state.withLock { $0.dropped += dropped } }
-        guard !taken.isEmpty else { return }
-        // One loop's records are written from the array it filled, which then goes back to it.
-        // Merged, records move: each takes the strings it shares first.
-        var records = taken.count == 1 ? taken[0].records : taken.flatMap { AccessLogRecord.ownStrings($0.records) }
+        guard !sources.isEmpty else { return }
+        let tapped = tap.withLock { $0 } != nil
+        // One loop's hits and nothing else, in order, for the file alone: formatted from the ring.
+        if sources.count == 1, sources[0].records.isEmpty, !tapped, sources[0].shard.ring.isOrdered(sources[0].hits) {
+            writeHits(sources[0].shard.ring, sources[0].hits)
+            return
+        }
+        var records: [AccessLogRecord] = []
+        for index in sources.indices {
+            records += sources[index].merged()
+        }
         // Each shard is in the order its requests ended; the file is in the order they started
         // (a stable sort keeps one loop's equal timestamps as they were).
         if records.count > 1 { records = Self.ordered(records) }
         write(records)
         records = []
-        for index in taken.indices {
+        for index in sources.indices {
             // Moved out, so the shard gets the only reference and can keep the memory.
             var batch: [AccessLogRecord] = []
-            swap(&batch, &taken[index].records)
-            taken[index].shard.recycle(&batch)
+            var positions: [Int] = []
+            swap(&batch, &sources[index].records)
+            swap(&positions, &sources[index].positions)
+            sources[index].shard.recycle(&batch, positions: &positions)
         }
     }
 
@@ -209,7 +232,7 @@ public final class AccessLogWriter: Sendable {
             break
         }
         guard !sorted else { return records }
-        return AccessLogRecord.ownStrings(records).enumerated().sorted { a, b in
+        return records.enumerated().sorted { a, b in
             a.element.timestamp != b.element.timestamp ? a.element.timestamp < b.element.timestamp : a.offset < b.offset
         }.map(\.element)
     }
@@ -235,13 +258,21 @@ public final class AccessLogWriter: Sendable {
 
     private let handleBox = Mutex<FileHandle?>(nil)
 
+    /// Whether lines are written to a file (or only counted, for a tap).
+    var hasFile: Bool { path != nil }
+
+    /// Counts `lines` written that went to no file.
+    func countWritten(_ lines: Int) {
+        state.withLock { $0.written += lines }
+    }
+
     private func write(_ records: [AccessLogRecord]) {
         guard !records.isEmpty else { return }
         defer {
-            if let tap = tap.withLock({ $0 }) { tap(AccessLogRecord.ownStrings(records)) }
+            if let tap = tap.withLock({ $0 }) { tap(records) }
         }
-        guard path != nil else {
-            state.withLock { $0.written += records.count }
+        guard hasFile else {
+            countWritten(records.count)
             return
         }
         // Formatted into one buffer and written each time it fills, yielding the core between
@@ -260,8 +291,7 @@ public final class AccessLogWriter: Sendable {
             for index in records.indices {
                 // Through the pointer, so the record is borrowed where it lies.
                 let record = first + index
-                let shared = record.pointee.sharedStrings
-                let strings = shared < 0 ? record : first + shared
+                let strings = record
                 // A line that repeats the one before (one hot object) needs no count of its strings.
                 var repeats = repeated.repeatsLine(record, strings: strings, newline: true)
                 let bound = repeats ? repeated.repeatedLineBound : AccessLogRecord.maximumJSONBytes(record, strings: strings)
@@ -275,15 +305,7 @@ public final class AccessLogWriter: Sendable {
                 }
                 if bound > Self.bytesPerWrite {
                     // A line longer than the buffer (a very long URL) is formatted on its own.
-                    let line = [UInt8](unsafeUninitializedCapacity: bound) { line, count in
-                        var writer = JSONLineWriter(line)
-                        var alone = RepeatedStrings()
-                        AccessLogRecord.write(
-                            record, strings: strings, to: &writer, timestamps: &timestamps, repeated: &alone, bound: bound,
-                            newline: true)
-                        count = writer.count
-                    }
-                    line.withUnsafeBytes { emit($0, lines: 1) }
+                    emitAlone(record, bound: bound, timestamps: &timestamps)
                 } else {
                     AccessLogRecord.write(
                         record, strings: strings, to: &writer, timestamps: &timestamps, repeated: &repeated, bound: bound,
@@ -298,7 +320,7 @@ public final class AccessLogWriter: Sendable {
     /// Writes `lines` formatted lines to the file and counts them written or, when the write
     /// fails, lost. After a failure the first write that succeeds starts with a line feed, which
     /// ends whatever part of a line the failed write left, so the lines after it read whole.
-    private func emit(_ bytes: UnsafeRawBufferPointer, lines: Int) {
+    func emit(_ bytes: UnsafeRawBufferPointer, lines: Int) {
         let failure = handleBox.withLock { handle -> (any Error)? in
             guard let handle else { return nil }
             do {
@@ -346,6 +368,11 @@ public final class AccessLogWriter: Sendable {
     /// instead, a loop at 80,000 requests a second wrote 4,000 records, 800 KiB, into memory no
     /// cache held, and each record's store missed (about 100 ns a request).
     static let recordsPerWake = 512
+
+    /// Hits a ring holds at most (fewer when a shard's share of `maxPending` is smaller): 256
+    /// KiB of entries, which stay in the core's cache as the loop goes round them. A ring that
+    /// fills sends its loop's records to the shard until the writer has emptied it.
+    static let hitsPerRing = 4096
 
     /// Bytes formatted before they are written (about 250 lines of a typical request).
     static let bytesPerWrite = 64 * 1024

@@ -265,8 +265,14 @@ struct JSONLineWriter {
         var thousandths = Int64(clamped)
         let cut = clamped - Double(thousandths)
         if cut >= 0.5 { thousandths += 1 } else if cut <= -0.5 { thousandths -= 1 }
-        if thousandths < 0 { byte(UInt8(ascii: "-")) }
-        let magnitude = thousandths.magnitude
+        self.thousandths(thousandths)
+    }
+
+    /// `value` thousandths as a number with three decimals (`1234` → `1.234`).
+    @inline(__always)
+    mutating func thousandths(_ value: Int64) {
+        if value < 0 { byte(UInt8(ascii: "-")) }
+        let magnitude = value.magnitude
         digits(magnitude / 1000)
         byte(UInt8(ascii: "."))
         let fraction = magnitude % 1000

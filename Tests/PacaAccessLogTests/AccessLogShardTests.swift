@@ -18,12 +18,12 @@ private func address(_ records: [AccessLogRecord]) -> UnsafeRawPointer? {
 struct AccessLogShardTests {
     @Test("a written batch handed back is the memory the shard fills after the batch it is filling, its records gone")
     func recycledMemoryIsFilledNext() {
-        let shard = AccessLogShard(capacity: 1000, wakeCount: 500)
+        let shard = AccessLogShard(capacity: 1000, wakeCount: 500, ringCapacity: 8)
         for index in 0..<100 { _ = shard.append(record(index)) }
-        var first = shard.take().records
+        var (first, positions, _) = shard.take()
         #expect(first.count == 100)
         let memory = address(first)
-        shard.recycle(&first)
+        shard.recycle(&first, positions: &positions)
         #expect(first.isEmpty)
         // The shard fills one array while the writer writes the other: the batch after next
         // goes into the recycled memory.
@@ -38,71 +38,23 @@ struct AccessLogShardTests {
 
     @Test("a batch still referenced elsewhere is copied, never emptied under its other holder")
     func sharedBatchIsLeftAlone() {
-        let shard = AccessLogShard(capacity: 10, wakeCount: 5)
+        let shard = AccessLogShard(capacity: 10, wakeCount: 5, ringCapacity: 8)
         _ = shard.append(record(1))
-        var batch = shard.take().records
+        var (batch, positions, _) = shard.take()
         let kept = batch
-        shard.recycle(&batch)
+        shard.recycle(&batch, positions: &positions)
         #expect(kept.map(\.url) == ["/r1"])
     }
 
     @Test("the shard asks for a flush once, when it reaches its wake count, and drops beyond its capacity")
     func wakeCountAndCapacity() {
-        let shard = AccessLogShard(capacity: 6, wakeCount: 4)
+        let shard = AccessLogShard(capacity: 6, wakeCount: 4, ringCapacity: 8)
         let wakes = (0..<8).map { shard.append(record($0)) }
         #expect(wakes == [false, false, false, true, false, false, false, false])
-        let (records, dropped) = shard.take()
+        let (records, _, dropped) = shard.take()
         #expect(records.count == 6)
         #expect(dropped == 2)
         #expect(shard.take().dropped == 0)
-    }
-
-    @Test("a repeat shares the strings of the last record queued with its head serial and route, while that record is in the batch")
-    func repeatsShareTheLastHeadsStrings() throws {
-        final class Route: Sendable {}
-        let shard = AccessLogShard(capacity: 8, wakeCount: 100)
-        let route = Route()
-        let other = Route()
-        func repeatOf(_ head: UInt64, _ route: Route, keyHash: UInt64 = 0xabc) -> Bool? {
-            shard.appendRepeat(
-                head: head, route: ObjectIdentifier(route), timestamp: 1, status: 200, bytes: 3, cache: .hit, tier: "l1", ttl: 9,
-                keyHash: keyHash, milliseconds: 0.5)
-        }
-        func owner(_ index: Int) -> AccessLogRecord {
-            var owner = record(index)
-            owner.keyHash = 0xabc
-            return owner
-        }
-        #expect(repeatOf(7, route) == nil, "nothing queued with a head yet")
-        _ = shard.append(record(0))
-        #expect(repeatOf(7, route) == nil, "a record without a head")
-        _ = shard.append(owner(1), head: 7, route: route)
-        #expect(repeatOf(7, route) == false)
-        #expect(repeatOf(8, route) == nil, "another head")
-        #expect(repeatOf(7, other) == nil, "another route")
-        #expect(repeatOf(7, route, keyHash: 0xdef) == nil, "another key")
-        _ = shard.append(owner(3), head: 9, route: other)
-        #expect(repeatOf(7, route) == false, "each head keeps its record")
-        #expect(repeatOf(9, other) == false)
-        let sameSlot = try #require((8...UInt64(1 << 20)).first { AccessLogShard.slot(of: $0) == AccessLogShard.slot(of: 7) })
-        _ = shard.append(owner(6), head: sameSlot, route: route)
-        #expect(repeatOf(7, route) == nil, "another serial took its slot")
-        #expect(repeatOf(sameSlot, route) == false)
-        #expect(repeatOf(sameSlot, route) == false, "dropped: the shard is full")
-        let (records, dropped) = shard.take()
-        #expect(dropped == 1)
-        #expect(records.map(\.sharedStrings) == [-1, -1, 1, -1, 1, 3, -1, 6])
-        #expect(records[2].url.isEmpty && records[2].host.isEmpty && records[2].client.isEmpty)
-        #expect(records[2].tier == "l1" && records[2].ttl == 9 && records[2].keyHash == 0xabc && records[2].bytes == 3)
-        var whole = owner(1)
-        whole.tier = "l1"
-        whole.ttl = 9
-        whole.keyHash = 0xabc
-        whole.bytes = 3
-        whole.timestamp = 1
-        whole.milliseconds = 0.5
-        #expect(AccessLogRecord.ownStrings(records)[2] == whole)
-        #expect(repeatOf(9, other) == nil, "the writer took the record it would share")
     }
 
     @Test("a writer with room for many records wakes itself after recordsPerWake of them, long before its interval")

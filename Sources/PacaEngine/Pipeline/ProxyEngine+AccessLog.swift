@@ -13,7 +13,7 @@ extension ProxyEngine {
         collapsed: Bool, originMillis: Double?, key: String? = nil, keyHash: UInt64? = nil, client: String? = nil,
         at end: NIODeadline = .now()
     ) -> AccessLogRecord {
-        let elapsed = Double((end - exchange.startUptime).nanoseconds) / 1_000_000
+        let elapsed = AccessLogRecord.milliseconds(nanoseconds: (end - exchange.startUptime).nanoseconds)
         return AccessLogRecord(
             timestamp: exchange.startTime, method: exchange.request.head.method.wireName,
             host: Self.loggedHost(exchange.request.head.headers), url: exchange.request.head.uri,
@@ -24,7 +24,7 @@ extension ProxyEngine {
 
     func logLocal(_ request: ProxyRequest, status: Int, route: String, start: UnixMillis, uptime: NIODeadline) {
         guard let accessLog else { return }
-        let elapsed = Double((NIODeadline.now() - uptime).nanoseconds) / 1_000_000
+        let elapsed = AccessLogRecord.milliseconds(nanoseconds: (NIODeadline.now() - uptime).nanoseconds)
         accessLog.append(
             AccessLogRecord(
                 timestamp: start, method: request.head.method.wireName, host: Self.loggedHost(request.head.headers),

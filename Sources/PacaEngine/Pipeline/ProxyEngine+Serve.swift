@@ -71,7 +71,7 @@ extension ProxyEngine {
                     head: head, route: ObjectIdentifier(exchange.route), timestamp: exchange.startTime, status: Int(status.code),
                     bytes: bytes,
                     cache: outcome, tier: loggedTier, ttl: Int(ttl), keyHash: keyHash,
-                    milliseconds: Double((now - exchange.startUptime).nanoseconds) / 1_000_000)
+                    nanoseconds: (now - exchange.startUptime).nanoseconds)
             {
                 // The entry's own key: one entry logs one key, whether it was a miss or a hit. Built
                 // in the call, so the record moves into the log rather than being copied.
