@@ -196,7 +196,9 @@ public final class AccessLogWriter: Sendable {
             let hits = shard.ring.pending()
             let (records, positions, shardDropped) = shard.take()
             dropped += shardDropped
-            if !hits.isEmpty || !records.isEmpty { sources.append(Source(shard: shard, hits: hits, records: records, positions: positions)) }
+            if !hits.isEmpty || !records.isEmpty {
+                sources.append(Source(shard: shard, hits: hits, records: records, positions: positions))
+            }
         }
         if dropped > 0 { state.withLock { $0.dropped += dropped } }
         guard !sources.isEmpty else { return }
