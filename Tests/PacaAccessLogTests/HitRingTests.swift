@@ -114,3 +114,17 @@ struct HitRingTests {
         #expect(shard.ring.pending().isEmpty)
     }
 }
+
+@Suite("HitRing.Tier")
+struct HitRingTierTests {
+    @Test("a tier's code is the same from its bits as from comparing it, for literals and strings built at run time")
+    func tierCodes() {
+        let built = ["l", "1"].joined()
+        for tier in ["", "l1", "l2", "l3", "l4", "L1", "x", "l1 ", built, String("l3".utf8.map { Character(UnicodeScalar($0)) })] {
+            #expect(HitRing.Tier.code(tier) == HitRing.Tier.slowCode(tier), "\(tier)")
+        }
+        #expect(HitRing.Tier.code("l2") == 2)
+        #expect(HitRing.Tier.code("") == 0)
+        #expect(HitRing.Tier.code("l9") == nil)
+    }
+}
