@@ -203,20 +203,20 @@ public final class AccessLogWriter: Sendable {
         if dropped > 0 { state.withLock { $0.dropped += dropped } }
         guard !sources.isEmpty else { return }
         let tapped = tap.withLock { $0 } != nil
-        // One loop's hits and nothing else, in order, for the file alone: formatted from the ring.
-        if sources.count == 1, sources[0].records.isEmpty, !tapped, sources[0].shard.ring.isOrdered(sources[0].hits) {
-            writeHits(sources[0].shard.ring, sources[0].hits)
-            return
+        if !tapped, sources.allSatisfy({ $0.shard.ring.isOrdered($0.hits) }) {
+            // For the file alone, with each loop's hits in order: formatted from the rings, the
+            // shards' records merged among them.
+            writeMerged(sources)
+        } else {
+            var records: [AccessLogRecord] = []
+            for index in sources.indices {
+                records += sources[index].merged()
+            }
+            // Each shard is in the order its requests ended; the file is in the order they started
+            // (a stable sort keeps one loop's equal timestamps as they were).
+            if records.count > 1 { records = Self.ordered(records) }
+            write(records)
         }
-        var records: [AccessLogRecord] = []
-        for index in sources.indices {
-            records += sources[index].merged()
-        }
-        // Each shard is in the order its requests ended; the file is in the order they started
-        // (a stable sort keeps one loop's equal timestamps as they were).
-        if records.count > 1 { records = Self.ordered(records) }
-        write(records)
-        records = []
         for index in sources.indices {
             // Moved out, so the shard gets the only reference and can keep the memory.
             var batch: [AccessLogRecord] = []

@@ -297,6 +297,10 @@ final class HitRing: @unchecked Sendable {
     @inline(__always)
     func owner(of entry: Entry) -> Int { writtenPositions[Int(entry.slot)] }
 
+    /// The timestamp of the entry at `position` of `pending()`, not yet taken.
+    @inline(__always)
+    func timestamp(at position: Int) -> UnixMillis { entries[position & mask].timestamp }
+
     /// Whether the entries in `range` (of `pending()`) are in the order their requests started.
     func isOrdered(_ range: Range<Int>) -> Bool {
         var previous = UnixMillis.min
