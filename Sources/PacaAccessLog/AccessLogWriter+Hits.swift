@@ -42,7 +42,8 @@ extension AccessLogWriter {
     private struct Run {
         /// The index of its source, which breaks ties of timestamps as the shard order does.
         let source: Int
-        let ring: HitRing?
+        /// Unretained: the flush's sources hold the rings.
+        let ring: Unmanaged<HitRing>?
         /// For a ring, its next position; for records, the index in `order` of the next.
         var next: Int
         let end: Int
@@ -55,11 +56,15 @@ extension AccessLogWriter {
 
     /// The order key of `run`'s next line: its timestamp, then as the stable sort of the shards'
     /// records one after another (`merged()`) would have it.
-    private static func key(of run: Run, in sources: [Source]) -> (UnixMillis, Int, Int, Int, Int) {
-        if let ring = run.ring { return (ring.timestamp(at: run.next), run.source, run.next, 1, 0) }
-        let index = run.order[run.next]
-        let source = sources[run.source]
-        return (source.records[index].timestamp, run.source, source.positions[index], 0, index)
+    @inline(__always)
+    private static func key(of run: UnsafeMutablePointer<Run>, in sources: [Source]) -> (UnixMillis, Int, Int, Int, Int) {
+        let next = run.pointee.next
+        if let ring = run.pointee.ring {
+            return (ring._withUnsafeGuaranteedRef { $0.timestamp(at: next) }, run.pointee.source, next, 1, 0)
+        }
+        let index = run.pointee.order[next]
+        let source = run.pointee.source
+        return (sources[source].records[index].timestamp, source, sources[source].positions[index], 0, index)
     }
 
     /// Writes what a flush took (no tap; each ring's hits in order), then hands the hits back: the
@@ -80,7 +85,9 @@ extension AccessLogWriter {
         for (index, source) in sources.enumerated() {
             if !source.hits.isEmpty {
                 runs.append(
-                    Run(source: index, ring: source.shard.ring, next: source.hits.lowerBound, end: source.hits.upperBound, order: []))
+                    Run(
+                        source: index, ring: Unmanaged.passUnretained(source.shard.ring), next: source.hits.lowerBound,
+                        end: source.hits.upperBound, order: []))
             }
             if !source.records.isEmpty {
                 let records = source.records
@@ -92,87 +99,119 @@ extension AccessLogWriter {
         }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.bytesPerWrite, alignment: 8)
         defer { buffer.deallocate() }
-        var writer = JSONLineWriter(buffer.bindMemory(to: UInt8.self))
+        var out = LineBuffer(buffer)
+        // Through a pointer: no uniqueness or exclusivity check on each access to a run.
+        runs.withUnsafeMutableBufferPointer { runs in
+            while true {
+                // The run whose next line started first (one or two runs, most of the time; one,
+                // one loop's hits, needs no comparison).
+                var pick = -1
+                var best = (UnixMillis.max, 0, 0, 0, 0)
+                if runs.count == 1 {
+                    if runs[0].next < runs[0].end { pick = 0 }
+                } else {
+                    for index in runs.indices where runs[index].next < runs[index].end {
+                        let key = Self.key(of: runs.baseAddress! + index, in: sources)
+                        if pick < 0 || key < best {
+                            pick = index
+                            best = key
+                        }
+                    }
+                }
+                guard pick >= 0 else { break }
+                let run = runs.baseAddress! + pick
+                let next = run.pointee.next
+                run.pointee.next += 1
+                guard let ring = run.pointee.ring else {
+                    writeRecord(sources[run.pointee.source].records, at: run.pointee.order[next], run: run, runs: runs, to: &out)
+                    continue
+                }
+                let (entry, owner) = ring._withUnsafeGuaranteedRef { ring in
+                    let entry = ring.take(at: next)
+                    return (entry, ring.owner(of: entry))
+                }
+                if let before = run.pointee.last, before.owner == owner, HitRing.sameLine(before.entry, entry),
+                    run.pointee.repeated.middle.offset >= 0,
+                    out.writer.count + run.pointee.repeated.repeatedLineBound <= Self.bytesPerWrite
+                {
+                    out.writer.reserve(run.pointee.repeated.repeatedLineBound)
+                    out.writer.literal(#"{"ts":""#)
+                    out.timestamps.write(entry.timestamp, to: &out.writer)
+                    out.writer.copyWritten(run.pointee.repeated.middle)
+                    out.writer.literal(#"","ms":"#)
+                    out.writer.thousandths((entry.nanoseconds + 500) / 1000)
+                    out.writer.literal(#","origin_ms":null"#)
+                    out.writer.copyWritten(run.pointee.repeated.tail)
+                    out.lines += 1
+                    continue
+                }
+                var record = ring._withUnsafeGuaranteedRef { $0.record(of: entry) }
+                let bound = record.maximumJSONBytes
+                makeRoom(bound, in: &out, runs: runs)
+                if bound > Self.bytesPerWrite {
+                    withUnsafePointer(to: &record) { emitAlone($0, bound: bound, timestamps: &out.timestamps) }
+                    run.pointee.last = nil
+                    continue
+                }
+                withUnsafePointer(to: &record) { record in
+                    AccessLogRecord.write(
+                        record, strings: record, to: &out.writer, timestamps: &out.timestamps, repeated: &run.pointee.repeated,
+                        bound: bound, newline: true)
+                }
+                out.lines += 1
+                run.pointee.last = (entry, owner)
+            }
+        }
+        if out.writer.count > 0 { emit(UnsafeRawBufferPointer(rebasing: buffer[..<out.writer.count]), lines: out.lines) }
+    }
+
+    /// The buffer a flush formats its lines into, and what it knows of them.
+    private struct LineBuffer {
+        let buffer: UnsafeMutableRawBufferPointer
+        var writer: JSONLineWriter
         var lines = 0
         var timestamps = JSONLineWriter.TimestampCache()
-        // Makes room for `bound` bytes: writes out what the buffer holds when they do not fit.
-        func makeRoom(_ bound: Int) {
-            guard writer.count + bound > Self.bytesPerWrite, writer.count > 0 else { return }
-            emit(UnsafeRawBufferPointer(rebasing: buffer[..<writer.count]), lines: lines)
+
+        init(_ buffer: UnsafeMutableRawBufferPointer) {
+            self.buffer = buffer
             writer = JSONLineWriter(buffer.bindMemory(to: UInt8.self))
-            for index in runs.indices { runs[index].repeated.forget() }
-            lines = 0
-            sched_yield()
         }
-        while true {
-            // The run whose next line started first (one or two runs, most of the time).
-            var pick = -1
-            var best = (UnixMillis.max, 0, 0, 0, 0)
-            for index in runs.indices where runs[index].next < runs[index].end {
-                let key = Self.key(of: runs[index], in: sources)
-                if pick < 0 || key < best {
-                    pick = index
-                    best = key
-                }
+    }
+
+    /// Makes room for `bound` bytes in `out`: writes out what it holds when they do not fit (and
+    /// the runs' lines before are gone with it), yielding the core between writes.
+    private func makeRoom(_ bound: Int, in out: inout LineBuffer, runs: UnsafeMutableBufferPointer<Run>) {
+        guard out.writer.count + bound > Self.bytesPerWrite, out.writer.count > 0 else { return }
+        emit(UnsafeRawBufferPointer(rebasing: out.buffer[..<out.writer.count]), lines: out.lines)
+        out.writer = JSONLineWriter(out.buffer.bindMemory(to: UInt8.self))
+        for index in runs.indices { runs[index].repeated.forget() }
+        out.lines = 0
+        sched_yield()
+    }
+
+    /// Writes the record at `index` of `records`, the next line of records run `run`.
+    private func writeRecord(
+        _ records: [AccessLogRecord], at index: Int, run: UnsafeMutablePointer<Run>, runs: UnsafeMutableBufferPointer<Run>,
+        to out: inout LineBuffer
+    ) {
+        records.withUnsafeBufferPointer { records in
+            let record = records.baseAddress! + index
+            var repeats = run.pointee.repeated.repeatsLine(record, strings: record, newline: true)
+            var bound = repeats ? run.pointee.repeated.repeatedLineBound : record.pointee.maximumJSONBytes
+            if out.writer.count + bound > Self.bytesPerWrite {
+                makeRoom(bound, in: &out, runs: runs)
+                repeats = false
+                bound = record.pointee.maximumJSONBytes
             }
-            guard pick >= 0 else { break }
-            let next = runs[pick].next
-            runs[pick].next += 1
-            guard let ring = runs[pick].ring else {
-                let index = runs[pick].order[next]
-                sources[runs[pick].source].records.withUnsafeBufferPointer { records in
-                    let record = records.baseAddress! + index
-                    var repeats = runs[pick].repeated.repeatsLine(record, strings: record, newline: true)
-                    let bound = repeats ? runs[pick].repeated.repeatedLineBound : record.pointee.maximumJSONBytes
-                    if writer.count + bound > Self.bytesPerWrite {
-                        makeRoom(bound)
-                        repeats = false
-                    }
-                    let full = repeats ? bound : record.pointee.maximumJSONBytes
-                    if full > Self.bytesPerWrite {
-                        emitAlone(record, bound: full, timestamps: &timestamps)
-                    } else {
-                        AccessLogRecord.write(
-                            record, strings: record, to: &writer, timestamps: &timestamps, repeated: &runs[pick].repeated,
-                            bound: full, newline: true, repeats: repeats)
-                        lines += 1
-                    }
-                }
-                continue
-            }
-            let entry = ring.take(at: next)
-            let owner = ring.owner(of: entry)
-            if let before = runs[pick].last, before.owner == owner, HitRing.sameLine(before.entry, entry),
-                runs[pick].repeated.middle.offset >= 0, writer.count + runs[pick].repeated.repeatedLineBound <= Self.bytesPerWrite
-            {
-                writer.reserve(runs[pick].repeated.repeatedLineBound)
-                writer.literal(#"{"ts":""#)
-                timestamps.write(entry.timestamp, to: &writer)
-                writer.copyWritten(runs[pick].repeated.middle)
-                writer.literal(#"","ms":"#)
-                writer.thousandths((entry.nanoseconds + 500) / 1000)
-                writer.literal(#","origin_ms":null"#)
-                writer.copyWritten(runs[pick].repeated.tail)
-                lines += 1
-                continue
-            }
-            var record = ring.record(of: entry)
-            let bound = record.maximumJSONBytes
-            makeRoom(bound)
             if bound > Self.bytesPerWrite {
-                withUnsafePointer(to: &record) { emitAlone($0, bound: bound, timestamps: &timestamps) }
-                runs[pick].last = nil
-                continue
+                emitAlone(record, bound: bound, timestamps: &out.timestamps)
+                return
             }
-            withUnsafePointer(to: &record) { record in
-                AccessLogRecord.write(
-                    record, strings: record, to: &writer, timestamps: &timestamps, repeated: &runs[pick].repeated, bound: bound,
-                    newline: true)
-            }
-            lines += 1
-            runs[pick].last = (entry, owner)
+            AccessLogRecord.write(
+                record, strings: record, to: &out.writer, timestamps: &out.timestamps, repeated: &run.pointee.repeated, bound: bound,
+                newline: true, repeats: repeats)
+            out.lines += 1
         }
-        if writer.count > 0 { emit(UnsafeRawBufferPointer(rebasing: buffer[..<writer.count]), lines: lines) }
     }
 
     /// Formats and writes the line of the record at `record`, longer than the writer's buffer
