@@ -49,6 +49,8 @@ CLOSE=${CLOSE:-0}                 # 1: every request on a new connection (wrk se
 KEYS=${KEYS:-1}                   # >1: spread each run over KEYS cached URLs (the path with ?k=0..KEYS-1)
 KEEP_TMP=${KEEP_TMP:-0}
 PACA_B=${PACA_B:-}                # target "paca-b": a second paca built from other code, for an A/B
+PACA_B_LOG=${PACA_B_LOG:-0}       # 1: paca-b runs with its access log on (an A/B of the log's code)
+LOG_DIR=${LOG_DIR:-}              # where paca-log, paca-b and nginx-log write their access logs (default: the run's temp dir)
 GOAL=${GOAL:-1.25}                # the summary's budget line: GOAL times nginx's requests/s
 OUT_DIR=${OUT_DIR:-bench/out}
 
@@ -180,7 +182,9 @@ start_paca() {
     local t=$1 log=$2 binary=${3:-$PACA} admin_port dir access_log=""
     PORT[$t]=$(free_port); admin_port=$(free_port)
     dir=$TMP/$t; mkdir -p "$dir"
-    [[ $log == 1 ]] && access_log="\"access_log\": { \"path\": \"$dir/access.log\" },"
+    local log_path=$dir/access.log
+    [[ -n $LOG_DIR ]] && log_path=$LOG_DIR/$t-access.log
+    [[ $log == 1 ]] && access_log="\"access_log\": { \"path\": \"$log_path\" },"
     cat >"$dir/routes.json" <<EOF
 {
   "listen": "127.0.0.1:${PORT[$t]}",
@@ -194,11 +198,11 @@ start_paca() {
 EOF
     start "$t" "${SRV[@]}" "$binary" serve --config "$dir/routes.json" $PACA_EXTRA
     wait_port "$t" "${PORT[$t]}"
-    note "$t on 127.0.0.1:${PORT[$t]}$([[ $log == 1 ]] && echo ", access log $dir/access.log")"
+    note "$t on 127.0.0.1:${PORT[$t]}$([[ $log == 1 ]] && echo ", access log $log_path")"
 }
 [[ " $TARGETS " == *" paca "* ]] && start_paca paca 0
 [[ " $TARGETS " == *" paca-log "* ]] && start_paca paca-log 1
-[[ " $TARGETS " == *" paca-b "* ]] && start_paca paca-b 0 "$PACA_B"
+[[ " $TARGETS " == *" paca-b "* ]] && start_paca paca-b "$PACA_B_LOG" "$PACA_B"
 
 # ---------------------------------------------------------------- nginx
 if [[ " $TARGETS " == *" nginx"* ]]; then
@@ -260,7 +264,7 @@ http {
         # nginx-log: the same proxy_cache (its own zone) with a buffered access log, the
         # counterpart of paca-log
         listen 127.0.0.1:${PORT[nginx-log]} backlog=4096;
-        access_log $N/access.log combined buffer=64k flush=1s;
+        access_log ${LOG_DIR:-$N}/nginx-access.log combined buffer=64k flush=1s;
         location / {
             $(cache_location bench_log)
         }

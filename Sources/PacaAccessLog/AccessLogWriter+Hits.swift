@@ -130,7 +130,8 @@ extension AccessLogWriter {
                     let entry = ring.take(at: next)
                     return (entry, ring.owner(of: entry))
                 }
-                if let before = run.pointee.last, before.owner == owner, HitRing.sameLine(before.entry, entry),
+                if let before = run.pointee.last, HitRing.sameLine(before.entry, entry),
+                    ring._withUnsafeGuaranteedRef({ $0.sameStrings(entry, owner: owner, as: before.entry, owner: before.owner) }),
                     run.pointee.repeated.middle.offset >= 0,
                     out.writer.count + run.pointee.repeated.repeatedLineBound <= Self.bytesPerWrite
                 {

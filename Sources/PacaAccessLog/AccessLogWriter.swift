@@ -45,8 +45,11 @@ public final class AccessLogWriter: Sendable {
     private let signal = NSCondition()
     private let path: String?
     private let tap = Mutex<(@Sendable ([AccessLogRecord]) -> Void)?>(nil)
-    /// Threads beyond this many share shards (and their locks) two by two, and so on.
-    public static let shardCount = 8
+    /// Shards, one per processor and at least 8 (at most 64): each event loop gets its own (and
+    /// its own ring: a ring has one producer, and a loop that shares a shard with another that
+    /// owns the ring logs its hits whole, under the shard's lock). Threads beyond this many share
+    /// shards two by two, and so on.
+    public static let shardCount = min(64, max(8, ProcessInfo.processInfo.activeProcessorCount))
     private let shards: [AccessLogShard]
     /// `shards`, which keeps them alive, as unretained references: an append on the event loop
     /// reaches its shard without a retain and a release of it.

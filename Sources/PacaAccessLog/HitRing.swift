@@ -130,16 +130,15 @@ final class HitRing: @unchecked Sendable {
     private let atomics: UnsafeMutablePointer<Atomic<Int>>
     private static let atomicStride = 16
 
-    // The producer's own.
-    @exclusivity(unchecked) private var queued = 0
-    /// `head` as last read: the ring has room up to it without another atomic load.
-    @exclusivity(unchecked) private var knownHead = 0
+    // The producer's own (besides `knownHead`, in `atomics` beside `tail`: every field of this
+    // object is read by both threads, and a field one of them wrote on each hit would move the
+    // object's cache line between their cores).
     private let owners: UnsafeMutablePointer<Owner>
 
     // The writer's own: each slot's last owner as the writer took it, its strings held until
     // another owner takes the slot (a repeat's strings are its slot's), and its position,
     // which tells two owners' lines apart.
-    private let written: UnsafeMutablePointer<Strings?>
+    private let written: UnsafeMutablePointer<Strings>
     private let writtenPositions: UnsafeMutablePointer<Int>
 
     /// A ring of `capacity` entries (rounded down to a power of two, at least 2), asking for a
@@ -158,7 +157,8 @@ final class HitRing: @unchecked Sendable {
         owners = .allocate(capacity: Self.ownerSlots)
         owners.initialize(repeating: Owner(), count: Self.ownerSlots)
         written = .allocate(capacity: Self.ownerSlots)
-        written.initialize(repeating: nil, count: Self.ownerSlots)
+        written.initialize(
+            repeating: Strings(method: "", host: "", url: "", route: "", key: "", client: ""), count: Self.ownerSlots)
         writtenPositions = .allocate(capacity: Self.ownerSlots)
         writtenPositions.initialize(repeating: -1, count: Self.ownerSlots)
     }
@@ -183,6 +183,9 @@ final class HitRing: @unchecked Sendable {
 
     /// In `atomics`: entries queued so far (written by the producer, read by the writer)…
     private static let tail = 0
+    /// `head` as the producer last read it: the ring has room up to it without another look
+    /// at `head`. On `tail`'s line, which only the producer writes.
+    private static let knownHead = tail + 1
     /// … entries the writer has taken so far …
     private static let head = atomicStride
     /// … and the `ThreadSlot` of the producer (-1 until one claims the ring).
@@ -203,10 +206,12 @@ final class HitRing: @unchecked Sendable {
     /// The index of the next entry, when the ring has room for it.
     @inline(__always)
     private func reserve() -> Int? {
-        let position = queued
-        if position - knownHead >= capacity {
-            knownHead = atomics[Self.head].load(ordering: .acquiring)
-            if position - knownHead >= capacity { return nil }
+        // The producer's own stores: relaxed loads of them are plain loads.
+        let position = atomics[Self.tail].load(ordering: .relaxed)
+        if position - atomics[Self.knownHead].load(ordering: .relaxed) >= capacity {
+            let head = atomics[Self.head].load(ordering: .acquiring)
+            atomics[Self.knownHead].store(head, ordering: .relaxed)
+            if position - head >= capacity { return nil }
         }
         return position
     }
@@ -214,7 +219,6 @@ final class HitRing: @unchecked Sendable {
     /// Hands the entry at `position` to the writer; true when that asks for a wake.
     @inline(__always)
     private func publish(_ position: Int) -> Bool {
-        queued = position + 1
         atomics[Self.tail].store(position + 1, ordering: .releasing)
         return (position + 1) & wakeMask == 0
     }
@@ -314,7 +318,7 @@ final class HitRing: @unchecked Sendable {
 
     /// The record a taken entry stands for, with its owner's strings.
     func record(of entry: Entry) -> AccessLogRecord {
-        let strings = written[Int(entry.slot)] ?? Strings(method: "", host: "", url: "", route: "", key: "", client: "")
+        let strings = written[Int(entry.slot)]
         return AccessLogRecord(
             timestamp: entry.timestamp, method: strings.method, host: strings.host, url: strings.url, route: strings.route,
             status: Int(entry.status), bytes: entry.bytes, cache: AccessLogRecord.CacheOutcome(code: entry.cache),
@@ -322,7 +326,22 @@ final class HitRing: @unchecked Sendable {
             milliseconds: AccessLogRecord.milliseconds(nanoseconds: entry.nanoseconds), client: strings.client)
     }
 
-    /// Whether two entries' lines differ only in their times (their owners aside).
+    /// Whether the line of a taken entry has the strings of the line of an earlier one, `before`,
+    /// whose owner was at position `owner`: the same owner, or one with the same method, host,
+    /// url, route and client (each connection has its owners; a hot object's lines from many
+    /// connections differ in nothing else). False when `before`'s owner is no longer its slot's.
+    @inline(__always)
+    func sameStrings(_ entry: Entry, owner: Int, as before: Entry, owner beforeOwner: Int) -> Bool {
+        if owner == beforeOwner { return true }
+        let slot = Int(before.slot)
+        guard writtenPositions[slot] == beforeOwner else { return false }
+        let a = written + slot
+        let b = written + Int(entry.slot)
+        return a.pointee.url == b.pointee.url && a.pointee.client == b.pointee.client && a.pointee.host == b.pointee.host
+            && a.pointee.method == b.pointee.method && a.pointee.route == b.pointee.route
+    }
+
+    /// Whether two entries' lines differ only in their times (their strings aside).
     @inline(__always)
     static func sameLine(_ a: Entry, _ b: Entry) -> Bool {
         a.bytes == b.bytes && a.keyHash == b.keyHash && a.ttl == b.ttl && a.status == b.status && a.cache == b.cache

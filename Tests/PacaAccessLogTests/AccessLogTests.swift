@@ -427,7 +427,9 @@ struct AccessLogWriterTests {
     /// with a head serial (one per method, host, url, client and key) and a route (one object
     /// per name), and as a repeat (`appendRepeat`) wherever one is taken. Returns the repeats.
     @discardableResult
-    private func expectWrittenAsAlone(_ records: [AccessLogRecord], repeating: Bool = false, tapping: Bool = true) async throws -> Int {
+    private func expectWrittenAsAlone(
+        _ records: [AccessLogRecord], repeating: Bool = false, tapping: Bool = true, connections: Int = 1
+    ) async throws -> Int {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("access.log").path
@@ -437,12 +439,13 @@ struct AccessLogWriterTests {
         var repeats = 0
         var heads: [String: UInt64] = [:]
         var routes: [String: RouteStandIn] = [:]
-        for record in records {
+        for (index, record) in records.enumerated() {
             guard repeating else {
                 writer.append(record)
                 continue
             }
-            let name = "\(record.method) \(record.host) \(record.url) \(record.client) \(record.key)"
+            // Each connection has its own serial for a head.
+            let name = "\(record.method) \(record.host) \(record.url) \(record.client) \(record.key) \(index % connections)"
             let head = heads[name] ?? UInt64(heads.count + 1)
             heads[name] = head
             let route = routes[record.route] ?? RouteStandIn()
@@ -535,6 +538,24 @@ struct AccessLogWriterTests {
         }
         let repeats = try await expectWrittenAsAlone(records, repeating: true, tapping: false)
         #expect(repeats > records.count * 6 / 10, "most records were queued as repeats (\(repeats))")
+    }
+
+    @Test("hits of one object from many connections are written whole, a line that differs only in its client too")
+    func hitsFromManyConnections() async throws {
+        var records: [AccessLogRecord] = []
+        for index in 0..<3000 {
+            // Every seventh request from another client: its line must not be the line before's.
+            var record = record(url: "/bench/1k.json", client: index % 7 == 3 ? "203.0.113.10" : "203.0.113.9")
+            record.key = "the key"
+            record.keyHash = 0x5eed
+            record.timestamp = 1_767_225_600_000 + UnixMillis(index / 4)
+            record.milliseconds = Double(index % 9) * 0.25
+            record.collapsed = false
+            record.originMilliseconds = nil
+            records.append(record)
+        }
+        let repeats = try await expectWrittenAsAlone(records, repeating: true, tapping: false, connections: 64)
+        #expect(repeats > 2500, "most records were queued as repeats (\(repeats))")
     }
 
     @Test(
