@@ -121,13 +121,6 @@ public struct AccessLogRecord: Sendable, Equatable {
         512 + 6 * (method.utf8.count + host.utf8.count + url.utf8.count + route.utf8.count + tier.utf8.count + client.utf8.count)
     }
 
-    /// `maximumJSONBytes` of the record at `record` written with the strings of the one at
-    /// `strings` (`write(_:strings:…)`).
-    static func maximumJSONBytes(_ record: UnsafePointer<AccessLogRecord>, strings: UnsafePointer<AccessLogRecord>) -> Int {
-        guard record != strings else { return record.pointee.maximumJSONBytes }
-        return strings.pointee.maximumJSONBytes + 6 * record.pointee.tier.utf8.count
-    }
-
     /// Writes the record as one JSON object and, with `newline`, a line feed: the writer thread
     /// formats whole batches into one buffer this way, the date part of the timestamp formatted
     /// once per second through `timestamps`. `bound` is `maximumJSONBytes`, computed once by the
@@ -135,19 +128,18 @@ public struct AccessLogRecord: Sendable, Equatable {
     func write(to out: inout JSONLineWriter, timestamps: inout JSONLineWriter.TimestampCache, bound: Int, newline: Bool = true) {
         var repeated = RepeatedStrings()
         withUnsafePointer(to: self) {
-            Self.write($0, strings: $0, to: &out, timestamps: &timestamps, repeated: &repeated, bound: bound, newline: newline)
+            Self.write($0, to: &out, timestamps: &timestamps, repeated: &repeated, bound: bound, newline: newline)
         }
     }
 
     /// `write(to:timestamps:bound:newline:)` of the record at `record`, which is read in place,
-    /// with the method, host, url, route, key and client of the record at `strings` (`record`
-    /// itself, or the one whose strings it shares), its strings copied from the line before's
+    /// its strings copied from the line before's
     /// where they repeat (`repeated`),
     /// a field at a time: a method called on an element of an array copies the whole record
     /// first (a retain and a release of each of its strings). With `repeats` (the caller found
     /// `repeated.repeatsLine`), all but the times is copied from the line before.
     static func write(
-        _ record: UnsafePointer<AccessLogRecord>, strings: UnsafePointer<AccessLogRecord>, to out: inout JSONLineWriter,
+        _ record: UnsafePointer<AccessLogRecord>, to out: inout JSONLineWriter,
         timestamps: inout JSONLineWriter.TimestampCache, repeated: inout RepeatedStrings, bound: Int, newline: Bool,
         repeats: Bool = false
     ) {
@@ -162,13 +154,13 @@ public struct AccessLogRecord: Sendable, Equatable {
         }
         let middleStart = out.count
         out.literal(#"","method":"#)
-        out.string(strings.pointee.method, repeating: &repeated.method)
+        out.string(record.pointee.method, repeating: &repeated.method)
         out.literal(#","host":"#)
-        out.string(strings.pointee.host, repeating: &repeated.host)
+        out.string(record.pointee.host, repeating: &repeated.host)
         out.literal(#","url":"#)
-        out.string(strings.pointee.url, repeating: &repeated.url)
+        out.string(record.pointee.url, repeating: &repeated.url)
         out.literal(#","route":"#)
-        out.string(strings.pointee.route, repeating: &repeated.route)
+        out.string(record.pointee.route, repeating: &repeated.route)
         out.literal(#","status":"#)
         out.integer(record.pointee.status)
         out.literal(#","bytes":"#)
@@ -187,17 +179,17 @@ public struct AccessLogRecord: Sendable, Equatable {
         out.literal(record.pointee.collapsed ? #","collapsed":true,"key":""# : #","collapsed":false,"key":""#)
         if let keyHash = record.pointee.keyHash {
             out.hex16(keyHash)
-        } else if !strings.pointee.key.isEmpty {
-            out.hex16(FNV1a.hash(strings.pointee.key))
+        } else if !record.pointee.key.isEmpty {
+            out.hex16(FNV1a.hash(record.pointee.key))
         }
         let middle = RepeatedStrings.Run(offset: middleStart, length: out.count - middleStart)
         writeDurations(record, to: &out)
         let tailStart = out.count
         out.literal(#","client":"#)
-        out.string(strings.pointee.client, repeating: &repeated.client)
+        out.string(record.pointee.client, repeating: &repeated.client)
         if record.pointee.background { out.literal(#","background":true"#) }
         if newline { out.literal("}\n") } else { out.byte(UInt8(ascii: "}")) }
-        repeated.shape = RepeatedStrings.Shape(record, strings: strings, newline: newline)
+        repeated.shape = RepeatedStrings.Shape(record, newline: newline)
         repeated.middle = middle
         repeated.tail = RepeatedStrings.Run(offset: tailStart, length: out.count - tailStart)
     }

@@ -156,7 +156,7 @@ extension AccessLogWriter {
                 }
                 withUnsafePointer(to: &record) { record in
                     AccessLogRecord.write(
-                        record, strings: record, to: &out.writer, timestamps: &out.timestamps, repeated: &run.pointee.repeated,
+                        record, to: &out.writer, timestamps: &out.timestamps, repeated: &run.pointee.repeated,
                         bound: bound, newline: true)
                 }
                 out.lines += 1
@@ -197,7 +197,7 @@ extension AccessLogWriter {
     ) {
         records.withUnsafeBufferPointer { records in
             let record = records.baseAddress! + index
-            var repeats = run.pointee.repeated.repeatsLine(record, strings: record, newline: true)
+            var repeats = run.pointee.repeated.repeatsLine(record, newline: true)
             var bound = repeats ? run.pointee.repeated.repeatedLineBound : record.pointee.maximumJSONBytes
             if out.writer.count + bound > Self.bytesPerWrite {
                 makeRoom(bound, in: &out, runs: runs)
@@ -209,7 +209,7 @@ extension AccessLogWriter {
                 return
             }
             AccessLogRecord.write(
-                record, strings: record, to: &out.writer, timestamps: &out.timestamps, repeated: &run.pointee.repeated, bound: bound,
+                record, to: &out.writer, timestamps: &out.timestamps, repeated: &run.pointee.repeated, bound: bound,
                 newline: true, repeats: repeats)
             out.lines += 1
         }
@@ -222,7 +222,7 @@ extension AccessLogWriter {
             var writer = JSONLineWriter(line)
             var alone = RepeatedStrings()
             AccessLogRecord.write(
-                record, strings: record, to: &writer, timestamps: &timestamps, repeated: &alone, bound: bound, newline: true)
+                record, to: &writer, timestamps: &timestamps, repeated: &alone, bound: bound, newline: true)
             count = writer.count
         }
         line.withUnsafeBytes { emit($0, lines: 1) }

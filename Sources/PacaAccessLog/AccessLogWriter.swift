@@ -296,10 +296,9 @@ public final class AccessLogWriter: Sendable {
             for index in records.indices {
                 // Through the pointer, so the record is borrowed where it lies.
                 let record = first + index
-                let strings = record
                 // A line that repeats the one before (one hot object) needs no count of its strings.
-                var repeats = repeated.repeatsLine(record, strings: strings, newline: true)
-                let bound = repeats ? repeated.repeatedLineBound : AccessLogRecord.maximumJSONBytes(record, strings: strings)
+                var repeats = repeated.repeatsLine(record, newline: true)
+                let bound = repeats ? repeated.repeatedLineBound : record.pointee.maximumJSONBytes
                 if writer.count + bound > Self.bytesPerWrite, writer.count > 0 {
                     emit(UnsafeRawBufferPointer(rebasing: buffer[..<writer.count]), lines: lines)
                     writer = JSONLineWriter(buffer.bindMemory(to: UInt8.self))
@@ -313,7 +312,7 @@ public final class AccessLogWriter: Sendable {
                     emitAlone(record, bound: bound, timestamps: &timestamps)
                 } else {
                     AccessLogRecord.write(
-                        record, strings: strings, to: &writer, timestamps: &timestamps, repeated: &repeated, bound: bound,
+                        record, to: &writer, timestamps: &timestamps, repeated: &repeated, bound: bound,
                         newline: true, repeats: repeats)
                     lines += 1
                 }

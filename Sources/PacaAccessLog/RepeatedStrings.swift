@@ -48,12 +48,11 @@ struct RepeatedStrings {
         /// collapsed, a hash, background, newline.
         private var flags: UInt64
 
-        /// The shape of `record`'s line (its key that of `strings`, as `AccessLogRecord.write`),
-        /// or `nil` when its key's hash is not at hand (the key would have to be compared, or
+        /// The shape of `record`'s line, or `nil` when its key's hash is not at hand (the key would have to be compared, or
         /// hashed, to know the line repeats).
         @inline(__always)
-        init?(_ record: UnsafePointer<AccessLogRecord>, strings: UnsafePointer<AccessLogRecord>, newline: Bool) {
-            guard record.pointee.keyHash != nil || strings.pointee.key.isEmpty else { return nil }
+        init?(_ record: UnsafePointer<AccessLogRecord>, newline: Bool) {
+            guard record.pointee.keyHash != nil || record.pointee.key.isEmpty else { return nil }
             status = record.pointee.status
             bytes = record.pointee.bytes
             ttl = record.pointee.ttl ?? 0
@@ -86,17 +85,16 @@ struct RepeatedStrings {
     /// durations and the text around them (117 bytes at most).
     var repeatedLineBound: Int { middle.length + tail.length + 128 }
 
-    /// Whether `record`'s line (with the strings of the record at `strings`, as
-    /// `AccessLogRecord.write`) is the line before's but for its timestamp and durations, with
+    /// Whether `record`'s line is the line before's but for its timestamp and durations, with
     /// the line before's text in the current memory. A tier is compared only when there is one
     /// (an empty tier is written as `null`, its slot left as it was).
     @inline(__always)
-    func repeatsLine(_ record: UnsafePointer<AccessLogRecord>, strings: UnsafePointer<AccessLogRecord>, newline: Bool) -> Bool {
-        guard middle.offset >= 0, let shape, let now = Shape(record, strings: strings, newline: newline), now == shape else {
+    func repeatsLine(_ record: UnsafePointer<AccessLogRecord>, newline: Bool) -> Bool {
+        guard middle.offset >= 0, let shape, let now = Shape(record, newline: newline), now == shape else {
             return false
         }
-        return method.holds(strings.pointee.method) && host.holds(strings.pointee.host) && url.holds(strings.pointee.url)
-            && route.holds(strings.pointee.route) && client.holds(strings.pointee.client)
+        return method.holds(record.pointee.method) && host.holds(record.pointee.host) && url.holds(record.pointee.url)
+            && route.holds(record.pointee.route) && client.holds(record.pointee.client)
             && (shape.tierIsEmpty || tier.holds(record.pointee.tier))
     }
 

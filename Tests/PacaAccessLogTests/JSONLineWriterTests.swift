@@ -116,26 +116,26 @@ struct JSONLineWriterTests {
         let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 4096)
         defer { buffer.deallocate() }
         var writer = JSONLineWriter(buffer)
-        withUnsafePointer(to: record) { #expect(!repeated.repeatsLine($0, strings: $0, newline: true), "nothing written yet") }
+        withUnsafePointer(to: record) { #expect(!repeated.repeatsLine($0, newline: true), "nothing written yet") }
         withUnsafePointer(to: record) {
-            AccessLogRecord.write($0, strings: $0, to: &writer, timestamps: &timestamps, repeated: &repeated, bound: 1024, newline: true)
+            AccessLogRecord.write($0, to: &writer, timestamps: &timestamps, repeated: &repeated, bound: 1024, newline: true)
         }
         record.timestamp += 1
         record.milliseconds = 7.5
         record.originMilliseconds = 3
-        withUnsafePointer(to: record) { #expect(repeated.repeatsLine($0, strings: $0, newline: true)) }
-        withUnsafePointer(to: record) { #expect(!repeated.repeatsLine($0, strings: $0, newline: false), "a line without its newline") }
+        withUnsafePointer(to: record) { #expect(repeated.repeatsLine($0, newline: true)) }
+        withUnsafePointer(to: record) { #expect(!repeated.repeatsLine($0, newline: false), "a line without its newline") }
         var other = record
         other.status = 304
-        withUnsafePointer(to: other) { #expect(!repeated.repeatsLine($0, strings: $0, newline: true)) }
+        withUnsafePointer(to: other) { #expect(!repeated.repeatsLine($0, newline: true)) }
         other = record
         other.url = "/api/v1/catalogue/items/1234567891"
-        withUnsafePointer(to: other) { #expect(!repeated.repeatsLine($0, strings: $0, newline: true)) }
+        withUnsafePointer(to: other) { #expect(!repeated.repeatsLine($0, newline: true)) }
         other = record
         other.keyHash = nil
-        withUnsafePointer(to: other) { #expect(!repeated.repeatsLine($0, strings: $0, newline: true), "a key whose hash is not at hand") }
+        withUnsafePointer(to: other) { #expect(!repeated.repeatsLine($0, newline: true), "a key whose hash is not at hand") }
         repeated.forget()
-        withUnsafePointer(to: record) { #expect(!repeated.repeatsLine($0, strings: $0, newline: true), "the memory was written out") }
+        withUnsafePointer(to: record) { #expect(!repeated.repeatsLine($0, newline: true), "the memory was written out") }
     }
 
     /// What `body` writes into a buffer of `room` bytes, and whether the bytes after the
