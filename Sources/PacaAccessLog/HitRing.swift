@@ -140,6 +140,9 @@ final class HitRing: @unchecked Sendable {
     // which tells two owners' lines apart.
     private let written: UnsafeMutablePointer<Strings>
     private let writtenPositions: UnsafeMutablePointer<Int>
+    /// For each slot, an owner of it and the representative of an earlier owner found to have
+    /// the same strings (`sameStrings`).
+    private let matches: UnsafeMutablePointer<(owner: Int, equals: Int)>
 
     /// A ring of `capacity` entries (rounded down to a power of two, at least 2), asking for a
     /// wake every `wakeEvery` (rounded down to a power of two, at most half the capacity).
@@ -161,6 +164,8 @@ final class HitRing: @unchecked Sendable {
             repeating: Strings(method: "", host: "", url: "", route: "", key: "", client: ""), count: Self.ownerSlots)
         writtenPositions = .allocate(capacity: Self.ownerSlots)
         writtenPositions.initialize(repeating: -1, count: Self.ownerSlots)
+        matches = .allocate(capacity: Self.ownerSlots)
+        matches.initialize(repeating: (-1, -1), count: Self.ownerSlots)
     }
 
     deinit {
@@ -173,6 +178,7 @@ final class HitRing: @unchecked Sendable {
         written.deinitialize(count: Self.ownerSlots)
         written.deallocate()
         writtenPositions.deallocate()
+        matches.deallocate()
         atomics.deinitialize(count: 3 * Self.atomicStride)
         UnsafeMutableRawPointer(atomics).deallocate()
     }
@@ -330,15 +336,34 @@ final class HitRing: @unchecked Sendable {
     /// whose owner was at position `owner`: the same owner, or one with the same method, host,
     /// url, route and client (each connection has its owners; a hot object's lines from many
     /// connections differ in nothing else). False when `before`'s owner is no longer its slot's.
+    /// Equal strings are remembered (`matches`): under 64 connections taking turns, the owners
+    /// are compared with the same few lines before again and again, and strings held apart
+    /// compare byte by byte. Each owner found equal to another is given that one's
+    /// representative, so two owners with one representative need no comparison.
     @inline(__always)
     func sameStrings(_ entry: Entry, owner: Int, as before: Entry, owner beforeOwner: Int) -> Bool {
         if owner == beforeOwner { return true }
+        let representative = self.representative(of: owner, slot: Int(entry.slot))
+        let beforeRepresentative = self.representative(of: beforeOwner, slot: Int(before.slot))
+        if representative == beforeRepresentative { return true }
         let slot = Int(before.slot)
         guard writtenPositions[slot] == beforeOwner else { return false }
         let a = written + slot
         let b = written + Int(entry.slot)
-        return a.pointee.url == b.pointee.url && a.pointee.client == b.pointee.client && a.pointee.host == b.pointee.host
-            && a.pointee.method == b.pointee.method && a.pointee.route == b.pointee.route
+        guard
+            a.pointee.url == b.pointee.url && a.pointee.client == b.pointee.client && a.pointee.host == b.pointee.host
+                && a.pointee.method == b.pointee.method && a.pointee.route == b.pointee.route
+        else { return false }
+        matches[Int(entry.slot)] = (owner, beforeRepresentative)
+        return true
+    }
+
+    /// The owner at `owner` (of slot `slot`) stands for the strings of the owner this returns:
+    /// itself, unless it was found equal to another's.
+    @inline(__always)
+    private func representative(of owner: Int, slot: Int) -> Int {
+        let match = matches[slot]
+        return match.owner == owner ? match.equals : owner
     }
 
     /// Whether two entries' lines differ only in their times (their strings aside).

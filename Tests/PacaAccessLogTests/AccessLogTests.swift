@@ -543,9 +543,13 @@ struct AccessLogWriterTests {
     @Test("hits of one object from many connections are written whole, a line that differs only in its client too")
     func hitsFromManyConnections() async throws {
         var records: [AccessLogRecord] = []
+        let object = 7
         for index in 0..<3000 {
             // Every seventh request from another client: its line must not be the line before's.
-            var record = record(url: "/bench/1k.json", client: index % 7 == 3 ? "203.0.113.10" : "203.0.113.9")
+            // The URL and client are built for each request, as each connection reads its own:
+            // equal strings held apart.
+            var record = record(
+                url: "/api/v1/objects/\(object)/rendition.json", client: "203.0.113.\(index % 7 == 3 ? 10 : 9)")
             record.key = "the key"
             record.keyHash = 0x5eed
             record.timestamp = 1_767_225_600_000 + UnixMillis(index / 4)

@@ -40,28 +40,35 @@ public enum HitPathCases {
     ]
 }
 
-/// An engine, its cache and a connection's channel with the production handlers.
+/// An engine, its cache and connections' channels with the production handlers.
 public struct HitPathBench {
-    /// The connection.
-    public let channel = EmbeddedChannel()
-    /// The engine answering on it.
+    /// The first connection.
+    public var channel: EmbeddedChannel { channels[0] }
+    /// Every connection (one unless asked for more), all on this thread.
+    public let channels: [EmbeddedChannel]
+    /// The engine answering on them.
     public let engine: ProxyEngine
 
-    /// Builds the engine (one catch-all route that leaves `utm_source` out of the key) and the
-    /// connection.
-    public init(accessLog: AccessLogWriter? = nil) throws {
+    /// Builds the engine (one catch-all route that leaves `utm_source` out of the key) and
+    /// `connections` connections from one client.
+    public init(accessLog: AccessLogWriter? = nil, connections: Int = 1) throws {
         let route = Route(
             name: "bench", match: "/*", origin: Origin(url: "http://origin.test")!, keyQuery: .exclude(["utm_source"]))
         let cache = TieredCache(configuration: .init(memoryMaxBytes: 64 << 20, memoryPolicy: .tinyLFU))
         engine = ProxyEngine(configuration: .init(routes: RouteTable([route])), cache: cache, origin: InstantOrigin(), accessLog: accessLog)
-        try HTTPServer.configurePipeline(
-            channel, configuration: .init(), responder: engine, logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
-        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40_000)).wait()
+        channels = (0..<max(1, connections)).map { _ in EmbeddedChannel() }
+        for channel in channels {
+            try HTTPServer.configurePipeline(
+                channel, configuration: .init(), responder: engine,
+                logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
+            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40_000)).wait()
+        }
     }
 
     /// Sends `request` until its answer is a hit (a miss may need the loop to run a few times),
     /// returns the last answer as text.
-    public func exchange(_ request: ByteBuffer) throws -> String {
+    public func exchange(_ request: ByteBuffer, connection: Int = 0) throws -> String {
+        let channel = channels[connection]
         var text = ""
         for _ in 0..<3 {
             try channel.writeInbound(request)
@@ -73,9 +80,10 @@ public struct HitPathBench {
         return text
     }
 
-    /// Sends `request` and drops the answer: one measured hit.
+    /// Sends `request` on connection `connection` and drops the answer: one measured hit.
     @inline(__always)
-    public func hit(_ request: ByteBuffer) throws -> Int {
+    public func hit(_ request: ByteBuffer, connection: Int = 0) throws -> Int {
+        let channel = channels[connection]
         try channel.writeInbound(request)
         var bytes = 0
         while let out = try channel.readOutbound(as: ByteBuffer.self) { bytes &+= out.readableBytes }
