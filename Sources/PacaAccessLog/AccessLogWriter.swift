@@ -280,45 +280,7 @@ public final class AccessLogWriter: Sendable {
             countWritten(records.count)
             return
         }
-        // Formatted into one buffer and written each time it fills, yielding the core between
-        // writes: on a core shared with an event loop, a flush then takes it from the loop a
-        // buffer at a time instead of for the whole batch (which showed as the loop's p99). The
-        // records are read in place, not copied out of the array (a copy retains and releases
-        // each of their strings).
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.bytesPerWrite, alignment: 8)
-        defer { buffer.deallocate() }
-        var writer = JSONLineWriter(buffer.bindMemory(to: UInt8.self))
-        var lines = 0
-        var timestamps = JSONLineWriter.TimestampCache()
-        var repeated = RepeatedStrings()
-        records.withUnsafeBufferPointer { records in
-            guard let first = records.baseAddress else { return }
-            for index in records.indices {
-                // Through the pointer, so the record is borrowed where it lies.
-                let record = first + index
-                // A line that repeats the one before (one hot object) needs no count of its strings.
-                var repeats = repeated.repeatsLine(record, newline: true)
-                let bound = repeats ? repeated.repeatedLineBound : record.pointee.maximumJSONBytes
-                if writer.count + bound > Self.bytesPerWrite, writer.count > 0 {
-                    emit(UnsafeRawBufferPointer(rebasing: buffer[..<writer.count]), lines: lines)
-                    writer = JSONLineWriter(buffer.bindMemory(to: UInt8.self))
-                    repeated.forget()
-                    repeats = false
-                    lines = 0
-                    sched_yield()
-                }
-                if bound > Self.bytesPerWrite {
-                    // A line longer than the buffer (a very long URL) is formatted on its own.
-                    emitAlone(record, bound: bound, timestamps: &timestamps)
-                } else {
-                    AccessLogRecord.write(
-                        record, to: &writer, timestamps: &timestamps, repeated: &repeated, bound: bound,
-                        newline: true, repeats: repeats)
-                    lines += 1
-                }
-            }
-        }
-        if writer.count > 0 { emit(UnsafeRawBufferPointer(rebasing: buffer[..<writer.count]), lines: lines) }
+        writeRecords(records)
     }
 
     /// Writes `lines` formatted lines to the file and counts them written or, when the write
