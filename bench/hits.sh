@@ -84,7 +84,7 @@ if [[ " $TARGETS " == *" paca-b "* ]]; then
     [[ -n $PACA_B && -x $PACA_B ]] || die "target paca-b needs PACA_B=<another paca binary> (found '${PACA_B}')"
 fi
 if [[ " $TARGETS " == *" paca"* ]] && ((!have_paca)); then
-    die "paca binary not found at $PACA: build it with 'swift build -c release' (or set PACA=/path/to/paca, or SKIP_PACA=1 to bench only nginx and Varnish)"
+    die "paca binary not found at $PACA: build it with 'make release' (or set PACA=/path/to/paca, or SKIP_PACA=1 to bench only nginx and Varnish)"
 fi
 case $ORIGIN in
     auto) ((have_paca)) && ORIGIN=paca || ORIGIN=standin ;;

@@ -23,7 +23,7 @@ PACA=${PACA:-.build/release/paca}
 [[ -x $PACA ]] || PACA=.build/debug/paca
 die() { echo "deploy/check.sh: FAIL: $*" >&2; exit 1; }
 ok() { echo "ok   $*"; }
-[[ -x $PACA ]] || die "no paca binary: run 'swift build -c release --product paca' (or set PACA=)"
+[[ -x $PACA ]] || die "no paca binary: run 'make release' (or set PACA=)"
 PACA=$(cd "$(dirname "$PACA")" && pwd)/$(basename "$PACA")
 for tool in python3 curl redis-server systemd-analyze; do
     command -v "$tool" >/dev/null || die "$tool is needed (apt-get install ${tool/systemd-analyze/systemd})"
