@@ -4,8 +4,44 @@ import NIOEmbedded
 import NIOHTTP1
 import PacaCore
 import PacaEngine
+import PacaHTTPCaching
 import PacaStorage
+import Synchronization
 import Testing
+
+/// An origin that answers every GET at once with its path as the body, cacheable for a minute.
+private struct PathOrigin: OriginClient {
+    func fetch(_ request: OriginRequest, on eventLoop: any EventLoop) -> EventLoopFuture<OriginResponse> {
+        let now = SystemWallClock().now()
+        return eventLoop.makeSucceededFuture(
+            OriginResponse(
+                status: 200, headers: [HTTPField(name: "Cache-Control", value: "public, max-age=60")],
+                body: ByteBuffer(string: request.url), requestTime: now, responseTime: now))
+    }
+
+    func stream(_ request: OriginRequest, on eventLoop: any EventLoop) -> EventLoopFuture<OriginStreamingResponse> {
+        fetch(request, on: eventLoop).map { $0.streaming(on: eventLoop) }
+    }
+}
+
+/// The answer to one GET: whether it came from the cache, and its body. Every future here
+/// completes on the embedded loop, inline.
+private final class Answer: Sendable {
+    private let value = Mutex<ProxyResponse?>(nil)
+
+    var isHit: Bool {
+        guard case .hit? = value.withLock({ $0?.cacheStatus }) else { return false }
+        return true
+    }
+    var body: String { value.withLock { $0?.body.map { String(buffer: $0) } ?? "" } }
+
+    init(_ result: ProxyResult) {
+        switch result {
+        case .immediate(let response): value.withLock { $0 = response }
+        case .deferred(let future): future.whenSuccess { response in self.value.withLock { $0 = response } }
+        }
+    }
+}
 
 @Suite("A connection's memo of its last head")
 struct RequestMemoTests {
@@ -69,5 +105,31 @@ struct RequestMemoTests {
         #expect(Self.refusingRoute(engine, "/nowhere", serial: 5, memo: memo, on: loop) == nil)
         #expect(memo.serial == 0)
         #expect(memo.value == nil)
+    }
+
+    @Test("hits of remembered heads look L1 up with the key's hash the memo kept: each head finds its own entry")
+    func hitsTakeTheKeptHash() throws {
+        let loop = EmbeddedEventLoop()
+        let engine = ProxyEngine(
+            configuration: .init(routes: RouteTable([try Self.route("x", "/x/*")])), cache: TieredCache(), origin: PathOrigin())
+        let memo = RequestMemo()
+        func get(_ path: String, serial: UInt64) -> Answer {
+            var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path)
+            head.headers.add(name: "Host", value: "proxy.test")
+            let request = ProxyRequest(
+                head: head, upload: nil, peer: "192.0.2.1", interimSink: nil, number: serial, headSerial: serial, memo: memo)
+            return Answer(engine.respond(to: request, on: loop))
+        }
+        #expect(!get("/x/a", serial: 1).isHit)
+        #expect(!get("/x/b", serial: 2).isHit)
+        // Each head in turn, under a new serial and then again under the same one: a hash kept
+        // from the other head, or none kept, would miss (and a wrong one fails an assertion).
+        for serial in stride(from: UInt64(3), to: 11, by: 2) {
+            let path = serial % 4 == 3 ? "/x/a" : "/x/b"
+            let first = get(path, serial: serial)
+            let again = get(path, serial: serial)
+            #expect(first.isHit && again.isHit, "\(path), serial \(serial)")
+            #expect(first.body.hasSuffix(path) && again.body.hasSuffix(path), "\(first.body), \(again.body)")
+        }
     }
 }

@@ -51,6 +51,18 @@ struct MemoryCacheTests {
         #expect(stats.bytes == 0)
     }
 
+    @Test("a get with the key's hash computed before finds what a get with the key alone finds, in every shard")
+    func getWithKeptHash() {
+        let cache = MemoryCache(maxBytes: 1 << 20, shardCount: 8)
+        let keys = (0..<32).map { "v1|http://origin.test|/items/\($0)" }
+        for key in keys where key.hasSuffix("0") || key.hasSuffix("5") { cache.set(makeEntry(key, bodyBytes: 10)) }
+        for key in keys {
+            let kept = cache.get(key, hashValue: key.hashValue, now: t0)
+            #expect(kept?.key == cache.get(key, now: t0)?.key)
+            #expect((kept != nil) == (key.hasSuffix("0") || key.hasSuffix("5")), "\(key)")
+        }
+    }
+
     @Test("set replaces the entry under the same key and counts only the new one")
     func setReplaces() {
         let cache = MemoryCache(maxBytes: 1 << 20, shardCount: 1)

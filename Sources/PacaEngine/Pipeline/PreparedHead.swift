@@ -11,6 +11,8 @@ final class PreparedHead {
         let host: String
         let keyedQuery: String
         let primaryKey: String
+        /// `primaryKey.hashValue`, for the L1 lookup of every hit of this head.
+        let primaryKeyHash: Int
     }
 
     let target: RequestTarget
@@ -33,13 +35,16 @@ extension ProxyEngine {
         guard let prepared else { return assignKey(&exchange) }
         guard let key = prepared.key else {
             assignKey(&exchange)
+            let hash = exchange.primaryKey.hashValue
             prepared.key = PreparedHead.KeyParts(
-                host: exchange.host, keyedQuery: exchange.keyedQuery, primaryKey: exchange.primaryKey)
+                host: exchange.host, keyedQuery: exchange.keyedQuery, primaryKey: exchange.primaryKey, primaryKeyHash: hash)
+            exchange.primaryKeyHash = hash
             return
         }
         exchange.host = key.host
         exchange.keyedQuery = key.keyedQuery
         exchange.primaryKey = key.primaryKey
+        exchange.primaryKeyHash = key.primaryKeyHash
         exchange.key = key.primaryKey
         assignDirectives(&exchange)
     }

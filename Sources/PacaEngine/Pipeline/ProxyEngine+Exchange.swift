@@ -14,6 +14,8 @@ extension ProxyEngine {
         let present: RequestFieldPresence
         /// `v1|scheme://host|path?keyed-query|fingerprint`.
         var primaryKey: String = ""
+        /// `primaryKey.hashValue` when a `PreparedHead` kept it (nil: hash the key).
+        var primaryKeyHash: Int?
         /// The key of the entry used or filled (the variant key for varied responses).
         var key: String = ""
         var keyedQuery: String = ""

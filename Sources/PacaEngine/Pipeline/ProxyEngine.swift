@@ -294,6 +294,7 @@ public final class ProxyEngine: ProxyResponder {
         exchange.keyedQuery = CacheKeyBuilder.keyedQuery(exchange.target.query, rule: route.keyQuery)
         exchange.primaryKey = CacheKeyBuilder.key(
             route: route, host: exchange.host, path: exchange.target.path, keyedQuery: exchange.keyedQuery)
+        exchange.primaryKeyHash = nil
         exchange.key = exchange.primaryKey
         assignDirectives(&exchange)
     }
@@ -459,7 +460,8 @@ public final class ProxyEngine: ProxyResponder {
 
     /// Looks the exchange up in L1, following a vary marker to the request's variant.
     func lookup(_ exchange: inout Exchange, now: UnixMillis) -> Lookup {
-        guard let first = memory.get(exchange.primaryKey, now: now) else { return .miss }
+        let hash = exchange.primaryKeyHash ?? exchange.primaryKey.hashValue
+        guard let first = memory.get(exchange.primaryKey, hashValue: hash, now: now) else { return .miss }
         guard first.isVaryMarker else { return .found(first) }
         // The request's fields are read in place (no `[HTTPField]` copy): this runs on every hit
         // of a varying URL.

@@ -90,7 +90,14 @@ public final class MemoryCache: Sendable {
     /// access (recency, and under `.tinyLFU` frequency, for misses too).
     public func get(_ key: String, now: UnixMillis) -> CacheEntry? {
         // One hash picks the shard and feeds the sketch.
-        let hash = key.hashValue
+        get(key, hashValue: key.hashValue, now: now)
+    }
+
+    /// As `get(_:now:)`, with `key.hashValue` computed before (a caller that looks the same key
+    /// up again and again keeps it: hashing a key of 40 bytes costs about 300 instructions).
+    /// `hashValue` must be `key.hashValue` of this process.
+    public func get(_ key: String, hashValue hash: Int, now: UnixMillis) -> CacheEntry? {
+        assert(hash == key.hashValue, "get(_:hashValue:now:) with another key's hash")
         return shards[hash & shardMask].withLock { $0.get(key, hash: hash, now: now) }
     }
 
