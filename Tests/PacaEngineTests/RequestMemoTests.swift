@@ -49,14 +49,19 @@ struct RequestMemoTests {
         Route(name: name, match: match, origin: try #require(Origin(url: "http://origin.test")), methods: ["GET"])
     }
 
+    /// A request for `path` from one client, its head remembered under `serial` in `memo`.
+    private static func request(_ method: HTTPMethod, _ path: String, serial: UInt64, memo: RequestMemo) -> ProxyRequest {
+        var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
+        head.headers.add(name: "Host", value: "proxy.test")
+        return ProxyRequest(
+            head: head, upload: nil, peer: "192.0.2.1", interimSink: nil, number: max(1, serial), headSerial: serial, memo: memo)
+    }
+
     /// The route that refused a POST (405, whose message names it), or nil.
     private static func refusingRoute(
         _ engine: ProxyEngine, _ path: String, serial: UInt64, memo: RequestMemo, on loop: EmbeddedEventLoop
     ) -> String? {
-        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path)
-        head.headers.add(name: "Host", value: "proxy.test")
-        let request = ProxyRequest(
-            head: head, upload: nil, peer: "192.0.2.1", interimSink: nil, number: 1, headSerial: serial, memo: memo)
+        let request = request(.POST, path, serial: serial, memo: memo)
         guard case .immediate(let response) = engine.respond(to: request, on: loop), response.status == .methodNotAllowed else {
             return nil
         }
@@ -114,11 +119,7 @@ struct RequestMemoTests {
             configuration: .init(routes: RouteTable([try Self.route("x", "/x/*")])), cache: TieredCache(), origin: PathOrigin())
         let memo = RequestMemo()
         func get(_ path: String, serial: UInt64) -> Answer {
-            var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path)
-            head.headers.add(name: "Host", value: "proxy.test")
-            let request = ProxyRequest(
-                head: head, upload: nil, peer: "192.0.2.1", interimSink: nil, number: serial, headSerial: serial, memo: memo)
-            return Answer(engine.respond(to: request, on: loop))
+            Answer(engine.respond(to: Self.request(.GET, path, serial: serial, memo: memo), on: loop))
         }
         #expect(!get("/x/a", serial: 1).isHit)
         #expect(!get("/x/b", serial: 2).isHit)
