@@ -52,6 +52,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// The current upload is a window ahead of the origin transfer: read no more until it drains.
     @exclusivity(unchecked) private var uploadFull = false
     @exclusivity(unchecked) private var needsFlush = false
+    /// This connection is in its loop's `flushes`, to be flushed at the end of the loop's turn.
+    @exclusivity(unchecked) private var flushWaiting = false
+    /// The loop's list of flushes put off to the end of its turn; `nil` flushes at once (tests).
+    private let flushes: LoopFlushes?
     private var peer = ""
     /// The streamed body being written, cancelled if the connection goes away.
     private var streaming: (any StreamingBody)?
@@ -78,8 +82,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// request with the same head (`ProxyRequest.memo`).
     private let memo = RequestMemo()
 
-    init(configuration: HTTPServer.Configuration, responder: any ProxyResponder, logger: Logger, timeouts: ConnectionTimeoutHandler? = nil)
-    {
+    init(
+        configuration: HTTPServer.Configuration, responder: any ProxyResponder, logger: Logger, timeouts: ConnectionTimeoutHandler? = nil,
+        flushes: LoopFlushes? = nil
+    ) {
+        self.flushes = flushes
         self.configuration = configuration
         self.responder = responder
         self.logger = logger
@@ -288,8 +295,23 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        flushIfNeeded(context: context)
+        if needsFlush, let flushes {
+            // Flushed with the loop's other answers at the end of its turn (`LoopFlushes`).
+            if !flushWaiting {
+                flushWaiting = true
+                flushes.add(self)
+            }
+        } else {
+            flushIfNeeded(context: context)
+        }
         context.fireChannelReadComplete()
+    }
+
+    /// The loop's turn ended: flushes what the last read burst answered, unless it left already.
+    func deferredFlush() {
+        flushWaiting = false
+        guard let context = ownContext else { return }
+        flushIfNeeded(context: context)
     }
 
     func read(context: ChannelHandlerContext) {

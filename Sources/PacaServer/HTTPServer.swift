@@ -83,6 +83,9 @@ public final class HTTPServer: Sendable {
         let timers = Dictionary(
             group.makeIterator().map { (ObjectIdentifier($0), ConnectionTimers(eventLoop: $0, tick: tick)) },
             uniquingKeysWith: { first, _ in first })
+        // And one list of flushes put off to the end of the loop's turn.
+        let flushes = Dictionary(
+            group.makeIterator().map { (ObjectIdentifier($0), LoopFlushes(eventLoop: $0)) }, uniquingKeysWith: { first, _ in first })
         // No `childChannelOption`s: NIO applies those through a chain of futures per accepted
         // connection (about 6 % of the CPU of a connection-per-request load). The initializer
         // sets what a connection needs synchronously instead. (`TCP_NODELAY` is a `tcpOption`:
@@ -107,7 +110,7 @@ public final class HTTPServer: Sendable {
                     try Self.configureSocket(channel)
                     try Self.configurePipeline(
                         channel, configuration: configuration, responder: responder, logger: logger,
-                        timers: timers[ObjectIdentifier(channel.eventLoop)])
+                        timers: timers[ObjectIdentifier(channel.eventLoop)], flushes: flushes[ObjectIdentifier(channel.eventLoop)])
                     connections.add(channel)
                 }
             }
@@ -148,20 +151,21 @@ public final class HTTPServer: Sendable {
     public static func configurePipeline(
         _ channel: any Channel, configuration: Configuration, responder: any ProxyResponder, logger: Logger
     ) throws {
-        try configurePipeline(channel, configuration: configuration, responder: responder, logger: logger, timers: nil)
+        try configurePipeline(channel, configuration: configuration, responder: responder, logger: logger, timers: nil, flushes: nil)
     }
 
     /// As above, with the connection's timeouts checked by `timers` (its event loop's); `nil`
     /// gives the connection a set of its own.
     static func configurePipeline(
         _ channel: any Channel, configuration: Configuration, responder: any ProxyResponder, logger: Logger,
-        timers: ConnectionTimers?
+        timers: ConnectionTimers?, flushes: LoopFlushes?
     ) throws {
         let timeouts = ConnectionTimeoutHandler(
             headTimeout: .milliseconds(configuration.requestHeadTimeout.milliseconds),
             idleTimeout: .milliseconds(configuration.idleTimeout.milliseconds),
             timers: timers ?? ConnectionTimers(eventLoop: channel.eventLoop, tick: timerTick(configuration)))
-        let handler = ConnectionHandler(configuration: configuration, responder: responder, logger: logger, timeouts: timeouts)
+        let handler = ConnectionHandler(
+            configuration: configuration, responder: responder, logger: logger, timeouts: timeouts, flushes: flushes)
         let pipeline = channel.pipeline.syncOperations
         try pipeline.addHandler(RequestHeadFastPath(maxHeaderBytes: configuration.maxHeaderBytes, receiver: handler, timeouts: timeouts))
         try pipeline.addHandler(handler)
