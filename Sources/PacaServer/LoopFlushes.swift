@@ -2,16 +2,17 @@ import NIOCore
 
 /// The flushes of one event loop's connections, put off to the end of the loop's turn: the
 /// answers to every request read in one wakeup of the loop leave together, after the last of
-/// them is read, instead of one by one between the reads.
+/// them is read, instead of one by one between the reads (as nginx and NIO's own
+/// `channelReadComplete` do).
 ///
-/// On loopback, and whenever clients are local processes, a write that makes a client's socket
-/// readable while the client sleeps in `epoll_wait` wakes it: a scheduler call and, on a VM, an
-/// interrupt to another CPU. Written one at a time, spaced by the next connection's read and
-/// answer, each answer found the client asleep again (`sock_def_readable`'s wakeup was about 5 %
-/// of the server's core at 16 KiB). Written together, they find it already running.
+/// Measured on loopback at 16 KiB hits (`bench/hits.sh`, interleaved A/B): 6–10 % less CPU per
+/// request on the server's core, a lower p50, the same p99. The saving is mostly in the kernel:
+/// writes that follow each other reach the client's socket while it is still reading the last
+/// ones, so less of the delivery path (`sock_def_readable` and its wakeup, the ACK handling)
+/// runs per answer. The client (wrk) slept 6 times less often.
 ///
 /// A connection joins once per read burst with an answer to flush (`ConnectionHandler`
-/// `channelReadComplete`); the loop's turn then runs its tasks, the first of which flushes them
+/// `channelReadComplete`); the loop's turn then runs its tasks, one of which flushes them
 /// all, in the order they joined. An answer waits at most for the reads and answers of the same
 /// wakeup (NIO handles at most its selector's batch of events before it runs tasks).
 ///
