@@ -8,7 +8,7 @@ import Testing
 @Suite("A loop's flushes put off to the end of its turn", .timeLimit(.minutes(1)))
 struct LoopFlushesTests {
     /// A connection on `loop` with the production pipeline, its flushes put off through `flushes`.
-    private func connection(_ flushes: LoopFlushes?, loop: EmbeddedEventLoop) throws -> EmbeddedChannel {
+    func connection(_ flushes: LoopFlushes?, loop: EmbeddedEventLoop) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel(loop: loop)
         try HTTPServer.configurePipeline(
             channel, configuration: .init(), responder: ScriptedResponder(deferredPaths: []), logger: Logger(label: "test"),
@@ -17,7 +17,7 @@ struct LoopFlushesTests {
         return channel
     }
 
-    private static func request(_ path: String) -> ByteBuffer {
+    static func request(_ path: String) -> ByteBuffer {
         ByteBuffer(string: "GET \(path) HTTP/1.1\r\nHost: a\r\n\r\n")
     }
 
@@ -85,5 +85,29 @@ struct LoopFlushesTests {
         try channel.writeInbound(Self.request("/now"))
         #expect(try ConnectionHandlerTests.output(channel).hasSuffix("GET /now "))
         _ = try? channel.finish()
+    }
+}
+
+extension LoopFlushesTests {
+    @Test("the connection that makes a group waiting flushes them all at once, before the turn ends")
+    func aFullGroupFlushesAtOnce() throws {
+        let loop = EmbeddedEventLoop()
+        let flushes = LoopFlushes(eventLoop: loop, group: 2)
+        let first = try connection(flushes, loop: loop)
+        let second = try connection(flushes, loop: loop)
+        let third = try connection(flushes, loop: loop)
+        try first.writeInbound(Self.request("/1"))
+        #expect(flushes.count == 1)
+        #expect(try ConnectionHandlerTests.output(first).isEmpty)
+        try second.writeInbound(Self.request("/2"))
+        // The second made the group: both left, with no turn of the loop.
+        #expect(flushes.count == 0)
+        #expect(try ConnectionHandlerTests.output(first).hasSuffix("GET /1 "))
+        #expect(try ConnectionHandlerTests.output(second).hasSuffix("GET /2 "))
+        try third.writeInbound(Self.request("/3"))
+        #expect(flushes.count == 1)
+        loop.run()
+        #expect(try ConnectionHandlerTests.output(third).hasSuffix("GET /3 "))
+        for channel in [first, second, third] { _ = try? channel.finish() }
     }
 }
