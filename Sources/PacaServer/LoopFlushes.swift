@@ -6,10 +6,10 @@ import NIOCore
 /// `channelReadComplete` do).
 ///
 /// Measured on loopback at 16 KiB hits (interleaved A/Bs of `bench/hits.sh`): 4–10 % less CPU
-/// per request on the server's core, a lower p50, p99 within the box's spread. The saving is mostly in the kernel:
-/// writes that follow each other reach the client's socket while it is still reading the last
-/// ones, so less of the delivery path (`sock_def_readable` and its wakeup, the ACK handling)
-/// runs per answer. The client (wrk) slept 6 times less often.
+/// per request on the server's core, a lower p50, p99 within the box's spread. The saving is
+/// mostly in the kernel: writes that follow each other reach the client's socket while it is
+/// still reading the last ones, so less of the delivery path (`sock_def_readable` and its
+/// wakeup, the ACK handling) runs per answer. The client (wrk) slept 6 times less often.
 ///
 /// A connection joins once per read burst with an answer to flush (`ConnectionHandler`
 /// `channelReadComplete`); the loop's turn then runs its tasks, one of which flushes them
