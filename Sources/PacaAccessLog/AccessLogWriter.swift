@@ -7,7 +7,9 @@ import Synchronization
 /// (one per event loop, each under a lock no other loop takes); a background thread collects the
 /// shards, formats and writes every `flushInterval` (default 50 ms: short batches, so a core shared
 /// with an event loop is taken from it in slices of a few hundred records), so no request waits on the
-/// disk or on another loop. A shard holding `recordsPerWake` records wakes the writer early. The
+/// disk or on another loop. A shard holding `recordsPerWake` records wakes the writer early; the
+/// writer thread runs under `SCHED_BATCH` on Linux, so that a wake does not preempt the loop
+/// that asked for it (`WriterScheduling`). The
 /// records of one flush are written in the order their requests started. When a shard is full (its share of
 /// `maxPending`, default 100,000 records in all) new records are dropped and counted, never
 /// waited on.
@@ -344,6 +346,7 @@ public final class AccessLogWriter: Sendable {
     static let bytesPerWrite = 64 * 1024
 
     private func runLoop() {
+        WriterScheduling.enterBatch()
         let interval = Double(flushInterval.milliseconds) / 1000
         while true {
             signal.lock()

@@ -57,6 +57,28 @@ struct AccessLogShardTests {
         #expect(shard.take().dropped == 0)
     }
 
+    #if os(Linux)
+        @Test("the writer thread formats and writes under SCHED_BATCH: its wakes do not preempt the loop that asked")
+        func writerRunsAsBatch() async throws {
+            let writer = try AccessLogWriter(path: nil, maxPending: 1_000_000, flushInterval: .seconds(3600))
+            let policy = await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
+                let resumed = Mutex(false)
+                // The tap runs on the writer thread.
+                writer.setTap { _ in
+                    let first = resumed.withLock { resumed in
+                        defer { resumed = true }
+                        return !resumed
+                    }
+                    if first { continuation.resume(returning: WriterScheduling.currentPolicy) }
+                }
+                for index in 0..<AccessLogWriter.recordsPerWake { writer.append(record(index)) }
+            }
+            #expect(policy == WriterScheduling.batchPolicy)
+            #expect(WriterScheduling.currentPolicy != WriterScheduling.batchPolicy, "the test's own thread is left as it was")
+            await writer.shutdown()
+        }
+    #endif
+
     @Test("a writer with room for many records wakes itself after recordsPerWake of them, long before its interval")
     func writerWakesAfterRecordsPerWake() async throws {
         let writer = try AccessLogWriter(path: nil, maxPending: 1_000_000, flushInterval: .seconds(3600))
