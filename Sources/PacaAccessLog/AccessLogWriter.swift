@@ -9,7 +9,7 @@ import Synchronization
 /// with an event loop is taken from it in slices of a few hundred records), so no request waits on the
 /// disk or on another loop. A shard holding `recordsPerWake` records wakes the writer early; the
 /// writer thread runs under `SCHED_BATCH` on Linux, so that a wake does not preempt the loop
-/// that asked for it (`WriterScheduling`). The
+/// that asked for it (`WriterThread`). The
 /// records of one flush are written in the order their requests started. When a shard is full (its share of
 /// `maxPending`, default 100,000 records in all) new records are dropped and counted, never
 /// waited on.
@@ -83,7 +83,6 @@ public final class AccessLogWriter: Sendable {
         self.flushInterval = flushInterval
         self.logger = logger
         let thread = Thread { [self] in self.runLoop() }
-        thread.name = "paca-accesslog"
         thread.start()
     }
 
@@ -346,7 +345,9 @@ public final class AccessLogWriter: Sendable {
     static let bytesPerWrite = 64 * 1024
 
     private func runLoop() {
-        WriterScheduling.enterBatch()
+        // Its name and its scheduling, set from inside: a name given before `start()` does not
+        // reach the kernel's on Linux.
+        WriterThread.prepareCurrent()
         let interval = Double(flushInterval.milliseconds) / 1000
         while true {
             signal.lock()

@@ -118,9 +118,11 @@ public final class CurlOriginClient: OriginClient {
         _ = paca_curl_multi_setopt_long(multi.pointer, CURLMOPT_MAXCONNECTS, configuration.maxCachedConnections)
         _ = paca_curl_multi_setopt_long(multi.pointer, CURLMOPT_MAX_HOST_CONNECTIONS, configuration.maxConnectionsPerHost)
         let thread = Thread { [multi, inboxBox, clock] in
+            // Named from inside: a name given before `start()` does not reach the kernel's
+            // (`ps -L`, `top -H`) on Linux.
+            Thread.current.name = "paca-curl"
             TransferLoop(multi: multi, inbox: inboxBox, clock: clock).run()
         }
-        thread.name = "paca-curl"
         thread.start()
     }
 

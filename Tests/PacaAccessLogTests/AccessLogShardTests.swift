@@ -58,10 +58,10 @@ struct AccessLogShardTests {
     }
 
     #if os(Linux)
-        @Test("the writer thread formats and writes under SCHED_BATCH: its wakes do not preempt the loop that asked")
+        @Test("the writer thread is named paca-accesslog and runs under SCHED_BATCH: its wakes do not preempt the loop that asked")
         func writerRunsAsBatch() async throws {
             let writer = try AccessLogWriter(path: nil, maxPending: 1_000_000, flushInterval: .seconds(3600))
-            let policy = await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
+            let (policy, name) = await withCheckedContinuation { (continuation: CheckedContinuation<(Int32, String), Never>) in
                 let resumed = Mutex(false)
                 // The tap runs on the writer thread.
                 writer.setTap { _ in
@@ -69,12 +69,13 @@ struct AccessLogShardTests {
                         defer { resumed = true }
                         return !resumed
                     }
-                    if first { continuation.resume(returning: WriterScheduling.currentPolicy) }
+                    if first { continuation.resume(returning: (WriterThread.currentPolicy, WriterThread.currentName)) }
                 }
                 for index in 0..<AccessLogWriter.recordsPerWake { writer.append(record(index)) }
             }
-            #expect(policy == WriterScheduling.batchPolicy)
-            #expect(WriterScheduling.currentPolicy != WriterScheduling.batchPolicy, "the test's own thread is left as it was")
+            #expect(policy == WriterThread.batchPolicy)
+            #expect(name == "paca-accesslog")
+            #expect(WriterThread.currentPolicy != WriterThread.batchPolicy, "the test's own thread is left as it was")
             await writer.shutdown()
         }
     #endif

@@ -30,10 +30,11 @@ public final class LogRequestWindow: Sendable {
         precondition(capacity > 0)
         self.capacity = capacity
         let thread = Thread { [self] in
+            // Named from inside, where the name reaches the kernel's (`ps -L`).
+            Thread.current.name = "paca-replay-log"
             let result = Result { try reader.forEach { request in try self.push(request) } }
             self.finish(result)
         }
-        thread.name = "paca.replay.reader"
         thread.start()
     }
 
